@@ -1,0 +1,1 @@
+"""Files, geometry and H3 for Xingtu: validated inputs, H3 gridding, the layer table, the demo region."""

@@ -1,0 +1,1 @@
+"""Command modules of the ``xingtu`` CLI, one per job."""
