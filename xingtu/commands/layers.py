@@ -1,7 +1,155 @@
-"""Placeholder: replaced by the real command module."""
+"""``xingtu layers``: build the H3 layer table from the demo region or the user's files."""
 
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pandas as pd
 import typer
+
+from geodata._errors import InputDataError
+from geodata.layers import UserLayer
+from xingtu.export import atomic_write
+
+DEFAULT_OUT = Path("out/layers.parquet")
+INPUT_KINDS = ("stores", "competitors", "pois", "footfall", "customers", "population")
+
+
+def write_layers(table: pd.DataFrame, path: Path) -> Path:
+    """Write a layer table as GeoParquet, atomically (a failed write leaves no partial file)."""
+    from geodata.layers import save_layers
+
+    return atomic_write(path, lambda tmp: save_layers(table, tmp))
+
+
+def summary(table: pd.DataFrame, seconds: float, path: Path | None = None) -> str:
+    """A few lines describing a layer table: cells, columns, totals and time.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"population": [1.0, 2.0], "footfall": [3.0, 0.0]})
+    >>> print(summary(t, 0.5).splitlines()[0])
+    2 cells, 2 columns, built in 0.50 s
+    """
+    lines = [f"{len(table):,} cells, {table.shape[1]} columns, built in {seconds:.2f} s"]
+    totals = [f"{column} {table[column].sum():,.0f}"
+              for column in ("population", "footfall", "customers", "devices_sold", "poi_total",
+                             "competitor_count", "own_store_count") if column in table]
+    if totals:
+        lines.append("totals: " + ", ".join(totals))
+    lines.append("columns: " + ", ".join(map(str, table.columns)))
+    if path is not None:
+        lines.append(f"written to {path}")
+    return "\n".join(lines)
+
+
+def read_inputs(files: dict[str, Path | None]) -> dict[str, object]:
+    """Read and check every given file; all problems of all files are reported together.
+
+    A footfall Parquet file or folder is passed on as a path, so the chosen engine streams it.
+    """
+    from geodata import io
+
+    frames: dict[str, object] = {}
+    problems = []
+    for kind, path in files.items():
+        if path is None:
+            continue
+        if kind == "footfall" and path.exists() and (path.is_dir()
+                                                     or path.suffix.lower() == ".parquet"):
+            frames[kind] = path
+            continue
+        try:
+            frames[kind] = io.read_input(path, kind)
+        except InputDataError as error:
+            problems += error.problems
+    if problems:
+        raise InputDataError(problems, "the input files")
+    return frames
+
+
+def parse_user_layer(text: str) -> UserLayer:
+    """A user layer from ``NAME=PATH[,COLUMN[,HOW]]`` (HOW: sum, count or mean; default sum).
+
+    Examples
+    --------
+    >>> parse_user_layer("rent=rents.gpkg,rent,mean").how
+    'mean'
+    """
+    name, sep, rest = text.partition("=")
+    parts = [part.strip() for part in rest.split(",")]
+    how = parts[2] if len(parts) > 2 else ("sum" if len(parts) > 1 else "count")
+    if not sep or not name.strip() or not parts[0] or how not in ("sum", "count", "mean"):
+        raise typer.BadParameter(f"{text!r}: write NAME=PATH[,COLUMN[,HOW]] with HOW one of "
+                                 "sum, count, mean, e.g. rent=rents.gpkg,rent,mean.")
+    return UserLayer(name.strip(), Path(parts[0]), parts[1] if len(parts) > 1 else None,
+                     how)  # type: ignore[arg-type]
+
+
+def build_from_files(files: dict[str, Path | None], *, resolution: int,
+                     engine: Literal["local", "dask"], scheduler: str | None,
+                     base: object | None = None,
+                     user_layers: Sequence[UserLayer] = ()) -> pd.DataFrame:
+    """Build the layer table from the given files (over ``base``, e.g. the demo region)."""
+    from geodata.layers import build_layers
+
+    frames = read_inputs(files)
+    return build_layers(base, **frames, resolution=resolution, engine=engine,
+                        scheduler=scheduler, user_layers=user_layers)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``layers`` command to ``app``."""
+
+    @app.command("layers")
+    def layers_command(
+        demo: Annotated[bool, typer.Option("--demo", help="Use the bundled demo region.")] = False,
+        resolution: Annotated[int, typer.Option(min=0, max=15,
+                                                help="H3 resolution (8: about 0.74 km2).")] = 8,
+        out: Annotated[Path, typer.Option(help="GeoParquet file to write.")] = DEFAULT_OUT,
+        engine: Annotated[str, typer.Option(help="local or dask (for big footfall).")] = "local",
+        scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+        stores: Annotated[Path | None, typer.Option(help="Own stores file.")] = None,
+        competitors: Annotated[Path | None, typer.Option(help="Competitor stores file.")] = None,
+        pois: Annotated[Path | None, typer.Option(help="POIs file (with `category`).")] = None,
+        footfall: Annotated[Path | None, typer.Option(
+            help="Footfall points (a file, or a Parquet folder with lat, lng, count).")] = None,
+        customers: Annotated[Path | None, typer.Option(help="Customers file.")] = None,
+        population: Annotated[Path | None, typer.Option(
+            help="Census areas or populated places with `population`.")] = None,
+        layer: Annotated[list[str] | None, typer.Option(
+            help="Extra layer NAME=PATH[,COLUMN[,HOW]] (HOW: sum, count, mean); repeatable.")
+        ] = None,
+    ) -> None:
+        """Build the H3 layer table (one row per cell) and write it as GeoParquet."""
+        if engine not in ("local", "dask"):
+            typer.echo(f"`--engine` must be local or dask, got {engine!r}.", err=True)
+            raise typer.Exit(code=2)
+        files = {"stores": stores, "competitors": competitors, "pois": pois,
+                 "footfall": footfall, "customers": customers, "population": population}
+        user_layers = [parse_user_layer(text) for text in layer or []]
+        if not demo and all(path is None for path in files.values()) and not user_layers:
+            typer.echo("Nothing to build: pass --demo or at least one input file "
+                       "(--stores, --competitors, --pois, --footfall, --customers, --population).",
+                       err=True)
+            raise typer.Exit(code=2)
+        start = time.perf_counter()
+        try:
+            base = None
+            if demo:
+                from geodata.demo import load_demo
+
+                base = load_demo()
+            table = build_from_files(files, resolution=resolution,
+                                     engine=engine,  # type: ignore[arg-type]
+                                     scheduler=scheduler, base=base,
+                                     user_layers=user_layers)
+        except InputDataError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(code=2) from None
+        seconds = time.perf_counter() - start
+        written = write_layers(table, out)
+        typer.echo(summary(table, seconds, written))
