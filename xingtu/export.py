@@ -47,6 +47,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        tmp.chmod(_default_file_mode())  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, destination)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -121,6 +122,12 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
                 table.to_excel(writer, sheet_name=name[:31], index=False)
 
     return atomic_write(destination, _write)
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _format_of(path: Path) -> str:

@@ -1,0 +1,452 @@
+"""Store siting run: score the cells, calibrate demand, pick new sites with a location model and
+say why each was chosen (score breakdown, expected sales, cannibalisation).
+
+This is what the app and the CLI call. Steps of :func:`run_site_selection`:
+
+1. score every cell (:func:`optimizer.scoring.score_cells`);
+2. calibrate the demand model on the own stores' sales (:func:`optimizer.calibration.calibrate`;
+   documented defaults when there are none) and turn the layers into sales potential per cell;
+3. take the best-scoring cells without an own store as candidates (``max_candidates``), add the
+   own stores as sites kept open, and solve the chosen location model on the sales potential;
+4. estimate each new site's sales with the Huff model (all new sites open together): gross
+   sales, what it takes from competitors, from our own stores (cannibalisation) and from demand
+   nobody served before;
+5. report coverage (share of sales potential within ``radius_km`` of an own store) before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from optimizer.calibration import Calibration, calibrate
+from optimizer.errors import InputError
+from optimizer.huff import (
+    StorePoints,
+    frame_lat_lng,
+    network_capture,
+    pairs_within_km,
+    share_matrix,
+)
+from optimizer.location import MCLP, LocationResult, MarketShare, PMedian
+from optimizer.results import SolveReport
+from optimizer.scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
+
+SitingModel = Literal["mclp", "pmedian", "market_share"]
+"""``mclp``: cover the most sales potential within ``radius_km``. ``pmedian``: bring sales
+potential closest to a store (demand-weighted distance). ``market_share``: capture the most sales
+against competitors under the Huff model (:class:`optimizer.location.MarketShare`; own stores
+kept open, candidates and own stores compete with the competitors for each cell's demand)."""
+
+DEFAULT_OPENING_COST_CNY = 1_500_000.0
+"""Cost of opening one store (fit-out and first-year rent) used with ``budget`` when no
+``opening_cost`` is given."""
+
+DEFAULT_MAX_CANDIDATES = 150
+"""Best-scoring free cells offered to the location model as candidate sites."""
+
+_DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
+
+
+@dataclass(frozen=True)
+class SiteSelectionRun:
+    """A finished store siting run.
+
+    Attributes
+    ----------
+    sites
+        One row per new site, best expected net gain first: ``site, cell, lat, lng, region,
+        score, score_rank, reasons, expected_sales, from_competitors, from_own, from_unserved,
+        net_gain, cannibalisation_rate, new_demand_covered, opening_cost`` and one
+        ``score_<factor>`` column per factor (the score breakdown).
+    report
+        Status, objective, bound, gap and time of the location model.
+    model
+        Which location model ran.
+    coverage_before, coverage_after
+        Share of sales potential within ``radius_km`` of an own store, today and with the new sites.
+    total_demand
+        Total sales potential of the region (CNY per year when calibrated on sales).
+    scores
+        The score table of every cell (for maps and explanations).
+    calibration
+        The demand model used (held-out R2 / MAPE when calibrated).
+    location
+        The location model's own result (assignment, kept-open sites, ...).
+    parameters
+        The options of the run, for the record.
+    """
+
+    sites: pd.DataFrame
+    report: SolveReport
+    model: SitingModel
+    coverage_before: float
+    coverage_after: float
+    total_demand: float
+    scores: ScoreTable
+    calibration: Calibration
+    location: LocationResult | None = None
+    parameters: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """Solve status (``"optimal"`` only when proven)."""
+        return self.report.status
+
+    def summary(self) -> str:
+        """A few plain sentences for a planner.
+
+        Examples
+        --------
+        The first line reads like ``"3 new sites (MCLP, proven optimal): coverage 41.2% -> 55.0%."``
+        """
+        report = self.report
+        proven = "proven optimal" if report.is_optimal else f"status {report.status}, NOT proven"
+        lines = [f"{len(self.sites)} new sites ({self.model.upper()}, {proven}): coverage "
+                 f"{100 * self.coverage_before:.1f}% -> {100 * self.coverage_after:.1f}%."]
+        if report.objective is not None:
+            gap = "n/a" if report.gap is None else f"{100 * report.gap:.3g}%"
+            bound = "n/a" if report.bound is None else f"{report.bound:,.0f}"
+            lines.append(f"Objective {report.objective:,.0f}, bound {bound}, gap {gap}, "
+                         f"{report.solver} {report.solve_seconds:.2f} s.")
+        if len(self.sites):
+            lines.append(f"Expected sales of the new sites {self.sites['expected_sales'].sum():,.0f}"
+                         f", of which {self.sites['from_own'].sum():,.0f} taken from own stores; "
+                         f"net gain {self.sites['net_gain'].sum():,.0f}.")
+        lines.append(self.calibration.message)
+        return "\n".join(lines)
+
+
+def run_site_selection(
+    layers: pd.DataFrame,
+    own_stores: pd.DataFrame,
+    competitors: pd.DataFrame | None = None,
+    *,
+    weights: Mapping[str, float] | None = None,
+    model: SitingModel = "mclp",
+    n_new: int | None = 3,
+    radius_km: float = 3.0,
+    budget: float | None = None,
+    opening_cost: float | str | None = None,
+    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    min_spacing_km: float | None = None,
+    normalisation: Normalisation = "percentile",
+    smoothing: Smoothing = None,
+    calibration: Calibration | None = None,
+    new_store_area_m2: float | None = None,
+    solver: str | None = None,
+    time_limit: float | None = None,
+    gap: float | None = None,
+) -> SiteSelectionRun:
+    """Choose ``n_new`` new store sites and explain each choice.
+
+    Parameters
+    ----------
+    layers
+        The layer table (index ``cell``; ``lat``, ``lng`` and the factor columns).
+    own_stores
+        Own stores (point geometry or ``lat``/``lng``; ``floor_area_m2``; ``annual_sales`` to
+        calibrate on). They stay open.
+    competitors
+        Competitor stores (point geometry or ``lat``/``lng``; ``floor_area_m2``).
+    weights
+        Score weights (:data:`optimizer.scoring.DEFAULT_WEIGHTS` when ``None``).
+    model
+        See :data:`SitingModel`.
+    n_new
+        Number of new sites; ``None`` with ``budget`` opens as many as the budget allows.
+    radius_km
+        Service radius of a store (coverage, MCLP).
+    budget
+        Limit on the total opening cost of the new sites (CNY).
+    opening_cost
+        Cost of one new site: a number, or a layer column with a cost per cell;
+        :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
+    max_candidates
+        How many best-scoring free cells are offered as candidates.
+    min_spacing_km
+        No two new sites closer than this.
+    normalisation, smoothing
+        Passed to :func:`optimizer.scoring.score_cells`.
+    calibration
+        A demand model; calibrated on ``own_stores`` when ``None``.
+    new_store_area_m2
+        Floor area of a new store for the Huff sales estimate; the median own store when ``None``.
+    solver, time_limit, gap
+        Passed to the location model's ``solve``.
+
+    Returns
+    -------
+    SiteSelectionRun
+        Sites with their reasons, the solve report and coverage before / after.
+
+    Examples
+    --------
+    >>> run = run_site_selection(layers, stores, competitors, n_new=3)  # doctest: +SKIP
+    >>> run.sites[["cell", "expected_sales", "from_own", "reasons"]]  # doctest: +SKIP
+    """
+    _check_run_arguments(model, n_new, radius_km, budget, max_candidates)
+    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    scores = score_cells(layers, weights=weights, normalisation=normalisation, smoothing=smoothing)
+    if calibration is None:
+        calibration = calibrate(layers, own_stores, competitors)
+    demand = calibration.demand(layers).to_numpy(float)
+    own = StorePoints.from_frame(own_stores, attractiveness=_size_column(own_stores),
+                                 id_column="store_id" if "store_id" in own_stores.columns else None)
+    comp = (StorePoints.from_frame(competitors, attractiveness=_size_column(competitors))
+            if competitors is not None and len(competitors) else None)
+
+    free = np.ones(len(layers), dtype=bool)
+    if "own_store_count" in layers.columns:
+        free &= layers["own_store_count"].fillna(0).to_numpy() == 0
+    order = np.argsort(-scores.score.to_numpy(), kind="stable")
+    candidate_rows = order[free[order]][:max_candidates]
+    if len(candidate_rows) == 0:
+        raise InputError("`layers` has no cell without an own store to offer as a candidate site.")
+    n_own = len(own)
+    site_lat = np.concatenate([own.lat, cell_lat[candidate_rows]])
+    site_lng = np.concatenate([own.lng, cell_lng[candidate_rows]])
+    cost_per_site = _opening_costs(layers, opening_cost, candidate_rows, budget)
+    site_costs = None if cost_per_site is None else np.concatenate([np.zeros(n_own), cost_per_site])
+    p = None if n_new is None else n_own + int(n_new)
+    options: dict[str, object] = {"fixed": np.arange(n_own), "p": p}
+    if site_costs is not None:
+        options.update(opening_cost=site_costs, budget=budget)
+    if min_spacing_km is not None:
+        options.update(min_spacing=min_spacing_km,
+                       candidate_distance=reach_matrix_km(site_lat, site_lng, site_lat, site_lng,
+                                                          min_spacing_km))
+
+    cutoff_km = calibration.cutoff_km
+    if model == "mclp":
+        cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, radius_km)
+        location_model = MCLP.from_cost_matrix(cost, demand, radius=radius_km, **options)
+    elif model == "pmedian":
+        if p is None:
+            raise InputError("`n_new` is None: the p-median model needs a number of new sites.")
+        cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, cutoff_km)
+        options.pop("p")
+        location_model = PMedian.from_cost_matrix(cost, _reachable(demand, cost), p=p, **options)
+    else:
+        location_model = _market_share_model(cell_lat, cell_lng, demand, site_lat, site_lng,
+                                             own, comp, calibration, new_store_area_m2, options)
+    result = location_model.solve(solver=solver, time_limit=time_limit, gap=gap)
+
+    chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
+    chosen_rows = candidate_rows[chosen]
+    area = float(new_store_area_m2 or (np.median(own.attractiveness) if n_own else 200.0))
+    new = StorePoints.from_arrays(cell_lat[chosen_rows], cell_lng[chosen_rows], area,
+                                  ids=layers.index.to_numpy()[chosen_rows])
+    capture = network_capture(demand, cell_lat, cell_lng, new=new, own=own if n_own else None,
+                              competitors=comp, alpha=calibration.alpha, beta=calibration.beta,
+                              cutoff_km=cutoff_km)
+    before = covered_mask(cell_lat, cell_lng, own.lat, own.lng, radius_km)
+    after = before | covered_mask(cell_lat, cell_lng, new.lat, new.lng, radius_km)
+    newly = (reach_matrix_km(cell_lat, cell_lng, new.lat, new.lng, radius_km) != 0).astype(float)
+    total = float(demand.sum())
+    sites = _site_table(layers, scores, chosen_rows, capture,
+                        newly.T @ np.where(before, 0.0, demand),
+                        None if cost_per_site is None else cost_per_site[chosen])
+    parameters = {"model": model, "n_new": n_new, "radius_km": radius_km, "budget": budget,
+                  "max_candidates": max_candidates, "min_spacing_km": min_spacing_km,
+                  "normalisation": normalisation, "weights": dict(scores.weights),
+                  "new_store_area_m2": area}
+    return SiteSelectionRun(
+        sites=sites, report=result.report, model=model,
+        coverage_before=_share(demand, before, total), coverage_after=_share(demand, after, total),
+        total_demand=total, scores=scores, calibration=calibration, location=result,
+        parameters=parameters)
+
+
+def reach_matrix_km(lat: np.ndarray, lng: np.ndarray, site_lat: np.ndarray, site_lng: np.ndarray,
+                    radius_km: float) -> sp.csr_array:
+    """Sparse client x site distances (km) for pairs within ``radius_km``; missing = out of reach.
+
+    Distances are floored at 1e-6 km so a site in the client's own cell stays a stored entry.
+
+    Examples
+    --------
+    >>> m = reach_matrix_km(np.array([22.5]), np.array([114.0]), np.array([22.5, 23.5]),
+    ...                     np.array([114.0, 114.0]), 5.0)
+    >>> m.nnz, m.shape
+    (1, (1, 2))
+    """
+    rows, cols, dist = pairs_within_km(lat, lng, site_lat, site_lng, radius_km)
+    return sp.csr_array((np.maximum(dist, _DISTANCE_FLOOR_KM), (rows, cols)),
+                        shape=(len(lat), len(site_lat)))
+
+
+def thin_candidates(lat: np.ndarray, lng: np.ndarray, weight: np.ndarray, spacing_km: float
+                    ) -> np.ndarray:
+    """Keep one candidate per ``spacing_km`` square: the point with the largest weight.
+
+    Points are placed on a local equirectangular plane and binned into squares of side
+    ``spacing_km``; every point then has a kept candidate within ``spacing_km * sqrt(2)``.
+    Fewer, well-spread candidates keep coverage models small and fast.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted positions of the kept points.
+
+    Examples
+    --------
+    >>> thin_candidates(np.array([22.5, 22.5001, 22.6]), np.array([114.0, 114.0, 114.0]),
+    ...                 np.array([1.0, 2.0, 1.0]), 1.0).tolist()
+    [1, 2]
+    """
+    lat, lng = np.asarray(lat, float), np.asarray(lng, float)
+    if len(lat) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not spacing_km > 0:
+        return np.arange(len(lat))
+    km_per_degree = np.pi * 6371.0088 / 180.0
+    y = np.floor(lat * km_per_degree / spacing_km).astype(np.int64)
+    x = np.floor(lng * km_per_degree * np.cos(np.radians(np.mean(lat))) / spacing_km)
+    order = np.lexsort((-np.asarray(weight, float), x.astype(np.int64), y))
+    keys = np.column_stack([y[order], x.astype(np.int64)[order]])
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+    return np.sort(order[first])
+
+
+def coverage_share(demand: np.ndarray, lat: np.ndarray, lng: np.ndarray, site_lat: np.ndarray,
+                   site_lng: np.ndarray, radius_km: float) -> float:
+    """Share of ``demand`` within ``radius_km`` of at least one site.
+
+    Examples
+    --------
+    >>> coverage_share(np.array([3.0, 1.0]), np.array([22.5, 23.5]), np.array([114.0, 114.0]),
+    ...                np.array([22.5]), np.array([114.0]), 5.0)
+    0.75
+    """
+    demand = np.asarray(demand, float)
+    return _share(demand, covered_mask(lat, lng, site_lat, site_lng, radius_km), float(demand.sum()))
+
+
+def covered_mask(lat: np.ndarray, lng: np.ndarray, site_lat: np.ndarray, site_lng: np.ndarray,
+                 radius_km: float) -> np.ndarray:
+    """True for each point within ``radius_km`` of at least one site.
+
+    Examples
+    --------
+    >>> covered_mask(np.array([22.5, 23.5]), np.array([114.0, 114.0]), np.array([22.5]),
+    ...              np.array([114.0]), 5.0).tolist()
+    [True, False]
+    """
+    covered = np.zeros(len(lat), dtype=bool)
+    if len(site_lat):
+        rows, _, _ = pairs_within_km(lat, lng, site_lat, site_lng, radius_km)
+        covered[rows] = True
+    return covered
+
+
+def _share(demand: np.ndarray, mask: np.ndarray, total: float) -> float:
+    return float(demand[mask].sum() / total) if total > 0 else 0.0
+
+
+def _reachable(demand: np.ndarray, cost: sp.csr_array) -> np.ndarray:
+    """Demand of cells with no site within the cutoff is left out of the p-median."""
+    reach = np.diff(cost.indptr) > 0
+    return np.where(reach, demand, 0.0)
+
+
+def _size_column(frame: pd.DataFrame) -> str | float:
+    return "floor_area_m2" if "floor_area_m2" in frame.columns else 1.0
+
+
+def _opening_costs(layers: pd.DataFrame, opening_cost: float | str | None, rows: np.ndarray,
+                   budget: float | None) -> np.ndarray | None:
+    if opening_cost is None:
+        return None if budget is None else np.full(len(rows), DEFAULT_OPENING_COST_CNY)
+    if isinstance(opening_cost, str):
+        if opening_cost not in layers.columns:
+            raise InputError(f"`opening_cost` names column {opening_cost!r}, which `layers` does "
+                             "not have; give a number or an existing column.")
+        costs = layers[opening_cost].to_numpy(float)[rows]
+    else:
+        costs = np.full(len(rows), float(opening_cost))
+    if not np.all(np.isfinite(costs)) or (costs < 0).any():
+        raise InputError(f"`opening_cost` must be finite and >= 0; got {opening_cost!r}.")
+    return costs
+
+
+def _check_run_arguments(model: str, n_new: int | None, radius_km: float, budget: float | None,
+                         max_candidates: int) -> None:
+    if model not in ("mclp", "pmedian", "market_share"):
+        raise InputError(f"`model` is {model!r}; use 'mclp', 'pmedian' or 'market_share'.")
+    if n_new is None and budget is None:
+        raise InputError("Give `n_new` (how many new sites) or `budget` (how much to spend).")
+    if n_new is not None and (int(n_new) != n_new or n_new < 0):
+        raise InputError(f"`n_new` is {n_new!r}; give a whole number of new sites >= 0.")
+    if not (np.isfinite(radius_km) and radius_km > 0):
+        raise InputError(f"`radius_km` is {radius_km!r}; give a positive distance such as 3.")
+    if budget is not None and not (np.isfinite(budget) and budget >= 0):
+        raise InputError(f"`budget` is {budget!r}; give an amount >= 0 in CNY.")
+    if max_candidates < 1:
+        raise InputError(f"`max_candidates` is {max_candidates!r}; give at least 1.")
+
+
+def _site_table(layers: pd.DataFrame, scores: ScoreTable, rows: np.ndarray,
+                capture: pd.DataFrame, new_demand: np.ndarray,
+                costs: np.ndarray | None) -> pd.DataFrame:
+    cells = layers.index.to_numpy()[rows]
+    lat, lng = frame_lat_lng(layers.iloc[rows], "layers")
+    table = pd.DataFrame({"cell": cells, "lat": lat, "lng": lng})
+    table["region"] = layers["region"].to_numpy()[rows] if "region" in layers.columns else ""
+    table["score"] = scores.score.to_numpy()[rows]
+    table["score_rank"] = scores.rank.to_numpy()[rows]
+    table["expected_sales"] = capture["gross_captured"].to_numpy()
+    table["from_competitors"] = capture["from_competitors"].to_numpy()
+    table["from_own"] = capture["from_own"].to_numpy()
+    table["from_unserved"] = capture["from_unserved"].to_numpy()
+    table["net_gain"] = capture["net_gain"].to_numpy()
+    table["cannibalisation_rate"] = capture["cannibalisation_rate"].to_numpy()
+    table["new_demand_covered"] = np.asarray(new_demand, float)
+    table["opening_cost"] = np.nan if costs is None else costs
+    for factor in scores.contributions.columns:
+        table[f"score_{factor}"] = scores.contributions[factor].to_numpy()[rows]
+    table["reasons"] = [_reasons(scores, cell, row) for cell, (_, row) in
+                        zip(cells, table.iterrows(), strict=True)]
+    table = table.sort_values("net_gain", ascending=False, kind="stable").reset_index(drop=True)
+    table.insert(0, "site", np.arange(1, len(table) + 1))
+    return table
+
+
+def _reasons(scores: ScoreTable, cell: object, row: pd.Series) -> str:
+    contribution = scores.contributions.loc[cell].sort_values(ascending=False)
+    strengths = ", ".join(factor_label(f) for f in contribution.index[:2] if contribution[f] > 0)
+    drag = [factor_label(f) for f in contribution.index[::-1][:1] if contribution[f] < 0]
+    text = (f"Score {row['score']:.2f} (rank {int(row['score_rank'])}), strongest on "
+            f"{strengths or 'no factor'}")
+    if drag:
+        text += f", held back by {drag[0]}"
+    text += (f". Expected sales {row['expected_sales']:,.0f} a year: {row['from_competitors']:,.0f} "
+             f"won from competitors, {row['from_unserved']:,.0f} from unserved demand, "
+             f"{row['from_own']:,.0f} taken from our own stores "
+             f"({100 * row['cannibalisation_rate']:.0f}% cannibalisation).")
+    return text
+
+
+def _market_share_model(cell_lat: np.ndarray, cell_lng: np.ndarray, demand: np.ndarray,
+                        site_lat: np.ndarray, site_lng: np.ndarray, own: StorePoints,
+                        comp: StorePoints | None, calibration: Calibration,
+                        new_store_area_m2: float | None, options: dict[str, object]
+                        ) -> MarketShare:
+    """Huff market share against the competitors; own stores are kept-open sites."""
+    area = float(new_store_area_m2 or (np.median(own.attractiveness) if len(own) else 200.0))
+    sizes = np.concatenate([own.attractiveness, np.full(len(site_lat) - len(own), area)])
+    sites = StorePoints.from_arrays(site_lat, site_lng, sizes)
+    share = share_matrix(cell_lat, cell_lng, candidates=sites, competitors=comp,
+                         alpha=calibration.alpha, beta=calibration.beta,
+                         cutoff_km=calibration.cutoff_km)
+    # Cells reached by kept-open stores only give the same share whatever opens: leave them out.
+    n_own = len(own)
+    by_candidate = np.bincount(share.tocoo().row[share.tocoo().col >= n_own],
+                               minlength=share.shape[0]) > 0
+    return MarketShare.from_share_matrix(share, np.where(by_candidate, demand, 0.0), **options)

@@ -1,0 +1,137 @@
+"""``xingtu sites`` and ``xingtu repair-sites`` from the command line: outputs by extension,
+reasons per site, printed solve report, and readable errors with exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from geodata.grid import cells_to_latlng, points_to_cells
+from geodata.layers import build_layers, save_layers
+from xingtu.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def small_inputs(tmp_path: Path) -> dict[str, Path]:
+    """A small region as files: a layer table, own stores with sales, competitors, shops."""
+    rng = np.random.default_rng(5)
+    lat, lng = rng.uniform(22.50, 22.62, 3000), rng.uniform(113.90, 114.05, 3000)
+    stores = pd.DataFrame({"store_id": [f"S{i}" for i in range(8)],
+                           "lat": rng.uniform(22.52, 22.60, 8), "lng": rng.uniform(113.92, 114.03, 8),
+                           "floor_area_m2": rng.uniform(100, 400, 8),
+                           "annual_sales": rng.uniform(5e6, 2e7, 8).round()})
+    competitors = pd.DataFrame({"competitor_id": [f"C{i}" for i in range(5)],
+                                "lat": rng.uniform(22.52, 22.60, 5),
+                                "lng": rng.uniform(113.92, 114.03, 5),
+                                "floor_area_m2": rng.uniform(100, 400, 5)})
+    layers = build_layers(
+        footfall=pd.DataFrame({"lat": lat, "lng": lng, "count": rng.integers(1, 50, 3000)}),
+        population=pd.DataFrame({"lat": lat[:800], "lng": lng[:800],
+                                 "population": rng.integers(100, 3000, 800)}),
+        customers=pd.DataFrame({"lat": lat[:400], "lng": lng[:400],
+                                "devices": rng.integers(1, 4, 400),
+                                "ticket": rng.uniform(800, 2500, 400)}),
+        stores=stores, competitors=competitors)
+    cells = points_to_cells(lat[:6], lng[:6], 8)
+    shop_lat, shop_lng = cells_to_latlng(cells)
+    shops = pd.DataFrame({"shop_id": [f"R{i}" for i in range(6)], "lat": shop_lat,
+                          "lng": shop_lng, "rating": [4.5, 2.0, 3.9, 1.5, 4.8, 3.0]})
+    paths = {"layers": tmp_path / "layers.parquet", "stores": tmp_path / "stores.csv",
+             "competitors": tmp_path / "competitors.csv", "shops": tmp_path / "shops.csv"}
+    save_layers(layers, paths["layers"])
+    stores.to_csv(paths["stores"], index=False)
+    competitors.to_csv(paths["competitors"], index=False)
+    shops.to_csv(paths["shops"], index=False)
+    return paths
+
+
+def test_sites_from_files_to_csv(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out" / "sites.csv"
+    result = runner.invoke(app, [
+        "sites", "--layers", str(small_inputs["layers"]), "--stores", str(small_inputs["stores"]),
+        "--competitors", str(small_inputs["competitors"]), "--n-new", "2", "--radius-km", "1.5",
+        "--weight", "footfall=0.5", "--weight", "competitors_nearby=-0.2", "--smooth-k", "1",
+        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "status optimal | objective" in result.output and "| bound" in result.output
+    assert "| gap" in result.output
+    table = pd.read_csv(out)
+    assert len(table) == 2
+    for column in ("cell_id", "lat", "lng", "score", "expected_sales", "from_own", "net_gain",
+                   "reasons", "score_footfall", "score_competitors_nearby"):
+        assert column in table.columns
+    assert np.allclose(table["score_footfall"] + table["score_competitors_nearby"], table["score"])
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_sites_budget_opens_what_it_allows(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "sites.xlsx"
+    result = runner.invoke(app, [
+        "sites", "--layers", str(small_inputs["layers"]), "--stores", str(small_inputs["stores"]),
+        "--n-new", "0", "--budget", "2500000", "--opening-cost", "1000000", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_excel(out)
+    assert len(table) == 2 and table["opening_cost"].sum() <= 2_500_000
+
+
+@pytest.mark.slow
+def test_sites_geojson_and_geoparquet(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    base = ["sites", "--layers", str(small_inputs["layers"]), "--stores",
+            str(small_inputs["stores"]), "--n-new", "3", "--model", "pmedian"]
+    for name in ("sites.geojson", "sites.parquet"):
+        out = tmp_path / name
+        result = runner.invoke(app, [*base, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        frame = gpd.read_file(out) if name.endswith("json") else gpd.read_parquet(out)
+        assert len(frame) == 3 and frame.crs.to_epsg() == 4326
+        assert (frame.geometry.geom_type == "Point").all() and "reasons" in frame.columns
+
+
+def test_repair_sites_from_files(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "repair.geojson"
+    result = runner.invoke(app, [
+        "repair-sites", "--layers", str(small_inputs["layers"]), "--shops",
+        str(small_inputs["shops"]), "--n-new", "2", "--radius-km", "1", "--min-rating", "3.5",
+        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "status optimal" in result.output and "3 poorly rated shops" in result.output
+    assert len(gpd.read_file(out)) == 2
+
+
+def test_repair_sites_demo_fewest(tmp_path: Path) -> None:
+    out = tmp_path / "repair.csv"
+    result = runner.invoke(app, ["repair-sites", "--demo", "--radius-km", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(fewest, proven optimal)" in result.output
+    table = pd.read_csv(out)
+    assert len(table) > 0 and {"cell_id", "repairs_in_reach", "reasons"} <= set(table.columns)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sites"], "No data: pass --demo"),
+    (["sites", "--demo", "--out", "x.txt"], "unknown extension"),
+    (["sites", "--demo", "--model", "nearest"], "`--model` is 'nearest'"),
+    (["sites", "--demo", "--weight", "footfall"], "not LAYER=NUMBER"),
+    (["sites", "--layers", "missing.parquet", "--stores", "missing.csv"], "missing.csv"),
+    (["repair-sites", "--demo", "--objective", "fewest", "--n-new", "2"], "drop `n_new`"),
+    (["repair-sites", "--demo", "--objective", "all"], "`--objective` is 'all'"),
+])
+def test_bad_input_is_readable_with_exit_code_2(args: list[str], message: str,
+                                                tmp_path: Path) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_layers_file_is_readable(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sites", "--layers", str(tmp_path / "nope.parquet"), "--stores",
+                                 str(small_inputs["stores"])])
+    assert result.exit_code == 2 and "does not exist" in result.output
