@@ -46,10 +46,11 @@ def summary(table: pd.DataFrame, seconds: float, path: Path | None = None) -> st
     return "\n".join(lines)
 
 
-def read_inputs(files: dict[str, Path | None]) -> dict[str, object]:
+def read_inputs(files: dict[str, Path | str | None]) -> dict[str, object]:
     """Read and check every given file; all problems of all files are reported together.
 
-    A footfall Parquet file or folder is passed on as a path, so the chosen engine streams it.
+    A footfall Parquet file or folder, or a dataset URL (``s3://...``), is passed on as it is,
+    so the chosen engine streams it.
     """
     from geodata import io
 
@@ -58,6 +59,10 @@ def read_inputs(files: dict[str, Path | None]) -> dict[str, object]:
     for kind, path in files.items():
         if path is None:
             continue
+        if isinstance(path, str) and "://" in path:
+            frames[kind] = path
+            continue
+        path = Path(path)
         if kind == "footfall" and path.exists() and (path.is_dir()
                                                      or path.suffix.lower() == ".parquet"):
             frames[kind] = path
@@ -89,7 +94,7 @@ def parse_user_layer(text: str) -> UserLayer:
                      how)  # type: ignore[arg-type]
 
 
-def build_from_files(files: dict[str, Path | None], *, resolution: int,
+def build_from_files(files: dict[str, Path | str | None], *, resolution: int,
                      engine: Literal["local", "dask"], scheduler: str | None,
                      base: object | None = None,
                      user_layers: Sequence[UserLayer] = ()) -> pd.DataFrame:
@@ -115,8 +120,9 @@ def register(app: typer.Typer) -> None:
         stores: Annotated[Path | None, typer.Option(help="Own stores file.")] = None,
         competitors: Annotated[Path | None, typer.Option(help="Competitor stores file.")] = None,
         pois: Annotated[Path | None, typer.Option(help="POIs file (with `category`).")] = None,
-        footfall: Annotated[Path | None, typer.Option(
-            help="Footfall points (a file, or a Parquet folder with lat, lng, count).")] = None,
+        footfall: Annotated[str | None, typer.Option(
+            help="Footfall points: a file, a Parquet folder with lat, lng, count, or a dataset "
+                 "URL such as s3://bucket/footfall/ (streamed by the chosen engine).")] = None,
         customers: Annotated[Path | None, typer.Option(help="Customers file.")] = None,
         population: Annotated[Path | None, typer.Option(
             help="Census areas or populated places with `population`.")] = None,
