@@ -1,0 +1,1 @@
+"""Pages of the Xingtu map app (listed in ``app.py``); ``common`` holds what they share."""

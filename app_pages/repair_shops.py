@@ -1,0 +1,106 @@
+"""Repair shops page: where new repair shops close the gaps left by good (well-rated) shops."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages import common
+
+st.title("Repair shops")
+st.caption("Expected repairs come from the devices sold in each cell. Only shops rated at or above "
+           "the threshold count as covering demand.")
+
+repair = common.require("optimizer.repair", "run_repair_siting", "repair_demand",
+                        feature="Repair-shop siting")
+siting = common.require("optimizer.siting", "covered_mask", feature="Coverage")
+
+RUN_KEY = "repair_run"
+OBJECTIVES = {"coverage": "Most repairs covered with N new shops",
+              "fewest": "Fewest new shops to cover every area"}
+
+with st.sidebar:
+    radius_km = st.slider("Service radius (km)", 1.0, 15.0, 5.0, 0.5, key="rs_radius")
+    min_rating = st.slider("Minimum rating of a shop that counts", 1.0, 5.0,
+                           float(repair.DEFAULT_MIN_RATING), 0.1, key="rs_rating")
+    objective = st.radio("Goal", list(OBJECTIVES), format_func=OBJECTIVES.get, key="rs_goal")
+    n_new = int(st.number_input("New shops (N)", 1, 100, 5, key="rs_n",
+                                disabled=objective != "coverage"))
+    tiles = common.tiles()
+
+layers = common.layers()
+shops = common.region().repair_shops
+
+if st.button("Run repair-shop siting", type="primary", key="rs_run"):
+    with st.status("Running the repair-shop siting…", expanded=True) as status:
+        st.write(f"Building layers… done ({len(layers):,} cells).")
+        st.write("Building and solving the location model…")
+        try:
+            run = repair.run_repair_siting(layers, shops, radius_km=radius_km,
+                                           min_rating=min_rating,
+                                           n_new=n_new if objective == "coverage" else None,
+                                           objective=objective)
+        except ValueError as error:
+            status.update(label="The repair-shop siting did not finish", state="error")
+            common.show_error(error, what="Repair-shop siting")
+            st.stop()
+        st.write(common.solve_report_line(run.report))
+        status.update(label=f"Done: {len(run.new_shops)} new shops", state="complete",
+                      expanded=False)
+    st.session_state[RUN_KEY] = run
+
+run = st.session_state.get(RUN_KEY)
+
+from geodata import maps  # noqa: E402
+
+demand = repair.repair_demand(layers).rename("repairs").to_frame()
+fmap = maps.base_map(common.region_center(layers), zoom=9, tiles=tiles)
+maps.add_cells(fmap, demand, "repairs", name="Expected repairs a year",
+               tooltip={"repairs": "Repairs a year"})
+if run is not None:
+    sites = pd.concat([run.good_shops[["lat", "lng"]], run.new_shops[["lat", "lng"]]])
+    covered = siting.covered_mask(layers["lat"].to_numpy(float), layers["lng"].to_numpy(float),
+                                  sites["lat"].to_numpy(float), sites["lng"].to_numpy(float),
+                                  radius_km)
+    gaps = demand[(~np.asarray(covered)) & (demand["repairs"].to_numpy() > 0)]
+    if len(gaps):
+        maps.add_cells(fmap, gaps, "repairs", name="Not covered after", legend="",
+                       colors=["#636363"], tooltip={"repairs": "Repairs a year (not covered)"},
+                       show=False)
+    maps.add_radius_circles(fmap, run.new_shops, radius_km, name="Reach of new shops",
+                            color="#e31a1c")
+    good, poor = run.good_shops, run.poor_shops
+else:
+    rated = shops.assign(lat=shops.geometry.y, lng=shops.geometry.x)
+    good, poor = rated[rated["rating"] >= min_rating], rated[rated["rating"] < min_rating]
+if len(good):
+    maps.add_radius_circles(fmap, good, radius_km, name="Reach of good shops", show=False)
+    maps.add_points(fmap, good, name=f"Shops rated ≥ {min_rating:g}", color="#33a02c", radius=6,
+                    title="name" if "name" in good else None, tooltip={"rating": "Rating"})
+if len(poor):
+    maps.add_points(fmap, poor, name=f"Shops rated < {min_rating:g} (do not count)",
+                    color="#969696", radius=5, title="name" if "name" in poor else None,
+                    tooltip={"rating": "Rating"})
+if run is not None and len(run.new_shops):
+    maps.add_points(fmap, run.new_shops, name="New shops", color="#e31a1c", radius=9,
+                    title="shop", tooltip={"region": "Region", "new_repairs_covered":
+                                           "Newly covered repairs a year"})
+maps.finish(fmap)
+common.show_map(fmap, key="rs_map")
+
+if run is None:
+    st.info("Set the radius and rating threshold, then **Run repair-shop siting**.")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Covered by a good shop", f"{run.coverage_after:.1%}",
+          f"{100 * (run.coverage_after - run.coverage_before):+.1f} points")
+c2.metric("New shops", f"{len(run.new_shops)}")
+c3.metric("Today if poor shops counted", f"{run.coverage_if_poor_counted:.1%}",
+          help="What a map that ignores ratings would show.")
+st.caption(common.solve_report_line(run.report))
+st.text(run.summary())
+table = run.new_shops.assign(cell=run.new_shops["cell"].map(common.cell_text))
+st.dataframe(table.drop(columns=["lat", "lng"], errors="ignore"), hide_index=True,
+             width="stretch")
+st.download_button("Download new shops (CSV)", table.to_csv(index=False).encode("utf-8"),
+                   file_name="new_repair_shops.csv", mime="text/csv", key="rs_download")

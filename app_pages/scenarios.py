@@ -1,0 +1,79 @@
+"""Scenarios page: saved siting runs, listed and compared side by side on one map."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages import common
+
+st.title("Scenarios")
+st.caption("Siting runs saved from the Site selection page. Compare two: sites in common, "
+           "coverage, expected sales and cost.")
+
+store = common.store()
+listed = store.list_scenarios()
+if listed.empty:
+    st.info("No scenario saved yet. Run a site selection and save it under a name.")
+    st.stop()
+
+labels = {int(row.id): f"{row.name} (v{row.version}, {row.created_at[:16].replace('T', ' ')})"
+          for row in listed.itertuples()}
+st.dataframe(listed, hide_index=True, width="stretch")
+
+ids = list(labels)
+c1, c2 = st.columns(2)
+first = c1.selectbox("Scenario A", ids, format_func=labels.get, key="sc_a")
+second = c2.selectbox("Scenario B", ids, index=min(1, len(ids) - 1), format_func=labels.get,
+                      key="sc_b")
+
+loaded = {}
+for tag, scenario_id in (("A", first), ("B", second)):
+    try:
+        loaded[tag] = store.load_scenario(int(scenario_id))
+    except ValueError as error:
+        common.show_error(error, what=f"Loading scenario {tag}")
+        st.stop()
+
+(params_a, sites_a, summary_a), (params_b, sites_b, summary_b) = loaded["A"], loaded["B"]
+cells_a, cells_b = set(sites_a["cell"].astype("uint64")), set(sites_b["cell"].astype("uint64"))
+common_cells = cells_a & cells_b
+
+FIGURES = {"n_sites": ("New sites", "{:,.0f}"), "coverage_before": ("Coverage before", "{:.1%}"),
+           "coverage_after": ("Coverage after", "{:.1%}"),
+           "expected_sales": ("Expected sales (CNY)", "{:,.0f}"),
+           "net_gain": ("Net gain (CNY)", "{:,.0f}"), "from_own": ("Taken from own stores", "{:,.0f}"),
+           "opening_cost": ("Opening cost (CNY)", "{:,.0f}")}
+
+
+def figure(summary: dict, key: str, pattern: str) -> str:
+    value = summary.get(key)
+    return pattern.format(value) if isinstance(value, int | float) else "–"
+
+
+comparison = pd.DataFrame({
+    "figure": [label for label, _ in FIGURES.values()] + ["Model", "Sites in common"],
+    "A": [figure(summary_a, k, p) for k, (_, p) in FIGURES.items()]
+         + [str(params_a.get("model", "–")), f"{len(common_cells)}"],
+    "B": [figure(summary_b, k, p) for k, (_, p) in FIGURES.items()]
+         + [str(params_b.get("model", "–")), f"{len(common_cells)}"],
+})
+st.subheader("Side by side")
+st.dataframe(comparison, hide_index=True, width="stretch")
+
+from geodata import maps  # noqa: E402
+
+everything = pd.concat([sites_a[["lat", "lng"]], sites_b[["lat", "lng"]]])
+fmap = maps.base_map((float(everything["lat"].median()), float(everything["lng"].median())),
+                     zoom=9, tiles=common.tiles())
+only_a = sites_a[~sites_a["cell"].astype("uint64").isin(common_cells)]
+only_b = sites_b[~sites_b["cell"].astype("uint64").isin(common_cells)]
+both = sites_a[sites_a["cell"].astype("uint64").isin(common_cells)]
+tooltip = {"region": "Region", "expected_sales": "Expected sales (CNY)"}
+if len(only_a):
+    maps.add_points(fmap, only_a, name="Only in A", color="#e31a1c", radius=8, tooltip=tooltip)
+if len(only_b):
+    maps.add_points(fmap, only_b, name="Only in B", color="#1f78b4", radius=8, tooltip=tooltip)
+if len(both):
+    maps.add_points(fmap, both, name="In both", color="#6a3d9a", radius=10, tooltip=tooltip)
+maps.finish(fmap, fit_to=everything)
+st.caption("Red: only in A. Blue: only in B. Purple: in both.")
+common.show_map(fmap, key="sc_map")

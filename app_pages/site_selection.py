@@ -1,0 +1,221 @@
+"""Site selection page: weights, N, radius, budget and model; run; map, chosen sites and survey."""
+
+from typing import get_args
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages import common
+
+st.title("Site selection")
+st.caption("Score every cell, let a location model pick the new stores, read why each was chosen, "
+           "then record the field survey.")
+
+scoring = common.require("optimizer.scoring", "score_cells", feature="Cell scoring")
+siting = common.require("optimizer.siting", "run_site_selection", feature="Site selection")
+calibration_module = common.require("optimizer.calibration", "calibrate",
+                                    feature="Demand calibration")
+
+RUN_KEY = "siting_run"
+MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "pmedian": "Closest to demand (p-median)",
+                "market_share": "Market share vs competitors (Huff)"}
+NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
+
+layers = common.layers()
+data = common.region()
+resolution = common.default_resolution()
+factor_choices = [c for c in layers.select_dtypes("number").columns if c not in NOT_FACTORS]
+
+with st.sidebar:
+    st.markdown("**Layers and weights**")
+    chosen_layers = st.multiselect(
+        "Layers", factor_choices,
+        default=[c for c in scoring.DEFAULT_WEIGHTS if c in factor_choices],
+        format_func=scoring.factor_label, key="ss_layers")
+    weights = {
+        column: st.slider(scoring.factor_label(column), -1.0, 1.0,
+                          float(scoring.DEFAULT_WEIGHTS.get(column, 0.1)), 0.05,
+                          key=f"ss_w_{column}")
+        for column in chosen_layers
+    }
+    st.markdown("**Run**")
+    n_new = int(st.number_input("New stores (N)", 1, 30, 5, key="ss_n"))
+    radius_km = st.slider("Service radius (km)", 0.5, 10.0, 3.0, 0.5, key="ss_radius")
+    use_budget = st.checkbox("Limit by budget", key="ss_use_budget")
+    budget_m = st.number_input("Budget (million CNY)", 0.5, 500.0, 6.0, 0.5, key="ss_budget",
+                               disabled=not use_budget,
+                               help=f"Each new store costs "
+                                    f"{siting.DEFAULT_OPENING_COST_CNY / 1e6:.1f} million CNY.")
+    model = st.selectbox("Model", list(get_args(siting.SitingModel)),
+                         format_func=lambda m: MODEL_LABELS.get(m, m), key="ss_model")
+    tiles = common.tiles()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def scores_for(key: str, weights: tuple, _layers: pd.DataFrame) -> pd.DataFrame:
+    """Score and factor contributions per cell (cached per data and weights)."""
+    table = scoring.score_cells(_layers, weights=dict(weights))
+    return pd.concat([table.score.rename("score"), table.contributions], axis=1)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def calibration_for(key: str, _layers: pd.DataFrame, _stores: pd.DataFrame,
+                    _competitors: pd.DataFrame | None) -> object:
+    """The demand model calibrated on the own stores' sales (cached per data)."""
+    return calibration_module.calibrate(_layers, _stores, _competitors)
+
+
+if not weights:
+    st.info("Choose at least one layer in the sidebar to score the cells.")
+    st.stop()
+try:
+    scores = scores_for(common.data_key(), tuple(weights.items()), layers)
+except ValueError as error:
+    common.show_error(error, what="Scoring the cells")
+    st.stop()
+
+if st.button("Run site selection", type="primary", key="ss_run"):
+    parameters = {"weights": weights, "n_new": n_new, "radius_km": radius_km, "model": model,
+                  "budget": budget_m * 1e6 if use_budget else None}
+    with st.status("Running the site selection…", expanded=True) as status:
+        try:
+            st.write("Building layers… done (" f"{len(layers):,} cells).")
+            st.write("Calibrating the demand model on the own stores' sales…")
+            calibration = calibration_for(common.data_key(), layers, data.stores,
+                                          getattr(data, "competitors", None))
+            st.write(calibration.message)
+            st.write(f"Building and solving the {MODEL_LABELS.get(model, model)} model…")
+            run = siting.run_site_selection(
+                layers, data.stores, getattr(data, "competitors", None), weights=weights,
+                model=model, n_new=n_new, radius_km=radius_km, budget=parameters["budget"],
+                calibration=calibration)
+        except ValueError as error:
+            status.update(label="The site selection did not finish", state="error")
+            common.show_error(error, what="Site selection")
+            st.stop()
+        st.write(common.solve_report_line(run.report))
+        status.update(label=f"Done: {len(run.sites)} new sites", state="complete", expanded=False)
+    st.session_state[RUN_KEY] = {"run": run, "parameters": parameters}
+
+saved = st.session_state.get(RUN_KEY)
+run = saved["run"] if saved else None
+
+# ---- map ------------------------------------------------------------------------------------
+from geodata import maps  # noqa: E402  (imported where the map is drawn)
+
+fmap = maps.base_map(common.region_center(layers), zoom=9, tiles=tiles)
+maps.add_cells(fmap, scores[["score"]], "score", name="Site score", legend="Site score",
+               tooltip={"score": "Score"}, how={"score": "mean"})
+maps.add_points(fmap, data.stores, name="Our stores", color="#1f78b4", radius=4,
+                title="name" if "name" in data.stores else None,
+                tooltip={"channel": "Channel", "annual_sales": "Annual sales (CNY)"})
+competitors = getattr(data, "competitors", None)
+if competitors is not None and len(competitors):
+    maps.add_points(fmap, competitors, name="Competitors", color="#525252", radius=3,
+                    title="brand" if "brand" in competitors else None, show=False)
+free = layers.get("own_store_count", pd.Series(0, index=layers.index)).fillna(0).eq(0)
+candidates = scores.loc[free[free].index, "score"].nlargest(siting.DEFAULT_MAX_CANDIDATES)
+maps.add_points(fmap, layers.loc[candidates.index, ["lat", "lng"]].assign(score=candidates),
+                name="Candidate cells", color="#ff7f00", radius=3, tooltip={"score": "Score"},
+                show=False)
+if run is not None and len(run.sites):
+    maps.add_points(fmap, run.sites, name="Chosen sites", color="#e31a1c", radius=9,
+                    title="site", tooltip={"region": "Region", "expected_sales": "Expected sales",
+                                           "cannibalisation_rate": "Cannibalisation"})
+maps.finish(fmap)
+clicked = common.show_map(fmap, key="ss_map")
+
+cell = common.clicked_cell(clicked, resolution)
+if cell is not None:
+    if cell in layers.index:
+        with st.expander(f"Cell {common.cell_text(cell)}", expanded=True):
+            explained = scoring.score_cells(layers, weights=weights)
+            st.write(explained.explain(cell))
+            profile = layers.loc[cell].drop(labels=["lat", "lng"], errors="ignore")
+            st.dataframe(profile.rename("value").to_frame().astype(str), width="stretch")
+            p1, p2 = st.columns([2, 1])
+            cell_status = p1.selectbox("Field survey status of this cell",
+                                       ["candidate", "surveyed", "approved", "rejected"],
+                                       key="ss_cell_status")
+            if p2.button("Record", key="ss_cell_record"):
+                common.store().set_survey_status(common.cell_text(cell), cell_status)
+                st.success(f"{common.cell_text(cell)}: {cell_status}.")
+    else:
+        st.caption("No data in the clicked cell.")
+
+# ---- results --------------------------------------------------------------------------------
+if run is None:
+    st.info("Set the layers and weights, then **Run site selection**. The map shows the score "
+            "of every cell; click a cell for its profile.")
+    st.stop()
+
+sites = run.sites
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Coverage", f"{run.coverage_after:.1%}",
+          f"{100 * (run.coverage_after - run.coverage_before):+.1f} points")
+c2.metric("Expected sales of new sites", f"{sites['expected_sales'].sum() / 1e6:,.1f} M CNY")
+c3.metric("Net gain", f"{sites['net_gain'].sum() / 1e6:,.1f} M CNY")
+taken = sites["from_own"].sum() / max(sites["expected_sales"].sum(), 1e-9)
+c4.metric("Taken from own stores", f"{taken:.1%}")
+st.caption(common.solve_report_line(run.report))
+if not run.report.is_optimal:
+    st.warning("The solver stopped before proving this choice optimal; a better one may exist.")
+
+factor_columns = [c for c in sites.columns if c.startswith("score_") and c != "score_rank"]
+table = sites.assign(cell=sites["cell"].map(common.cell_text))
+st.subheader("Chosen sites and why")
+st.dataframe(
+    table[["site", "cell", "region", "score", "expected_sales", "from_own", "net_gain",
+           "cannibalisation_rate", "reasons", *factor_columns]],
+    hide_index=True, width="stretch",
+    column_config={
+        "score": st.column_config.NumberColumn("Score", format="%.3f"),
+        "expected_sales": st.column_config.NumberColumn("Expected sales (CNY)", format="%,.0f"),
+        "from_own": st.column_config.NumberColumn("From own stores", format="%,.0f"),
+        "net_gain": st.column_config.NumberColumn("Net gain", format="%,.0f"),
+        "cannibalisation_rate": st.column_config.NumberColumn("Cannibalisation", format="percent"),
+        "reasons": st.column_config.TextColumn("Reasons", width="large"),
+        **{c: st.column_config.NumberColumn(scoring.factor_label(c.removeprefix("score_")),
+                                            format="%+.3f") for c in factor_columns},
+    })
+
+# ---- field survey ---------------------------------------------------------------------------
+st.subheader("Field survey")
+store = common.store()
+statuses = store.survey_statuses()
+known = statuses.set_index("site_id")["status"] if len(statuses) else pd.Series(dtype=object)
+survey = pd.DataFrame({"cell": table["cell"], "region": table["region"],
+                       "status": table["cell"].map(known).fillna("candidate")})
+st.dataframe(survey, hide_index=True, width="stretch")
+with st.form("ss_survey"):
+    f1, f2 = st.columns(2)
+    target = f1.selectbox("Site", table["cell"].tolist(), key="ss_survey_cell")
+    new_status = f2.selectbox("Status", ["candidate", "surveyed", "approved", "rejected"],
+                              key="ss_survey_status")
+    note = st.text_input("Note", key="ss_survey_note")
+    user = st.text_input("Your name", key="ss_survey_user")
+    if st.form_submit_button("Save survey status"):
+        store.set_survey_status(target, new_status, note=note, user=user)
+        st.success(f"{target}: {new_status}.")
+        st.rerun()
+
+# ---- save as a scenario -----------------------------------------------------------------------
+st.subheader("Save this run as a scenario")
+s1, s2 = st.columns([3, 1])
+name = s1.text_input("Scenario name", value=f"{run.model}-{len(sites)}-sites", key="ss_name")
+if s2.button("Save scenario", key="ss_save"):
+    summary = {"n_sites": int(len(sites)), "coverage_before": run.coverage_before,
+               "coverage_after": run.coverage_after,
+               "expected_sales": float(sites["expected_sales"].sum()),
+               "net_gain": float(sites["net_gain"].sum()),
+               "from_own": float(sites["from_own"].sum()),
+               "opening_cost": float(np.nan_to_num(sites["opening_cost"].astype(float)).sum()
+                                     or len(sites) * siting.DEFAULT_OPENING_COST_CNY),
+               "status": run.report.status, "gap": run.report.gap}
+    try:
+        scenario_id = store.save_scenario(name, saved["parameters"], sites, summary)
+    except ValueError as error:
+        common.show_error(error, what="Saving the scenario")
+    else:
+        st.success(f"Saved as scenario **{name}** (id {scenario_id}).")
