@@ -1,0 +1,35 @@
+"""Facility-location models: where to open stores and repair shops.
+
+Each model is built with ``Model.from_cost_matrix(cost, weights, ...)`` (or
+``Model.from_geodataframe(clients_gdf, candidates_gdf, weights_column, ...)``) and solved with
+``.solve(solver=None, time_limit=None, gap=None)``, which returns a :class:`LocationResult`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from optimizer.location import PMedian
+>>> cost = np.array([[0.0, 4.0], [1.0, 3.0], [5.0, 0.0]])
+>>> PMedian.from_cost_matrix(cost, [1, 1, 1], p=1).solve().objective
+6.0
+"""
+
+from optimizer.location._geo import distance_matrix_from_geodataframes, haversine_matrix
+from optimizer.location._result import LocationResult
+from optimizer.location.capacitated import CapacitatedPMedian
+from optimizer.location.coverage import MCLP, SetCover
+from optimizer.location.market_share import MarketShare, captured_demand
+from optimizer.location.p_center import PCenter
+from optimizer.location.p_median import PMedian
+
+__all__ = [
+    "MCLP",
+    "CapacitatedPMedian",
+    "MarketShare",
+    "PCenter",
+    "captured_demand",
+    "LocationResult",
+    "PMedian",
+    "SetCover",
+    "distance_matrix_from_geodataframes",
+    "haversine_matrix",
+]

@@ -1,0 +1,510 @@
+"""p-median: open ``p`` sites minimising the demand-weighted distance to the nearest open site.
+
+Built with the radius formulation of Elloumi (2010), truncated as in García, Labbé & Marín (2011);
+see :class:`PMedian`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.location._base import LocationModel, nearest_open, site_bounds, site_rows
+from optimizer.location._inputs import (
+    IndexLike,
+    SiteOptions,
+    check_weights,
+    reach_matrix,
+    site_count_reasons,
+    site_options,
+    unreachable_reasons,
+)
+from optimizer.location._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
+from optimizer.location._result import LocationResult
+from optimizer.location.coverage import _check_p
+from optimizer.results import SolveReport, relative_gap
+from optimizer.settings import load_settings
+from optimizer.solvers import MipProblem, resolve_solver, solve_mip
+
+
+@dataclass(frozen=True)
+class DistanceLevels:
+    """Distinct distances of each client to the allowed candidates, nearest first, truncated.
+
+    Attributes
+    ----------
+    level_client, level_distance
+        Per level: the client and the distance :math:`D_i^k`.
+    first_of_client, last_of_client
+        Boolean per level: first / last level of its client.
+    entry_level, entry_site
+        Per reachable (client, site) pair kept: its level and the site.
+    """
+
+    level_client: np.ndarray
+    level_distance: np.ndarray
+    first_of_client: np.ndarray
+    last_of_client: np.ndarray
+    entry_level: np.ndarray
+    entry_site: np.ndarray
+    level_rank: np.ndarray
+    ball_size: np.ndarray
+
+
+def distance_levels(
+    reach: sp.csr_array, clients: np.ndarray, options: SiteOptions, p: int
+) -> DistanceLevels:
+    """Group each client's reachable sites by distinct distance and truncate safely.
+
+    A client's levels stop at the first ball that surely holds an open site: one with at least
+    ``n_allowed - p + 1`` sites (at most ``n_allowed - p`` stay closed) or one holding a
+    kept-open site. Vectorised: one sort of the pairs, no per-client loop.
+    """
+    coo = reach.tocoo()
+    allowed = options.allowed
+    in_model = np.zeros(reach.shape[0], dtype=bool)
+    in_model[clients] = True
+    keep = allowed[coo.col] & in_model[coo.row]
+    rows, cols, dist = coo.row[keep], coo.col[keep], coo.data[keep]
+    order = np.lexsort((cols, dist, rows))
+    rows, cols, dist = rows[order], cols[order], dist[order]
+    n_entries = len(rows)
+    new_level = np.ones(n_entries, dtype=bool)
+    new_level[1:] = (rows[1:] != rows[:-1]) | (dist[1:] != dist[:-1])
+    level_start = np.flatnonzero(new_level)
+    entry_level = np.cumsum(new_level) - 1
+    level_size = np.diff(np.append(level_start, n_entries))
+    level_client = rows[level_start]
+    first = np.ones(len(level_start), dtype=bool)
+    first[1:] = level_client[1:] != level_client[:-1]
+    client_start = np.flatnonzero(first)
+    client_of_level = np.cumsum(first) - 1
+    cumulative = np.cumsum(level_size)
+    before_client = np.concatenate([[0], cumulative])[client_start]
+    ball_size = cumulative - before_client[client_of_level]
+    holds_fixed = np.add.reduceat(options.fixed_mask[cols].astype(np.int64), level_start) > 0
+    threshold = int(allowed.sum()) - p + 1
+    stop = (ball_size >= threshold) | holds_fixed
+    rank = np.arange(len(level_start)) - client_start[client_of_level]
+    big = np.iinfo(np.int64).max
+    stop_rank = np.minimum.reduceat(np.where(stop, rank, big), client_start)
+    kept_level = rank <= stop_rank[client_of_level]
+    last = np.ones(len(level_start), dtype=bool)
+    last[:-1] = first[1:]
+    last |= rank == stop_rank[client_of_level]
+    new_index = np.cumsum(kept_level) - 1
+    kept_entry = kept_level[entry_level]
+    return DistanceLevels(
+        level_client=level_client[kept_level],
+        level_distance=dist[level_start][kept_level],
+        first_of_client=first[kept_level],
+        last_of_client=last[kept_level],
+        entry_level=new_index[entry_level[kept_entry]],
+        entry_site=cols[kept_entry],
+        level_rank=rank[kept_level],
+        ball_size=ball_size[kept_level],
+    )
+
+
+def rank_limit_for_ball(levels: DistanceLevels, n_clients: int, ball: int) -> np.ndarray:
+    """Per client, the first level rank whose ball holds at least ``ball`` sites (or its last)."""
+    reaches = levels.ball_size >= ball
+    limit = np.full(n_clients, np.iinfo(np.int64).max // 2, dtype=np.int64)
+    np.minimum.at(limit, levels.level_client[reaches], levels.level_rank[reaches])
+    last_rank = np.zeros(n_clients, dtype=np.int64)
+    np.maximum.at(last_rank, levels.level_client, levels.level_rank)
+    return np.minimum(limit, last_rank)
+
+
+def radius_rows(
+    levels: DistanceLevels, limit: np.ndarray, n_sites: int, weights: np.ndarray
+) -> tuple[sp.csr_array, np.ndarray, np.ndarray, float, int]:
+    """Rows (2)-(4) for the levels up to ``limit[client]``; a cut client keeps an open tail.
+
+    Returns the level rows (over ``n_sites + n_z`` columns), their lower bounds, the objective
+    coefficients of the ``z`` columns, the constant term and the number of ``z`` columns.
+    """
+    kept = levels.level_rank <= limit[levels.level_client]
+    at_limit = levels.level_rank == limit[levels.level_client]
+    last_kept = levels.last_of_client | at_limit
+    cut = at_limit & ~levels.last_of_client
+    has_z = kept & (~last_kept | cut)
+    index = np.flatnonzero(kept)
+    new_row = np.full(len(kept), -1)
+    new_row[index] = np.arange(len(index))
+    z_levels = np.flatnonzero(has_z)
+    n_z = len(z_levels)
+    z_columns = n_sites + np.arange(n_z)
+    chained = ~last_kept[z_levels]
+    entry_kept = kept[levels.entry_level]
+    rows = np.concatenate(
+        [new_row[levels.entry_level[entry_kept]], new_row[z_levels], new_row[z_levels[chained] + 1]]
+    )
+    cols = np.concatenate([levels.entry_site[entry_kept], z_columns, z_columns[chained]])
+    data = np.concatenate(
+        [np.ones(int(entry_kept.sum())), np.ones(n_z), -np.ones(int(chained.sum()))]
+    )
+    matrix = sp.csr_array((data, (rows, cols)), shape=(len(index), n_sites + n_z))
+    weight = weights[levels.level_client]
+    step = levels.level_distance[z_levels + 1] - levels.level_distance[z_levels]
+    offset = float((weight * levels.level_distance)[levels.first_of_client].sum())
+    lower = levels.first_of_client[index].astype(float)
+    return matrix, lower, weight[z_levels] * step, offset, n_z
+
+
+class PMedian(LocationModel):
+    r"""p-median: open ``p`` sites, minimising total demand-weighted distance.
+
+    Every client with positive demand goes to its nearest open site within reach. The model is
+    the radius formulation of Elloumi (2010). For client :math:`i` let
+    :math:`D_i^1 < D_i^2 < \dots < D_i^{K_i}` be its distinct distances to the allowed
+    candidates, :math:`R_i^k = \{j : d_{ij} = D_i^k\}` the sites at the :math:`k`-th distance,
+    :math:`y_j \in \{0,1\}` the site variables and :math:`z_i^k \ge 0` equal to 1 when no open site
+    lies within :math:`D_i^k` of client :math:`i`:
+
+    .. math::
+
+        \min \sum_i w_i \Big( D_i^1 + \sum_{k=1}^{K_i - 1} (D_i^{k+1} - D_i^k)\, z_i^k \Big)   \quad (1)
+
+        z_i^1 + \sum_{j \in R_i^1} y_j \ge 1 \quad \forall i                                   \quad (2)
+
+        z_i^k - z_i^{k-1} + \sum_{j \in R_i^k} y_j \ge 0 \quad \forall i, 2 \le k < K_i         \quad (3)
+
+        -z_i^{K_i - 1} + \sum_{j \in R_i^{K_i}} y_j \ge 0 \quad \forall i                        \quad (4)
+
+        \sum_j y_j = p                                                                        \quad (5)
+
+    (for :math:`K_i = 1`, (2) and (4) become :math:`\sum_{j \in R_i^1} y_j \ge 1`). Reduction
+    (García, Labbé & Marín, 2011): :math:`K_i` is cut at the first distance whose ball holds at
+    least :math:`m - p + 1` allowed sites, or a kept-open site, since an open site surely lies
+    there; beyond it :math:`z_i^k = 0`. The model has one row per distinct distance level kept,
+    and each reachable pair appears once, so it is sparse. Its LP bound equals that of the
+    classic assignment formulation, and the pmed instances of OR-Library solve to their proven
+    optima (see ``bench/location.py``). Shared side constraints (budget, spacing, kept-open and
+    excluded sites) apply; ``p`` counts kept-open sites.
+
+    Solution method (each step keeps the proof of optimality):
+
+    * presolve, for plain instances (no kept-open sites, budget or spacing; ``2 <= p <= 60``):
+      a greedy + swap plan gives an upper bound, Lagrangian relaxation a lower bound, and
+      sites that provably cannot be in a better plan are removed
+      (:mod:`optimizer.location._lagrangian`); the MIP then only has to beat the plan;
+    * nearest-sites reduction: each client first sees only its nearest ``ceil(2 m / p)`` sites,
+      with the rest of its chain priced at the next distance (a relaxation). If every client's
+      nearest open site lies inside its window the relaxation's optimum is exact; otherwise
+      the windows are widened and the model solved again.
+
+    Examples
+    --------
+    >>> cost = np.array([[0.0, 4.0, 9.0], [1.0, 3.0, 9.0], [9.0, 9.0, 0.0]])
+    >>> result = PMedian.from_cost_matrix(cost, [1, 1, 1], p=2).solve()
+    >>> result.sites.tolist(), result.objective
+    ([0, 2], 1.0)
+    """
+
+    model_name: ClassVar[str] = "PMedian"
+    objective_name: ClassVar[str] = "demand-weighted distance"
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: Any,
+        weights: Any,
+        *,
+        p: int,
+        max_distance: float | None = None,
+        fixed: IndexLike = None,
+        excluded: IndexLike = None,
+        opening_cost: Any = None,
+        budget: float | None = None,
+        min_spacing: float | None = None,
+        candidate_distance: Any = None,
+    ) -> PMedian:
+        """Build a p-median model from a clients x candidates distance matrix.
+
+        Parameters
+        ----------
+        cost
+            Distances (dense, ``inf`` = out of reach; or sparse, missing = out of reach).
+        weights
+            Demand of each client.
+        p
+            Number of open sites in total (kept-open ones included).
+        max_distance
+            Pairs farther apart are out of reach (clients must still reach an open site).
+        fixed, excluded
+            Candidate indices (or boolean masks) kept open / not allowed.
+        opening_cost, budget
+            Cost per candidate and the limit on the total cost of open sites.
+        min_spacing, candidate_distance
+            Minimum distance between open sites and the candidate x candidate distances.
+
+        Returns
+        -------
+        PMedian
+            The model, ready to ``solve()``.
+        """
+        reach = reach_matrix(cost, max_distance=max_distance)
+        options = site_options(
+            reach.shape[1],
+            fixed=fixed,
+            excluded=excluded,
+            opening_cost=opening_cost,
+            budget=budget,
+            min_spacing=min_spacing,
+            candidate_distance=candidate_distance,
+        )
+        return cls(reach, check_weights(weights, reach.shape[0]), options, _check_p(p, True))
+
+    def _reasons(self) -> list[str]:
+        reasons = site_count_reasons(self.options, self.p)
+        return reasons + unreachable_reasons(self.reach, self.weights, self.options, "reach")
+
+    def _levels(self) -> DistanceLevels:
+        clients = np.flatnonzero(self.weights > 0)
+        return distance_levels(self.reach, clients, self.options, int(self.p or 0))
+
+    def _problem(
+        self, levels: DistanceLevels | None = None, limit: np.ndarray | None = None
+    ) -> MipProblem:
+        m = self.n_candidates
+        levels = self._levels() if levels is None else levels
+        if limit is None:
+            limit = np.full(self.n_clients, np.iinfo(np.int64).max // 2, dtype=np.int64)
+        level_rows, level_lower, z_cost, offset, n_z = radius_rows(levels, limit, m, self.weights)
+        n_variables = m + n_z
+        side, side_lower, side_upper = site_rows(self.options, self.p, n_variables)
+        site_lower, site_upper = site_bounds(self.options)
+        n_levels = level_rows.shape[0]
+        return MipProblem(
+            objective=np.concatenate([np.zeros(m), z_cost]),
+            matrix=sp.vstack([level_rows, side], format="csr"),
+            row_lower=np.concatenate([level_lower, side_lower]),
+            row_upper=np.concatenate([np.full(n_levels, np.inf), side_upper]),
+            col_lower=np.concatenate([site_lower, np.zeros(n_z)]),
+            col_upper=np.concatenate([site_upper, np.ones(n_z)]),
+            integer=np.concatenate([np.ones(m, bool), np.zeros(n_z, bool)]),
+            sense="min",
+            offset=offset,
+            integral_continuous=True,
+        )
+
+    def solve(
+        self, solver: str | None = None, time_limit: float | None = None, gap: float | None = None
+    ) -> LocationResult:
+        """Solve to proven optimality (presolve, then the nearest-sites reduction; see above).
+
+        Each client first sees only its nearest ``ceil(2 m / p)`` sites; the tail beyond them
+        is priced at the next distance (a relaxation, so its bound is a valid lower bound). If
+        every client's nearest open site lies within its window, the relaxation's optimum is
+        the true optimum (proof). Otherwise the windows of the clients that reached past them
+        are widened and the model is solved again. Arguments as :meth:`LocationModel.solve`.
+        """
+        self.check()
+        name = resolve_solver(solver)
+        current = load_settings()
+        limit_seconds = current.time_limit if time_limit is None else time_limit
+        mip_gap = current.mip_gap if gap is None else gap
+        if self._presolve_applies():
+            return self._solve_with_presolve(name, limit_seconds, mip_gap)
+        return self._solve_windows(name, limit_seconds, mip_gap)
+
+    def _presolve_applies(self) -> bool:
+        options = self.options
+        plain = (
+            len(options.fixed) == 0 and options.budget is None and len(options.spacing_pairs) == 0
+        )
+        size = int((self.weights > 0).sum()) * self.n_candidates
+        return plain and self.p is not None and 2 <= self.p <= 60 and size <= 4_000_000
+
+    def _solve_with_presolve(
+        self, name: str, limit_seconds: float | None, mip_gap: float
+    ) -> LocationResult:
+        """Heuristic plan + Lagrangian site fixing, then the exact MIP on the sites left."""
+        started = time.perf_counter()
+        clients = np.flatnonzero(self.weights > 0)
+        allowed = np.flatnonzero(self.options.allowed)
+        dense = np.full((len(clients), len(allowed)), np.inf)
+        sub = sp.csr_array(self.reach[clients][:, allowed])
+        coo = sub.tocoo()
+        dense[coo.row, coo.col] = coo.data * self.weights[clients][coo.row]
+        p = int(self.p)
+        plan, upper = greedy_interchange(dense, p)
+        if not np.isfinite(upper):  # the heuristic left a client unserved: no presolve
+            return self._solve_windows(name, limit_seconds, mip_gap)
+        budget = None if limit_seconds is None else limit_seconds / 4
+        lower, closed, lagrangian_plan = lagrangian_bound(dense, p, upper, max_seconds=budget)
+        second_plan, second_upper = swap_improve(dense, lagrangian_plan)
+        if second_upper < upper:  # a better plan from the multipliers: fix again against it
+            plan, upper = second_plan, second_upper
+            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=budget)
+            lower = max(lower, lower_again)
+        presolve_seconds = time.perf_counter() - started
+        incumbent = np.zeros(self.n_candidates, dtype=bool)
+        incumbent[allowed[plan]] = True
+        note = (
+            f"presolve: heuristic plan {upper:.6g}, Lagrangian bound {lower:.6g}, "
+            f"{int(closed.sum())} of {len(allowed)} sites ruled out"
+        )
+        if relative_gap(upper, lower) is not None and relative_gap(upper, lower) <= mip_gap:
+            report = SolveReport(
+                "optimal", upper, lower, relative_gap(upper, lower), 0.0, name, note
+            )
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
+        excluded = np.union1d(self.options.excluded, allowed[closed])
+        reduced = PMedian(
+            self.reach, self.weights, replace(self.options, excluded=excluded), self.p
+        )
+        remaining = None if limit_seconds is None else max(limit_seconds - presolve_seconds, 1e-3)
+        try:
+            result = reduced._solve_windows(name, remaining, mip_gap, cutoff=upper)
+        except InfeasibleError:  # nothing on the sites left beats the incumbent: optimal
+            report = SolveReport("optimal", upper, upper, 0.0, 0.0, name, note)
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
+        except SolverError:  # stopped before improving: the incumbent, honestly not proven
+            report = SolveReport(
+                "feasible",
+                upper,
+                lower,
+                relative_gap(upper, lower),
+                0.0,
+                name,
+                f"{note}; stopped by the time limit",
+            )
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
+        inner = result.report
+        if result.objective <= upper:
+            objective, open_mask = (
+                result.objective,
+                np.isin(np.arange(self.n_candidates), result.sites),
+            )
+        else:
+            objective, open_mask = upper, incumbent
+        bound = None if inner.bound is None else min(inner.bound, upper)
+        if inner.status == "optimal":
+            bound = objective if bound is None else min(bound, objective)
+        bound = lower if bound is None else max(bound, min(lower, objective))
+        report = SolveReport(
+            inner.status,
+            objective,
+            bound,
+            relative_gap(objective, bound),
+            inner.solve_seconds,
+            name,
+            f"{note}; {inner.message}",
+        )
+        assignment, distance = nearest_open(self.reach, open_mask)
+        return self._decode_open(
+            open_mask, assignment, distance, report, presolve_seconds + result.build_seconds
+        )
+
+    def _solve_windows(
+        self, name: str, limit_seconds: float | None, mip_gap: float, cutoff: float | None = None
+    ) -> LocationResult:
+        self.check()
+        started = time.perf_counter()
+        levels = self._levels()
+        n_allowed = int(self.options.allowed.sum())
+        p = max(int(self.p or 1), 1)
+        window = min(n_allowed, max(8, int(np.ceil(2 * n_allowed / p))))
+        limit = rank_limit_for_ball(levels, self.n_clients, window)
+        full = rank_limit_for_ball(levels, self.n_clients, n_allowed + 1)
+        solver_seconds = 0.0
+        build_seconds = 0.0
+        best: tuple[float, np.ndarray] | None = None
+        bound = None
+        proven = False
+        rounds = 0
+        while True:
+            rounds += 1
+            build_started = time.perf_counter()
+            problem = self._problem(levels, limit)
+            if cutoff is not None:
+                problem.cutoff = cutoff - 1e-9 * max(1.0, abs(cutoff))
+            build_seconds += time.perf_counter() - build_started
+            remaining = None
+            if limit_seconds is not None:
+                remaining = limit_seconds - (time.perf_counter() - started)
+                if remaining <= 0:
+                    break
+            solution = solve_mip(problem, name, remaining, mip_gap)
+            solver_seconds += solution.report.solve_seconds
+            if solution.report.status == "infeasible" or (solution.values is None and best is None):
+                # Raises: infeasible (with a cutoff: nothing beats the known plan) or no plan.
+                return self._finish(solution, build_seconds)
+            if solution.values is None:
+                break
+            open_mask = self._open_mask(solution.values)
+            _, distance = nearest_open(self.reach, open_mask)
+            served = self.weights > 0
+            true_objective = float((self.weights[served] * distance[served]).sum())
+            if best is None or true_objective < best[0]:
+                best = (true_objective, open_mask)
+            if solution.report.bound is not None:
+                bound = (
+                    solution.report.bound if bound is None else max(bound, solution.report.bound)
+                )
+            if solution.report.status != "optimal":
+                break
+            gap_now = relative_gap(best[0], bound)
+            if gap_now is not None and gap_now <= mip_gap + 1e-12:
+                proven = True
+                break
+            needed = self._needed_rank(levels, open_mask)
+            short = needed > limit
+            if not short.any():  # every nearest open site inside its window: relaxation exact
+                proven = True
+                break
+            widened = np.where(short, np.maximum(needed, 2 * limit + 1), limit)
+            limit = np.minimum(widened, full)
+        if best is None:
+            raise SolverError(
+                f"PMedian: {name} found no plan within the time limit; give a longer `time_limit`."
+            )
+        objective, open_mask = best
+        if proven:
+            bound = objective if bound is None or bound > objective else bound
+        status = "optimal" if proven else "feasible"
+        report = SolveReport(
+            status,
+            objective,
+            bound,
+            relative_gap(objective, bound),
+            solver_seconds,
+            name,
+            f"{rounds} round(s) of the nearest-sites reduction",
+        )
+        assignment, distance = nearest_open(self.reach, open_mask)
+        return self._decode_open(open_mask, assignment, distance, report, build_seconds)
+
+    def _needed_rank(self, levels: DistanceLevels, open_mask: np.ndarray) -> np.ndarray:
+        """Per client, the rank of the first level holding an open site (0 if none needed)."""
+        holds = np.zeros(len(levels.level_client), dtype=bool)
+        np.logical_or.at(holds, levels.entry_level, open_mask[levels.entry_site])
+        needed = np.full(self.n_clients, np.iinfo(np.int64).max // 2, dtype=np.int64)
+        np.minimum.at(needed, levels.level_client[holds], levels.level_rank[holds])
+        needed[self.weights <= 0] = 0
+        return needed
+
+    def _decode(
+        self, values: np.ndarray, report: SolveReport, build_seconds: float
+    ) -> LocationResult:
+        open_mask = self._open_mask(values)
+        assignment, distance = nearest_open(self.reach, open_mask)
+        return self._decode_open(open_mask, assignment, distance, report, build_seconds)
+
+    def _decode_open(
+        self, open_mask, assignment, distance, report, build_seconds
+    ) -> LocationResult:
+        total = float(self.weights.sum())
+        served = float(self.weights[assignment >= 0].sum())
+        coverage = served / total if total > 0 else 1.0
+        return self._result(report, open_mask, assignment, distance, coverage, build_seconds)

@@ -1,0 +1,510 @@
+"""Solver choice and one solve routine for mixed-integer programs held as sparse arrays.
+
+Models build a :class:`MipProblem` (objective vector, sparse constraint matrix, bounds,
+integrality) with numpy / scipy.sparse and call :func:`solve_mip`, which hands it to the chosen
+solver and reads back status, objective, best bound, gap and time as a
+:class:`optimizer.results.SolveReport`.
+
+Solvers (``available_solvers()`` lists those installed here):
+
+``highs``
+    HiGHS through ``highspy``, model passed as CSC arrays in one call (fastest to build).
+``pulp-highs``, ``pulp-cbc``
+    HiGHS and COIN-OR CBC through PuLP (model built row by row; slower to build).
+``scip``, ``cpsat``
+    SCIP and CP-SAT through OR-Tools ``pywraplp``. CP-SAT needs every variable integer, so it is
+    offered only for models whose continuous variables take integer values at an optimum.
+
+The solver is chosen by argument, then ``XINGTU_SOLVER`` / :mod:`optimizer.settings`, then the first
+available in :data:`SOLVER_PREFERENCE`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.errors import InputError, SolverError
+from optimizer.results import SolveReport, SolveStatus, relative_gap
+from optimizer.settings import load_settings
+
+SolverName = Literal["highs", "pulp-highs", "pulp-cbc", "scip", "cpsat"]
+
+SOLVER_PREFERENCE: tuple[str, ...] = ("highs", "pulp-highs", "pulp-cbc", "scip", "cpsat")
+"""Order in which solvers are tried when none is named."""
+
+_INF = math.inf
+
+
+@dataclass
+class MipProblem:
+    """A mixed-integer linear program ``min/max c x + offset`` s.t. ``row_lower <= A x <= row_upper``.
+
+    Parameters
+    ----------
+    objective
+        Cost vector ``c`` (one entry per variable).
+    matrix
+        Constraint matrix ``A`` (rows x variables), any scipy.sparse format.
+    row_lower, row_upper
+        Row bounds; use ``-inf`` / ``inf`` for one-sided rows.
+    col_lower, col_upper
+        Variable bounds.
+    integer
+        Boolean mask of integer variables.
+    sense
+        ``"min"`` or ``"max"``.
+    offset
+        Constant added to the objective.
+    integral_continuous
+        True when every continuous variable takes an integer value at some optimum once the
+        integer variables are fixed (lets CP-SAT treat them as integers).
+    cutoff
+        Only solutions strictly better than this value are wanted (a known plan's value);
+        solvers that accept it prune with it, and "no better solution" comes back as
+        status ``"infeasible"``. Others ignore it.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> problem = MipProblem(np.array([1.0, 1.0]), sp.csr_array([[1.0, 1.0]]), np.array([1.0]),
+    ...                      np.array([np.inf]), np.zeros(2), np.ones(2), np.array([True, True]))
+    >>> problem.n_variables
+    2
+    """
+
+    objective: np.ndarray
+    matrix: sp.sparray | sp.spmatrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray
+    sense: Literal["min", "max"] = "min"
+    offset: float = 0.0
+    integral_continuous: bool = True
+    cutoff: float | None = None
+
+    @property
+    def n_variables(self) -> int:
+        """Number of variables (columns)."""
+        return int(np.asarray(self.objective).shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        """Number of constraints (rows)."""
+        return int(self.matrix.shape[0])
+
+
+@dataclass(frozen=True)
+class MipSolution:
+    """Values of the variables (``None`` without a solution) and the solve report."""
+
+    values: np.ndarray | None
+    report: SolveReport
+
+
+def _module_available(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def _pulp_solver(solver_class: str, **options: object) -> object:
+    """A PuLP solver object; PuLP 3.3 flags its bundled CBC as deprecated (it still works)."""
+    import pulp
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="PULP_CBC_CMD is deprecated", category=DeprecationWarning
+        )
+        return getattr(pulp, solver_class)(**options)
+
+
+def _pulp_has(solver_class: str) -> bool:
+    if not _module_available("pulp"):
+        return False
+    try:
+        return bool(_pulp_solver(solver_class, msg=False).available())
+    except Exception:  # a broken solver install counts as unavailable
+        return False
+
+
+def _ortools_has(backend: str) -> bool:
+    if not _module_available("ortools"):
+        return False
+    from ortools.linear_solver import pywraplp
+
+    return pywraplp.Solver.CreateSolver(backend) is not None
+
+
+_AVAILABILITY = {
+    "highs": lambda: _module_available("highspy"),
+    "pulp-highs": lambda: _pulp_has("HiGHS"),
+    "pulp-cbc": lambda: _pulp_has("PULP_CBC_CMD"),
+    "scip": lambda: _ortools_has("SCIP"),
+    "cpsat": lambda: _ortools_has("CP_SAT"),
+}
+_available_cache: list[str] | None = None
+
+
+def available_solvers() -> list[str]:
+    """Names of the solvers installed on this machine, in preference order.
+
+    Returns
+    -------
+    list of str
+        A subset of :data:`SOLVER_PREFERENCE`.
+
+    Examples
+    --------
+    >>> "highs" in available_solvers()
+    True
+    """
+    global _available_cache
+    if _available_cache is None:
+        _available_cache = [name for name in SOLVER_PREFERENCE if _AVAILABILITY[name]()]
+    return list(_available_cache)
+
+
+def resolve_solver(solver: str | None = None) -> str:
+    """Pick the solver: the argument, then the settings default, then the first available.
+
+    Parameters
+    ----------
+    solver
+        A name from :func:`available_solvers`, case-insensitive; ``None`` for the default.
+
+    Returns
+    -------
+    str
+        The solver name that will run.
+
+    Raises
+    ------
+    InputError
+        When the name is unknown or that solver is not installed; the message lists the
+        available ones.
+
+    Examples
+    --------
+    >>> resolve_solver("HiGHS")
+    'highs'
+    """
+    available = available_solvers()
+    if not available:
+        raise SolverError("No MIP solver is installed; install `highspy` (pip install highspy).")
+    chosen = solver if solver is not None else load_settings().solver
+    if chosen is None:
+        return available[0]
+    name = str(chosen).strip().lower().replace("_", "-")
+    name = {"cbc": "pulp-cbc", "cp-sat": "cpsat", "highspy": "highs"}.get(name, name)
+    if name not in available:
+        source = "`solver`" if solver is not None else "the setting `XINGTU_SOLVER`"
+        known = "unknown" if name not in SOLVER_PREFERENCE else "not installed"
+        raise InputError(
+            f"{source} is {chosen!r}, which is {known}; "
+            f"choose one of the available solvers: {', '.join(available)}."
+        )
+    return name
+
+
+def solve_mip(
+    problem: MipProblem,
+    solver: str | None = None,
+    time_limit: float | None = None,
+    gap: float | None = None,
+) -> MipSolution:
+    """Solve a :class:`MipProblem` with the chosen solver.
+
+    Parameters
+    ----------
+    problem
+        The model as arrays.
+    solver
+        Solver name (see :func:`resolve_solver`).
+    time_limit
+        Seconds; ``None`` uses :attr:`optimizer.settings.Settings.time_limit`.
+    gap
+        Relative MIP gap; ``None`` uses :attr:`optimizer.settings.Settings.mip_gap`.
+
+    Returns
+    -------
+    MipSolution
+        Variable values and the report. Status ``"optimal"`` only when the solver proved the
+        gap; ``"feasible"`` for a solution stopped early (time limit).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> problem = MipProblem(np.array([2.0, 3.0]), sp.csr_array([[1.0, 1.0]]), np.array([1.0]),
+    ...                      np.array([np.inf]), np.zeros(2), np.ones(2), np.array([True, True]))
+    >>> solve_mip(problem, "highs").report.objective
+    2.0
+    """
+    name = resolve_solver(solver)
+    current = load_settings()
+    limit = current.time_limit if time_limit is None else time_limit
+    mip_gap = current.mip_gap if gap is None else gap
+    if limit is not None and limit <= 0:
+        raise InputError(f"`time_limit` is {limit}; give a positive number of seconds or None.")
+    if mip_gap < 0:
+        raise InputError(f"`gap` is {mip_gap}; give a relative gap >= 0 such as 0.0001.")
+    backend = {
+        "highs": _solve_highspy,
+        "pulp-highs": _solve_pulp,
+        "pulp-cbc": _solve_pulp,
+        "scip": _solve_ortools,
+        "cpsat": _solve_ortools,
+    }[name]
+    return backend(problem, name, limit, mip_gap, current.threads)
+
+
+def _report(
+    status: SolveStatus,
+    objective: float | None,
+    bound: float | None,
+    seconds: float,
+    solver: str,
+    message: str = "",
+) -> SolveReport:
+    if status not in ("optimal", "feasible"):
+        objective = None
+    gap = relative_gap(objective, bound)
+    if status == "optimal" and gap is None and objective is not None and bound is None:
+        message = (message + " " if message else "") + "This solver reports no bound."
+    return SolveReport(status, objective, bound, gap, seconds, solver, message.strip())
+
+
+# --- HiGHS through highspy -------------------------------------------------------------------
+
+
+def _solve_highspy(
+    problem: MipProblem, name: str, limit: float | None, mip_gap: float, threads: int
+) -> MipSolution:
+    import highspy
+
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("mip_rel_gap", float(mip_gap))
+    # No "threads" option: HiGHS keeps one global thread pool per process and refuses a run
+    # whose count differs from the pool's (e.g. after PuLP ran HiGHS); its default follows it.
+    if limit is not None:
+        highs.setOptionValue("time_limit", float(limit))
+    if problem.cutoff is not None:
+        highs.setOptionValue("objective_bound", float(problem.cutoff))
+        # A plan at the cutoff is known already: spend the effort on the bound, not on plans.
+        highs.setOptionValue("mip_heuristic_effort", 0.0)
+    matrix = sp.csc_array(problem.matrix)
+    matrix.sort_indices()
+    lp = highspy.HighsLp()
+    lp.num_col_ = problem.n_variables
+    lp.num_row_ = problem.n_rows
+    lp.col_cost_ = np.asarray(problem.objective, dtype=float)
+    lp.col_lower_ = np.asarray(problem.col_lower, dtype=float)
+    lp.col_upper_ = np.asarray(problem.col_upper, dtype=float)
+    lp.row_lower_ = np.asarray(problem.row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(problem.row_upper, dtype=float)
+    lp.offset_ = float(problem.offset)
+    lp.sense_ = highspy.ObjSense.kMaximize if problem.sense == "max" else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    lp.a_matrix_.num_col_ = problem.n_variables
+    lp.a_matrix_.num_row_ = problem.n_rows
+    is_mip = bool(np.any(problem.integer))
+    if is_mip:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in np.asarray(problem.integer, dtype=bool)
+        ]
+    started = time.perf_counter()
+    highs.passModel(lp)
+    run_status = highs.run()
+    seconds = time.perf_counter() - started
+    model_status = highs.getModelStatus()
+    info = highs.getInfo()
+    status_enum = highspy.HighsModelStatus
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    objective = float(info.objective_function_value) if has_solution else None
+    if is_mip:
+        bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
+    else:
+        bound = objective
+    message = highs.modelStatusToString(model_status)
+    if run_status == highspy.HighsStatus.kError:
+        message = f"HiGHS reported an error ({message})"
+    if model_status == status_enum.kOptimal:
+        status: SolveStatus = "optimal"
+    elif model_status == status_enum.kInfeasible or (
+        model_status == status_enum.kObjectiveBound and not has_solution
+    ):
+        status = "infeasible"
+    elif model_status in (status_enum.kUnbounded, status_enum.kUnboundedOrInfeasible):
+        status = "unbounded"
+    elif has_solution:
+        status = "feasible"
+    else:
+        status = "not_solved"
+    values = np.asarray(highs.getSolution().col_value, dtype=float) if has_solution else None
+    return MipSolution(values, _report(status, objective, bound, seconds, name, message))
+
+
+# --- PuLP (HiGHS and CBC) ----------------------------------------------------------------------
+
+
+def _solve_pulp(
+    problem: MipProblem, name: str, limit: float | None, mip_gap: float, threads: int
+) -> MipSolution:
+    import pulp
+
+    sense = pulp.LpMaximize if problem.sense == "max" else pulp.LpMinimize
+    model = pulp.LpProblem("xingtu", sense)
+    lower = np.asarray(problem.col_lower, dtype=float)
+    upper = np.asarray(problem.col_upper, dtype=float)
+    integer = np.asarray(problem.integer, dtype=bool)
+    variables = [
+        model.add_variable(
+            f"v{index}",
+            lowBound=None if not math.isfinite(lower[index]) else float(lower[index]),
+            upBound=None if not math.isfinite(upper[index]) else float(upper[index]),
+            cat=pulp.LpInteger if integer[index] else pulp.LpContinuous,
+        )
+        for index in range(problem.n_variables)
+    ]
+    cost = np.asarray(problem.objective, dtype=float)
+    nonzero = np.flatnonzero(cost)
+    model += (
+        pulp.LpAffineExpression([(variables[j], float(cost[j])) for j in nonzero])
+        + float(problem.offset),
+        "objective",
+    )
+    rows = sp.csr_array(problem.matrix)
+    for r in range(problem.n_rows):
+        start, end = rows.indptr[r], rows.indptr[r + 1]
+        expression = pulp.LpAffineExpression(
+            [
+                (variables[j], float(v))
+                for j, v in zip(rows.indices[start:end], rows.data[start:end], strict=True)
+            ]
+        )
+        low, high = float(problem.row_lower[r]), float(problem.row_upper[r])
+        if low == high:
+            model += expression == low
+            continue
+        if math.isfinite(low):
+            model += expression >= low
+        if math.isfinite(high):
+            model += expression <= high
+    options: dict = {"msg": False, "gapRel": float(mip_gap)}
+    if limit is not None:
+        options["timeLimit"] = float(limit)
+    if name == "pulp-highs":
+        engine = pulp.HiGHS(**options)  # threads left to HiGHS's global pool (see above)
+    else:
+        engine = _pulp_solver("PULP_CBC_CMD", threads=threads, **options)
+    started = time.perf_counter()
+    model.solve(engine)
+    seconds = time.perf_counter() - started
+    solution_status = model.sol_status
+    has_solution = solution_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    objective = float(pulp.value(model.objective)) if has_solution else None
+    bound = None
+    if name == "pulp-highs" and getattr(model, "solverModel", None) is not None:
+        info = model.solverModel.getInfo()
+        if np.any(integer) and math.isfinite(info.mip_dual_bound):
+            # PuLP passes a maximisation to HiGHS as the minimisation of -objective.
+            bound = float(info.mip_dual_bound) * (-1.0 if problem.sense == "max" else 1.0)
+        elif not np.any(integer):
+            bound = objective
+    if solution_status == pulp.LpSolutionOptimal:
+        status: SolveStatus = "optimal"
+    elif has_solution:
+        status = "feasible"
+    elif model.status == pulp.LpStatusInfeasible or solution_status == pulp.LpSolutionInfeasible:
+        status = "infeasible"
+    elif model.status == pulp.LpStatusUnbounded:
+        status = "unbounded"
+    else:
+        status = "not_solved"
+    values = None
+    if has_solution:
+        values = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
+    message = pulp.LpStatus[model.status]
+    return MipSolution(values, _report(status, objective, bound, seconds, name, message))
+
+
+# --- OR-Tools (SCIP and CP-SAT through pywraplp) -----------------------------------------------
+
+
+def _solve_ortools(
+    problem: MipProblem, name: str, limit: float | None, mip_gap: float, threads: int
+) -> MipSolution:
+    from ortools.linear_solver import pywraplp
+
+    integer = np.asarray(problem.integer, dtype=bool)
+    if name == "cpsat":
+        if not problem.integral_continuous and not integer.all():
+            raise SolverError(
+                "CP-SAT needs every variable integer and this model has fractional variables; "
+                "choose `solver='highs'` (or another of: "
+                f"{', '.join(s for s in available_solvers() if s != 'cpsat')})."
+            )
+        integer = np.ones_like(integer)
+    engine = pywraplp.Solver.CreateSolver("CP_SAT" if name == "cpsat" else "SCIP")
+    if engine is None:  # pragma: no cover - guarded by available_solvers
+        raise SolverError(f"OR-Tools could not create the {name} solver.")
+    if limit is not None:
+        engine.SetTimeLimit(int(limit * 1000))
+    if name == "cpsat":
+        engine.SetNumThreads(int(threads))
+    infinity = engine.infinity()
+    lower = np.where(np.isfinite(problem.col_lower), problem.col_lower, -infinity)
+    upper = np.where(np.isfinite(problem.col_upper), problem.col_upper, infinity)
+    variables = [
+        engine.IntVar(float(lower[j]), float(upper[j]), f"v{j}")
+        if integer[j]
+        else engine.NumVar(float(lower[j]), float(upper[j]), f"v{j}")
+        for j in range(problem.n_variables)
+    ]
+    rows = sp.csr_array(problem.matrix)
+    row_lower = np.where(np.isfinite(problem.row_lower), problem.row_lower, -infinity)
+    row_upper = np.where(np.isfinite(problem.row_upper), problem.row_upper, infinity)
+    for r in range(problem.n_rows):
+        constraint = engine.RowConstraint(float(row_lower[r]), float(row_upper[r]), "")
+        start, end = rows.indptr[r], rows.indptr[r + 1]
+        for j, v in zip(rows.indices[start:end], rows.data[start:end], strict=True):
+            constraint.SetCoefficient(variables[j], float(v))
+    objective = engine.Objective()
+    cost = np.asarray(problem.objective, dtype=float)
+    for j in np.flatnonzero(cost):
+        objective.SetCoefficient(variables[j], float(cost[j]))
+    objective.SetOffset(float(problem.offset))
+    if problem.sense == "max":
+        objective.SetMaximization()
+    else:
+        objective.SetMinimization()
+    parameters = pywraplp.MPSolverParameters()
+    parameters.SetDoubleParam(parameters.RELATIVE_MIP_GAP, float(mip_gap))
+    started = time.perf_counter()
+    result = engine.Solve(parameters)
+    seconds = time.perf_counter() - started
+    has_solution = result in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE)
+    value = float(objective.Value()) if has_solution else None
+    bound = float(objective.BestBound()) if has_solution else None
+    if bound is not None and not math.isfinite(bound):
+        bound = None
+    status: SolveStatus = {
+        pywraplp.Solver.OPTIMAL: "optimal",
+        pywraplp.Solver.FEASIBLE: "feasible",
+        pywraplp.Solver.INFEASIBLE: "infeasible",
+        pywraplp.Solver.UNBOUNDED: "unbounded",
+    }.get(result, "not_solved")
+    values = np.array([v.solution_value() for v in variables]) if has_solution else None
+    return MipSolution(values, _report(status, value, bound, seconds, name))
