@@ -20,7 +20,6 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 
 ## app: the main job, the map app on the bundled demo region (http://localhost:8501)
 app: $(VENV)/.installed-app
-	$(BIN)/xingtu demo
 	$(BIN)/streamlit run app.py --server.headless true --browser.gatherUsageStats false
 
 ## demo: the batch job on the demo region: layers, a siting run and a weekly plan, with summaries

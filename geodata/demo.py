@@ -378,7 +378,7 @@ def _stock(rng: np.random.Generator, stores: pd.DataFrame, warehouses: pd.DataFr
                                "on_hand": on_hand[store_pos, sku_pos],
                                "in_transit": in_transit[store_pos, sku_pos].astype(np.int64)})
     total_weekly = weekly.sum(axis=0)
-    share = warehouses["daily_throughput"].to_numpy(dtype=float)
+    share = warehouses["daily_throughput"].to_numpy(dtype=float, copy=True)
     share /= share.sum()
     wh_on_hand = np.floor(share[:, None] * total_weekly[None, :] * rng.uniform(
         2.0, 6.0, size=(len(warehouses), len(skus))) + 0.5).astype(np.int64)

@@ -151,3 +151,10 @@ def test_weekly_sales_for_big_regions() -> None:
 def test_committed_data_stays_small() -> None:
     folder = Path(demo.__file__).parent / "data"
     assert sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) < 1_000_000
+
+
+def test_warehouse_throughput_is_not_rescaled_by_stock_generation():
+    """Stock generation once divided the warehouses' own throughput column in place."""
+    region = demo.load_demo()
+    throughput = region.warehouses["daily_throughput"]
+    assert throughput.between(5_000, 30_000).all(), throughput.tolist()

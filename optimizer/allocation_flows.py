@@ -1,0 +1,260 @@
+"""Per-SKU min-cost flows (OR-Tools) and the repair that makes a flow a feasible weekly plan."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork
+from optimizer.errors import SolverError
+from optimizer.safety_stock import expected_shortage
+
+COST_SCALE = 10_000
+"""Costs are rounded to 1/10,000 of a currency unit for the integer min-cost-flow solver."""
+
+
+def solve_sku_flows(network: FlowNetwork, arc_cost: np.ndarray,
+                    capacity: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Min-cost flow of every SKU's network with the given arc costs (and capacities).
+
+    Returns
+    -------
+    (flows, lower_bound_of_cost)
+        Integer flow per arc, and a lower bound on ``sum(arc_cost * flow)`` over all feasible
+        flows: the rounded optimum minus the largest possible rounding error.
+    """
+    from ortools.graph.python import min_cost_flow
+
+    flows = np.zeros(len(arc_cost), dtype=np.int64)
+    scaled = np.round(arc_cost * COST_SCALE).astype(np.int64)
+    capacity = network.arc_capacity if capacity is None else capacity
+    total = 0.0
+    for sku in range(len(network.arc_start) - 1):
+        first, last = network.arc_start[sku], network.arc_start[sku + 1]
+        if first == last:
+            continue
+        node_first, node_last = network.node_start[sku], network.node_start[sku + 1]
+        solver = min_cost_flow.SimpleMinCostFlow()
+        arcs = solver.add_arcs_with_capacity_and_unit_cost(
+            network.arc_tail[first:last] - node_first, network.arc_head[first:last] - node_first,
+            capacity[first:last], scaled[first:last])
+        solver.set_nodes_supplies(np.arange(node_last - node_first),
+                                  network.node_supply[node_first:node_last])
+        status = solver.solve()
+        if status != solver.OPTIMAL:
+            raise SolverError(f"min-cost flow of SKU index {sku} ended with status {status}; the "
+                              "stock balance of this SKU is inconsistent.")
+        flows[first:last] = solver.flows(arcs)
+        total += solver.optimal_cost() / COST_SCALE
+    shipped = float(network.node_supply[network.node_supply > 0].sum())
+    return flows, total - shipped / COST_SCALE
+
+
+def repair_plan(problem: AllocationProblem, network: FlowNetwork,
+                flows: np.ndarray) -> np.ndarray:
+    """Turn arc flows into lane quantities that meet every side constraint.
+
+    Steps: drop store transfers below the minimum lot; round warehouse shipments to whole cases
+    (half up when the warehouse has the units, down otherwise); scale down warehouses over
+    their weekly throughput; scale down cross-region shipments over the allowed share. Units not
+    shipped stay where they are, so stock balances hold by construction.
+
+    Returns
+    -------
+    numpy.ndarray
+        Quantity per lane arc of ``network`` (zeros elsewhere).
+    """
+    p = problem
+    lane_arc = network.arc_kind == ARC_LANE
+    quantity = np.where(lane_arc, flows, 0).astype(np.int64)
+    arcs = np.flatnonzero(lane_arc)
+    lane = network.arc_lane[arcs]
+    sender = network.extra["sender_of_lane_arc"][arcs]
+    from_warehouse = p.is_warehouse[p.lane_from[lane]]
+    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1)
+    q = quantity[arcs]
+    if p.min_transfer_units > 1:
+        q = np.where(~from_warehouse & (q < p.min_transfer_units), 0, q)
+    q = _round_cases(p, network, arcs, sender, case, q)
+    q = _cap_warehouse_throughput(p, lane, from_warehouse, case, q)
+    if p.max_cross_region_share is not None:
+        q = _cap_cross_region(p, lane, from_warehouse, case, q)
+    quantity[arcs] = q
+    return quantity
+
+
+def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
+                 sender: np.ndarray, case: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Round each shipment to whole cases: down, then up where the extra units save more than
+    they cost, best saving per unit first, as far as the sender's shippable stock allows."""
+    down = (q // case) * case
+    extra = np.where(q % case > 0, case, 0)
+    receiver = network.arc_position[arcs]
+    received = np.bincount(receiver, weights=q, minlength=len(p.stock))
+    level = network.position_base_level + received
+    mean, var = p.demand_mean[receiver], np.maximum(p.demand_variance[receiver], 1e-9)
+    others = level[receiver] - q
+    saving = p.sku_margin[p.position_sku[receiver]] * (
+        expected_shortage(others + down, mean, var, distribution=p.distribution)
+        - expected_shortage(others + down + extra, mean, var, distribution=p.distribution))
+    saving -= extra * p.lane_unit_cost[network.arc_lane[arcs]]
+    candidate = (extra > 0) & (saving > 0) & (mean > 0)
+    left = p.shippable - np.bincount(sender, weights=down, minlength=len(p.stock))
+    order = np.lexsort((-saving / np.maximum(extra, 1), sender))
+    order = order[candidate[order]]
+    taken = np.cumsum(extra[order])
+    group_start = np.r_[True, sender[order][1:] != sender[order][:-1]] if order.size else order
+    before = np.maximum.accumulate(np.where(group_start, taken - extra[order], 0)) \
+        if order.size else taken
+    fits = taken - before <= left[sender[order]]
+    result = down.copy()
+    result[order[fits]] += extra[order[fits]]
+    return result
+
+
+def _cap_warehouse_throughput(p: AllocationProblem, lane: np.ndarray, from_warehouse: np.ndarray,
+                              case: np.ndarray, q: np.ndarray) -> np.ndarray:
+    origin = p.lane_from[lane]
+    out = np.bincount(origin, weights=q, minlength=len(p.location_ids))
+    factor = np.where(out > p.weekly_throughput, p.weekly_throughput / np.maximum(out, 1), 1.0)
+    scaled = np.floor(q * factor[origin] / case).astype(np.int64) * case
+    return np.where(from_warehouse, scaled, q)
+
+
+def _cap_cross_region(p: AllocationProblem, lane: np.ndarray, from_warehouse: np.ndarray,
+                      case: np.ndarray, q: np.ndarray) -> np.ndarray:
+    share = float(p.max_cross_region_share)
+    cross = p.lane_is_cross_region[lane]
+    cross_units, other_units = q[cross].sum(), q[~cross].sum()
+    if cross_units <= share * (cross_units + other_units) + 1e-9:
+        return q
+    factor = 0.0 if share <= 0 else share * other_units / ((1 - share) * cross_units)
+    scaled = np.floor(q * factor / case).astype(np.int64) * case
+    if p.min_transfer_units > 1:
+        scaled = np.where(~from_warehouse & (scaled < p.min_transfer_units), 0, scaled)
+    return np.where(cross, scaled, q)
+
+
+def position_moves(problem: AllocationProblem, network: FlowNetwork,
+                   quantity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Units sent and received by every position for lane quantities ``quantity``."""
+    arcs = np.flatnonzero(quantity > 0)
+    sender = network.extra["sender_of_lane_arc"][arcs]
+    receiver = network.arc_position[arcs]
+    sent = np.bincount(sender, weights=quantity[arcs], minlength=len(problem.stock))
+    received = np.bincount(receiver, weights=quantity[arcs], minlength=len(problem.stock))
+    return sent.astype(np.int64), received.astype(np.int64)
+
+
+def lane_volumes(problem: AllocationProblem, network: FlowNetwork,
+                 quantity: np.ndarray) -> np.ndarray:
+    """Litres carried on every lane."""
+    arcs = np.flatnonzero(quantity > 0)
+    volume = quantity[arcs] * problem.sku_volume[network.arc_sku[arcs]]
+    return np.bincount(network.arc_lane[arcs], weights=volume,
+                       minlength=len(problem.lane_from))
+
+
+def plan_cost(problem: AllocationProblem, network: FlowNetwork,
+              quantity: np.ndarray) -> dict[str, float]:
+    """Objective of a plan on the model: margin-weighted expected shortage plus transport.
+
+    Shortage is evaluated as in the model (exact at whole units up to the 99.99 % demand
+    quantile, flat above it), so it is comparable with the bound.
+    """
+    p = problem
+    sent, received = position_moves(p, network, quantity)
+    after = p.stock - sent + received
+    demand = (p.demand_mean > 0) & ~p.is_warehouse[p.position_location]
+    top = network.extra.get("position_top")
+    level = np.minimum(after, top) if top is not None else after
+    shortage = np.zeros(len(after))
+    shortage[demand] = expected_shortage(level[demand], p.demand_mean[demand],
+                                         np.maximum(p.demand_variance[demand], 1e-9),
+                                         distribution=p.distribution)
+    arcs = np.flatnonzero(quantity > 0)
+    unit_cost = float((quantity[arcs] * p.lane_unit_cost[network.arc_lane[arcs]]).sum())
+    trucks = np.ceil(lane_volumes(p, network, quantity) / p.truck_capacity - 1e-9)
+    shipment_cost = float((trucks * p.lane_shipment_cost).sum())
+    shortage_cost = float((p.sku_margin[p.position_sku] * shortage).sum())
+    return {"shortage_cost": shortage_cost, "unit_cost": unit_cost,
+            "shipment_cost": shipment_cost, "trucks": float(trucks.sum()),
+            "objective": shortage_cost + unit_cost + shipment_cost}
+
+
+def lane_closing_savings(problem: AllocationProblem, network: FlowNetwork,
+                         quantity: np.ndarray) -> np.ndarray:
+    """Per lane: truck cost saved minus shortage cost added if the lane's shipments were dropped
+    (each lane on its own, other moves kept). Positive means closing the lane looks better."""
+    p = problem
+    arcs = np.flatnonzero(quantity > 0)
+    sent, received = position_moves(p, network, quantity)
+    after = p.stock - sent + received
+    receiver = network.arc_position[arcs]
+    mean, var = p.demand_mean[receiver], np.maximum(p.demand_variance[receiver], 1e-9)
+    loss = p.sku_margin[p.position_sku[receiver]] * (
+        expected_shortage(after[receiver] - quantity[arcs], mean, var,
+                          distribution=p.distribution)
+        - expected_shortage(after[receiver], mean, var, distribution=p.distribution))
+    loss -= quantity[arcs] * p.lane_unit_cost[network.arc_lane[arcs]]
+    lane_loss = np.bincount(network.arc_lane[arcs], weights=loss, minlength=len(p.lane_from))
+    trucks = np.ceil(lane_volumes(p, network, quantity) / p.truck_capacity - 1e-9)
+    return np.where(trucks > 0, trucks * p.lane_shipment_cost - lane_loss, -np.inf)
+
+
+def lane_truck_subproblem(price: np.ndarray, lane: np.ndarray, volume: np.ndarray,
+                          capacity: np.ndarray, shipment_cost: np.ndarray,
+                          truck_capacity: float) -> tuple[float, np.ndarray]:
+    """Lagrangian lane subproblems with integer trucks: ``min_n F n - max_y sum(price * y)``.
+
+    For each lane, over whole trucks ``n`` and loads ``0 <= y <= capacity`` (units per lane
+    arc) with ``sum(volume * y) <= truck_capacity * n``. For a given ``n`` the inner problem is
+    a fractional knapsack (best price per litre first), so the value is exact.
+
+    Returns
+    -------
+    (total, load)
+        The sum over lanes of the subproblem optima (at most 0) and the optimal ``y`` per arc.
+    """
+    n_lanes = len(shipment_cost)
+    load = np.zeros(len(price))
+    useful = np.flatnonzero((price > 0) & (capacity > 0))
+    if useful.size == 0:
+        return 0.0, load
+    order = useful[np.lexsort((-price[useful] / volume[useful], lane[useful]))]
+    item_volume = volume[order] * capacity[order]
+    item_value = price[order] * capacity[order]
+    item_lane = lane[order]
+    cum_volume = np.cumsum(item_volume)
+    cum_value = np.cumsum(item_value)
+    lane_first = np.searchsorted(item_lane, np.arange(n_lanes), side="left")
+    lane_last = np.searchsorted(item_lane, np.arange(n_lanes), side="right")
+    has_items = lane_last > lane_first
+    start_volume = np.where(lane_first > 0, cum_volume[np.maximum(lane_first - 1, 0)], 0.0)
+    start_value = np.where(lane_first > 0, cum_value[np.maximum(lane_first - 1, 0)], 0.0)
+    end_volume = np.where(has_items, cum_volume[np.maximum(lane_last - 1, 0)], 0.0)
+    total_volume = end_volume - start_volume
+    max_trucks = np.where(has_items, np.ceil(total_volume / truck_capacity - 1e-12), 0)
+    max_trucks = max_trucks.astype(np.int64)
+    # Evaluate every whole number of trucks 0..max per lane (a handful per lane).
+    query_lane = np.repeat(np.arange(n_lanes), max_trucks + 1)
+    trucks = np.arange(query_lane.size) - np.repeat(np.cumsum(max_trucks + 1) - (max_trucks + 1),
+                                                    max_trucks + 1)
+    reach = np.minimum(start_volume[query_lane] + trucks * truck_capacity,
+                       end_volume[query_lane])
+    xp = np.concatenate([[0.0], cum_volume])
+    fp = np.concatenate([[0.0], cum_value])
+    value = np.interp(reach, xp, fp) - start_value[query_lane]
+    objective = shipment_cost[query_lane] * trucks - value
+    best = np.full(n_lanes, np.inf)
+    np.minimum.at(best, query_lane, objective)
+    is_best = objective <= best[query_lane] + 1e-12
+    chosen = np.zeros(n_lanes, dtype=np.int64)
+    first_best = np.flatnonzero(is_best)
+    _, pick = np.unique(query_lane[first_best], return_index=True)
+    chosen[query_lane[first_best[pick]]] = trucks[first_best[pick]]
+    # Loads at the chosen number of trucks: items in price-per-litre order, the last one partly.
+    limit = start_volume[item_lane] + chosen[item_lane] * truck_capacity
+    before = cum_volume - item_volume
+    share = np.clip((limit - before) / np.maximum(item_volume, 1e-12), 0.0, 1.0)
+    load[order] = share * capacity[order]
+    return float(np.minimum(best, 0.0)[has_items].sum()), load

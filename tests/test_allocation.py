@@ -1,0 +1,228 @@
+"""The transfer MIP: invariants of the plan, decomposition against the monolithic MIP, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.allocation import solve_allocation
+from optimizer.allocation_flows import lane_volumes
+from optimizer.allocation_lanes import LaneCosts, haversine_km, lanes_from_locations
+from optimizer.allocation_model import AllocationProblem, build_network, problem_from_frames
+from optimizer.errors import InputError
+from optimizer.inventory_inputs import check_inventory_tables
+
+
+def synthetic_problem(*, n_stores: int = 20, n_skus: int = 4, n_warehouses: int = 2,
+                      seed: int = 0, throughput: float = np.inf, share: float | None = None,
+                      min_lot: int = 1, cases: bool = True, truck_fixed: float = 150.0,
+                      truck_capacity: float = 2_000.0) -> AllocationProblem:
+    """A small seeded region: imbalanced store stock, warehouses with stock, two regions."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"S{i:03d}" for i in range(n_stores)] + [f"W{i}" for i in range(n_warehouses)])
+    lat = 22.5 + rng.uniform(0, 0.4, len(ids))
+    lng = 113.8 + rng.uniform(0, 0.4, len(ids))
+    is_warehouse = np.r_[np.zeros(n_stores, bool), np.ones(n_warehouses, bool)]
+    locations = pd.DataFrame({
+        "location_id": ids, "lat": lat, "lng": lng, "is_warehouse": is_warehouse,
+        "service_radius_km": np.where(is_warehouse, 60.0, 0.0),
+        "region": np.where(lng < 114.0, "west", "east"),
+        "weekly_throughput": np.where(is_warehouse, throughput, np.inf)})
+    skus = pd.DataFrame({"sku": [f"K{k}" for k in range(n_skus)],
+                         "margin": rng.uniform(20, 400, n_skus),
+                         "volume": rng.uniform(0.5, 30, n_skus),
+                         "case_size": rng.choice([4, 6, 10], n_skus) if cases else 1})
+    mean = np.outer(rng.lognormal(0, 0.6, n_stores), rng.lognormal(0.5, 1.0, n_skus))
+    variance = mean * rng.uniform(1.0, 2.5, mean.shape)
+    stock = rng.poisson(mean * rng.choice([0.0, 0.5, 1.5, 3.0], mean.shape))
+    stores = pd.DataFrame({"location_id": np.repeat(ids[:n_stores], n_skus),
+                           "sku": np.tile(skus["sku"], n_stores), "stock": stock.ravel(),
+                           "reserve": np.ceil(mean + np.sqrt(variance)).ravel(),
+                           "demand_mean": mean.ravel(), "demand_variance": variance.ravel()})
+    warehouses = pd.DataFrame({"location_id": np.repeat(ids[n_stores:], n_skus),
+                               "sku": np.tile(skus["sku"], n_warehouses),
+                               "stock": rng.poisson(np.tile(mean.sum(0) * 0.3, n_warehouses)),
+                               "reserve": 2, "demand_mean": 0.0, "demand_variance": 0.0})
+    lanes = lanes_from_locations(locations, costs=LaneCosts(max_transfer_km=30.0,
+                                                            truck_fixed=truck_fixed,
+                                                            truck_per_km=4.0 if truck_fixed else 0))
+    return problem_from_frames(pd.concat([stores, warehouses], ignore_index=True), locations,
+                               skus, lanes, truck_capacity=truck_capacity,
+                               min_transfer_units=min_lot, max_cross_region_share=share)
+
+
+def assert_plan_invariants(problem: AllocationProblem, result) -> None:
+    p = problem
+    s = result.shipments
+    assert (s["quantity"] > 0).all()
+    assert np.issubdtype(s["quantity"].dtype, np.integer)
+    key = pd.MultiIndex.from_arrays([pd.Index(p.location_ids).get_indexer(s["from_id"]),
+                                     pd.Index(p.sku_ids).get_indexer(s["sku"])])
+    pos_key = pd.MultiIndex.from_arrays([p.position_location, p.position_sku])
+    sender = pos_key.get_indexer(key)
+    assert (sender >= 0).all()
+    sent = np.bincount(sender, weights=s["quantity"], minlength=len(p.stock))
+    # No location ships more than it holds above its reserve (safety stock).
+    assert np.all(sent <= p.stock - p.reserve)
+    # Flows balance: every SKU's total stock is unchanged, and nothing goes negative.
+    assert np.array_equal(np.bincount(p.position_sku, weights=result.stock_after),
+                          np.bincount(p.position_sku, weights=p.stock))
+    assert np.all(result.stock_after >= p.reserve)
+    # Lanes exist; warehouse shipments are whole cases.
+    lane = s["lane"].to_numpy()
+    assert np.array_equal(p.location_ids[p.lane_from[lane]], s["from_id"].to_numpy())
+    from_warehouse = p.is_warehouse[p.lane_from[lane]]
+    case = p.sku_case_size[pd.Index(p.sku_ids).get_indexer(s["sku"])]
+    assert np.all(s["quantity"].to_numpy()[from_warehouse] % case[from_warehouse] == 0)
+    # Minimum lot on store transfers.
+    assert np.all(s["quantity"].to_numpy()[~from_warehouse] >= p.min_transfer_units)
+    # Warehouse throughput.
+    out = np.bincount(p.lane_from[lane], weights=s["quantity"], minlength=len(p.location_ids))
+    assert np.all(out <= p.weekly_throughput + 1e-9)
+    # Cross-region share.
+    if p.max_cross_region_share is not None and len(s):
+        cross = s["quantity"].to_numpy()[p.lane_is_cross_region[lane]].sum()
+        assert cross <= p.max_cross_region_share * s["quantity"].sum() + 1e-9
+    # Trucks: the reported count carries every lane's volume.
+    litres = np.bincount(lane, weights=s["quantity"].to_numpy()
+                         * p.sku_volume[pd.Index(p.sku_ids).get_indexer(s["sku"])],
+                         minlength=len(p.lane_from))
+    assert result.costs["trucks"] * p.truck_capacity >= litres.sum() - 1e-6
+    assert result.costs["trucks"] == np.ceil(litres / p.truck_capacity - 1e-9).sum()
+
+
+@pytest.mark.parametrize("settings", [
+    {}, {"throughput": 40.0}, {"share": 0.1, "min_lot": 3}, {"throughput": 25.0, "share": 0.0},
+])
+def test_decomposition_plan_meets_every_constraint(settings: dict) -> None:
+    problem = synthetic_problem(seed=3, **settings)
+    result = solve_allocation(problem)
+    assert result.report.has_solution
+    assert len(result.shipments) > 0
+    assert_plan_invariants(problem, result)
+    assert result.report.bound <= result.report.objective + 1e-6
+
+
+def test_pure_flow_decomposition_is_the_mip_optimum() -> None:
+    # No truck costs, no cases, nothing coupling the SKUs: the per-SKU flows are exact.
+    problem = synthetic_problem(seed=5, cases=False, truck_fixed=0.0)
+    decomposed = solve_allocation(problem)
+    monolithic = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
+    assert decomposed.report.status == "optimal"
+    assert monolithic.report.status == "optimal"
+    assert decomposed.report.objective == pytest.approx(monolithic.report.objective, rel=1e-6)
+    assert decomposed.costs["objective"] == pytest.approx(monolithic.costs["objective"],
+                                                          rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_bound_is_below_the_mip_optimum_and_plan_above(seed: int) -> None:
+    problem = synthetic_problem(n_stores=12, n_skus=3, seed=seed, throughput=60.0, share=0.3,
+                                min_lot=2)
+    monolithic = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
+    assert monolithic.report.status == "optimal"
+    assert_plan_invariants(problem, monolithic)
+    decomposed = solve_allocation(problem)
+    optimum = monolithic.report.objective
+    assert decomposed.report.bound <= optimum + 1e-6
+    assert decomposed.report.objective >= optimum - 1e-6
+    assert decomposed.costs["objective"] == pytest.approx(decomposed.report.objective)
+    gap = decomposed.report.gap
+    assert (decomposed.report.objective - decomposed.report.bound) == pytest.approx(
+        gap * decomposed.report.objective)
+    assert decomposed.report.status == ("optimal" if gap <= 0.01 else "feasible")
+
+
+def test_plan_cuts_expected_shortage_against_doing_nothing() -> None:
+    problem = synthetic_problem(seed=4)
+    result = solve_allocation(problem)
+    network = build_network(problem)
+    nothing = np.zeros(len(network.arc_cost), dtype=np.int64)
+    from optimizer.allocation_flows import plan_cost
+
+    do_nothing = plan_cost(problem, network, nothing)
+    assert do_nothing["unit_cost"] == 0 and lane_volumes(problem, network, nothing).sum() == 0
+    assert result.costs["objective"] < do_nothing["objective"]
+    assert result.costs["shortage_cost"] < do_nothing["shortage_cost"]
+
+
+def test_haversine_and_lanes_respect_radius() -> None:
+    # Shenzhen to Guangzhou, about 104 km great-circle.
+    assert float(haversine_km(22.5431, 114.0579, 23.1291, 113.2644)) == pytest.approx(104, abs=2)
+    locations = pd.DataFrame({"location_id": ["W", "S1", "S2", "S3"],
+                              "lat": [22.5, 22.55, 22.7, 23.5], "lng": [114.0] * 4,
+                              "is_warehouse": [True, False, False, False],
+                              "service_radius_km": [20.0, 0, 0, 0]})
+    lanes = lanes_from_locations(locations, costs=LaneCosts(max_transfer_km=40.0))
+    pairs = set(zip(lanes["from_id"], lanes["to_id"], strict=True))
+    assert pairs == {("W", "S1"), ("S1", "S2"), ("S2", "S1")}
+    assert np.allclose(lanes["distance_km"], 1.3 * haversine_km(
+        locations.set_index("location_id").loc[lanes["from_id"], "lat"].to_numpy(), 114.0,
+        locations.set_index("location_id").loc[lanes["to_id"], "lat"].to_numpy(), 114.0))
+
+
+def test_problem_errors_name_row_and_value() -> None:
+    locations = pd.DataFrame({"location_id": ["S1"], "region": "r", "is_warehouse": False,
+                              "weekly_throughput": np.inf})
+    skus = pd.DataFrame({"sku": ["A"], "margin": [1.0], "volume": [1.0], "case_size": [1]})
+    lanes = pd.DataFrame({"from_id": [], "to_id": [], "unit_cost": [], "shipment_cost": [],
+                          "lead_time_days": []})
+    positions = pd.DataFrame({"location_id": ["S1", "S9"], "sku": "A", "stock": [1, 2],
+                              "reserve": 0, "demand_mean": 1.0, "demand_variance": 1.0})
+    with pytest.raises(InputError, match=r"`positions.location_id` row 1: 'S9'"):
+        problem_from_frames(positions, locations, skus, lanes, truck_capacity=10)
+    positions = pd.DataFrame({"location_id": ["S1"], "sku": "A", "stock": [-2], "reserve": 0,
+                              "demand_mean": 1.0, "demand_variance": 1.0})
+    with pytest.raises(InputError, match=r"`positions.stock` row 0 is -2"):
+        problem_from_frames(positions, locations, skus, lanes, truck_capacity=10)
+
+
+def test_cross_table_checks_list_every_problem() -> None:
+    stores = pd.DataFrame({"store_id": ["S1", "S2", "S3"]})
+    warehouses = pd.DataFrame({"warehouse_id": ["W1"]})
+    skus = pd.DataFrame({"sku": ["A", "B"]})
+    stock = pd.DataFrame({"location_id": ["S1", "S1", "S7", "W1"], "sku": ["A", "A", "A", "Z"],
+                          "on_hand": [1, 2, 3, -4], "in_transit": 0})
+    sales = pd.DataFrame({"date": ["2026-01-05"] * 2, "store_id": ["S1", "S2"], "sku": ["A", "B"],
+                          "units": [1, 2]})
+    with pytest.raises(InputError) as caught:
+        check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus, stock=stock,
+                               sales=sales, sources={"stock": "stock.csv"})
+    message = str(caught.value)
+    assert "`stock.csv`, column `location_id`: row 2 ('S7')" in message
+    assert "`stock.csv`, column `sku`: row 3 ('Z')" in message
+    assert "`stock.csv`, column `location_id+sku`: row 1 ('S1/A')" in message
+    assert "`stock.csv`, column `on_hand`: row 3 (-4) is negative" in message
+    ok_stock = stock.iloc[[0]]
+    assert check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
+                                  stock=ok_stock, sales=sales) == ["S3"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lane_truck_subproblem_matches_a_linear_program_per_truck_count(seed: int) -> None:
+    from scipy.optimize import linprog
+
+    from optimizer.allocation_flows import lane_truck_subproblem
+
+    rng = np.random.default_rng(seed)
+    n_lanes, n_arcs = 3, 9
+    lane = np.sort(rng.integers(0, n_lanes, n_arcs))
+    price = rng.normal(4.0, 5.0, n_arcs)
+    volume = rng.uniform(1.0, 20.0, n_arcs)
+    capacity = rng.integers(0, 12, n_arcs).astype(float)
+    shipment_cost = rng.uniform(10.0, 120.0, n_lanes)
+    truck = 60.0
+    total, load = lane_truck_subproblem(price, lane, volume, capacity, shipment_cost, truck)
+    expected = 0.0
+    for index in range(n_lanes):
+        arcs = np.flatnonzero(lane == index)
+        most = int(np.ceil((volume[arcs] * capacity[arcs]).sum() / truck)) + 1
+        values = []
+        for trucks in range(most + 1):
+            lp = linprog(-price[arcs], A_ub=volume[arcs][None, :], b_ub=[truck * trucks],
+                         bounds=list(zip(np.zeros(len(arcs)), capacity[arcs], strict=True)))
+            values.append(shipment_cost[index] * trucks + lp.fun)
+        expected += min(values) if len(arcs) else 0.0
+    assert total == pytest.approx(expected, abs=1e-6)
+    assert np.all((load >= -1e-9) & (load <= capacity + 1e-9))
