@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -82,3 +83,11 @@ def test_demo_command_writes_layers_and_describes_the_region(tmp_path: Path) -> 
     for words in ("own stores: 100", "competitor stores: 200", "SKUs: 120", "sales rows:",
                   "Shenzhen"):
         assert words in result.output
+    out = tmp_path / "demo"
+    sites = gpd.read_file(out / "sites.geojson")
+    assert len(sites) == 5
+    assert len(gpd.read_file(out / "repair_shops.geojson")) == 5
+    plan = pd.read_excel(next(out.glob("plan-*.xlsx")), sheet_name=None)
+    assert {"plan", "kpis", "warehouses"} <= set(plan)
+    assert "5 new sites (MCLP, proven optimal)" in result.output
+    assert "Expected stockouts next week" in result.output

@@ -153,3 +153,14 @@ def test_time_limit_hit_is_not_called_optimal():
     if result.status == "feasible":
         assert result.gap is None or result.gap > 0
         assert "NOT proven optimal" in result.summary()
+
+
+def test_budget_message_counts_new_sites_apart_from_kept_open_ones():
+    cost = np.array([[0.0, 1.0, 2.0, 3.0]])
+    model = PMedian.from_cost_matrix(cost, np.array([1.0]), p=3, fixed=[0],
+                                     opening_cost=np.array([0.0, 4.0, 5.0, 6.0]), budget=8.0)
+    with pytest.raises(InfeasibleError) as error:
+        model.solve()
+    message = str(error.value)
+    assert "cannot pay for 2 new sites besides the 1 existing sites kept open" in message
+    assert "costs 9" in message

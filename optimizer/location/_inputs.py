@@ -314,9 +314,14 @@ def site_count_reasons(options: SiteOptions, p: int | None) -> list[str]:
             cheapest = np.sort(options.opening_cost[optional])[: p - n_fixed]
             needed = fixed_cost + float(cheapest.sum())
             if needed > budget * (1 + 1e-12):
+                n_new = p - n_fixed
+                kept = f" besides the {n_fixed} existing sites kept open" if n_fixed else ""
+                if fixed_cost > 0:
+                    kept += f" ({format_amount(fixed_cost)})"
                 reasons.append(
-                    f"budget {format_amount(budget)} cannot pay for {p} sites: even the cheapest "
-                    f"choice costs {format_amount(needed)}; raise the budget or lower p."
+                    f"budget {format_amount(budget)} cannot pay for {n_new} new sites{kept}: even "
+                    f"the cheapest choice costs {format_amount(needed)} in all; raise the budget "
+                    "or open fewer sites."
                 )
     return reasons
 

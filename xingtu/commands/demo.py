@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 DEFAULT_OUT = Path("out/demo")
@@ -32,7 +33,12 @@ def region_summary(region: object) -> str:
 
 
 def run_demo(out: Path, *, resolution: int = 8) -> str:
-    """Build and write the demo layers to ``out/layers.parquet``; return the summary text."""
+    """Run every batch job on the demo region and write the results under ``out``.
+
+    Builds the layer table (``layers.parquet``), chooses 5 new store sites by maximal coverage
+    (``sites.geojson``), sites 5 new repair shops (``repair_shops.geojson``) and plans the week
+    after the sales history (``plan-<week>.xlsx``). Returns the summary text.
+    """
     from geodata.demo import build_layers, load_demo
     from xingtu.commands.layers import summary, write_layers
 
@@ -40,7 +46,47 @@ def run_demo(out: Path, *, resolution: int = 8) -> str:
     region = load_demo()
     table = build_layers(region, resolution=resolution)
     written = write_layers(table, out / "layers.parquet")
-    return region_summary(region) + "\n" + summary(table, time.perf_counter() - start, written)
+    parts = [region_summary(region), summary(table, time.perf_counter() - start, written)]
+    parts.append(_demo_sites(region, table, out))
+    parts.append(_demo_repair_shops(region, table, out))
+    parts.append(_demo_plan(region, out))
+    return "\n\n".join(parts)
+
+
+def _demo_sites(region: object, table: object, out: Path) -> str:
+    from optimizer.siting import run_site_selection
+    from xingtu.commands.sites import report_lines, write_sites
+
+    run = run_site_selection(table, region.stores, region.competitors, model="mclp", n_new=5,
+                             radius_km=3.0)
+    written = write_sites(run.sites, out / "sites.geojson")
+    return "\n".join(["Site selection (MCLP, 5 new stores, 3 km):", report_lines(run.report),
+                      run.summary(), f"written to {written}"])
+
+
+def _demo_repair_shops(region: object, table: object, out: Path) -> str:
+    from optimizer.repair import run_repair_siting
+    from xingtu.commands.sites import report_lines, write_sites
+
+    run = run_repair_siting(table, region.repair_shops, radius_km=5.0, min_rating=3.5, n_new=5,
+                            objective="coverage")
+    written = write_sites(run.new_shops, out / "repair_shops.geojson")
+    return "\n".join(["Repair-shop siting (5 new shops, 5 km, rating >= 3.5):",
+                      report_lines(run.report), run.summary(), f"written to {written}"])
+
+
+def _demo_plan(region: object, out: Path) -> str:
+    from optimizer.plan import plan_week
+    from xingtu.commands.allocate import summary as plan_summary
+    from xingtu.commands.allocate import write_plan
+
+    next_day = region.sales["date"].max() + pd.Timedelta(days=7)
+    iso = next_day.isocalendar()
+    week = f"{iso.year}-W{iso.week:02d}"
+    plan = plan_week(stores=region.stores, warehouses=region.warehouses, skus=region.skus,
+                     sales=region.sales, stock=region.stock, lanes=region.lanes, week=week)
+    written = write_plan(plan, out / f"plan-{week}.xlsx")
+    return "Weekly plan:\n" + plan_summary(plan, written)
 
 
 def register(app: typer.Typer) -> None:
