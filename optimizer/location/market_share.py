@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import time
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,10 +18,17 @@ from optimizer.location._inputs import (
     site_count_reasons,
     site_options,
 )
+from optimizer.location._outer_approximation import HuffCapture, solve_outer_approximation
 from optimizer.location._result import LocationResult
 from optimizer.location.coverage import _check_p
 from optimizer.results import SolveReport
-from optimizer.solvers import MipProblem
+from optimizer.settings import load_settings
+from optimizer.solvers import MipProblem, MipSolution
+
+MarketShareMethod = Literal["outer", "haase"]
+"""``outer``: outer approximation with gradient and submodular cuts (default, scales to tens of
+thousands of clients). ``haase``: the exact linear model with one variable per client-site pair
+(for cross-checks on small cases)."""
 
 
 def share_to_ratio(share: np.ndarray) -> np.ndarray:
@@ -62,26 +70,66 @@ class MarketShare(LocationModel):
     would win if it were the only site added to today's market (existing competitors and own
     stores included), e.g. from :mod:`optimizer.huff`. Under the Huff / multinomial-logit rule
     this fixes the attraction ratio :math:`r_{ij} = a_{ij} / C_i = s_{ij} / (1 - s_{ij})`, and a set
-    :math:`S` of open sites captures :math:`\sum_{j \in S} r_{ij} / (1 + \sum_{j \in S} r_{ij})`.
-    The exact linear ("probabilistic choice") formulation of Haase (2009) uses :math:`x_{ij}` the
-    share captured by site :math:`j` and :math:`x_{i0}` the share left to the rest of the market:
+    :math:`S` of open sites captures :math:`f(R_i(S))` of client :math:`i` with
+    :math:`R_i(S) = \sum_{j \in S} r_{ij}` and :math:`f(R) = R / (1 + R)`. The captured demand
+    :math:`F(S) = \sum_i w_i f(R_i(S))` is monotone submodular and each client term is concave
+    in :math:`R_i`.
+
+    **Outer approximation** (``method="outer"``, default; Ljubić & Moreno 2018). Clients are
+    partitioned into groups :math:`g` (default: by their strongest allowed site). A master MIP
+    over the site variables :math:`y_j` and one epigraph variable :math:`\theta_g` per group is
 
     .. math::
 
-        \max \sum_i w_i \sum_j x_{ij}                                     \quad (1)
+        \max \sum_g \theta_g                                                \quad (1)
 
-        x_{i0} + \sum_j x_{ij} = 1 \quad \forall i                          \quad (2)
+        \theta_g \le \sum_{i \in g} w_i \Big[ f(\bar R_i) + \sum_j
+            \min\big(f'(\bar R_i)\, r_{ij},\; 1 - f(\bar R_i)\big)\, y_j
+            - f'(\bar R_i) \bar R_i \Big]
+            \quad \forall g, \forall \bar S \in \mathcal{C}                 \quad (2)
 
-        x_{ij} \le r_{ij}\, x_{i0} \quad \forall i, j                       \quad (3)
+        \theta_g \le F_g(\bar S) + \sum_{j \notin \bar S} \rho_{gj}(\bar S)\, y_j
+            \quad \forall g, \forall \bar S \in \mathcal{C}                 \quad (3)
 
-        x_{ij} \le s_{ij}\, y_j \quad \forall i, j                          \quad (4)
+        0 \le \theta_g \le \sum_{i \in g} w_i                               \quad (4)
 
-        \sum_j y_j = p                                                     \quad (5)
+        \sum_j y_j = p, \; \text{budget, spacing, kept-open / excluded}     \quad (5)
 
-    For fixed :math:`y`, (2)-(3) at the optimum give exactly the Huff shares; (4) is the tightest
-    valid upper bound (the share when :math:`j` is alone) and only strengthens the LP. Pairs with
-    :math:`s_{ij} = 0` are left out (sparse); :math:`s_{ij} = 1` (no competition) drops (3).
-    Shared side constraints (budget, spacing, kept-open / excluded) apply.
+    with :math:`f'(R) = 1 / (1 + R)^2`, :math:`\bar R_i = R_i(\bar S)` and
+    :math:`\rho_{gj}(\bar S) = F_g(\bar S \cup \{j\}) - F_g(\bar S)`. (2) is the gradient cut of the
+    concave client term; capping each coefficient at :math:`1 - f(\bar R_i)` keeps it valid at
+    0/1 points (a client never yields more than its demand) and finite when :math:`s_{ij} = 1`.
+    (3) is the submodular cut. Both are tight at :math:`\bar S`. The cut points
+    :math:`\mathcal{C}` are the greedy plans of every size, the plans a 1-swap local search
+    visits from the greedy plan, and every plan the master proposes. Each round solves the
+    master (its bound is an upper bound on :math:`F`), evaluates the true :math:`F` of its plan
+    (the best is the lower bound) and adds its cuts, until ``(UB - LB) / LB <= gap`` or the
+    time limit. The report gives the best true value as objective and the best master bound
+    as bound; the status is ``"optimal"`` only when that gap is within ``gap``.
+
+    **Haase** (``method="haase"``). The exact linear ("probabilistic choice") formulation of
+    Haase (2009) uses :math:`x_{ij}` the share captured by site :math:`j` and :math:`x_{i0}` the
+    share left to the rest of the market:
+
+    .. math::
+
+        \max \sum_i w_i \sum_j x_{ij}                                     \quad (H1)
+
+        x_{i0} + \sum_j x_{ij} = 1 \quad \forall i                          \quad (H2)
+
+        x_{ij} \le r_{ij}\, x_{i0} \quad \forall i, j                       \quad (H3)
+
+        x_{ij} \le s_{ij}\, y_j \quad \forall i, j                          \quad (H4)
+
+        \sum_j y_j = p                                                     \quad (H5)
+
+    For fixed :math:`y`, (H2)-(H3) at the optimum give exactly the Huff shares; (H4) is the
+    tightest valid upper bound (the share when :math:`j` is alone) and only strengthens the LP.
+    It has one variable per client-site pair and is only practical for small cases.
+
+    Pairs with :math:`s_{ij} = 0` are left out (sparse); :math:`s_{ij} = 1` (no competition)
+    captures the client whole. Shared side constraints (budget, spacing, kept-open / excluded)
+    apply in both methods.
 
     Examples
     --------
@@ -184,6 +232,85 @@ class MarketShare(LocationModel):
         indicator.data[:] = 1.0
         masked = sp.csr_array(share_matrix.multiply(indicator))
         return cls.from_share_matrix(masked, weights, **options)
+
+    def solve(
+        self,
+        solver: str | None = None,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        *,
+        method: MarketShareMethod = "outer",
+        n_groups: int | None = None,
+    ) -> LocationResult:
+        """Solve the model (see the class docstring for both methods).
+
+        Parameters
+        ----------
+        solver
+            MIP solver (:func:`optimizer.solvers.available_solvers`); default from settings.
+        time_limit
+            Seconds for the whole solve; default from :mod:`optimizer.settings`.
+        gap
+            Relative gap ``(bound - objective) / objective`` accepted as optimal; default from
+            :mod:`optimizer.settings`.
+        method
+            ``"outer"`` (outer approximation, default) or ``"haase"`` (exact linear model).
+        n_groups
+            Outer approximation only: number of client groups (epigraph variables). ``None``
+            groups clients by their strongest allowed site.
+
+        Returns
+        -------
+        LocationResult
+            Sites, strongest site of each client, captured demand and the report. Status
+            ``"optimal"`` only when the gap is proven within ``gap``; ``"feasible"`` otherwise.
+
+        Raises
+        ------
+        InfeasibleError
+            When the inputs cannot be satisfied.
+        SolverError
+            When no plan was found within the time limit.
+
+        Examples
+        --------
+        >>> share = np.array([[0.5, 0.4, 0.0], [0.0, 0.4, 0.6]])
+        >>> model = MarketShare.from_share_matrix(share, [10, 10], p=1)
+        >>> model.solve(method="outer").sites.tolist(), model.solve(method="haase").sites.tolist()
+        ([1], [1])
+        """
+        if method == "haase":
+            return super().solve(solver, time_limit, gap)
+        if method != "outer":
+            raise InputError(f"`method` is {method!r}; use 'outer' or 'haase'.")
+        if n_groups is not None and n_groups < 1:
+            raise InputError(f"`n_groups` is {n_groups}; give a positive number or None.")
+        self.check()
+        started = time.perf_counter()
+        rows, cols, share = self._pairs()
+        capture = HuffCapture.from_pairs(rows, cols, share, self.weights, self.n_candidates)
+        build_seconds = time.perf_counter() - started
+        settings = load_settings()
+        limit = settings.time_limit if time_limit is None else time_limit
+        wanted_gap = settings.mip_gap if gap is None else gap
+        if limit is not None and limit <= 0:
+            raise InputError(f"`time_limit` is {limit}; give a positive number of seconds or None.")
+        if wanted_gap < 0:
+            raise InputError(f"`gap` is {wanted_gap}; give a relative gap >= 0 such as 0.0001.")
+        outcome = solve_outer_approximation(
+            capture,
+            self.options,
+            self.p,
+            solver=solver,
+            time_limit=limit,
+            gap=wanted_gap,
+            n_groups=n_groups,
+        )
+        if outcome.open_mask is None:
+            solution = MipSolution(None, outcome.report)
+        else:
+            solution = MipSolution(outcome.open_mask.astype(float), outcome.report)
+        return self._finish(solution, build_seconds)
 
     def _reasons(self) -> list[str]:
         return site_count_reasons(self.options, self.p)
