@@ -142,6 +142,13 @@ def read_input(path: PathLike, kind: str, *, layer: str | None = None) -> pd.Dat
     1
     """
     schema_of(kind)
+    if str(path).lower().endswith(".pbf"):
+        osm_readers = {"pois": read_osm_pois, "competitors": read_osm_competitors}
+        if kind not in osm_readers:
+            raise _problem_error(Path(path).name, f"an OpenStreetMap extract cannot give {kind}",
+                                 "pass a .pbf only as POIs or competitors; give "
+                                 f"{kind} as GeoParquet, GeoPackage, GeoJSON or CSV")
+        return osm_readers[kind](path)
     return validate(read_table(path, layer=layer), kind, source=Path(path).name)
 
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+from geodata import io
+from geodata._errors import InputDataError
 from geodata.layers import load_layers
 from xingtu.cli import app
 
@@ -91,3 +94,19 @@ def test_demo_command_writes_layers_and_describes_the_region(tmp_path: Path) -> 
     assert {"plan", "kpis", "warehouses"} <= set(plan)
     assert "5 new sites (MCLP, proven optimal)" in result.output
     assert "Expected stockouts next week" in result.output
+
+
+def test_layers_from_a_real_osm_extract(tmp_path: Path, helsinki_pbf: Path) -> None:
+    out = tmp_path / "helsinki.parquet"
+    result = runner.invoke(app, ["layers", "--pois", str(helsinki_pbf), "--competitors",
+                                 str(helsinki_pbf), "--resolution", "8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = load_layers(out)
+    pois = io.read_osm_pois(helsinki_pbf)
+    assert table["poi_total"].sum() == len(pois)
+    assert table["lat"].between(59.9, 60.4).all()
+
+
+def test_osm_extract_refused_for_other_inputs(helsinki_pbf: Path) -> None:
+    with pytest.raises(InputDataError, match="cannot give stores"):
+        io.read_input(helsinki_pbf, "stores")
