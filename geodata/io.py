@@ -10,7 +10,7 @@ checks it against the schema of that kind (see :mod:`geodata._validate`), raisin
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -150,6 +150,46 @@ def read_input(path: PathLike, kind: str, *, layer: str | None = None) -> pd.Dat
                                  f"{kind} as GeoParquet, GeoPackage, GeoJSON or CSV")
         return osm_readers[kind](path)
     return validate(read_table(path, layer=layer), kind, source=Path(path).name)
+
+
+def read_inputs(files: Mapping[str, PathLike | None]) -> dict[str, pd.DataFrame]:
+    """Read and check several input files; every problem of every file is reported together.
+
+    Parameters
+    ----------
+    files
+        Input kind to path; ``None`` entries are skipped.
+
+    Returns
+    -------
+    dict
+        Input kind to its checked table, for the files given.
+
+    Raises
+    ------
+    InputDataError
+        Listing the problems of all files at once.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "footfall.csv"
+    >>> _ = p.write_text("lat,lng,count\\n22.5,114.0,3\\n")
+    >>> list(read_inputs({"footfall": p, "stores": None}))
+    ['footfall']
+    """
+    frames: dict[str, pd.DataFrame] = {}
+    problems = []
+    for kind, path in files.items():
+        if path is None:
+            continue
+        try:
+            frames[kind] = read_input(path, kind)
+        except InputDataError as error:
+            problems += error.problems
+    if problems:
+        raise InputDataError(problems, "the input files")
+    return frames
 
 
 def _reader(kind: str) -> Callable[..., pd.DataFrame]:

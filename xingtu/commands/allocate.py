@@ -18,6 +18,7 @@ import pandas as pd
 import typer
 
 from geodata._errors import InputDataError
+from geodata.io import read_inputs
 from optimizer.errors import XingtuError
 from xingtu.export import write_table, write_workbook
 
@@ -80,23 +81,6 @@ def _json_ready(values: dict) -> dict:
     return {key: clean(value) for key, value in values.items()}
 
 
-def _read_files(files: dict[str, Path | None]) -> dict[str, pd.DataFrame]:
-    from geodata import io
-
-    frames: dict[str, pd.DataFrame] = {}
-    problems = []
-    for kind, path in files.items():
-        if path is None:
-            continue
-        try:
-            frames[kind] = io.read_input(path, kind)
-        except InputDataError as error:
-            problems += error.problems
-    if problems:
-        raise InputDataError(problems, "the input files")
-    return frames
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``allocate`` command to ``app``."""
 
@@ -153,7 +137,7 @@ def register(app: typer.Typer) -> None:
 
                 region = load_demo()
                 tables = {kind: getattr(region, kind) for kind in INPUT_KINDS}
-            tables.update(_read_files(files))
+            tables.update(read_inputs(files))
             missing = [kind for kind in INPUT_KINDS[:-1] if kind not in tables]
             if missing:
                 typer.echo("Missing inputs: " + ", ".join(f"--{m}" for m in missing)

@@ -54,26 +54,21 @@ def read_inputs(files: dict[str, Path | str | None]) -> dict[str, object]:
     """
     from geodata import io
 
-    frames: dict[str, object] = {}
-    problems = []
+    streamed: dict[str, object] = {}
+    to_read: dict[str, Path] = {}
     for kind, path in files.items():
         if path is None:
             continue
         if isinstance(path, str) and "://" in path:
-            frames[kind] = path
+            streamed[kind] = path
             continue
         path = Path(path)
         if kind == "footfall" and path.exists() and (path.is_dir()
                                                      or path.suffix.lower() == ".parquet"):
-            frames[kind] = path
-            continue
-        try:
-            frames[kind] = io.read_input(path, kind)
-        except InputDataError as error:
-            problems += error.problems
-    if problems:
-        raise InputDataError(problems, "the input files")
-    return frames
+            streamed[kind] = path
+        else:
+            to_read[kind] = path
+    return {**io.read_inputs(to_read), **streamed}
 
 
 def parse_user_layer(text: str) -> UserLayer:

@@ -111,7 +111,6 @@ def _load(demo: bool, layers_path: Path | None, files: dict[str, Path | None],
           needed: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame | None]]:
     """The layer table and the point inputs, from the demo region and/or files."""
     from geodata import io
-    from geodata._errors import InputDataError
 
     if not demo and layers_path is None:
         raise CommandInputError("No data: pass --demo, or --layers (a table written by `xingtu "
@@ -122,18 +121,9 @@ def _load(demo: bool, layers_path: Path | None, files: dict[str, Path | None],
         from geodata.demo import load_demo
 
         region = load_demo()
-    frames: dict[str, pd.DataFrame | None] = {}
-    problems = []
-    for kind, path in files.items():
-        if path is not None:
-            try:
-                frames[kind] = io.read_input(path, kind)
-            except InputDataError as error:
-                problems += error.problems
-        else:
-            frames[kind] = getattr(region, kind, None) if region is not None else None
-    if problems:
-        raise InputDataError(problems, "the input files")
+    frames: dict[str, pd.DataFrame | None] = {
+        kind: getattr(region, kind, None) if region is not None else None for kind in files}
+    frames.update(io.read_inputs(files))
     missing = [k for k in needed if frames.get(k) is None]
     if missing:
         raise CommandInputError("Missing input: pass " + " and ".join(
