@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -217,3 +218,25 @@ def solve_report_line(report: Any) -> str:
     word = {"optimal": "proven optimal", "feasible": "feasible (not proven optimal)"}.get(
         str(status), str(status))
     return f"Solver: {get('solver', '?')}, {word}{gap_text}, {seconds:.1f} s."
+
+
+@contextmanager
+def live_gap() -> Iterator[None]:
+    """Show the solver's gap so far while the runs inside the block solve.
+
+    One line under the running stage is rewritten at each better plan and about twice a
+    second otherwise, so a long solve never looks frozen.
+    """
+    from optimizer.solvers import solve_progress
+
+    line = st.empty()
+
+    def show(progress: Any) -> None:
+        if progress.gap is None:
+            line.write(f"Solving… {progress.seconds:.1f} s, no plan proven against a bound yet.")
+        else:
+            line.write(f"Solving… gap so far {progress.gap:.2%} after {progress.seconds:.1f} s.")
+
+    with solve_progress(show):
+        yield
+    line.empty()

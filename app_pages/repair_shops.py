@@ -35,10 +35,11 @@ if st.button("Run repair-shop siting", type="primary", key="rs_run"):
         st.write(f"Building layers… done ({len(layers):,} cells).")
         st.write("Building and solving the location model…")
         try:
-            run = repair.run_repair_siting(layers, shops, radius_km=radius_km,
-                                           min_rating=min_rating,
-                                           n_new=n_new if objective == "coverage" else None,
-                                           objective=objective)
+            with common.live_gap():
+                run = repair.run_repair_siting(layers, shops, radius_km=radius_km,
+                                               min_rating=min_rating,
+                                               n_new=n_new if objective == "coverage" else None,
+                                               objective=objective)
         except ValueError as error:
             status.update(label="The repair-shop siting did not finish", state="error")
             common.show_error(error, what="Repair-shop siting")

@@ -86,10 +86,11 @@ if st.button("Run site selection", type="primary", key="ss_run"):
                                           getattr(data, "competitors", None))
             st.write(calibration.message)
             st.write(f"Building and solving the {MODEL_LABELS.get(model, model)} model…")
-            run = siting.run_site_selection(
-                layers, data.stores, getattr(data, "competitors", None), weights=weights,
-                model=model, n_new=n_new, radius_km=radius_km, budget=parameters["budget"],
-                calibration=calibration)
+            with common.live_gap():
+                run = siting.run_site_selection(
+                    layers, data.stores, getattr(data, "competitors", None), weights=weights,
+                    model=model, n_new=n_new, radius_km=radius_km, budget=parameters["budget"],
+                    calibration=calibration)
         except ValueError as error:
             status.update(label="The site selection did not finish", state="error")
             common.show_error(error, what="Site selection")

@@ -25,8 +25,11 @@ import importlib.util
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -214,6 +217,86 @@ def resolve_solver(solver: str | None = None) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class SolveProgress:
+    """A snapshot of a MIP solve in progress.
+
+    Attributes
+    ----------
+    seconds
+        Time since the solver started.
+    objective
+        Best plan found so far, or ``None`` before the first one.
+    bound
+        Best proven bound so far, or ``None`` before there is one.
+    gap
+        Relative gap between the two, or ``None`` while either is missing.
+    """
+
+    seconds: float
+    objective: float | None
+    bound: float | None
+    gap: float | None
+
+
+ProgressCallback = Callable[[SolveProgress], None]
+_progress_callback: ContextVar[ProgressCallback | None] = ContextVar(
+    "xingtu_solve_progress", default=None)
+PROGRESS_INTERVAL_SECONDS = 0.5
+"""Least time between two progress reports that bring no new plan."""
+
+
+@contextmanager
+def solve_progress(callback: ProgressCallback) -> Iterator[None]:
+    """Report the progress of every HiGHS MIP solved inside the ``with`` block.
+
+    ``callback`` receives a :class:`SolveProgress` at each better plan and at most every
+    :data:`PROGRESS_INTERVAL_SECONDS` otherwise, so a user interface can show the gap so far.
+    Solvers other than ``highs`` run without reports.
+
+    Parameters
+    ----------
+    callback
+        Called from the solving thread; keep it quick.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with solve_progress(seen.append):
+    ...     pass
+    >>> seen
+    []
+    """
+    token = _progress_callback.set(callback)
+    try:
+        yield
+    finally:
+        _progress_callback.reset(token)
+
+
+def _watch_progress(highs: Any) -> None:
+    callback = _progress_callback.get()
+    if callback is None:
+        return
+    last_report = [-math.inf]
+
+    def finite(value: float) -> float | None:
+        return float(value) if math.isfinite(value) else None
+
+    def report(event: Any, *, new_plan: bool) -> None:
+        data = event.data_out
+        if not new_plan and data.running_time - last_report[0] < PROGRESS_INTERVAL_SECONDS:
+            return
+        last_report[0] = data.running_time
+        objective = finite(data.objective_function_value) if math.isfinite(
+            data.mip_gap) or new_plan else None
+        callback(SolveProgress(seconds=float(data.running_time), objective=objective,
+                               bound=finite(data.mip_dual_bound), gap=finite(data.mip_gap)))
+
+    highs.cbMipImprovingSolution.subscribe(lambda event: report(event, new_plan=True))
+    highs.cbMipInterrupt.subscribe(lambda event: report(event, new_plan=False))
+
+
 def solve_mip(
     problem: MipProblem,
     solver: str | None = None,
@@ -326,6 +409,8 @@ def _solve_highspy(
         ]
     started = time.perf_counter()
     highs.passModel(lp)
+    if is_mip:
+        _watch_progress(highs)
     run_status = highs.run()
     seconds = time.perf_counter() - started
     model_status = highs.getModelStatus()

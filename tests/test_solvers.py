@@ -133,3 +133,31 @@ def test_highs_after_pulp_highs_in_the_same_process():
     assert solve_mip(knapsack(), "pulp-highs").report.status == "optimal"
     assert solve_mip(knapsack(), "highs").report.status == "optimal"
     assert solve_mip(knapsack(), "pulp-highs").report.status == "optimal"
+
+
+def test_solve_progress_reports_plans_and_bounds_while_highs_runs():
+    """A maximisation MIP long enough to report: every plan is below every later bound."""
+    from optimizer.solvers import MipProblem, SolveProgress, solve_mip, solve_progress
+
+    rng = np.random.default_rng(0)
+    n_items, n_rows = 200, 30
+    problem = MipProblem(
+        objective=rng.integers(10, 60, n_items).astype(float),
+        matrix=sp.csr_array(rng.integers(10, 60, (n_rows, n_items)).astype(float)),
+        row_lower=np.full(n_rows, -np.inf), row_upper=np.full(n_rows, 2000.0),
+        col_lower=np.zeros(n_items), col_upper=np.ones(n_items),
+        integer=np.ones(n_items, dtype=bool), sense="max")
+    seen: list[SolveProgress] = []
+    with solve_progress(seen.append):
+        solution = solve_mip(problem, solver="highs", time_limit=3, gap=1e-4)
+    plans = [p for p in seen if p.objective is not None]
+    assert plans, "no progress was reported"
+    assert all(later.seconds >= earlier.seconds for earlier, later in zip(seen, seen[1:]))
+    for snapshot in seen:
+        if snapshot.objective is not None and snapshot.bound is not None:
+            assert snapshot.bound >= snapshot.objective - 1e-6
+            assert snapshot.objective <= solution.report.objective + 1e-6
+    # Outside the block nothing is reported.
+    seen.clear()
+    solve_mip(problem, solver="highs", time_limit=1, gap=1e-2)
+    assert seen == []
