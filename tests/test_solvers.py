@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -152,7 +154,7 @@ def test_solve_progress_reports_plans_and_bounds_while_highs_runs():
         solution = solve_mip(problem, solver="highs", time_limit=3, gap=1e-4)
     plans = [p for p in seen if p.objective is not None]
     assert plans, "no progress was reported"
-    assert all(later.seconds >= earlier.seconds for earlier, later in zip(seen, seen[1:]))
+    assert all(later.seconds >= earlier.seconds for earlier, later in pairwise(seen))
     for snapshot in seen:
         if snapshot.objective is not None and snapshot.bound is not None:
             assert snapshot.bound >= snapshot.objective - 1e-6
