@@ -411,8 +411,8 @@ def _lanes(stores: gpd.GeoDataFrame, warehouses: gpd.GeoDataFrame) -> pd.DataFra
 
     region = stores["region"].to_numpy()
     k = min(TRANSFER_NEIGHBOURS + 1, len(stores))
-    _, nearest = cKDTree(grid._unit_vectors(s_lat, s_lng)).query(
-        grid._unit_vectors(s_lat, s_lng), k=k)
+    _, nearest = cKDTree(grid.unit_vectors(s_lat, s_lng)).query(
+        grid.unit_vectors(s_lat, s_lng), k=k)
     nearest = nearest.reshape(len(stores), k)
     a = np.repeat(np.arange(len(stores)), k)
     b = nearest.ravel()

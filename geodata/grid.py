@@ -21,11 +21,11 @@ from h3ronpy import vector as h3vector
 from scipy import sparse
 
 from geodata._errors import InputDataError, problem_at_rows
+from optimizer.geometry import chord_to_km, haversine_km, unit_vectors
 
 Aggregation = Literal["count", "sum", "distinct"]
 Decay = Literal["none", "linear", "exponential"]
 
-EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG), used for every great-circle distance."""
 
 _RES_SHIFT = np.uint64(52)
@@ -543,26 +543,6 @@ def line_length_km(lines: np.ndarray) -> np.ndarray:
 # --- distances, neighbourhoods and smoothing -----------------------------------------------
 
 
-def haversine_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray,
-                 lng2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km between paired points (vectorised).
-
-    Examples
-    --------
-    >>> round(float(haversine_km(np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([1.0]))[0]), 2)
-    111.2
-    """
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lng2) - np.asarray(lng1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
-def _unit_vectors(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    phi, lam = np.radians(lat), np.radians(lng)
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
-
-
 def nearest_distance_km(lat: np.ndarray, lng: np.ndarray, target_lat: np.ndarray,
                         target_lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Great-circle distance from each point to the nearest target, and that target's position.
@@ -582,10 +562,9 @@ def nearest_distance_km(lat: np.ndarray, lng: np.ndarray, target_lat: np.ndarray
     lat = np.asarray(lat, dtype=np.float64)
     if len(target_lat) == 0:
         return np.full(lat.size, np.inf), np.full(lat.size, -1, dtype=np.int64)
-    tree = cKDTree(_unit_vectors(np.asarray(target_lat, float), np.asarray(target_lng, float)))
-    chord, position = tree.query(_unit_vectors(lat, np.asarray(lng, float)), k=1)
-    angle = 2 * np.arcsin(np.clip(chord / 2, 0.0, 1.0))
-    return angle * EARTH_RADIUS_KM, position.astype(np.int64)
+    tree = cKDTree(unit_vectors(np.asarray(target_lat, float), np.asarray(target_lng, float)))
+    chord, position = tree.query(unit_vectors(lat, np.asarray(lng, float)), k=1)
+    return chord_to_km(chord), position.astype(np.int64)
 
 
 def grid_disk_pairs(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,8 +19,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from optimizer.errors import InputError
-
-EARTH_RADIUS_KM = 6371.0088
+from optimizer.geometry import haversine_km, km_to_chord, unit_vectors
 
 
 @dataclass(frozen=True)
@@ -36,21 +35,6 @@ class LaneCosts:
     handling_days: float = 1.0
     max_lead_time_days: float = 5.0
     max_transfer_km: float = 40.0
-
-
-def haversine_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray,
-                 lng2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in kilometres (vectorised).
-
-    Examples
-    --------
-    >>> round(float(haversine_km(0.0, 0.0, 0.0, 1.0)), 2)  # one degree on the equator
-    111.2
-    """
-    lat1, lng1, lat2, lng2 = (np.radians(np.asarray(v, float)) for v in (lat1, lng1, lat2, lng2))
-    a = (np.sin((lat2 - lat1) / 2) ** 2
-         + np.cos(lat1) * np.cos(lat2) * np.sin((lng2 - lng1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def lanes_from_locations(locations: pd.DataFrame, *, costs: LaneCosts | None = None,
@@ -89,20 +73,20 @@ def lanes_from_locations(locations: pd.DataFrame, *, costs: LaneCosts | None = N
     warehouse = locations["is_warehouse"].to_numpy(bool)
     radius = (locations["service_radius_km"].to_numpy(float) if "service_radius_km" in locations
               else np.zeros(len(ids)))
-    xyz = _unit_vectors(lat, lng)
+    xyz = unit_vectors(lat, lng)
     tree = cKDTree(xyz)
     stores = np.flatnonzero(~warehouse)
     store_tree = cKDTree(xyz[stores])
     pairs = []
     # Store -> store transfers within max_transfer_km (road distance).
-    chord = _chord(costs.max_transfer_km / costs.circuity)
+    chord = km_to_chord(costs.max_transfer_km / costs.circuity)
     found = store_tree.query_pairs(chord, output_type="ndarray")
     if len(found):
         a, b = stores[found[:, 0]], stores[found[:, 1]]
         pairs.append(np.column_stack([np.concatenate([a, b]), np.concatenate([b, a])]))
     # Warehouse -> store replenishment within the service radius.
     for w in np.flatnonzero(warehouse):
-        near = tree.query_ball_point(xyz[w], _chord(radius[w] / costs.circuity))
+        near = tree.query_ball_point(xyz[w], km_to_chord(radius[w] / costs.circuity))
         near = np.asarray(near, dtype=np.int64)
         near = near[~warehouse[near]]
         pairs.append(np.column_stack([np.full(len(near), w), near]))
@@ -123,13 +107,3 @@ def lanes_from_locations(locations: pd.DataFrame, *, costs: LaneCosts | None = N
         "lead_time_days": lead})
     order = np.lexsort((pair[:, 1], pair[:, 0]))
     return lanes.iloc[order].reset_index(drop=True)
-
-
-def _unit_vectors(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    phi, lam = np.radians(lat), np.radians(lng)
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
-
-
-def _chord(km: float) -> float:
-    """Straight-line distance on the unit sphere for a great-circle distance ``km``."""
-    return float(2 * np.sin(min(km / EARTH_RADIUS_KM, np.pi) / 2))

@@ -26,30 +26,14 @@ import shapely
 from scipy.spatial import cKDTree
 
 from optimizer.errors import InputError
+from optimizer.geometry import haversine_km, km_to_chord, unit_vectors
 
-EARTH_RADIUS_KM = 6371.0088
 DEFAULT_ALPHA = 1.0
 """Default attractiveness exponent (Huff's original)."""
 DEFAULT_BETA = 2.0
 """Default distance-decay exponent (Huff's original; typical retail estimates range 1.5-2.5)."""
 DEFAULT_MIN_DISTANCE_KM = 0.3
 """Distance floor: about the mean distance between two points of an H3 resolution-8 cell."""
-
-
-def haversine_km(lat1: np.ndarray, lng1: np.ndarray, lat2: np.ndarray, lng2: np.ndarray
-                 ) -> np.ndarray:
-    """Great-circle distance in km, broadcasting like numpy.
-
-    Examples
-    --------
-    >>> round(float(haversine_km(22.0, 114.0, 23.0, 114.0)), 1)
-    111.2
-    """
-    phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    dphi = phi2 - phi1
-    dlmb = np.radians(np.asarray(lng2) - np.asarray(lng1))
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def distance_matrix_km(origin_lat: np.ndarray, origin_lng: np.ndarray, dest_lat: np.ndarray,
@@ -86,12 +70,12 @@ def pairs_within_km(origin_lat: np.ndarray, origin_lng: np.ndarray, dest_lat: np
     """
     if not radius_km > 0:
         raise InputError(f"`radius_km` is {radius_km!r}; use a positive distance in km.")
-    origins = _unit_vectors(origin_lat, origin_lng)
-    dests = _unit_vectors(dest_lat, dest_lng)
+    origins = unit_vectors(origin_lat, origin_lng)
+    dests = unit_vectors(dest_lat, dest_lng)
     if len(origins) == 0 or len(dests) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
-    chord = 2.0 * np.sin(min(radius_km / EARTH_RADIUS_KM, np.pi) / 2.0) * (1 + 1e-9)
+    chord = km_to_chord(radius_km) * (1 + 1e-9)
     pairs = cKDTree(origins).sparse_distance_matrix(cKDTree(dests), chord, output_type="ndarray")
     rows = pairs["i"].astype(np.int64)
     cols = pairs["j"].astype(np.int64)
@@ -543,12 +527,6 @@ def share_matrix(customer_lat: np.ndarray, customer_lng: np.ndarray, *, candidat
 
 def _row_totals(matrix: sp.csr_array) -> np.ndarray:
     return np.asarray(matrix.sum(axis=1), float).ravel()
-
-
-def _unit_vectors(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    phi = np.radians(np.asarray(lat, float))
-    lmb = np.radians(np.asarray(lng, float))
-    return np.column_stack([np.cos(phi) * np.cos(lmb), np.cos(phi) * np.sin(lmb), np.sin(phi)])
 
 
 def _check_exponents(alpha: float, beta: float) -> None:

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from optimizer.calibration import Calibration, calibrate
 from optimizer.errors import InputError
+from optimizer.geometry import EARTH_RADIUS_KM
 from optimizer.huff import (
     StorePoints,
     frame_lat_lng,
@@ -305,7 +306,7 @@ def thin_candidates(lat: np.ndarray, lng: np.ndarray, weight: np.ndarray, spacin
         return np.zeros(0, dtype=np.int64)
     if not spacing_km > 0:
         return np.arange(len(lat))
-    km_per_degree = np.pi * 6371.0088 / 180.0
+    km_per_degree = np.pi * EARTH_RADIUS_KM / 180.0
     y = np.floor(lat * km_per_degree / spacing_km).astype(np.int64)
     x = np.floor(lng * km_per_degree * np.cos(np.radians(np.mean(lat))) / spacing_km)
     order = np.lexsort((-np.asarray(weight, float), x.astype(np.int64), y))

@@ -15,9 +15,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from optimizer.errors import InputError
-
-EARTH_RADIUS_M = 6_371_008.8
-"""Mean Earth radius (IUGG) used for haversine distances, metres."""
+from optimizer.geometry import chord_to_km, haversine_km, km_to_chord, unit_vectors
 
 
 def _points(frame: Any, argument: str) -> tuple[np.ndarray, bool]:
@@ -36,11 +34,6 @@ def _points(frame: Any, argument: str) -> tuple[np.ndarray, bool]:
         bad = np.flatnonzero((geometry.is_empty | geometry.isna()).to_numpy())[:5].tolist()
         raise InputError(f"`{argument}` has empty geometries at rows {bad}; drop or fix them.")
     return np.column_stack([geometry.x.to_numpy(), geometry.y.to_numpy()]), geographic
-
-
-def _unit_vectors(lon_lat: np.ndarray) -> np.ndarray:
-    lon, lat = np.radians(lon_lat[:, 0]), np.radians(lon_lat[:, 1])
-    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
 
 
 def haversine_matrix(lon_lat_a: np.ndarray, lon_lat_b: np.ndarray) -> np.ndarray:
@@ -62,13 +55,8 @@ def haversine_matrix(lon_lat_a: np.ndarray, lon_lat_b: np.ndarray) -> np.ndarray
     >>> round(float(d[0, 0]))
     111195
     """
-    lon_a, lat_a = np.radians(lon_lat_a[:, 0])[:, None], np.radians(lon_lat_a[:, 1])[:, None]
-    lon_b, lat_b = np.radians(lon_lat_b[:, 0])[None, :], np.radians(lon_lat_b[:, 1])[None, :]
-    half = (
-        np.sin((lat_b - lat_a) / 2) ** 2
-        + np.cos(lat_a) * np.cos(lat_b) * np.sin((lon_b - lon_a) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(half, 0.0, 1.0)))
+    return 1000.0 * haversine_km(lon_lat_a[:, 1][:, None], lon_lat_a[:, 0][:, None],
+                                 lon_lat_b[:, 1][None, :], lon_lat_b[:, 0][None, :])
 
 
 def distance_matrix_from_geodataframes(
@@ -116,10 +104,11 @@ def distance_matrix_from_geodataframes(
         return np.sqrt((difference**2).sum(axis=2))
     if geographic:
         # Chord length on the unit sphere for the arc max_distance, then back to arcs.
-        chord = 2 * np.sin(min(max_distance / EARTH_RADIUS_M, np.pi) / 2)
-        tree_a, tree_b = cKDTree(_unit_vectors(client_xy)), cKDTree(_unit_vectors(candidate_xy))
+        chord = km_to_chord(max_distance / 1000.0)
+        tree_a = cKDTree(unit_vectors(client_xy[:, 1], client_xy[:, 0]))
+        tree_b = cKDTree(unit_vectors(candidate_xy[:, 1], candidate_xy[:, 0]))
         pairs = tree_a.sparse_distance_matrix(tree_b, chord * (1 + 1e-12), output_type="ndarray")
-        arcs = 2 * EARTH_RADIUS_M * np.arcsin(np.clip(pairs["v"] / 2, 0.0, 1.0))
+        arcs = 1000.0 * chord_to_km(pairs["v"])
         keep = arcs <= max_distance
         rows, cols, values = pairs["i"][keep], pairs["j"][keep], arcs[keep]
     else:
