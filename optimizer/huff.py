@@ -361,14 +361,10 @@ def capture_by_candidate(demand: np.ndarray, customer_lat: np.ndarray, customer_
     [[50.0, 50.0]]
     """
     demand = _check_demand(demand, len(customer_lat))
-    empty = StorePoints.from_arrays(np.zeros(0), np.zeros(0))
-    own = own if own is not None else empty
-    competitors = competitors if competitors is not None else empty
     options = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
                "min_distance_km": min_distance_km}
-    own_total = _row_totals(utility_matrix(customer_lat, customer_lng, own, **options))
-    competitor_total = _row_totals(utility_matrix(customer_lat, customer_lng, competitors,
-                                                  **options))
+    own_total, competitor_total = _market_today(customer_lat, customer_lng, own, competitors,
+                                                options)
     today = own_total + competitor_total
     cand = utility_matrix(customer_lat, customer_lng, candidates, **options).tocoo()
     rows, cols, u = cand.row, cand.col, cand.data
@@ -417,14 +413,10 @@ def network_capture(demand: np.ndarray, customer_lat: np.ndarray, customer_lng: 
     [50.0, 50.0]
     """
     demand = _check_demand(demand, len(customer_lat))
-    empty = StorePoints.from_arrays(np.zeros(0), np.zeros(0))
-    own = own if own is not None else empty
-    competitors = competitors if competitors is not None else empty
     options = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
                "min_distance_km": min_distance_km}
-    own_total = _row_totals(utility_matrix(customer_lat, customer_lng, own, **options))
-    competitor_total = _row_totals(utility_matrix(customer_lat, customer_lng, competitors,
-                                                  **options))
+    own_total, competitor_total = _market_today(customer_lat, customer_lng, own, competitors,
+                                                options)
     new_u = utility_matrix(customer_lat, customer_lng, new, **options)
     new_total = _row_totals(new_u)
     today = own_total + competitor_total
@@ -523,6 +515,18 @@ def share_matrix(customer_lat: np.ndarray, customer_lng: np.ndarray, *, candidat
                                                     **options))
     share = utility.data / (competitor_utility[utility.row] + utility.data)
     return sp.csr_array((share, (utility.row, utility.col)), shape=utility.shape)
+
+
+def _market_today(customer_lat: np.ndarray, customer_lng: np.ndarray, own: StorePoints | None,
+                  competitors: StorePoints | None, options: dict[str, float | None],
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer cell's total utility of today's own stores and of competitors."""
+    totals = []
+    for stores in (own, competitors):
+        if stores is None:
+            stores = StorePoints.from_arrays(np.zeros(0), np.zeros(0))
+        totals.append(_row_totals(utility_matrix(customer_lat, customer_lng, stores, **options)))
+    return totals[0], totals[1]
 
 
 def _row_totals(matrix: sp.csr_array) -> np.ndarray:
