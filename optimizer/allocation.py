@@ -18,15 +18,15 @@ with :math:`ES_p` the expected units short next week (convex, piecewise linear a
 and :math:`m_k` the margin lost per unit short. Lanes exist only within the warehouse service
 radius or the week's lead time.
 
-Only (3), (6) and (7) couple SKUs. The bound dualises (6)-(7) with prices :math:`\lambda \ge 0`
-and splits each lane's loads from the flows (:math:`y_{\ell k} = x_{\ell k}` with multipliers
-:math:`\pi`), leaving one min-cost flow per SKU plus one small problem per lane with whole
-trucks (a fractional knapsack for each truck count); (4)-(5) are relaxed. Every multiplier
-vector gives a valid lower bound; the first passes take :math:`\pi` from the strengthened LP
-links (:math:`n_\ell \ge x_{\ell k} / \min(\text{units available}, C / v_k)` mixed with the
-volume link), later passes improve all multipliers by subgradient steps. Plans come from the same flows, repaired to meet
-(3)-(7) exactly, then improved by slope scaling (each lane's truck cost re-linearised at its
-current load). The report's bound is the best dual value, the objective the best repaired plan.
+Only (3), (6) and (7) couple SKUs; the fixed cost per truck is what makes the problem hard
+(most lanes carry far less than a truck). The bound is the Lagrangian dual of
+:mod:`optimizer.allocation_dual`: every unit segment of shortage saving is filled at most once
+and every sender ships at most its surplus (both priced), which leaves one exact problem per
+lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm. Plans
+come from the lanes that the dual opens: per-SKU min-cost flows on those lanes (their trucks
+paid), repaired to meet (3)-(7) exactly, then lanes whose trucks cost more than they save are
+closed and the flows re-solved. The report's bound is the best dual value, the objective the
+best plan.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from optimizer.allocation_dual import improve_bound, initial_prices, lane_dual, start_volume
 from optimizer.allocation_flows import (
-    lane_closing_savings,
-    lane_truck_subproblem,
     plan_cost,
+    plan_on_lanes,
     position_moves,
     repair_plan,
     solve_sku_flows,
@@ -50,11 +50,6 @@ from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork,
 from optimizer.results import SolveReport, relative_gap
 
 Method = Literal["decomposition", "monolithic"]
-WEIGHT_PASSES = 10
-"""First passes price trucks by the strengthened LP links; later passes by Lagrange multipliers
-of the lane subproblems with whole trucks."""
-TRUCK_STEP = 1.0
-"""Initial Polyak step scale of the truck multipliers (halved every five passes)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +77,8 @@ class AllocationResult:
 
 def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposition",
                      mip_gap: float = 0.01, time_limit: float = 300.0,
-                     dual_iterations: int = 30, slope_iterations: int = 8,
-                     network: FlowNetwork | None = None) -> AllocationResult:
+                     dual_iterations: int = 500, network: FlowNetwork | None = None,
+                     ) -> AllocationResult:
     """Plan next week's transfers and replenishment.
 
     Parameters
@@ -91,14 +86,14 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
     problem
         The week's positions, lanes, SKUs and locations (:func:`problem_from_frames`).
     method
-        ``"decomposition"`` (per-SKU min-cost flows, Lagrangian bound, slope scaling) or
-        ``"monolithic"`` (one MIP in HiGHS; small instances and benchmarks).
+        ``"decomposition"`` (lane Lagrangian bound, plans from per-SKU min-cost flows on the
+        lanes it opens) or ``"monolithic"`` (one MIP in HiGHS; small instances and benchmarks).
     mip_gap
         Relative gap under which the plan counts as optimal.
     time_limit
         Seconds; the best plan so far is returned when it runs out.
-    dual_iterations, slope_iterations
-        Iteration limits of the bound and of the plan improvement.
+    dual_iterations
+        Most steps of the volume algorithm on the bound.
 
     Returns
     -------
@@ -130,155 +125,93 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
                                             time_limit=time_limit)
         return _result(problem, network, quantity, report)
     return _decompose(problem, network, mip_gap=mip_gap, time_limit=time_limit,
-                      dual_iterations=dual_iterations, slope_iterations=slope_iterations,
-                      started=started)
+                      dual_iterations=dual_iterations, started=started)
+
+
+BOUND_STEPS_PER_PLAN = 60
+"""Volume-algorithm steps between two plans built from the lanes the dual opens."""
 
 
 def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
-               time_limit: float, dual_iterations: int, slope_iterations: int,
-               started: float) -> AllocationResult:
+               time_limit: float, dual_iterations: int, started: float) -> AllocationResult:
     p = problem
-    lane_arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
-    lane = network.arc_lane[lane_arcs]
-    volume = p.sku_volume[network.arc_sku[lane_arcs]]
-    origin = p.lane_from[lane]
-    capped = np.flatnonzero(np.isfinite(p.weekly_throughput))
-    cross = p.lane_is_cross_region[lane].astype(float)
-    share = p.max_cross_region_share
-    fixed = p.lane_shipment_cost[lane]
-    # A lane arc carrying x > 0 units needs n >= x / most_per_truck trucks, and every lane needs
-    # n >= litres / capacity: any convex mix of these valid lower bounds on n prices trucks
-    # per unit and keeps the SKUs separate (weights: aggregate_weight per lane, arc_weight).
-    most_per_truck = np.maximum(np.minimum(network.arc_capacity[lane_arcs],
-                                           p.truck_capacity / volume), 1e-9)
-    arcs_per_lane = np.bincount(lane, minlength=len(p.lane_from))
-    aggregate_weight = 1.0 / (arcs_per_lane + 1.0)
-    arc_weight = aggregate_weight[lane].copy()
-
-    prices = np.zeros(len(p.location_ids))
-    cross_price = 0.0
-    best_bound, best_plan, best_cost = -np.inf, None, None
-    iterations = 0
-    step_scale = 1.0
-
-    def arc_costs(per_unit_truck: np.ndarray) -> np.ndarray:
-        cost = network.arc_cost.copy()
-        cost[lane_arcs] += per_unit_truck + prices[origin]
-        if share is not None:
-            cost[lane_arcs] += cross_price * (cross - share)
-        return cost
-
-    def consider(flows: np.ndarray) -> np.ndarray:
-        nonlocal best_plan, best_cost
+    clock = time.perf_counter
+    deadline = started + time_limit
+    if _uncoupled(p):
+        flows, flow_cost = solve_sku_flows(network, network.arc_cost)
         quantity = repair_plan(p, network, flows)
         cost = plan_cost(p, network, quantity)
-        if best_cost is None or cost["objective"] < best_cost["objective"]:
+        bound = network.baseline + flow_cost
+        gap = _gap(cost, bound)
+        report = SolveReport(
+            status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
+            bound=bound, gap=gap, solve_seconds=clock() - started,
+            solver="ortools-min-cost-flow",
+            message="no truck costs, throughput or cross-region caps: one min-cost flow per SKU"
+                    + ("" if gap <= mip_gap else "; whole cases cost the gap"))
+        return _result(p, network, quantity, report)
+    dual = lane_dual(p, network)
+    state = start_volume(dual, initial_prices(dual, len(p.location_ids)))
+    best_bound = state.value.bound
+    plan_started = clock()
+    best_plan, best_cost = plan_on_lanes(p, network, np.ones(len(p.lane_from), dtype=bool),
+                                         deadline=deadline)
+    plan_seconds = clock() - plan_started
+    steps, plans = 0, 1
+    while steps < dual_iterations and _gap(best_cost, best_bound) > mip_gap:
+        # Leave time for one more plan after the bound steps.
+        bound_deadline = deadline - 1.5 * plan_seconds
+        if clock() > bound_deadline:
+            break
+        chunk = min(BOUND_STEPS_PER_PLAN, dual_iterations - steps)
+        before = state.value.bound
+        state = improve_bound(dual, state, best_cost["objective"], iterations=chunk,
+                              deadline=bound_deadline, clock=clock)
+        steps += chunk
+        best_bound = max(best_bound, state.value.bound)
+        if _gap(best_cost, best_bound) <= mip_gap:
+            break
+        plan_started = clock()
+        quantity, cost = plan_on_lanes(p, network, state.value.open_lanes,
+                                       arc_cost=_priced_arc_costs(p, network, state.center),
+                                       deadline=deadline)
+        plan_seconds = max(plan_seconds, clock() - plan_started)
+        plans += 1
+        if cost["objective"] < best_cost["objective"]:
             best_plan, best_cost = quantity, cost
-        return quantity
+        if state.value.bound <= before + 1e-9 * abs(before) and state.step_factor < 1e-4:
+            break
 
-    has_trucks = bool(np.any(fixed > 0))
-    truck_price: np.ndarray | None = None
-    truck_step = TRUCK_STEP
-    coupled = capped.size > 0 or share is not None or has_trucks
-    for iteration in range(max(1, dual_iterations if coupled else 1)):
-        iterations += 1
-        if iteration < WEIGHT_PASSES or truck_price is None:
-            truck_price = fixed * (aggregate_weight[lane] * volume / p.truck_capacity
-                                   + arc_weight / most_per_truck)
-        flows, flow_cost = solve_sku_flows(network, arc_costs(truck_price))
-        lanes_value, lanes_load = lane_truck_subproblem(
-            truck_price, lane, volume, network.arc_capacity[lane_arcs].astype(float),
-            p.lane_shipment_cost, p.truck_capacity)
-        bound = network.baseline + flow_cost + lanes_value - float(
-            (prices[capped] * p.weekly_throughput[capped]).sum())
-        best_bound = max(best_bound, bound)
-        consider(flows)
-        if not coupled or _gap(best_cost, best_bound) <= mip_gap:
-            break
-        if time.perf_counter() - started > time_limit / 2:
-            break
-        shipped = flows[lane_arcs].astype(float)
-        if iteration >= WEIGHT_PASSES - 1 and has_trucks:
-            # Lagrangian prices of "lane loads = flows": a subgradient step per lane arc.
-            difference = shipped - lanes_load
-            norm_trucks = float((difference**2).sum())
-            if norm_trucks > 0:
-                step = truck_step * max(best_cost["objective"] - bound, 0.0) / norm_trucks
-                truck_price = truck_price + step * difference
-            if iteration % 5 == 4:
-                truck_step /= 2
-        # Truck weights: move half the weight to the term that binds in this flow.
-        by_arc = shipped / most_per_truck
-        by_lane = np.bincount(lane, weights=shipped * volume,
-                              minlength=len(p.lane_from)) / p.truck_capacity
-        top_arc = np.zeros(len(p.lane_from))
-        np.maximum.at(top_arc, lane, by_arc)
-        used = (by_lane > 0) | (top_arc > 0)
-        aggregate_wins = by_lane >= top_arc
-        winner = (by_arc >= top_arc[lane]) & ~aggregate_wins[lane] & used[lane] & (by_arc > 0)
-        first_winner = np.zeros(len(lane_arcs), dtype=bool)
-        winner_index = np.flatnonzero(winner)
-        _, first = np.unique(lane[winner_index], return_index=True)
-        first_winner[winner_index[first]] = True
-        aggregate_weight = np.where(used, 0.5 * aggregate_weight + 0.5 * aggregate_wins,
-                                    aggregate_weight)
-        arc_weight = np.where(used[lane], 0.5 * arc_weight + 0.5 * first_winner, arc_weight)
-        # Prices of throughput and cross-region share: a subgradient step.
-        out = np.bincount(origin, weights=shipped, minlength=len(prices))
-        gradient = np.zeros(len(prices))
-        gradient[capped] = out[capped] - p.weekly_throughput[capped]
-        cross_gradient = float((shipped * (cross - share)).sum()) if share is not None else 0.0
-        norm = float((gradient**2).sum() + cross_gradient**2)
-        if norm > 0:
-            step = step_scale * max(best_cost["objective"] - bound, 0.0) / norm
-            prices = np.maximum(prices + step * gradient, 0.0)
-            cross_price = max(cross_price + step * cross_gradient, 0.0)
-        if iteration % 5 == 4:
-            step_scale /= 2
-
-    # Slope scaling: each lane's truck cost re-linearised at its load. Unused lanes start at a
-    # full truck charged to the one SKU (pessimistic) and keep their last rate.
-    arc_rate = fixed / most_per_truck
-    load = _lane_litres(p, network, best_plan)
-    for _ in range(slope_iterations):
-        if _gap(best_cost, best_bound) <= mip_gap or time.perf_counter() - started > time_limit:
-            break
-        iterations += 1
-        trucks = np.ceil(load / p.truck_capacity - 1e-9)
-        per_litre = p.lane_shipment_cost * trucks / np.maximum(load, 1e-9)
-        arc_rate = np.where(load[lane] > 0, per_litre[lane] * volume, arc_rate)
-        flows, _ = solve_sku_flows(network, arc_costs(arc_rate))
-        new_load = _lane_litres(p, network, consider(flows))
-        if np.allclose(new_load, load):
-            break
-        load = new_load
-
-    # Lane closing: drop lanes whose trucks cost more than their shipments save, re-route.
-    closed = np.zeros(len(p.lane_from), dtype=bool)
-    capacity = network.arc_capacity.copy()
-    for _ in range(slope_iterations):
-        if _gap(best_cost, best_bound) <= mip_gap or time.perf_counter() - started > time_limit:
-            break
-        newly = (lane_closing_savings(p, network, best_plan) > 0) & ~closed
-        if not newly.any():
-            break
-        iterations += 1
-        closed |= newly
-        capacity[lane_arcs[closed[lane]]] = 0
-        flows, _ = solve_sku_flows(network, arc_costs(arc_rate), capacity)
-        consider(flows)
-
-    elapsed = time.perf_counter() - started
+    elapsed = clock() - started
     gap = _gap(best_cost, best_bound)
     status = "optimal" if gap <= mip_gap else "feasible"
     report = SolveReport(
         status=status, objective=best_cost["objective"], bound=best_bound, gap=gap,
-        solve_seconds=elapsed, solver="ortools-min-cost-flow",
-        message=(f"{iterations} flow passes over {len(p.sku_ids)} SKUs; bound from the "
-                 "Lagrangian dual (per-SKU flows, lanes with whole trucks)"
+        solve_seconds=elapsed, solver="lane-lagrangian+ortools-min-cost-flow",
+        message=(f"{steps} bound steps (lane Lagrangian, volume algorithm) and {plans} plans "
+                 f"(per-SKU min-cost flows over {len(p.sku_ids)} SKUs)"
                  + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "
                     f"{mip_gap:.2%}")))
     return _result(p, network, best_plan, report)
+
+
+def _uncoupled(p: AllocationProblem) -> bool:
+    """Nothing ties the SKUs together: no truck costs, no throughput cap, no cross-region cap."""
+    used_origin = np.unique(p.lane_from)
+    return (not np.any(p.lane_shipment_cost > 0) and p.max_cross_region_share is None
+            and not np.any(np.isfinite(p.weekly_throughput[used_origin])))
+
+
+def _priced_arc_costs(p: AllocationProblem, network: FlowNetwork, prices) -> np.ndarray:
+    """Arc costs for a plan: unit costs plus the dual's throughput and cross-region prices."""
+    cost = network.arc_cost.copy()
+    lane_arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
+    lane = network.arc_lane[lane_arcs]
+    extra = prices.throughput[p.lane_from[lane]]
+    if p.max_cross_region_share is not None:
+        extra = extra + prices.cross * (p.lane_is_cross_region[lane] - p.max_cross_region_share)
+    cost[lane_arcs] += extra
+    return cost
 
 
 def _gap(cost: dict | None, bound: float) -> float:
@@ -286,13 +219,6 @@ def _gap(cost: dict | None, bound: float) -> float:
         return np.inf
     gap = relative_gap(cost["objective"], bound)
     return np.inf if gap is None else max(gap, 0.0) if cost["objective"] >= bound else 0.0
-
-
-def _lane_litres(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray) -> np.ndarray:
-    arcs = np.flatnonzero(quantity > 0)
-    return np.bincount(network.arc_lane[arcs],
-                       weights=quantity[arcs] * p.sku_volume[network.arc_sku[arcs]],
-                       minlength=len(p.lane_from))
 
 
 def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork
@@ -34,16 +36,17 @@ def solve_sku_flows(network: FlowNetwork, arc_cost: np.ndarray,
             continue
         node_first, node_last = network.node_start[sku], network.node_start[sku + 1]
         solver = min_cost_flow.SimpleMinCostFlow()
+        kept = first + np.flatnonzero(capacity[first:last] > 0)
         arcs = solver.add_arcs_with_capacity_and_unit_cost(
-            network.arc_tail[first:last] - node_first, network.arc_head[first:last] - node_first,
-            capacity[first:last], scaled[first:last])
+            network.arc_tail[kept] - node_first, network.arc_head[kept] - node_first,
+            capacity[kept], scaled[kept])
         solver.set_nodes_supplies(np.arange(node_last - node_first),
                                   network.node_supply[node_first:node_last])
         status = solver.solve()
         if status != solver.OPTIMAL:
             raise SolverError(f"min-cost flow of SKU index {sku} ended with status {status}; the "
                               "stock balance of this SKU is inconsistent.")
-        flows[first:last] = solver.flows(arcs)
+        flows[kept] = solver.flows(arcs)
         total += solver.optimal_cost() / COST_SCALE
     shipped = float(network.node_supply[network.node_supply > 0].sum())
     return flows, total - shipped / COST_SCALE
@@ -201,60 +204,36 @@ def lane_closing_savings(problem: AllocationProblem, network: FlowNetwork,
     return np.where(trucks > 0, trucks * p.lane_shipment_cost - lane_loss, -np.inf)
 
 
-def lane_truck_subproblem(price: np.ndarray, lane: np.ndarray, volume: np.ndarray,
-                          capacity: np.ndarray, shipment_cost: np.ndarray,
-                          truck_capacity: float) -> tuple[float, np.ndarray]:
-    """Lagrangian lane subproblems with integer trucks: ``min_n F n - max_y sum(price * y)``.
+def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: np.ndarray, *,
+                  arc_cost: np.ndarray | None = None, rounds: int = 4,
+                  deadline: float | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """A plan that ships only on ``open_lanes``, then closes lanes that do not pay their trucks.
 
-    For each lane, over whole trucks ``n`` and loads ``0 <= y <= capacity`` (units per lane
-    arc) with ``sum(volume * y) <= truck_capacity * n``. For a given ``n`` the inner problem is
-    a fractional knapsack (best price per litre first), so the value is exact.
+    Each round solves every SKU's min-cost flow with the open lanes' trucks already paid (unit
+    costs only), repairs it into a feasible plan (:func:`repair_plan`) and closes the lanes whose
+    trucks cost more than their shipments save (:func:`lane_closing_savings`); the cheapest
+    round's plan is returned.
 
     Returns
     -------
-    (total, load)
-        The sum over lanes of the subproblem optima (at most 0) and the optimal ``y`` per arc.
+    (quantity, costs)
+        Units per arc of ``network`` and :func:`plan_cost` of that plan.
     """
-    n_lanes = len(shipment_cost)
-    load = np.zeros(len(price))
-    useful = np.flatnonzero((price > 0) & (capacity > 0))
-    if useful.size == 0:
-        return 0.0, load
-    order = useful[np.lexsort((-price[useful] / volume[useful], lane[useful]))]
-    item_volume = volume[order] * capacity[order]
-    item_value = price[order] * capacity[order]
-    item_lane = lane[order]
-    cum_volume = np.cumsum(item_volume)
-    cum_value = np.cumsum(item_value)
-    lane_first = np.searchsorted(item_lane, np.arange(n_lanes), side="left")
-    lane_last = np.searchsorted(item_lane, np.arange(n_lanes), side="right")
-    has_items = lane_last > lane_first
-    start_volume = np.where(lane_first > 0, cum_volume[np.maximum(lane_first - 1, 0)], 0.0)
-    start_value = np.where(lane_first > 0, cum_value[np.maximum(lane_first - 1, 0)], 0.0)
-    end_volume = np.where(has_items, cum_volume[np.maximum(lane_last - 1, 0)], 0.0)
-    total_volume = end_volume - start_volume
-    max_trucks = np.where(has_items, np.ceil(total_volume / truck_capacity - 1e-12), 0)
-    max_trucks = max_trucks.astype(np.int64)
-    # Evaluate every whole number of trucks 0..max per lane (a handful per lane).
-    query_lane = np.repeat(np.arange(n_lanes), max_trucks + 1)
-    trucks = np.arange(query_lane.size) - np.repeat(np.cumsum(max_trucks + 1) - (max_trucks + 1),
-                                                    max_trucks + 1)
-    reach = np.minimum(start_volume[query_lane] + trucks * truck_capacity,
-                       end_volume[query_lane])
-    xp = np.concatenate([[0.0], cum_volume])
-    fp = np.concatenate([[0.0], cum_value])
-    value = np.interp(reach, xp, fp) - start_value[query_lane]
-    objective = shipment_cost[query_lane] * trucks - value
-    best = np.full(n_lanes, np.inf)
-    np.minimum.at(best, query_lane, objective)
-    is_best = objective <= best[query_lane] + 1e-12
-    chosen = np.zeros(n_lanes, dtype=np.int64)
-    first_best = np.flatnonzero(is_best)
-    _, pick = np.unique(query_lane[first_best], return_index=True)
-    chosen[query_lane[first_best[pick]]] = trucks[first_best[pick]]
-    # Loads at the chosen number of trucks: items in price-per-litre order, the last one partly.
-    limit = start_volume[item_lane] + chosen[item_lane] * truck_capacity
-    before = cum_volume - item_volume
-    share = np.clip((limit - before) / np.maximum(item_volume, 1e-12), 0.0, 1.0)
-    load[order] = share * capacity[order]
-    return float(np.minimum(best, 0.0)[has_items].sum()), load
+    lane_arc = network.arc_kind == ARC_LANE
+    capacity = network.arc_capacity.copy()
+    arc_open = np.ones(len(capacity), dtype=bool)
+    arc_open[lane_arc] = open_lanes[network.arc_lane[lane_arc]]
+    capacity[~arc_open] = 0
+    arc_cost = network.arc_cost if arc_cost is None else arc_cost
+    best_quantity, best_cost = None, None
+    for _ in range(rounds):
+        flows, _ = solve_sku_flows(network, arc_cost, capacity)
+        quantity = repair_plan(problem, network, flows)
+        cost = plan_cost(problem, network, quantity)
+        if best_cost is None or cost["objective"] < best_cost["objective"]:
+            best_quantity, best_cost = quantity, cost
+        closing = lane_closing_savings(problem, network, quantity) > 0
+        if not closing.any() or (deadline is not None and time.perf_counter() > deadline):
+            break
+        capacity[lane_arc & closing[np.maximum(network.arc_lane, 0)]] = 0
+    return best_quantity, best_cost

@@ -1,0 +1,268 @@
+r"""The lower bound of the weekly allocation: a Lagrangian dual with one small problem per lane.
+
+The flow network of :mod:`optimizer.allocation_model` is read in a *disaggregated* form: every
+unit segment :math:`j` of a receiving position (the :math:`t`-th unit above its reserve, worth a
+saving :math:`g_j` of margin-weighted expected shortage) may be filled by the position's own
+surplus or by one lane arc :math:`e` (lane :math:`\ell`, SKU :math:`k`) at the lane's unit cost
+:math:`c_\ell`. Two families of constraints tie the lanes together and are priced:
+
+* **cover** -- each segment is filled at most once, price :math:`\lambda_j \ge 0`;
+* **supply** -- a sender ships at most its surplus, price :math:`\mu_p \ge 0`; warehouses also
+  their weekly throughput (:math:`\nu_w \ge 0`), and the optional cross-region share
+  (:math:`\kappa \ge 0`).
+
+What is left splits into one exact problem per lane: open it (one truck, :math:`F_\ell`) or
+not, and for each of its SKUs ship a whole number of cases filling the segments with the most
+negative reduced cost :math:`c_\ell + \mu_p + \nu_w + \lambda_j - g_j`. A lane carries a truck only
+if its SKUs' best values beat :math:`F_\ell`, which is what makes this bound strong where a
+lane's fixed cost is large against its load: each segment pays a lane only up to its own
+saving, as in the strong formulation of facility location. Relaxed: extra trucks above the first
+(lanes here rarely fill one) and store transfers' minimum lot. Any prices give a valid bound;
+:func:`improve_bound` raises it by the volume algorithm (Barahona and Anbil, 2000), a
+subgradient method that averages directions and moves from the best point found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.allocation_model import ARC_LANE, ARC_SEGMENT, AllocationProblem, FlowNetwork
+
+
+@dataclass(frozen=True)
+class LaneDual:
+    """Arrays of the lane Lagrangian (segments sorted by position, lane arcs of the network)."""
+
+    baseline: float
+    saving: np.ndarray
+    segment_position: np.ndarray
+    segment_start: np.ndarray
+    segment_count: np.ndarray
+    arc: np.ndarray
+    arc_lane: np.ndarray
+    arc_sender: np.ndarray
+    arc_receiver: np.ndarray
+    arc_origin: np.ndarray
+    arc_case: np.ndarray
+    arc_most_cases: np.ndarray
+    arc_unit_cost: np.ndarray
+    arc_cross: np.ndarray
+    lane_cost: np.ndarray
+    supply: np.ndarray
+    own_positions: np.ndarray
+    capped: np.ndarray
+    throughput: np.ndarray
+    cross_share: float | None
+
+    @property
+    def key_scale(self) -> float:
+        """Spacing of the position blocks in the sorted search keys."""
+        return 4.0 * float(self.saving.max(initial=1.0)) + 10.0
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Lagrange multipliers: cover (per segment), supply (per position), throughput (per
+    location) and the cross-region share."""
+
+    cover: np.ndarray
+    supply: np.ndarray
+    throughput: np.ndarray
+    cross: float = 0.0
+
+
+@dataclass(frozen=True)
+class DualValue:
+    """The Lagrangian at some prices: the bound, its subgradient, and the lanes it opens."""
+
+    bound: float
+    cover_excess: np.ndarray
+    supply_excess: np.ndarray
+    throughput_excess: np.ndarray
+    cross_excess: float
+    open_lanes: np.ndarray
+
+
+def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
+    """Collect the arrays of the lane Lagrangian from the problem and its flow network."""
+    p = problem
+    n_positions = len(p.stock)
+    segments = np.flatnonzero(network.arc_kind == ARC_SEGMENT)
+    segment_position = network.arc_position[segments]
+    order = np.argsort(segment_position, kind="stable")
+    segments, segment_position = segments[order], segment_position[order]
+    saving = np.maximum(-network.arc_cost[segments], 0.0)
+    segment_count = np.bincount(segment_position, minlength=n_positions)
+    segment_start = np.concatenate([[0], np.cumsum(segment_count)[:-1]])
+    arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
+    lane = network.arc_lane[arcs]
+    from_warehouse = p.is_warehouse[p.lane_from[lane]]
+    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1).astype(np.int64)
+    supply = p.shippable.astype(float)
+    return LaneDual(
+        baseline=network.baseline, saving=saving, segment_position=segment_position,
+        segment_start=segment_start, segment_count=segment_count, arc=arcs, arc_lane=lane,
+        arc_sender=network.extra["sender_of_lane_arc"][arcs],
+        arc_receiver=network.arc_position[arcs], arc_origin=p.lane_from[lane], arc_case=case,
+        arc_most_cases=network.arc_capacity[arcs] // case,
+        arc_unit_cost=p.lane_unit_cost[lane],
+        arc_cross=p.lane_is_cross_region[lane].astype(float),
+        lane_cost=p.lane_shipment_cost.astype(float), supply=supply,
+        own_positions=np.flatnonzero((supply > 0) & (segment_count > 0)),
+        capped=np.flatnonzero(np.isfinite(p.weekly_throughput)),
+        throughput=p.weekly_throughput.astype(float),
+        cross_share=p.max_cross_region_share)
+
+
+def evaluate(dual: LaneDual, prices: Prices) -> DualValue:
+    """The Lagrangian value (a valid lower bound on the plan cost) and its subgradient."""
+    d = dual
+    n_segments = len(d.saving)
+    reduced = prices.cover - d.saving
+    order = np.lexsort((reduced, d.segment_position))
+    reduced = reduced[order]
+    prefix = np.concatenate([[0.0], np.cumsum(reduced)])
+    scale = d.key_scale
+    keys = d.segment_position * scale + reduced
+
+    def first_sum(position: np.ndarray, count: np.ndarray) -> np.ndarray:
+        start = d.segment_start[position]
+        return prefix[start + count] - prefix[start]
+
+    def count_below(position: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        found = np.searchsorted(keys, position * scale + threshold) - d.segment_start[position]
+        return np.clip(found, 0, d.segment_count[position])
+
+    receiver = d.arc_receiver
+    price = d.arc_unit_cost + prices.supply[d.arc_sender] + prices.throughput[d.arc_origin]
+    if d.cross_share is not None:
+        price = price + prices.cross * (d.arc_cross - d.cross_share)
+    useful = count_below(receiver, -price)
+    fewer = np.minimum(useful // d.arc_case, d.arc_most_cases)
+    more = np.minimum(fewer + 1, d.arc_most_cases)
+    filled = d.segment_count[receiver]
+    units_fewer, units_more = fewer * d.arc_case, more * d.arc_case
+    value_fewer = price * units_fewer + first_sum(receiver, np.minimum(units_fewer, filled))
+    value_more = price * units_more + first_sum(receiver, np.minimum(units_more, filled))
+    take_more = value_more < value_fewer
+    value = np.minimum(np.where(take_more, value_more, value_fewer), 0.0)
+    units = np.where(value < 0, np.where(take_more, units_more, units_fewer), 0)
+    n_lanes = len(d.lane_cost)
+    lane_value = d.lane_cost + np.bincount(d.arc_lane, weights=value, minlength=n_lanes)
+    open_lanes = lane_value < 0
+    units = np.where(open_lanes[d.arc_lane], units, 0)
+
+    own = d.own_positions
+    own_units = count_below(own, -prices.supply[own])
+    own_value = prices.supply[own] * own_units + first_sum(own, own_units)
+
+    capped = d.capped
+    bound = (d.baseline - prices.cover.sum() - float(prices.supply @ d.supply)
+             - float(prices.throughput[capped] @ d.throughput[capped])
+             + np.minimum(lane_value, 0.0).sum() + own_value.sum())
+
+    covered = np.minimum(units, d.segment_count[receiver])
+    starts = np.concatenate([d.segment_start[receiver], d.segment_start[own]])
+    counts = np.concatenate([covered, own_units])
+    on = counts > 0
+    change = (np.bincount(starts[on], minlength=n_segments + 1)
+              - np.bincount((starts + counts)[on], minlength=n_segments + 1))
+    cover_excess = np.empty(n_segments)
+    cover_excess[order] = np.cumsum(change)[:-1] - 1.0
+    n_positions = len(d.supply)
+    used = np.bincount(d.arc_sender, weights=units, minlength=n_positions)
+    used[own] += own_units
+    out = np.bincount(d.arc_origin, weights=units, minlength=len(prices.throughput))
+    throughput_excess = np.zeros(len(prices.throughput))
+    throughput_excess[capped] = out[capped] - d.throughput[capped]
+    cross_excess = (float(units @ (d.arc_cross - d.cross_share))
+                    if d.cross_share is not None else 0.0)
+    return DualValue(bound=float(bound), cover_excess=cover_excess,
+                     supply_excess=used - d.supply, throughput_excess=throughput_excess,
+                     cross_excess=cross_excess, open_lanes=open_lanes)
+
+
+def initial_prices(dual: LaneDual, n_locations: int) -> Prices:
+    """Prices to start from: each segment pays the cheapest unit cost of a lane into it, so no
+    lane pays its truck yet and the bound is the transport-free flow bound."""
+    d = dual
+    cheapest = np.full(len(d.supply), np.inf)
+    np.minimum.at(cheapest, d.arc_receiver, d.arc_unit_cost)
+    paid = np.minimum(d.saving, cheapest[d.segment_position])
+    return Prices(cover=d.saving - paid, supply=np.zeros(len(d.supply)),
+                  throughput=np.zeros(n_locations))
+
+
+@dataclass
+class VolumeState:
+    """Where the volume algorithm stands: best prices, their value, the averaged direction."""
+
+    center: Prices
+    value: DualValue
+    direction: tuple[np.ndarray, np.ndarray, np.ndarray, float]
+    step_factor: float = 0.1
+    idle: int = 0
+
+
+def start_volume(dual: LaneDual, prices: Prices) -> VolumeState:
+    """Evaluate the first prices and start the volume algorithm there."""
+    value = evaluate(dual, prices)
+    direction = _projected(dual, prices, value.cover_excess, value.supply_excess,
+                           value.throughput_excess, value.cross_excess)
+    return VolumeState(center=prices, value=value, direction=direction)
+
+
+def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iterations: int,
+                  deadline: float | None = None, clock=None) -> VolumeState:
+    """Run ``iterations`` steps of the volume algorithm towards the plan cost ``upper``.
+
+    The step is ``factor * (upper - bound) / |direction|^2`` from the best prices so far; the
+    factor grows after improving steps that agree with the direction and shrinks after ten
+    steps without improvement; the direction averages subgradients (weight 0.1 on the newest).
+    """
+    alpha = 0.1
+    for _ in range(iterations):
+        if deadline is not None and clock is not None and clock() > deadline:
+            break
+        center = state.center
+        lam_d, mu_d, nu_d, cross_d = _projected(dual, center, *state.direction)
+        norm = float(lam_d @ lam_d + mu_d @ mu_d + nu_d @ nu_d + cross_d * cross_d)
+        if norm <= 0 or upper <= state.value.bound:
+            break
+        step = state.step_factor * (upper - state.value.bound) / norm
+        trial = Prices(cover=np.clip(center.cover + step * lam_d, 0.0, dual.saving),
+                       supply=np.maximum(center.supply + step * mu_d, 0.0),
+                       throughput=np.maximum(center.throughput + step * nu_d, 0.0),
+                       cross=max(center.cross + step * cross_d, 0.0))
+        value = evaluate(dual, trial)
+        gradient = _projected(dual, trial, value.cover_excess, value.supply_excess,
+                              value.throughput_excess, value.cross_excess)
+        if value.bound > state.value.bound:
+            agree = (gradient[0] @ lam_d + gradient[1] @ mu_d + gradient[2] @ nu_d
+                     + gradient[3] * cross_d)
+            if agree >= 0:
+                state.step_factor = min(state.step_factor * 1.1, 2.0)
+            state.center, state.value, state.idle = trial, value, 0
+        else:
+            state.idle += 1
+            if state.idle >= 10:
+                state.step_factor *= 0.66
+                state.idle = 0
+        state.direction = tuple(alpha * new + (1 - alpha) * old
+                                for new, old in zip(gradient, (lam_d, mu_d, nu_d, cross_d),
+                                                    strict=True))
+    return state
+
+
+def _projected(dual: LaneDual, prices: Prices, cover: np.ndarray, supply: np.ndarray,
+               throughput: np.ndarray, cross: float):
+    """Drop the parts of a direction that would push a price out of its bounds."""
+    cover = np.where(((prices.cover <= 0) & (cover < 0))
+                     | ((prices.cover >= dual.saving) & (cover > 0)), 0.0, cover)
+    supply = np.where((prices.supply <= 0) & (supply < 0), 0.0, supply)
+    throughput = np.where((prices.throughput <= 0) & (throughput < 0), 0.0, throughput)
+    if dual.cross_share is None or (prices.cross <= 0 and cross < 0):
+        cross = 0.0
+    return cover, supply, throughput, float(cross)
