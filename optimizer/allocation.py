@@ -38,7 +38,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from optimizer.allocation_dual import improve_bound, initial_prices, lane_dual, start_volume
+from optimizer.allocation_dual import (
+    Prices,
+    improve_bound,
+    initial_prices,
+    lane_dual,
+    start_volume,
+)
 from optimizer.allocation_flows import (
     plan_cost,
     plan_on_lanes,
@@ -202,7 +208,7 @@ def _uncoupled(p: AllocationProblem) -> bool:
             and not np.any(np.isfinite(p.weekly_throughput[used_origin])))
 
 
-def _priced_arc_costs(p: AllocationProblem, network: FlowNetwork, prices) -> np.ndarray:
+def _priced_arc_costs(p: AllocationProblem, network: FlowNetwork, prices: Prices) -> np.ndarray:
     """Arc costs for a plan: unit costs plus the dual's throughput and cross-region prices."""
     cost = network.arc_cost.copy()
     lane_arcs = np.flatnonzero(network.arc_kind == ARC_LANE)

@@ -24,6 +24,7 @@ subgradient method that averages directions and moves from the best point found.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,7 +216,8 @@ def start_volume(dual: LaneDual, prices: Prices) -> VolumeState:
 
 
 def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iterations: int,
-                  deadline: float | None = None, clock=None) -> VolumeState:
+                  deadline: float | None = None,
+                  clock: Callable[[], float] | None = None) -> VolumeState:
     """Run ``iterations`` steps of the volume algorithm towards the plan cost ``upper``.
 
     The step is ``factor * (upper - bound) / |direction|^2`` from the best prices so far; the
@@ -257,7 +259,8 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
 
 
 def _projected(dual: LaneDual, prices: Prices, cover: np.ndarray, supply: np.ndarray,
-               throughput: np.ndarray, cross: float):
+               throughput: np.ndarray, cross: float,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Drop the parts of a direction that would push a price out of its bounds."""
     cover = np.where(((prices.cover <= 0) & (cover < 0))
                      | ((prices.cover >= dual.saving) & (cover > 0)), 0.0, cover)
