@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 
 from optimizer.allocation_dual import (
-    Prices,
     improve_bound,
     initial_prices,
     lane_dual,
+    plan_arc_costs,
     start_volume,
 )
 from optimizer.allocation_flows import (
@@ -52,7 +52,7 @@ from optimizer.allocation_flows import (
     repair_plan,
     solve_sku_flows,
 )
-from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork, build_network
+from optimizer.allocation_model import AllocationProblem, FlowNetwork, build_network
 from optimizer.results import SolveReport, relative_gap
 
 Method = Literal["decomposition", "monolithic"]
@@ -157,7 +157,7 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
                     + ("" if gap <= mip_gap else "; whole cases cost the gap"))
         return _result(p, network, quantity, report)
     dual = lane_dual(p, network)
-    state = start_volume(dual, initial_prices(dual, len(p.location_ids)))
+    state = start_volume(dual, initial_prices(dual))
     best_bound = state.value.bound
     plan_started = clock()
     best_plan, best_cost = plan_on_lanes(p, network, np.ones(len(p.lane_from), dtype=bool),
@@ -172,14 +172,14 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
         chunk = min(BOUND_STEPS_PER_PLAN, dual_iterations - steps)
         before = state.value.bound
         state = improve_bound(dual, state, best_cost["objective"], iterations=chunk,
-                              deadline=bound_deadline, clock=clock)
+                              deadline=bound_deadline)
         steps += chunk
         best_bound = max(best_bound, state.value.bound)
         if _gap(best_cost, best_bound) <= mip_gap:
             break
         plan_started = clock()
         quantity, cost = plan_on_lanes(p, network, state.value.open_lanes,
-                                       arc_cost=_priced_arc_costs(p, network, state.center),
+                                       arc_cost=plan_arc_costs(dual, network.arc_cost, state.center),
                                        deadline=deadline)
         plan_seconds = max(plan_seconds, clock() - plan_started)
         plans += 1
@@ -206,18 +206,6 @@ def _uncoupled(p: AllocationProblem) -> bool:
     used_origin = np.unique(p.lane_from)
     return (not np.any(p.lane_shipment_cost > 0) and p.max_cross_region_share is None
             and not np.any(np.isfinite(p.weekly_throughput[used_origin])))
-
-
-def _priced_arc_costs(p: AllocationProblem, network: FlowNetwork, prices: Prices) -> np.ndarray:
-    """Arc costs for a plan: unit costs plus the dual's throughput and cross-region prices."""
-    cost = network.arc_cost.copy()
-    lane_arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
-    lane = network.arc_lane[lane_arcs]
-    extra = prices.throughput[p.lane_from[lane]]
-    if p.max_cross_region_share is not None:
-        extra = extra + prices.cross * (p.lane_is_cross_region[lane] - p.max_cross_region_share)
-    cost[lane_arcs] += extra
-    return cost
 
 
 def _gap(cost: dict | None, bound: float) -> float:

@@ -24,7 +24,7 @@ subgradient method that averages directions and moves from the best point found.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,9 +137,7 @@ def evaluate(dual: LaneDual, prices: Prices) -> DualValue:
         return np.clip(found, 0, d.segment_count[position])
 
     receiver = d.arc_receiver
-    price = d.arc_unit_cost + prices.supply[d.arc_sender] + prices.throughput[d.arc_origin]
-    if d.cross_share is not None:
-        price = price + prices.cross * (d.arc_cross - d.cross_share)
+    price = d.arc_unit_cost + prices.supply[d.arc_sender] + coupling_price(d, prices)
     useful = count_below(receiver, -price)
     fewer = np.minimum(useful // d.arc_case, d.arc_most_cases)
     more = np.minimum(fewer + 1, d.arc_most_cases)
@@ -185,7 +183,24 @@ def evaluate(dual: LaneDual, prices: Prices) -> DualValue:
                      cross_excess=cross_excess, open_lanes=open_lanes)
 
 
-def initial_prices(dual: LaneDual, n_locations: int) -> Prices:
+def coupling_price(dual: LaneDual, prices: Prices) -> np.ndarray:
+    """Price per unit on each lane arc of the constraints that couple SKUs: the origin's
+    throughput and the cross-region share."""
+    price = prices.throughput[dual.arc_origin]
+    if dual.cross_share is not None:
+        price = price + prices.cross * (dual.arc_cross - dual.cross_share)
+    return price
+
+
+def plan_arc_costs(dual: LaneDual, arc_cost: np.ndarray, prices: Prices) -> np.ndarray:
+    """Arc costs for a plan: the network's ``arc_cost`` plus, on lane arcs, the coupling prices
+    (so plans steer away from full warehouses and the cross-region cap)."""
+    cost = arc_cost.copy()
+    cost[dual.arc] += coupling_price(dual, prices)
+    return cost
+
+
+def initial_prices(dual: LaneDual) -> Prices:
     """Prices to start from: each segment pays the cheapest unit cost of a lane into it, so no
     lane pays its truck yet and the bound is the transport-free flow bound."""
     d = dual
@@ -193,7 +208,7 @@ def initial_prices(dual: LaneDual, n_locations: int) -> Prices:
     np.minimum.at(cheapest, d.arc_receiver, d.arc_unit_cost)
     paid = np.minimum(d.saving, cheapest[d.segment_position])
     return Prices(cover=d.saving - paid, supply=np.zeros(len(d.supply)),
-                  throughput=np.zeros(n_locations))
+                  throughput=np.zeros(len(d.throughput)))
 
 
 @dataclass
@@ -216,17 +231,17 @@ def start_volume(dual: LaneDual, prices: Prices) -> VolumeState:
 
 
 def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iterations: int,
-                  deadline: float | None = None,
-                  clock: Callable[[], float] | None = None) -> VolumeState:
+                  deadline: float | None = None) -> VolumeState:
     """Run ``iterations`` steps of the volume algorithm towards the plan cost ``upper``.
 
     The step is ``factor * (upper - bound) / |direction|^2`` from the best prices so far; the
     factor grows after improving steps that agree with the direction and shrinks after ten
     steps without improvement; the direction averages subgradients (weight 0.1 on the newest).
+    ``deadline`` is a :func:`time.perf_counter` reading after which no further step starts.
     """
     alpha = 0.1
     for _ in range(iterations):
-        if deadline is not None and clock is not None and clock() > deadline:
+        if deadline is not None and time.perf_counter() > deadline:
             break
         center = state.center
         lam_d, mu_d, nu_d, cross_d = _projected(dual, center, *state.direction)

@@ -236,7 +236,7 @@ def test_lane_dual_closes_the_gap_of_a_lone_lane() -> None:
     network = build_network(problem)
     optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-9, time_limit=60)
     dual = lane_dual(problem, network)
-    state = start_volume(dual, initial_prices(dual, 2))
+    state = start_volume(dual, initial_prices(dual))
     state = improve_bound(dual, state, optimum.report.objective * 1.05, iterations=500)
     assert state.value.bound <= optimum.report.objective + 1e-6
     assert state.value.bound == pytest.approx(optimum.report.objective, rel=1e-3)
