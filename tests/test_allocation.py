@@ -201,8 +201,16 @@ def test_cross_table_checks_list_every_problem() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_lane_dual_is_a_lower_bound_at_any_prices(seed: int) -> None:
-    """Weak duality: random prices give a value below the proven MIP optimum."""
-    from optimizer.allocation_dual import Prices, evaluate, lane_dual
+    """Weak duality: random prices, and the best prices the volume algorithm finds, give a value
+    below the proven MIP optimum."""
+    from optimizer.allocation_dual import (
+        Prices,
+        evaluate,
+        improve_bound,
+        initial_prices,
+        lane_dual,
+        start_volume,
+    )
 
     problem = synthetic_problem(seed=seed, n_stores=10, n_skus=3, throughput=60.0)
     network = build_network(problem)
@@ -215,6 +223,10 @@ def test_lane_dual_is_a_lower_bound_at_any_prices(seed: int) -> None:
                         supply=rng.exponential(5.0, len(dual.supply)),
                         throughput=rng.exponential(2.0, len(problem.location_ids)))
         assert evaluate(dual, prices).bound <= optimum.report.objective + 1e-6
+    state = improve_bound(dual, start_volume(dual, initial_prices(dual)),
+                          optimum.report.objective * 1.2, iterations=300)
+    assert state.value.bound <= optimum.report.objective + 1e-6
+    assert state.value.bound >= 0.5 * optimum.report.objective
 
 
 def test_lane_dual_closes_the_gap_of_a_lone_lane() -> None:
