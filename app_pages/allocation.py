@@ -80,7 +80,8 @@ if run_clicked:
         st.write("Checking the inputs, forecasting demand per store and SKU, setting safety "
                  "stock, then solving the transfer model (up to the time limit)…")
         try:
-            weekly = plan.plan_week(**tables, week=week, settings=settings)
+            with common.live_gap():
+                weekly = plan.plan_week(**tables, week=week, settings=settings)
         except ValueError as error:
             status.update(label="The plan could not be made", state="error")
             common.show_error(error, what="Weekly plan")

@@ -54,6 +54,7 @@ from optimizer.allocation_flows import (
 )
 from optimizer.allocation_model import AllocationProblem, FlowNetwork, build_network
 from optimizer.results import SolveReport, relative_gap
+from optimizer.solvers import progress_reporter
 
 Method = Literal["decomposition", "monolithic"]
 
@@ -137,6 +138,9 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
 BOUND_STEPS_PER_PLAN = 60
 """Volume-algorithm steps between two plans built from the lanes the dual opens."""
 
+PLAN_OPEN_SHARES = (0.35, 0.2, 0.5)
+"""Plans open the lanes open in at least this share of recent bound steps, in turn."""
+
 
 def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
                time_limit: float, dual_iterations: int, started: float) -> AllocationResult:
@@ -156,13 +160,16 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
             message="no truck costs, throughput or cross-region caps: one min-cost flow per SKU"
                     + ("" if gap <= mip_gap else "; whole cases cost the gap"))
         return _result(p, network, quantity, report)
+    report = progress_reporter()
     dual = lane_dual(p, network)
     state = start_volume(dual, initial_prices(dual))
     best_bound = state.value.bound
+    report(clock() - started, None, best_bound)
     plan_started = clock()
     best_plan, best_cost = plan_on_lanes(p, network, np.ones(len(p.lane_from), dtype=bool),
                                          deadline=deadline)
     plan_seconds = clock() - plan_started
+    report(clock() - started, best_cost["objective"], best_bound, new_plan=True)
     steps, plans = 0, 1
     while steps < dual_iterations and _gap(best_cost, best_bound) > mip_gap:
         # Leave time for one more plan after the bound steps.
@@ -171,20 +178,29 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
             break
         chunk = min(BOUND_STEPS_PER_PLAN, dual_iterations - steps)
         before = state.value.bound
-        state = improve_bound(dual, state, best_cost["objective"], iterations=chunk,
-                              deadline=bound_deadline)
+        upper, bound_so_far = best_cost["objective"], best_bound
+
+        def bound_step(bound: float, upper: float = upper, known: float = bound_so_far) -> None:
+            report(clock() - started, upper, max(known, bound))
+
+        state = improve_bound(dual, state, upper, iterations=chunk, deadline=bound_deadline,
+                              on_step=bound_step)
         steps += chunk
         best_bound = max(best_bound, state.value.bound)
         if _gap(best_cost, best_bound) <= mip_gap:
             break
         plan_started = clock()
-        quantity, cost = plan_on_lanes(p, network, state.value.open_lanes,
+        # Lanes open in a good share of recent steps (the volume algorithm's primal estimate)
+        # make better plans than the lanes of any single step; the share asked for cycles.
+        share = PLAN_OPEN_SHARES[(plans - 1) % len(PLAN_OPEN_SHARES)]
+        quantity, cost = plan_on_lanes(p, network, state.lane_open_share >= share,
                                        arc_cost=plan_arc_costs(dual, network.arc_cost, state.center),
                                        deadline=deadline)
         plan_seconds = max(plan_seconds, clock() - plan_started)
         plans += 1
         if cost["objective"] < best_cost["objective"]:
             best_plan, best_cost = quantity, cost
+            report(clock() - started, best_cost["objective"], best_bound, new_plan=True)
         if state.value.bound <= before + 1e-9 * abs(before) and state.step_factor < 1e-4:
             break
 

@@ -25,6 +25,7 @@ subgradient method that averages directions and moves from the best point found.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,7 @@ class DualValue:
     throughput_excess: np.ndarray
     cross_excess: float
     open_lanes: np.ndarray
+    segment_order: np.ndarray
 
 
 def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
@@ -98,6 +100,10 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
     segment_count = np.bincount(segment_position, minlength=n_positions)
     segment_start = np.concatenate([[0], np.cumsum(segment_count)[:-1]])
     arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
+    # Arcs by receiver, then unit cost: the searches of :func:`evaluate` then ask for nearly
+    # ascending keys, which binary search and the memory cache both reward.
+    arcs = arcs[np.lexsort((p.lane_unit_cost[network.arc_lane[arcs]],
+                            network.arc_position[arcs]))]
     lane = network.arc_lane[arcs]
     from_warehouse = p.is_warehouse[p.lane_from[lane]]
     case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1).astype(np.int64)
@@ -117,16 +123,22 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         cross_share=p.max_cross_region_share)
 
 
-def evaluate(dual: LaneDual, prices: Prices) -> DualValue:
-    """The Lagrangian value (a valid lower bound on the plan cost) and its subgradient."""
+def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = None) -> DualValue:
+    """The Lagrangian value (a valid lower bound on the plan cost) and its subgradient.
+
+    ``order_hint`` is the ``segment_order`` of an earlier evaluation: prices move a little
+    between steps, so the segments are then nearly sorted already and sort in linear time.
+    """
     d = dual
     n_segments = len(d.saving)
-    reduced = prices.cover - d.saving
-    order = np.lexsort((reduced, d.segment_position))
-    reduced = reduced[order]
-    prefix = np.concatenate([[0.0], np.cumsum(reduced)])
     scale = d.key_scale
+    reduced = prices.cover - d.saving
     keys = d.segment_position * scale + reduced
+    if order_hint is None:
+        order_hint = np.arange(n_segments)
+    order = order_hint[np.argsort(keys[order_hint], kind="stable")]
+    reduced, keys = reduced[order], keys[order]
+    prefix = np.concatenate([[0.0], np.cumsum(reduced)])
 
     def first_sum(position: np.ndarray, count: np.ndarray) -> np.ndarray:
         start = d.segment_start[position]
@@ -180,7 +192,7 @@ def evaluate(dual: LaneDual, prices: Prices) -> DualValue:
                     if d.cross_share is not None else 0.0)
     return DualValue(bound=float(bound), cover_excess=cover_excess,
                      supply_excess=used - d.supply, throughput_excess=throughput_excess,
-                     cross_excess=cross_excess, open_lanes=open_lanes)
+                     cross_excess=cross_excess, open_lanes=open_lanes, segment_order=order)
 
 
 def coupling_price(dual: LaneDual, prices: Prices) -> np.ndarray:
@@ -200,24 +212,71 @@ def plan_arc_costs(dual: LaneDual, arc_cost: np.ndarray, prices: Prices) -> np.n
     return cost
 
 
-def initial_prices(dual: LaneDual) -> Prices:
-    """Prices to start from: each segment pays the cheapest unit cost of a lane into it, so no
-    lane pays its truck yet and the bound is the transport-free flow bound."""
+def initial_prices(dual: LaneDual, *, bisection_steps: int = 14) -> Prices:
+    r"""Prices to start from: every lane's truck paid exactly by the segments it could fill.
+
+    Each lane gets a markup :math:`t_\ell` per unit such that its segments, each paying
+    :math:`\min(g_j - c_\ell, t_\ell)^+`, pay the truck :math:`F_\ell` exactly (bisection; a lane
+    whose segments could never pay it gets none). A segment is then worth the cheapest
+    :math:`c_\ell + t_\ell` of a lane into it, or its own saving if lower (``cover`` is the
+    saving minus that worth), and a position's own surplus is priced at the worth of the first
+    segment it cannot fill. At these prices no lane gains from opening and supply is still free,
+    so the bound is what every receiver would pay for fully loaded deliveries; the volume
+    algorithm takes it from there.
+    """
     d = dual
-    cheapest = np.full(len(d.supply), np.inf)
-    np.minimum.at(cheapest, d.arc_receiver, d.arc_unit_cost)
-    paid = np.minimum(d.saving, cheapest[d.segment_position])
-    return Prices(cover=d.saving - paid, supply=np.zeros(len(d.supply)),
+    scale = d.key_scale
+    # Segments are non-increasing in saving within a position: keys ascend within each block.
+    keys = d.segment_position * scale - d.saving
+    prefix = np.concatenate([[0.0], np.cumsum(d.saving)])
+    receiver, cost = d.arc_receiver, d.arc_unit_cost
+    most_units = d.arc_most_cases * d.arc_case
+    start = d.segment_start[receiver]
+
+    def count_above(threshold: np.ndarray) -> np.ndarray:
+        found = np.searchsorted(keys, receiver * scale - threshold, side="left") - start
+        return np.clip(found, 0, np.minimum(d.segment_count[receiver], most_units))
+
+    paying = count_above(cost)
+    paid_before_markup = prefix[start + paying] - prefix[start] - cost * paying
+    n_lanes = len(d.lane_cost)
+
+    def lane_pays(markup: np.ndarray) -> np.ndarray:
+        above = count_above(cost + markup[d.arc_lane])
+        paid = (paid_before_markup - (prefix[start + above] - prefix[start] - cost * above)
+                + above * markup[d.arc_lane])
+        return np.bincount(d.arc_lane, weights=paid, minlength=n_lanes)
+
+    top = float(d.saving.max(initial=0.0))
+    low, high = np.zeros(n_lanes), np.full(n_lanes, top)
+    for _ in range(bisection_steps):
+        middle = (low + high) / 2
+        short = lane_pays(middle) < d.lane_cost
+        low, high = np.where(short, middle, low), np.where(short, high, middle)
+    markup = np.where(lane_pays(np.full(n_lanes, top)) < d.lane_cost, np.inf, high)
+    delivered = np.full(len(d.supply), np.inf)
+    np.minimum.at(delivered, receiver, cost + markup[d.arc_lane])
+    worth = np.minimum(d.saving, delivered[d.segment_position])
+    supply = np.zeros(len(d.supply))
+    own = d.own_positions
+    filled = np.minimum(d.supply[own].astype(np.int64), d.segment_count[own])
+    beyond = d.segment_start[own] + filled
+    supply[own] = np.where(filled < d.segment_count[own],
+                           worth[np.minimum(beyond, len(worth) - 1)], 0.0)
+    return Prices(cover=d.saving - worth, supply=supply,
                   throughput=np.zeros(len(d.throughput)))
 
 
 @dataclass
 class VolumeState:
-    """Where the volume algorithm stands: best prices, their value, the averaged direction."""
+    """Where the volume algorithm stands: best prices, their value, the averaged direction,
+    and how often each lane has been open lately (``lane_open_share``, averaged like the
+    direction: the algorithm's estimate of the fractional primal solution)."""
 
     center: Prices
     value: DualValue
     direction: tuple[np.ndarray, np.ndarray, np.ndarray, float]
+    lane_open_share: np.ndarray
     step_factor: float = 0.1
     idle: int = 0
 
@@ -227,17 +286,20 @@ def start_volume(dual: LaneDual, prices: Prices) -> VolumeState:
     value = evaluate(dual, prices)
     direction = _projected(dual, prices, value.cover_excess, value.supply_excess,
                            value.throughput_excess, value.cross_excess)
-    return VolumeState(center=prices, value=value, direction=direction)
+    return VolumeState(center=prices, value=value, direction=direction,
+                       lane_open_share=value.open_lanes.astype(float))
 
 
 def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iterations: int,
-                  deadline: float | None = None) -> VolumeState:
+                  deadline: float | None = None,
+                  on_step: Callable[[float], None] | None = None) -> VolumeState:
     """Run ``iterations`` steps of the volume algorithm towards the plan cost ``upper``.
 
     The step is ``factor * (upper - bound) / |direction|^2`` from the best prices so far; the
     factor grows after improving steps that agree with the direction and shrinks after ten
     steps without improvement; the direction averages subgradients (weight 0.1 on the newest).
-    ``deadline`` is a :func:`time.perf_counter` reading after which no further step starts.
+    ``deadline`` is a :func:`time.perf_counter` reading after which no further step starts;
+    ``on_step`` receives the best bound after every step.
     """
     alpha = 0.1
     for _ in range(iterations):
@@ -253,7 +315,7 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
                        supply=np.maximum(center.supply + step * mu_d, 0.0),
                        throughput=np.maximum(center.throughput + step * nu_d, 0.0),
                        cross=max(center.cross + step * cross_d, 0.0))
-        value = evaluate(dual, trial)
+        value = evaluate(dual, trial, state.value.segment_order)
         gradient = _projected(dual, trial, value.cover_excess, value.supply_excess,
                               value.throughput_excess, value.cross_excess)
         if value.bound > state.value.bound:
@@ -270,6 +332,9 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
         state.direction = tuple(alpha * new + (1 - alpha) * old
                                 for new, old in zip(gradient, (lam_d, mu_d, nu_d, cross_d),
                                                     strict=True))
+        state.lane_open_share = alpha * value.open_lanes + (1 - alpha) * state.lane_open_share
+        if on_step is not None:
+            on_step(state.value.bound)
     return state
 
 

@@ -94,16 +94,21 @@ def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
     receiver = network.arc_position[arcs]
     received = np.bincount(receiver, weights=q, minlength=len(p.stock))
     level = network.position_base_level + received
-    mean, var = p.demand_mean[receiver], np.maximum(p.demand_variance[receiver], 1e-9)
-    others = level[receiver] - q
-    saving = p.sku_margin[p.position_sku[receiver]] * (
-        expected_shortage(others + down, mean, var, distribution=p.distribution)
-        - expected_shortage(others + down + extra, mean, var, distribution=p.distribution))
-    saving -= extra * p.lane_unit_cost[network.arc_lane[arcs]]
-    candidate = (extra > 0) & (saving > 0) & (mean > 0)
+    # Only the shipments with a part case are priced (a few of the millions of lane arcs).
+    part = np.flatnonzero(extra > 0)
+    r = receiver[part]
+    mean, var = p.demand_mean[r], np.maximum(p.demand_variance[r], 1e-9)
+    others = level[r] - q[part]
+    saving = np.zeros(len(arcs))
+    saving[part] = p.sku_margin[p.position_sku[r]] * (
+        expected_shortage(others + down[part], mean, var, distribution=p.distribution)
+        - expected_shortage(others + down[part] + extra[part], mean, var,
+                            distribution=p.distribution)
+    ) - extra[part] * p.lane_unit_cost[network.arc_lane[arcs[part]]]
+    candidate = (extra > 0) & (saving > 0) & (p.demand_mean[receiver] > 0)
     left = p.shippable - np.bincount(sender, weights=down, minlength=len(p.stock))
-    order = np.lexsort((-saving / np.maximum(extra, 1), sender))
-    order = order[candidate[order]]
+    chosen = np.flatnonzero(candidate)
+    order = chosen[np.lexsort((-saving[chosen] / extra[chosen], sender[chosen]))]
     taken = np.cumsum(extra[order])
     group_start = np.r_[True, sender[order][1:] != sender[order][:-1]] if order.size else order
     before = np.maximum.accumulate(np.where(group_start, taken - extra[order], 0)) \

@@ -189,9 +189,19 @@ def choose_distribution(mean: np.ndarray | float, variance: np.ndarray | float,
     ['normal', 'poisson', 'negative_binomial']
     """
     mean, variance = np.broadcast_arrays(np.asarray(mean, float), np.asarray(variance, float))
+    return np.asarray(_DISTRIBUTION_NAMES)[_distribution_codes(mean, variance)]
+
+
+_DISTRIBUTION_NAMES = ("normal", "poisson", "negative_binomial")
+"""Names of the integer codes used inside this module (0, 1, 2): comparing small integers is
+far cheaper than comparing arrays of strings on millions of positions."""
+_NORMAL, _POISSON, _NEGBIN = range(3)
+
+
+def _distribution_codes(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
     slow = mean < SLOW_MOVER_MEAN
     overdispersed = variance > _DISPERSION_TOLERANCE * mean
-    return np.where(~slow, "normal", np.where(overdispersed, "negative_binomial", "poisson"))
+    return np.where(~slow, _NORMAL, np.where(overdispersed, _NEGBIN, _POISSON)).astype(np.int8)
 
 
 def expected_shortage(stock: np.ndarray | float, mean: np.ndarray | float,
@@ -212,15 +222,15 @@ def expected_shortage(stock: np.ndarray | float, mean: np.ndarray | float,
                                                 np.asarray(variance, float))
     kinds = _resolve(distribution, mean, variance)
     result = np.zeros(stock.shape, dtype=float)
-    normal = kinds == "normal"
+    normal = kinds == _NORMAL
     if normal.any():
         sd = np.sqrt(np.maximum(variance[normal], 1e-12))
         result[normal] = sd * standard_normal_loss((stock[normal] - mean[normal]) / sd)
-    poisson = kinds == "poisson"
+    poisson = kinds == _POISSON
     if poisson.any():
         s, mu = np.floor(np.maximum(stock[poisson], 0)), mean[poisson]
         result[poisson] = mu * stats.poisson.sf(s - 1, mu) - s * stats.poisson.sf(s, mu)
-    negbin = kinds == "negative_binomial"
+    negbin = kinds == _NEGBIN
     if negbin.any():
         s, mu, var = np.floor(np.maximum(stock[negbin], 0)), mean[negbin], variance[negbin]
         r, p = _negbin_parameters(mu, var)
@@ -242,11 +252,11 @@ def demand_quantile(level: float, mean: np.ndarray | float, variance: np.ndarray
     mean, variance = np.broadcast_arrays(np.asarray(mean, float), np.asarray(variance, float))
     kinds = _resolve(distribution, mean, variance)
     result = np.zeros(mean.shape, dtype=float)
-    normal = kinds == "normal"
+    normal = kinds == _NORMAL
     result[normal] = stats.norm.ppf(level, mean[normal], np.sqrt(np.maximum(variance[normal], 0)))
-    poisson = kinds == "poisson"
+    poisson = kinds == _POISSON
     result[poisson] = stats.poisson.ppf(level, mean[poisson])
-    negbin = kinds == "negative_binomial"
+    negbin = kinds == _NEGBIN
     if negbin.any():
         r, p = _negbin_parameters(mean[negbin], variance[negbin])
         result[negbin] = stats.nbinom.ppf(level, r, p)
@@ -307,12 +317,12 @@ def simulate_service_level(order_up_to: np.ndarray, mean: np.ndarray, variance: 
     rng = np.random.default_rng(seed)
     kinds = _resolve(distribution, mean, variance)
     demand = np.empty((periods + lead_time_periods, mean.size))
-    normal = kinds == "normal"
+    normal = kinds == _NORMAL
     demand[:, normal] = rng.normal(mean[normal], np.sqrt(variance[normal]),
                                    size=(demand.shape[0], int(normal.sum())))
-    poisson = kinds == "poisson"
+    poisson = kinds == _POISSON
     demand[:, poisson] = rng.poisson(mean[poisson], size=(demand.shape[0], int(poisson.sum())))
-    negbin = kinds == "negative_binomial"
+    negbin = kinds == _NEGBIN
     if negbin.any():
         r, p = _negbin_parameters(mean[negbin], variance[negbin])
         demand[:, negbin] = rng.negative_binomial(r, p, size=(demand.shape[0], int(negbin.sum())))
@@ -332,15 +342,16 @@ def simulate_service_level(order_up_to: np.ndarray, mean: np.ndarray, variance: 
 
 
 def _resolve(distribution: Distribution, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """Integer distribution code per element (see :data:`_DISTRIBUTION_NAMES`)."""
     if distribution == "auto":
-        return choose_distribution(mean, variance)
-    if distribution not in ("normal", "poisson", "negative_binomial"):
+        return _distribution_codes(mean, variance)
+    if distribution not in _DISTRIBUTION_NAMES:
         raise InputError(f"`distribution` must be normal, poisson, negative_binomial or auto, "
                          f"got {distribution!r}.")
-    kinds = np.full(mean.shape, distribution, dtype=object)
+    kinds = np.full(mean.shape, _DISTRIBUTION_NAMES.index(distribution), dtype=np.int8)
     if distribution == "negative_binomial":
-        kinds[variance <= mean * (1 + 1e-9)] = "poisson"
-    return kinds.astype(str)
+        kinds[variance <= mean * (1 + 1e-9)] = _POISSON
+    return kinds
 
 
 def _negbin_parameters(mean: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

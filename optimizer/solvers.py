@@ -274,6 +274,37 @@ def solve_progress(callback: ProgressCallback) -> Iterator[None]:
         _progress_callback.reset(token)
 
 
+def progress_reporter() -> Callable[..., None]:
+    """A function that passes progress of a solver of our own to the enclosing
+    :func:`solve_progress` block, if any (the same throttle as for HiGHS).
+
+    Call it as ``report(seconds, objective, bound, new_plan=...)``; the gap is derived here.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with solve_progress(seen.append):
+    ...     report = progress_reporter()
+    ...     report(1.0, 110.0, 100.0, new_plan=True)
+    ...     report(1.1, 110.0, 101.0)
+    >>> [(p.objective, p.bound, round(p.gap, 4)) for p in seen]
+    [(110.0, 100.0, 0.0909)]
+    """
+    callback = _progress_callback.get()
+    last_report = [-math.inf]
+
+    def report(seconds: float, objective: float | None, bound: float | None, *,
+               new_plan: bool = False) -> None:
+        if callback is None or (not new_plan
+                                and seconds - last_report[0] < PROGRESS_INTERVAL_SECONDS):
+            return
+        last_report[0] = seconds
+        callback(SolveProgress(seconds=seconds, objective=objective, bound=bound,
+                               gap=relative_gap(objective, bound)))
+
+    return report
+
+
 def _watch_progress(highs: Any) -> None:
     callback = _progress_callback.get()
     if callback is None:

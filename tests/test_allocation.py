@@ -134,6 +134,29 @@ def test_bound_is_below_the_mip_optimum_and_plan_above(seed: int) -> None:
     assert decomposed.report.status == ("optimal" if gap <= 0.01 else "feasible")
 
 
+def test_decomposition_reports_progress_that_ends_at_its_result() -> None:
+    from optimizer.solvers import solve_progress
+
+    problem = synthetic_problem(seed=2, throughput=40.0)
+    seen = []
+    with solve_progress(seen.append):
+        result = solve_allocation(problem, mip_gap=1e-9, dual_iterations=120)
+    plans = [snap for snap in seen if snap.objective is not None]
+    assert seen[0].objective is None and seen[0].bound is not None
+    assert plans, "the first plan is reported"
+    # Snapshots are in time order, plans only improve, bounds only rise, and every snapshot
+    # is a bracket of the final result: no reported plan beats it, no bound exceeds its bound.
+    assert [snap.seconds for snap in seen] == sorted(snap.seconds for snap in seen)
+    objectives = [snap.objective for snap in plans]
+    assert objectives == sorted(objectives, reverse=True)
+    bounds = [snap.bound for snap in seen]
+    assert bounds == sorted(bounds)
+    assert objectives[-1] == pytest.approx(result.report.objective)
+    assert max(bounds) <= result.report.bound + 1e-6
+    assert all(snap.gap == pytest.approx((snap.objective - snap.bound) / snap.objective)
+               for snap in plans)
+
+
 def test_plan_cuts_expected_shortage_against_doing_nothing() -> None:
     problem = synthetic_problem(seed=4)
     result = solve_allocation(problem)
