@@ -23,9 +23,9 @@ Only (3), (6) and (7) couple SKUs; the fixed cost per truck is what makes the pr
 :mod:`optimizer.allocation_dual`: every unit segment of shortage saving is filled at most once
 and every sender ships at most its surplus (both priced), which leaves one exact problem per
 lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm. Plans
-come from the lanes that the dual opens: per-SKU min-cost flows on those lanes (their trucks
-paid), repaired to meet (3)-(7) exactly, then lanes whose trucks cost more than they save are
-closed and the flows re-solved. The report's bound is the best dual value, the objective the
+come from the lanes that the dual opens in a good share of recent steps: per-SKU min-cost flows
+on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, then lanes whose trucks
+cost more than they save are closed and the flows re-solved. The report's bound is the best dual value, the objective the
 best plan.
 """
 

@@ -253,7 +253,8 @@ def initial_prices(dual: LaneDual, *, bisection_steps: int = 14) -> Prices:
         middle = (low + high) / 2
         short = lane_pays(middle) < d.lane_cost
         low, high = np.where(short, middle, low), np.where(short, high, middle)
-    markup = np.where(lane_pays(np.full(n_lanes, top)) < d.lane_cost, np.inf, high)
+    # ``low`` never quite pays the truck, so no lane gains from opening at these prices.
+    markup = np.where(lane_pays(np.full(n_lanes, top)) < d.lane_cost, np.inf, low)
     delivered = np.full(len(d.supply), np.inf)
     np.minimum.at(delivered, receiver, cost + markup[d.arc_lane])
     worth = np.minimum(d.saving, delivered[d.segment_position])

@@ -252,6 +252,27 @@ def test_lane_dual_is_a_lower_bound_at_any_prices(seed: int) -> None:
     assert state.value.bound >= 0.5 * optimum.report.objective
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_lane_dual_starts_with_every_truck_paid(seed: int) -> None:
+    """At the starting prices no lane gains from opening, and the bound is at least the one
+    where each segment pays only the cheapest unit cost into it and own surplus is free."""
+    from optimizer.allocation_dual import Prices, evaluate, initial_prices, lane_dual
+
+    problem = synthetic_problem(seed=seed, n_stores=10, n_skus=3, throughput=60.0)
+    network = build_network(problem)
+    dual = lane_dual(problem, network)
+    start = evaluate(dual, initial_prices(dual))
+    assert not start.open_lanes.any()
+    cheapest = np.full(len(dual.supply), np.inf)
+    np.minimum.at(cheapest, dual.arc_receiver, dual.arc_unit_cost)
+    paid = np.minimum(dual.saving, cheapest[dual.segment_position])
+    plain = evaluate(dual, Prices(cover=dual.saving - paid, supply=np.zeros(len(dual.supply)),
+                                  throughput=np.zeros(len(dual.throughput))))
+    assert start.bound >= plain.bound - 1e-9
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
+    assert start.bound <= optimum.report.objective + 1e-6
+
+
 def test_lane_dual_closes_the_gap_of_a_lone_lane() -> None:
     """One warehouse, one store, one lane: the bound meets the optimum (whole cases, a truck)."""
     from optimizer.allocation_dual import improve_bound, initial_prices, lane_dual, start_volume
