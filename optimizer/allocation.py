@@ -25,8 +25,8 @@ and every sender ships at most its surplus (both priced), which leaves one exact
 lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm. Plans
 come from the lanes that the dual opens in a good share of recent steps: per-SKU min-cost flows
 on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, then lanes whose trucks
-cost more than they save are closed and the flows re-solved. The report's bound is the best dual value, the objective the
-best plan.
+cost more than they save are closed and the flows re-solved. The report's bound is the best
+dual value, the objective the best plan.
 """
 
 from __future__ import annotations
@@ -193,9 +193,9 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
         # Lanes open in a good share of recent steps (the volume algorithm's primal estimate)
         # make better plans than the lanes of any single step; the share asked for cycles.
         share = PLAN_OPEN_SHARES[(plans - 1) % len(PLAN_OPEN_SHARES)]
+        arc_cost = plan_arc_costs(dual, network.arc_cost, state.center)
         quantity, cost = plan_on_lanes(p, network, state.lane_open_share >= share,
-                                       arc_cost=plan_arc_costs(dual, network.arc_cost, state.center),
-                                       deadline=deadline)
+                                       arc_cost=arc_cost, deadline=deadline)
         plan_seconds = max(plan_seconds, clock() - plan_started)
         plans += 1
         if cost["objective"] < best_cost["objective"]:
