@@ -147,9 +147,17 @@ def _save_scenario(page: Any, name: str) -> None:
     from playwright.sync_api import expect
 
     name_box = page.get_by_label("Scenario name")
-    name_box.fill(name)
-    name_box.press("Enter")
-    expect(name_box).to_have_value(name)
+    # A rerun still finishing after the last run may put back the box's previous value: type
+    # the name again until the page keeps it (the saved name is checked below).
+    for attempt in range(3):
+        name_box.fill(name)
+        name_box.press("Enter")
+        try:
+            expect(name_box).to_have_value(name, timeout=5_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     page.get_by_role("button", name="Save scenario").click()
     expect(page.get_by_text(f"Saved as scenario {name}")).to_be_visible(timeout=60_000)
 
