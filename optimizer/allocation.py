@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -160,34 +161,33 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
             message="no truck costs, throughput or cross-region caps: one min-cost flow per SKU"
                     + ("" if gap <= mip_gap else "; whole cases cost the gap"))
         return _result(p, network, quantity, report)
-    report = progress_reporter()
+    progress = progress_reporter()
+
+    def report_bound(upper: float, bound: float) -> None:
+        progress(clock() - started, upper, bound)
+
     dual = lane_dual(p, network)
+    # The volume state keeps the best prices found, so its value is the best bound so far.
     state = start_volume(dual, initial_prices(dual))
-    best_bound = state.value.bound
-    report(clock() - started, None, best_bound)
+    progress(clock() - started, None, state.value.bound)
     plan_started = clock()
     best_plan, best_cost = plan_on_lanes(p, network, np.ones(len(p.lane_from), dtype=bool),
                                          deadline=deadline)
     plan_seconds = clock() - plan_started
-    report(clock() - started, best_cost["objective"], best_bound, new_plan=True)
+    progress(clock() - started, best_cost["objective"], state.value.bound, new_plan=True)
     steps, plans = 0, 1
-    while steps < dual_iterations and _gap(best_cost, best_bound) > mip_gap:
+    while steps < dual_iterations and _gap(best_cost, state.value.bound) > mip_gap:
         # Leave time for one more plan after the bound steps.
         bound_deadline = deadline - 1.5 * plan_seconds
         if clock() > bound_deadline:
             break
         chunk = min(BOUND_STEPS_PER_PLAN, dual_iterations - steps)
         before = state.value.bound
-        upper, bound_so_far = best_cost["objective"], best_bound
-
-        def bound_step(bound: float, upper: float = upper, known: float = bound_so_far) -> None:
-            report(clock() - started, upper, max(known, bound))
-
-        state = improve_bound(dual, state, upper, iterations=chunk, deadline=bound_deadline,
-                              on_step=bound_step)
+        state = improve_bound(dual, state, best_cost["objective"], iterations=chunk,
+                              deadline=bound_deadline,
+                              on_step=partial(report_bound, best_cost["objective"]))
         steps += chunk
-        best_bound = max(best_bound, state.value.bound)
-        if _gap(best_cost, best_bound) <= mip_gap:
+        if _gap(best_cost, state.value.bound) <= mip_gap:
             break
         plan_started = clock()
         # Lanes open in a good share of recent steps (the volume algorithm's primal estimate)
@@ -200,15 +200,15 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
         plans += 1
         if cost["objective"] < best_cost["objective"]:
             best_plan, best_cost = quantity, cost
-            report(clock() - started, best_cost["objective"], best_bound, new_plan=True)
+            progress(clock() - started, best_cost["objective"], state.value.bound, new_plan=True)
         if state.value.bound <= before + 1e-9 * abs(before) and state.step_factor < 1e-4:
             break
 
     elapsed = clock() - started
-    gap = _gap(best_cost, best_bound)
+    gap = _gap(best_cost, state.value.bound)
     status = "optimal" if gap <= mip_gap else "feasible"
     report = SolveReport(
-        status=status, objective=best_cost["objective"], bound=best_bound, gap=gap,
+        status=status, objective=best_cost["objective"], bound=state.value.bound, gap=gap,
         solve_seconds=elapsed, solver="lane-lagrangian+ortools-min-cost-flow",
         message=(f"{steps} bound steps (lane Lagrangian, volume algorithm) and {plans} plans "
                  f"(per-SKU min-cost flows over {len(p.sku_ids)} SKUs)"

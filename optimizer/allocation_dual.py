@@ -123,6 +123,32 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         cross_share=p.max_cross_region_share)
 
 
+@dataclass(frozen=True)
+class _SortedBlocks:
+    """Values of the segments sorted ascending within each position's block, for two quick
+    questions per position: how many lie below a threshold, and what the first few add up to."""
+
+    dual: LaneDual
+    keys: np.ndarray
+    prefix: np.ndarray
+
+    @classmethod
+    def of(cls, dual: LaneDual, values: np.ndarray) -> _SortedBlocks:
+        """Blocks of ``values`` (one per segment, already ascending within each position)."""
+        return cls(dual, dual.segment_position * dual.key_scale + values,
+                   np.concatenate([[0.0], np.cumsum(values)]))
+
+    def count_below(self, position: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        d = self.dual
+        found = (np.searchsorted(self.keys, position * d.key_scale + threshold)
+                 - d.segment_start[position])
+        return np.clip(found, 0, d.segment_count[position])
+
+    def first_sum(self, position: np.ndarray, count: np.ndarray) -> np.ndarray:
+        start = self.dual.segment_start[position]
+        return self.prefix[start + count] - self.prefix[start]
+
+
 def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = None) -> DualValue:
     """The Lagrangian value (a valid lower bound on the plan cost) and its subgradient.
 
@@ -131,22 +157,13 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     """
     d = dual
     n_segments = len(d.saving)
-    scale = d.key_scale
     reduced = prices.cover - d.saving
-    keys = d.segment_position * scale + reduced
+    keys = d.segment_position * d.key_scale + reduced
     if order_hint is None:
         order_hint = np.arange(n_segments)
     order = order_hint[np.argsort(keys[order_hint], kind="stable")]
-    reduced, keys = reduced[order], keys[order]
-    prefix = np.concatenate([[0.0], np.cumsum(reduced)])
-
-    def first_sum(position: np.ndarray, count: np.ndarray) -> np.ndarray:
-        start = d.segment_start[position]
-        return prefix[start + count] - prefix[start]
-
-    def count_below(position: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-        found = np.searchsorted(keys, position * scale + threshold) - d.segment_start[position]
-        return np.clip(found, 0, d.segment_count[position])
+    blocks = _SortedBlocks(d, keys[order], np.concatenate([[0.0], np.cumsum(reduced[order])]))
+    count_below, first_sum = blocks.count_below, blocks.first_sum
 
     receiver = d.arc_receiver
     price = d.arc_unit_cost + prices.supply[d.arc_sender] + coupling_price(d, prices)
@@ -225,26 +242,23 @@ def initial_prices(dual: LaneDual, *, bisection_steps: int = 14) -> Prices:
     algorithm takes it from there.
     """
     d = dual
-    scale = d.key_scale
-    # Segments are non-increasing in saving within a position: keys ascend within each block.
-    keys = d.segment_position * scale - d.saving
-    prefix = np.concatenate([[0.0], np.cumsum(d.saving)])
+    # Savings are non-increasing within a position, so their negatives ascend in each block.
+    blocks = _SortedBlocks.of(d, -d.saving)
     receiver, cost = d.arc_receiver, d.arc_unit_cost
     most_units = d.arc_most_cases * d.arc_case
-    start = d.segment_start[receiver]
 
     def count_above(threshold: np.ndarray) -> np.ndarray:
-        found = np.searchsorted(keys, receiver * scale - threshold, side="left") - start
-        return np.clip(found, 0, np.minimum(d.segment_count[receiver], most_units))
+        return np.minimum(blocks.count_below(receiver, -threshold), most_units)
 
-    paying = count_above(cost)
-    paid_before_markup = prefix[start + paying] - prefix[start] - cost * paying
+    def paid_above_cost(count: np.ndarray) -> np.ndarray:
+        return -blocks.first_sum(receiver, count) - cost * count
+
+    paid_before_markup = paid_above_cost(count_above(cost))
     n_lanes = len(d.lane_cost)
 
     def lane_pays(markup: np.ndarray) -> np.ndarray:
         above = count_above(cost + markup[d.arc_lane])
-        paid = (paid_before_markup - (prefix[start + above] - prefix[start] - cost * above)
-                + above * markup[d.arc_lane])
+        paid = paid_before_markup - paid_above_cost(above) + above * markup[d.arc_lane]
         return np.bincount(d.arc_lane, weights=paid, minlength=n_lanes)
 
     top = float(d.saving.max(initial=0.0))
