@@ -127,7 +127,8 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("time_limit", float(time_limit))
     solver.setOptionValue("mip_rel_gap", float(mip_gap))
-    solver.setOptionValue("threads", 2)
+    # No "threads" option, as in optimizer.solvers: HiGHS keeps one thread pool per process and
+    # refuses a run whose count differs from it (e.g. after a site-selection MIP).
     solver.passModel(lp)
     started = time.perf_counter()
     solver.run()

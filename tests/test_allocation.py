@@ -116,6 +116,23 @@ def test_pure_flow_decomposition_is_the_mip_optimum() -> None:
                                                           rel=1e-6)
 
 
+def test_monolithic_mip_runs_after_another_highs_model_in_the_same_process() -> None:
+    """HiGHS keeps one thread pool per process: a site-selection MIP solved first must not make
+    the monolithic allocation model refuse to run."""
+    import scipy.sparse as sp
+
+    from optimizer.solvers import MipProblem, solve_mip
+
+    knapsack = MipProblem(objective=np.array([3.0, 2.0]), matrix=sp.csr_array([[2.0, 1.0]]),
+                          row_lower=np.array([-np.inf]), row_upper=np.array([2.0]),
+                          col_lower=np.zeros(2), col_upper=np.ones(2),
+                          integer=np.ones(2, dtype=bool), sense="max")
+    assert solve_mip(knapsack, "highs").report.objective == pytest.approx(3.0)
+    result = solve_allocation(synthetic_problem(n_stores=6, n_skus=2, seed=1),
+                              method="monolithic", mip_gap=1e-7, time_limit=60)
+    assert result.report.status == "optimal"
+
+
 @pytest.mark.parametrize("seed", [1, 3])
 def test_bound_is_below_the_mip_optimum_and_plan_above(seed: int) -> None:
     problem = synthetic_problem(n_stores=12, n_skus=3, seed=seed, throughput=60.0, share=0.3,
