@@ -291,34 +291,45 @@ def progress_reporter() -> Callable[..., None]:
     [(110.0, 100.0, 0.0909)]
     """
     callback = _progress_callback.get()
-    last_report = [-math.inf]
+    due = _report_throttle()
 
     def report(seconds: float, objective: float | None, bound: float | None, *,
                new_plan: bool = False) -> None:
-        if callback is None or (not new_plan
-                                and seconds - last_report[0] < PROGRESS_INTERVAL_SECONDS):
+        if callback is None or not due(seconds, new_plan):
             return
-        last_report[0] = seconds
         callback(SolveProgress(seconds=seconds, objective=objective, bound=bound,
                                gap=relative_gap(objective, bound)))
 
     return report
 
 
+def _report_throttle() -> Callable[[float, bool], bool]:
+    """Whether a report at ``seconds`` goes out: always with a new plan, otherwise only when
+    :data:`PROGRESS_INTERVAL_SECONDS` have passed since the last one that did."""
+    last_report = [-math.inf]
+
+    def due(seconds: float, new_plan: bool) -> bool:
+        if not new_plan and seconds - last_report[0] < PROGRESS_INTERVAL_SECONDS:
+            return False
+        last_report[0] = seconds
+        return True
+
+    return due
+
+
 def _watch_progress(highs: Any) -> None:
     callback = _progress_callback.get()
     if callback is None:
         return
-    last_report = [-math.inf]
+    due = _report_throttle()
 
     def finite(value: float) -> float | None:
         return float(value) if math.isfinite(value) else None
 
     def report(event: Any, *, new_plan: bool) -> None:
         data = event.data_out
-        if not new_plan and data.running_time - last_report[0] < PROGRESS_INTERVAL_SECONDS:
+        if not due(data.running_time, new_plan):
             return
-        last_report[0] = data.running_time
         objective = finite(data.objective_function_value) if math.isfinite(
             data.mip_gap) or new_plan else None
         callback(SolveProgress(seconds=float(data.running_time), objective=objective,
