@@ -175,6 +175,30 @@ def available_solvers() -> list[str]:
     return list(_available_cache)
 
 
+def resolve_limits(time_limit: float | None, gap: float | None) -> tuple[float | None, float]:
+    """The time limit and relative gap of a solve: the arguments, or the settings' defaults
+    where they are ``None``, checked.
+
+    Raises
+    ------
+    InputError
+        A time limit that is not positive, or a negative gap.
+
+    Examples
+    --------
+    >>> resolve_limits(30, 0.001)
+    (30, 0.001)
+    """
+    current = load_settings()
+    limit = current.time_limit if time_limit is None else time_limit
+    mip_gap = current.mip_gap if gap is None else gap
+    if limit is not None and limit <= 0:
+        raise InputError(f"`time_limit` is {limit}; give a positive number of seconds or None.")
+    if mip_gap < 0:
+        raise InputError(f"`gap` is {mip_gap}; give a relative gap >= 0 such as 0.0001.")
+    return limit, mip_gap
+
+
 def resolve_solver(solver: str | None = None) -> str:
     """Pick the solver: the argument, then the settings default, then the first available.
 
@@ -373,13 +397,7 @@ def solve_mip(
     2.0
     """
     name = resolve_solver(solver)
-    current = load_settings()
-    limit = current.time_limit if time_limit is None else time_limit
-    mip_gap = current.mip_gap if gap is None else gap
-    if limit is not None and limit <= 0:
-        raise InputError(f"`time_limit` is {limit}; give a positive number of seconds or None.")
-    if mip_gap < 0:
-        raise InputError(f"`gap` is {mip_gap}; give a relative gap >= 0 such as 0.0001.")
+    limit, mip_gap = resolve_limits(time_limit, gap)
     backend = {
         "highs": _solve_highspy,
         "pulp-highs": _solve_pulp,
@@ -387,7 +405,7 @@ def solve_mip(
         "scip": _solve_ortools,
         "cpsat": _solve_ortools,
     }[name]
-    return backend(problem, name, limit, mip_gap, current.threads)
+    return backend(problem, name, limit, mip_gap, load_settings().threads)
 
 
 def _report(

@@ -22,8 +22,7 @@ from optimizer.location._outer_approximation import HuffCapture, solve_outer_app
 from optimizer.location._result import LocationResult
 from optimizer.location.coverage import _check_p
 from optimizer.results import SolveReport
-from optimizer.settings import load_settings
-from optimizer.solvers import MipProblem, MipSolution
+from optimizer.solvers import MipProblem, MipSolution, resolve_limits
 
 MarketShareMethod = Literal["outer", "haase"]
 """``outer``: outer approximation with gradient and submodular cuts (default, scales to tens of
@@ -290,13 +289,7 @@ class MarketShare(LocationModel):
         rows, cols, share = self._pairs()
         capture = HuffCapture.from_pairs(rows, cols, share, self.weights, self.n_candidates)
         build_seconds = time.perf_counter() - started
-        settings = load_settings()
-        limit = settings.time_limit if time_limit is None else time_limit
-        wanted_gap = settings.mip_gap if gap is None else gap
-        if limit is not None and limit <= 0:
-            raise InputError(f"`time_limit` is {limit}; give a positive number of seconds or None.")
-        if wanted_gap < 0:
-            raise InputError(f"`gap` is {wanted_gap}; give a relative gap >= 0 such as 0.0001.")
+        limit, wanted_gap = resolve_limits(time_limit, gap)
         outcome = solve_outer_approximation(
             capture,
             self.options,

@@ -21,8 +21,7 @@ from optimizer.location._inputs import (
 from optimizer.location._result import LocationResult
 from optimizer.location.coverage import _check_p
 from optimizer.results import SolveReport, relative_gap
-from optimizer.settings import load_settings
-from optimizer.solvers import MipProblem, resolve_solver, solve_mip
+from optimizer.solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 
 
 class PCenter(LocationModel):
@@ -132,7 +131,7 @@ class PCenter(LocationModel):
         """Solve by bisection over radii; see :meth:`LocationModel.solve` for the arguments."""
         self.check()
         name = resolve_solver(solver)
-        limit = load_settings().time_limit if time_limit is None else time_limit
+        limit, gap = resolve_limits(time_limit, gap)
         started = time.perf_counter()
         coo = self.reach.tocoo()
         allowed_pairs = self.options.allowed[coo.col] & (self.weights[coo.row] > 0)

@@ -28,8 +28,7 @@ from optimizer.location._lagrangian import greedy_interchange, lagrangian_bound,
 from optimizer.location._result import LocationResult
 from optimizer.location.coverage import _check_p
 from optimizer.results import SolveReport, relative_gap
-from optimizer.settings import load_settings
-from optimizer.solvers import MipProblem, resolve_solver, solve_mip
+from optimizer.solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 
 
 @dataclass(frozen=True)
@@ -307,9 +306,7 @@ class PMedian(LocationModel):
         """
         self.check()
         name = resolve_solver(solver)
-        current = load_settings()
-        limit_seconds = current.time_limit if time_limit is None else time_limit
-        mip_gap = current.mip_gap if gap is None else gap
+        limit_seconds, mip_gap = resolve_limits(time_limit, gap)
         if self._presolve_applies():
             return self._solve_with_presolve(name, limit_seconds, mip_gap)
         return self._solve_windows(name, limit_seconds, mip_gap)
