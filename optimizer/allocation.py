@@ -46,14 +46,9 @@ from optimizer.allocation_dual import (
     plan_arc_costs,
     start_volume,
 )
-from optimizer.allocation_flows import (
-    plan_cost,
-    plan_on_lanes,
-    position_moves,
-    repair_plan,
-    solve_sku_flows,
-)
+from optimizer.allocation_flows import plan_cost, position_moves, repair_plan, solve_sku_flows
 from optimizer.allocation_model import AllocationProblem, FlowNetwork, build_network
+from optimizer.allocation_plans import plan_on_lanes
 from optimizer.results import SolveReport, relative_gap
 from optimizer.solvers import progress_reporter
 
@@ -139,6 +134,9 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
 BOUND_STEPS_PER_PLAN = 60
 """Volume-algorithm steps between two plans built from the lanes the dual opens."""
 
+FIRST_PLAN_ROUNDS = 2
+"""Rounds of lane closing in the first plan (every lane open)."""
+
 PLAN_OPEN_SHARES = (0.35, 0.2, 0.5)
 """Plans open the lanes open in at least this share of recent bound steps, in turn."""
 
@@ -171,14 +169,17 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
     state = start_volume(dual, initial_prices(dual))
     progress(clock() - started, None, state.value.bound)
     plan_started = clock()
+    # The first plan, on every lane, mostly gives the bound steps a target; two rounds of lane
+    # closing are enough for that, and the time is better spent on the bound.
     best_plan, best_cost = plan_on_lanes(p, network, np.ones(len(p.lane_from), dtype=bool),
-                                         deadline=deadline)
+                                         rounds=FIRST_PLAN_ROUNDS, deadline=deadline)
     plan_seconds = clock() - plan_started
     progress(clock() - started, best_cost["objective"], state.value.bound, new_plan=True)
     steps, plans = 0, 1
     while steps < dual_iterations and _gap(best_cost, state.value.bound) > mip_gap:
-        # Leave time for one more plan after the bound steps.
-        bound_deadline = deadline - 1.5 * plan_seconds
+        # Leave time for one more plan after the bound steps (a plan stops closing lanes
+        # once the deadline passes, so it overruns by one round at most).
+        bound_deadline = deadline - 1.1 * plan_seconds
         if clock() > bound_deadline:
             break
         chunk = min(BOUND_STEPS_PER_PLAN, dual_iterations - steps)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.allocation_model import ARC_LANE, ARC_SEGMENT, AllocationProblem, FlowNetwork
+from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork, segment_table
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,9 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
     """Collect the arrays of the lane Lagrangian from the problem and its flow network."""
     p = problem
     n_positions = len(p.stock)
-    segments = np.flatnonzero(network.arc_kind == ARC_SEGMENT)
-    segment_position = network.arc_position[segments]
-    order = np.argsort(segment_position, kind="stable")
-    segments, segment_position = segments[order], segment_position[order]
-    saving = np.maximum(-network.arc_cost[segments], 0.0)
-    segment_count = np.bincount(segment_position, minlength=n_positions)
-    segment_start = np.concatenate([[0], np.cumsum(segment_count)[:-1]])
+    segments = segment_table(network, n_positions)
+    segment_position, saving = segments.position, segments.saving
+    segment_start, segment_count = segments.start, segments.count
     arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
     # Arcs by receiver, then unit cost: the searches of :func:`evaluate` then ask for nearly
     # ascending keys, which binary search and the memory cache both reward.

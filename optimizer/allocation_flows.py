@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork
@@ -24,40 +22,57 @@ def solve_sku_flows(network: FlowNetwork, arc_cost: np.ndarray,
         Integer flow per arc, and a lower bound on ``sum(arc_cost * flow)`` over all feasible
         flows: the rounded optimum minus the largest possible rounding error.
     """
+    capacity = network.arc_capacity if capacity is None else capacity
+    return solve_flow_blocks(network.node_start, network.node_supply, network.arc_start,
+                             network.arc_tail, network.arc_head, capacity, arc_cost)
+
+
+def solve_flow_blocks(node_start: np.ndarray, node_supply: np.ndarray, arc_start: np.ndarray,
+                      tail: np.ndarray, head: np.ndarray, capacity: np.ndarray,
+                      cost: np.ndarray) -> tuple[np.ndarray, float]:
+    """Min-cost flows of independent blocks (one per SKU) stored in flat arrays.
+
+    Block ``k`` has nodes ``node_start[k] .. node_start[k+1]-1`` and arcs
+    ``arc_start[k] .. arc_start[k+1]-1``; each is solved by OR-Tools' min-cost flow.
+
+    Returns
+    -------
+    (flows, lower_bound_of_cost)
+        As :func:`solve_sku_flows`.
+    """
     from ortools.graph.python import min_cost_flow
 
-    flows = np.zeros(len(arc_cost), dtype=np.int64)
-    scaled = np.round(arc_cost * COST_SCALE).astype(np.int64)
-    capacity = network.arc_capacity if capacity is None else capacity
+    flows = np.zeros(len(cost), dtype=np.int64)
+    scaled = np.round(cost * COST_SCALE).astype(np.int64)
     total = 0.0
-    for sku in range(len(network.arc_start) - 1):
-        first, last = network.arc_start[sku], network.arc_start[sku + 1]
+    for sku in range(len(arc_start) - 1):
+        first, last = arc_start[sku], arc_start[sku + 1]
         if first == last:
             continue
-        node_first, node_last = network.node_start[sku], network.node_start[sku + 1]
+        node_first, node_last = node_start[sku], node_start[sku + 1]
         solver = min_cost_flow.SimpleMinCostFlow()
         kept = first + np.flatnonzero(capacity[first:last] > 0)
         arcs = solver.add_arcs_with_capacity_and_unit_cost(
-            network.arc_tail[kept] - node_first, network.arc_head[kept] - node_first,
-            capacity[kept], scaled[kept])
+            tail[kept] - node_first, head[kept] - node_first, capacity[kept], scaled[kept])
         solver.set_nodes_supplies(np.arange(node_last - node_first),
-                                  network.node_supply[node_first:node_last])
+                                  node_supply[node_first:node_last])
         status = solver.solve()
         if status != solver.OPTIMAL:
             raise SolverError(f"min-cost flow of SKU index {sku} ended with status {status}; the "
                               "stock balance of this SKU is inconsistent.")
         flows[kept] = solver.flows(arcs)
         total += solver.optimal_cost() / COST_SCALE
-    shipped = float(network.node_supply[network.node_supply > 0].sum())
+    shipped = float(node_supply[node_supply > 0].sum())
     return flows, total - shipped / COST_SCALE
 
 
-def repair_plan(problem: AllocationProblem, network: FlowNetwork,
-                flows: np.ndarray) -> np.ndarray:
+def repair_plan(problem: AllocationProblem, network: FlowNetwork, flows: np.ndarray, *,
+                round_cases: bool = True) -> np.ndarray:
     """Turn arc flows into lane quantities that meet every side constraint.
 
     Steps: drop store transfers below the minimum lot; round warehouse shipments to whole cases
-    (half up when the warehouse has the units, down otherwise); scale down warehouses over
+    (up where the extra units pay and the warehouse has them, down otherwise; skipped with
+    ``round_cases=False`` when they are whole cases already); scale down warehouses over
     their weekly throughput; scale down cross-region shipments over the allowed share. Units not
     shipped stay where they are, so stock balances hold by construction.
 
@@ -77,7 +92,8 @@ def repair_plan(problem: AllocationProblem, network: FlowNetwork,
     q = quantity[arcs]
     if p.min_transfer_units > 1:
         q = np.where(~from_warehouse & (q < p.min_transfer_units), 0, q)
-    q = _round_cases(p, network, arcs, sender, case, q)
+    if round_cases:
+        q = _round_cases(p, network, arcs, sender, case, q)
     q = _cap_warehouse_throughput(p, lane, from_warehouse, case, q)
     if p.max_cross_region_share is not None:
         q = _cap_cross_region(p, lane, from_warehouse, case, q)
@@ -207,38 +223,3 @@ def lane_closing_savings(problem: AllocationProblem, network: FlowNetwork,
     lane_loss = np.bincount(network.arc_lane[arcs], weights=loss, minlength=len(p.lane_from))
     trucks = np.ceil(lane_volumes(p, network, quantity) / p.truck_capacity - 1e-9)
     return np.where(trucks > 0, trucks * p.lane_shipment_cost - lane_loss, -np.inf)
-
-
-def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: np.ndarray, *,
-                  arc_cost: np.ndarray | None = None, rounds: int = 4,
-                  deadline: float | None = None) -> tuple[np.ndarray, dict[str, float]]:
-    """A plan that ships only on ``open_lanes``, then closes lanes that do not pay their trucks.
-
-    Each round solves every SKU's min-cost flow with the open lanes' trucks already paid (unit
-    costs only), repairs it into a feasible plan (:func:`repair_plan`) and closes the lanes whose
-    trucks cost more than their shipments save (:func:`lane_closing_savings`); the cheapest
-    round's plan is returned.
-
-    Returns
-    -------
-    (quantity, costs)
-        Units per arc of ``network`` and :func:`plan_cost` of that plan.
-    """
-    lane_arc = network.arc_kind == ARC_LANE
-    capacity = network.arc_capacity.copy()
-    arc_open = np.ones(len(capacity), dtype=bool)
-    arc_open[lane_arc] = open_lanes[network.arc_lane[lane_arc]]
-    capacity[~arc_open] = 0
-    arc_cost = network.arc_cost if arc_cost is None else arc_cost
-    best_quantity, best_cost = None, None
-    for _ in range(rounds):
-        flows, _ = solve_sku_flows(network, arc_cost, capacity)
-        quantity = repair_plan(problem, network, flows)
-        cost = plan_cost(problem, network, quantity)
-        if best_cost is None or cost["objective"] < best_cost["objective"]:
-            best_quantity, best_cost = quantity, cost
-        closing = lane_closing_savings(problem, network, quantity) > 0
-        if not closing.any() or (deadline is not None and time.perf_counter() > deadline):
-            break
-        capacity[lane_arc & closing[np.maximum(network.arc_lane, 0)]] = 0
-    return best_quantity, best_cost

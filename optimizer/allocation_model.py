@@ -336,6 +336,31 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
                "position_top": np.maximum(top, base_level)})
 
 
+@dataclass(frozen=True)
+class SegmentTable:
+    """The unit segments of a network by position: position ``p`` owns segments
+    ``start[p] .. start[p]+count[p]-1`` in ``arc`` (network arc), ``position`` and ``saving``
+    (margin-weighted shortage saved by that unit, non-increasing within a position)."""
+
+    arc: np.ndarray
+    position: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+    saving: np.ndarray
+
+
+def segment_table(network: FlowNetwork, n_positions: int) -> SegmentTable:
+    """Collect the segment arcs of ``network`` by position (see :class:`SegmentTable`)."""
+    arcs = np.flatnonzero(network.arc_kind == ARC_SEGMENT)
+    order = np.argsort(network.arc_position[arcs], kind="stable")
+    arcs = arcs[order]
+    position = network.arc_position[arcs]
+    count = np.bincount(position, minlength=n_positions)
+    return SegmentTable(arc=arcs, position=position,
+                        start=np.concatenate([[0], np.cumsum(count)[:-1]]), count=count,
+                        saving=np.maximum(-network.arc_cost[arcs], 0.0))
+
+
 def _sender_positions(arrays: dict[str, np.ndarray], avail_node: np.ndarray) -> np.ndarray:
     """Sending position of every arc (``-1`` for arcs that leave a keep node)."""
     lookup = np.full(int(avail_node.max(initial=-1)) + 2, -1, dtype=np.int64)

@@ -1,0 +1,210 @@
+r"""Plans on a set of open lanes: per-SKU flows, whole cases chosen exactly, lanes closed.
+
+:func:`plan_on_lanes` turns a set of open lanes (their trucks paid) into a feasible weekly plan.
+The per-SKU min-cost flows of :mod:`optimizer.allocation_flows` decide in units, and rounding
+warehouse shipments to whole cases afterwards leaves a store that needs 3 units of a SKU packed
+by 10 with a case or nothing by a rule of thumb. Two exact steps mend that, each a min-cost
+flow per SKU with the other half of the plan held fixed:
+
+* :func:`resolve_cases` -- with the store-to-store transfers fixed, the choice of warehouse
+  cases is itself a min-cost flow *counted in cases*: the :math:`n`-th case a store receives
+  saves the shortage of its units :math:`L + (n-1)a + 1 .. L + na` above the store's level
+  :math:`L` (own stock plus transfers in), which shrinks with :math:`n` because expected
+  shortage is convex, so a store's cases are unit segments of a flow just as its units are;
+* :func:`reflow_transfers` -- with the warehouse cases fixed, the transfers are solved again, so
+  a neighbour's stock fills what the cases left.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from optimizer.allocation_flows import (
+    lane_closing_savings,
+    plan_cost,
+    repair_plan,
+    solve_flow_blocks,
+    solve_sku_flows,
+)
+from optimizer.allocation_model import (
+    ARC_KEEP,
+    ARC_LANE,
+    AllocationProblem,
+    FlowNetwork,
+    SegmentTable,
+    segment_table,
+)
+
+
+def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: np.ndarray, *,
+                  arc_cost: np.ndarray | None = None, rounds: int = 4,
+                  deadline: float | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """A plan that ships only on ``open_lanes``, then closes lanes that do not pay their trucks.
+
+    Each round solves every SKU's min-cost flow with the open lanes' trucks already paid (unit
+    costs only) and repairs it into a feasible plan (:func:`repair_plan`); then chooses the
+    warehouse cases exactly for those transfers (:func:`resolve_cases`) and the transfers for
+    those cases (:func:`reflow_transfers`), and closes the lanes whose trucks cost more than
+    their shipments save (:func:`lane_closing_savings`). The cheapest plan seen is returned.
+
+    Returns
+    -------
+    (quantity, costs)
+        Units per arc of ``network`` and :func:`plan_cost` of that plan.
+    """
+    lane_arc = network.arc_kind == ARC_LANE
+    capacity = network.arc_capacity.copy()
+    arc_open = np.ones(len(capacity), dtype=bool)
+    arc_open[lane_arc] = open_lanes[network.arc_lane[lane_arc]]
+    capacity[~arc_open] = 0
+    arc_cost = network.arc_cost if arc_cost is None else arc_cost
+    segments = segment_table(network, len(problem.stock))
+    best_quantity, best_cost = None, None
+    for _ in range(rounds):
+        flows, _ = solve_sku_flows(network, arc_cost, capacity)
+        rounded = repair_plan(problem, network, flows)
+        cased = resolve_cases(problem, network, segments, rounded, capacity, arc_cost)
+        reflowed = reflow_transfers(problem, network, cased, capacity, arc_cost)
+        quantity, cost = None, None
+        for candidate in (rounded, reflowed):
+            candidate_cost = plan_cost(problem, network, candidate)
+            if cost is None or candidate_cost["objective"] < cost["objective"]:
+                quantity, cost = candidate, candidate_cost
+        if best_cost is None or cost["objective"] < best_cost["objective"]:
+            best_quantity, best_cost = quantity, cost
+        closing = lane_closing_savings(problem, network, quantity) > 0
+        if not closing.any() or (deadline is not None and time.perf_counter() > deadline):
+            break
+        capacity[lane_arc & closing[np.maximum(network.arc_lane, 0)]] = 0
+    return best_quantity, best_cost
+
+
+def resolve_cases(problem: AllocationProblem, network: FlowNetwork, segments: SegmentTable,
+                  quantity: np.ndarray, capacity: np.ndarray, arc_cost: np.ndarray) -> np.ndarray:
+    """Keep the store transfers of ``quantity`` and choose the warehouse cases exactly.
+
+    Parameters
+    ----------
+    problem, network
+        The week's problem and its flow network.
+    segments
+        :func:`optimizer.allocation_model.segment_table` of ``network``.
+    quantity
+        A feasible plan (units per arc of ``network``).
+    capacity
+        Arc capacities; lane arcs of closed lanes have 0.
+    arc_cost
+        Cost per unit of every arc (lane arcs may carry coupling prices).
+
+    Returns
+    -------
+    numpy.ndarray
+        Quantity per lane arc: the same transfers, new warehouse shipments (repaired by
+        :func:`optimizer.allocation_flows.repair_plan` for throughput and the cross-region share).
+    """
+    p = problem
+    n_positions = len(p.stock)
+    lane_arc = np.flatnonzero(network.arc_kind == ARC_LANE)
+    warehouse_arc = lane_arc[p.is_warehouse[p.lane_from[network.arc_lane[lane_arc]]]]
+    transfer_arc = np.setdiff1d(lane_arc, warehouse_arc, assume_unique=True)
+    sender = network.extra["sender_of_lane_arc"]
+    receiver = network.arc_position
+
+    # Each store's level (units above its reserve) with the transfers but no warehouse cases.
+    shipped = quantity[transfer_arc]
+    level = (p.shippable
+             - np.bincount(sender[transfer_arc], weights=shipped, minlength=n_positions)
+             + np.bincount(receiver[transfer_arc], weights=shipped, minlength=n_positions)
+             ).astype(np.int64)
+    need = np.maximum(segments.count - level, 0)
+
+    arcs = warehouse_arc[(capacity[warehouse_arc] > 0) & (need[receiver[warehouse_arc]] > 0)]
+    case = p.sku_case_size[network.arc_sku[arcs]].astype(np.int64)
+    whole = capacity[arcs] >= case
+    arcs, case = arcs[whole], case[whole]
+    result = quantity.copy()
+    result[warehouse_arc] = 0
+    if arcs.size == 0:
+        return repair_plan(p, network, result, round_cases=False)
+
+    # Nodes: the warehouses and stores of these arcs, by SKU, then one sink per SKU.
+    positions = np.unique(np.concatenate([sender[arcs], receiver[arcs]]))
+    sku_of = p.position_sku[positions]
+    order = np.lexsort((positions, sku_of))
+    positions, sku_of = positions[order], sku_of[order]
+    n_skus = len(p.sku_ids)
+    node_start = np.concatenate([[0], np.cumsum(np.bincount(sku_of, minlength=n_skus) + 1)])
+    sink = node_start[1:] - 1
+    node_of = np.full(n_positions, -1, dtype=np.int64)
+    node_of[positions] = np.arange(len(positions)) + sku_of
+
+    warehouses = np.unique(sender[arcs])
+    warehouse_cases = p.shippable[warehouses] // p.sku_case_size[p.position_sku[warehouses]]
+    node_supply = np.zeros(node_start[-1], dtype=np.int64)
+    node_supply[node_of[warehouses]] = warehouse_cases
+    np.subtract.at(node_supply, sink[p.position_sku[warehouses]], warehouse_cases)
+
+    # The n-th case into a store saves the shortage of its units above the store's level.
+    stores = np.unique(receiver[arcs])
+    store_case = p.sku_case_size[p.position_sku[stores]].astype(np.int64)
+    n_cases = -(-need[stores] // store_case)
+    store = np.repeat(stores, n_cases)
+    nth = np.arange(n_cases.sum()) - np.repeat(np.cumsum(n_cases) - n_cases, n_cases)
+    size = np.repeat(store_case, n_cases)
+    prefix = np.concatenate([[0.0], np.cumsum(segments.saving)])
+    first, top = segments.start[store], segments.count[store]
+    low = np.minimum(level[store] + nth * size, top)
+    high = np.minimum(low + size, top)
+    case_saving = prefix[first + high] - prefix[first + low]
+
+    tail = np.concatenate([node_of[warehouses], node_of[sender[arcs]], node_of[store]])
+    head = np.concatenate([sink[p.position_sku[warehouses]], node_of[receiver[arcs]],
+                           sink[p.position_sku[store]]])
+    cost = np.concatenate([np.zeros(len(warehouses)), arc_cost[arcs] * case, -case_saving])
+    arc_capacity = np.concatenate([warehouse_cases, capacity[arcs] // case,
+                                   np.ones(len(store), dtype=np.int64)])
+    arc_sku = np.concatenate([p.position_sku[warehouses], network.arc_sku[arcs],
+                              p.position_sku[store]])
+    by_sku = np.argsort(arc_sku, kind="stable")
+    arc_start = np.searchsorted(arc_sku[by_sku], np.arange(n_skus + 1))
+    flows, _ = solve_flow_blocks(node_start, node_supply, arc_start, tail[by_sku], head[by_sku],
+                                 arc_capacity[by_sku], cost[by_sku])
+    cases = np.empty_like(flows)
+    cases[by_sku] = flows
+    result[arcs] = cases[len(warehouses):len(warehouses) + len(arcs)] * case
+    return repair_plan(p, network, result, round_cases=False)
+
+
+def reflow_transfers(problem: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
+                     capacity: np.ndarray, arc_cost: np.ndarray) -> np.ndarray:
+    """Keep the warehouse shipments of ``quantity`` and re-solve the store transfers around them.
+
+    With the cases fixed, the store-to-store transfers (on the lanes ``capacity`` leaves open)
+    are solved again as per-SKU min-cost flows, so a neighbour's stock fills what the cases
+    left, and the result is repaired (:func:`repair_plan`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Quantity per lane arc of ``network``: the same warehouse shipments, new transfers.
+    """
+    p = problem
+    lane_arc = network.arc_kind == ARC_LANE
+    from_warehouse = np.zeros(len(quantity), dtype=bool)
+    from_warehouse[lane_arc] = p.is_warehouse[p.lane_from[network.arc_lane[lane_arc]]]
+    fixed = np.flatnonzero(from_warehouse & (quantity > 0))
+    supply = network.node_supply.copy()
+    np.subtract.at(supply, network.arc_tail[fixed], quantity[fixed])
+    np.add.at(supply, network.arc_head[fixed], quantity[fixed])
+    capacity = np.where(from_warehouse, 0, capacity)
+    keep = np.flatnonzero(network.arc_kind == ARC_KEEP)
+    sent = np.bincount(network.extra["sender_of_lane_arc"][fixed], weights=quantity[fixed],
+                       minlength=len(p.stock)).astype(np.int64)
+    capacity[keep] = np.maximum(capacity[keep] - sent[network.arc_position[keep]], 0)
+    flows, _ = solve_sku_flows(replace(network, node_supply=supply), arc_cost, capacity)
+    transfers = np.where(lane_arc & ~from_warehouse, flows, 0)
+    transfers[fixed] = quantity[fixed]
+    return repair_plan(p, network, transfers, round_cases=False)

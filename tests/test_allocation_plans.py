@@ -1,0 +1,81 @@
+"""Plans on open lanes: whole cases chosen exactly, transfers re-solved around them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from optimizer.allocation import solve_allocation
+from optimizer.allocation_flows import plan_cost, repair_plan, solve_sku_flows
+from optimizer.allocation_model import ARC_LANE, AllocationProblem, build_network, segment_table
+from optimizer.allocation_plans import plan_on_lanes, reflow_transfers, resolve_cases
+from tests.test_allocation import synthetic_problem
+
+
+def only_warehouse_lanes(problem: AllocationProblem) -> AllocationProblem:
+    keep = problem.is_warehouse[problem.lane_from]
+    return dataclasses.replace(
+        problem, lane_from=problem.lane_from[keep], lane_to=problem.lane_to[keep],
+        lane_unit_cost=problem.lane_unit_cost[keep],
+        lane_shipment_cost=problem.lane_shipment_cost[keep],
+        lane_lead_time_days=problem.lane_lead_time_days[keep])
+
+
+def warehouse_arcs(problem: AllocationProblem, network) -> np.ndarray:
+    lane_arc = np.flatnonzero(network.arc_kind == ARC_LANE)
+    return lane_arc[problem.is_warehouse[problem.lane_from[network.arc_lane[lane_arc]]]]
+
+
+@pytest.mark.parametrize("seed", [11, 22, 29])
+def test_cases_chosen_as_a_flow_of_cases_are_the_mip_optimum(seed: int) -> None:
+    # Replenishment only, free trucks: the week is the choice of whole cases alone, which the
+    # monolithic MIP solves exactly; on these seeds rounding a unit flow costs more.
+    problem = only_warehouse_lanes(synthetic_problem(n_stores=10, n_skus=3, seed=seed,
+                                                     truck_fixed=0.0))
+    network = build_network(problem)
+    quantity = resolve_cases(problem, network, segment_table(network, len(problem.stock)),
+                             np.zeros(len(network.arc_cost), dtype=np.int64),
+                             network.arc_capacity, network.arc_cost)
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-9, time_limit=60)
+    assert optimum.report.status == "optimal"
+    assert plan_cost(problem, network, quantity)["objective"] == pytest.approx(
+        optimum.report.objective, rel=1e-7)
+    arcs = warehouse_arcs(problem, network)
+    assert np.all(quantity[arcs] % problem.sku_case_size[network.arc_sku[arcs]] == 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cases_then_transfers_keep_each_other_and_never_cost_more(seed: int) -> None:
+    problem = synthetic_problem(n_stores=16, n_skus=4, seed=seed, truck_fixed=0.0)
+    network = build_network(problem)
+    flows, _ = solve_sku_flows(network, network.arc_cost)
+    rounded = repair_plan(problem, network, flows)
+    arcs = warehouse_arcs(problem, network)
+    lane_arc = np.flatnonzero(network.arc_kind == ARC_LANE)
+    transfers = np.setdiff1d(lane_arc, arcs)
+
+    cased = resolve_cases(problem, network, segment_table(network, len(problem.stock)), rounded,
+                          network.arc_capacity, network.arc_cost)
+    assert np.array_equal(cased[transfers], rounded[transfers])
+    reflowed = reflow_transfers(problem, network, cased, network.arc_capacity, network.arc_cost)
+    assert np.array_equal(reflowed[arcs], cased[arcs])
+    # With free trucks each step is exact for the half it re-solves, so costs only fall.
+    costs = [plan_cost(problem, network, q)["objective"] for q in (rounded, cased, reflowed)]
+    assert costs[1] <= costs[0] + 1e-6
+    assert costs[2] <= costs[1] + 1e-6
+    sender = network.extra["sender_of_lane_arc"][lane_arc]
+    sent = np.bincount(sender, weights=reflowed[lane_arc], minlength=len(problem.stock))
+    assert np.all(sent <= problem.shippable)
+    assert np.all(reflowed[arcs] % problem.sku_case_size[network.arc_sku[arcs]] == 0)
+
+
+def test_plan_on_lanes_is_never_worse_than_rounding_the_flows() -> None:
+    problem = synthetic_problem(n_stores=20, n_skus=5, seed=6)
+    network = build_network(problem)
+    everything = np.ones(len(problem.lane_from), dtype=bool)
+    _, cost = plan_on_lanes(problem, network, everything, rounds=1)
+    flows, _ = solve_sku_flows(network, network.arc_cost)
+    rounded = plan_cost(problem, network, repair_plan(problem, network, flows))
+    assert cost["objective"] <= rounded["objective"] + 1e-6
