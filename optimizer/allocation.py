@@ -19,13 +19,15 @@ and :math:`m_k` the margin lost per unit short. Lanes exist only within the ware
 radius or the week's lead time.
 
 Only (3), (6) and (7) couple SKUs; the fixed cost per truck is what makes the problem hard
-(most lanes carry far less than a truck). The bound is the Lagrangian dual of
+(most lanes carry far less than a truck), together with whole cases (4): the 500 x 200
+benchmark week closes to 0.9 % with cases of one unit. The bound is the Lagrangian dual of
 :mod:`optimizer.allocation_dual`: every unit segment of shortage saving is filled at most once
 and every sender ships at most its surplus (both priced), which leaves one exact problem per
 lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm. Plans
 come from the lanes that the dual opens in a good share of recent steps: per-SKU min-cost flows
-on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, then lanes whose trucks
-cost more than they save are closed and the flows re-solved. The report's bound is the best
+on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, whole cases then chosen
+exactly for the transfers and the transfers for the cases (:mod:`optimizer.allocation_plans`),
+then lanes whose trucks cost more than they save are closed and the flows re-solved. The report's bound is the best
 dual value, the objective the best plan.
 """
 
