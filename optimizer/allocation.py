@@ -27,8 +27,8 @@ lane (open it for a truck or not; whole cases per SKU), raised by the volume alg
 come from the lanes that the dual opens in a good share of recent steps: per-SKU min-cost flows
 on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, whole cases then chosen
 exactly for the transfers and the transfers for the cases (:mod:`optimizer.allocation_plans`),
-then lanes whose trucks cost more than they save are closed and the flows re-solved. The report's bound is the best
-dual value, the objective the best plan.
+then lanes whose trucks cost more than they save are closed and the flows re-solved. The
+report's bound is the best dual value, the objective the best plan.
 """
 
 from __future__ import annotations

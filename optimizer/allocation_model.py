@@ -339,10 +339,9 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
 @dataclass(frozen=True)
 class SegmentTable:
     """The unit segments of a network by position: position ``p`` owns segments
-    ``start[p] .. start[p]+count[p]-1`` in ``arc`` (network arc), ``position`` and ``saving``
-    (margin-weighted shortage saved by that unit, non-increasing within a position)."""
+    ``start[p] .. start[p]+count[p]-1`` of ``position`` and ``saving`` (margin-weighted
+    shortage saved by that unit, non-increasing within a position)."""
 
-    arc: np.ndarray
     position: np.ndarray
     start: np.ndarray
     count: np.ndarray
@@ -356,7 +355,7 @@ def segment_table(network: FlowNetwork, n_positions: int) -> SegmentTable:
     arcs = arcs[order]
     position = network.arc_position[arcs]
     count = np.bincount(position, minlength=n_positions)
-    return SegmentTable(arc=arcs, position=position,
+    return SegmentTable(position=position,
                         start=np.concatenate([[0], np.cumsum(count)[:-1]]), count=count,
                         saving=np.maximum(-network.arc_cost[arcs], 0.0))
 

@@ -25,6 +25,7 @@ import numpy as np
 from optimizer.allocation_flows import (
     lane_closing_savings,
     plan_cost,
+    position_moves,
     repair_plan,
     solve_flow_blocks,
     solve_sku_flows,
@@ -107,18 +108,14 @@ def resolve_cases(problem: AllocationProblem, network: FlowNetwork, segments: Se
     """
     p = problem
     n_positions = len(p.stock)
-    lane_arc = np.flatnonzero(network.arc_kind == ARC_LANE)
-    warehouse_arc = lane_arc[p.is_warehouse[p.lane_from[network.arc_lane[lane_arc]]]]
-    transfer_arc = np.setdiff1d(lane_arc, warehouse_arc, assume_unique=True)
+    from_warehouse = _from_warehouse(p, network)
+    warehouse_arc = np.flatnonzero(from_warehouse)
     sender = network.extra["sender_of_lane_arc"]
     receiver = network.arc_position
 
     # Each store's level (units above its reserve) with the transfers but no warehouse cases.
-    shipped = quantity[transfer_arc]
-    level = (p.shippable
-             - np.bincount(sender[transfer_arc], weights=shipped, minlength=n_positions)
-             + np.bincount(receiver[transfer_arc], weights=shipped, minlength=n_positions)
-             ).astype(np.int64)
+    sent, received = position_moves(p, network, np.where(from_warehouse, 0, quantity))
+    level = p.shippable - sent + received
     need = np.maximum(segments.count - level, 0)
 
     arcs = warehouse_arc[(capacity[warehouse_arc] > 0) & (need[receiver[warehouse_arc]] > 0)]
@@ -192,19 +189,24 @@ def reflow_transfers(problem: AllocationProblem, network: FlowNetwork, quantity:
         Quantity per lane arc of ``network``: the same warehouse shipments, new transfers.
     """
     p = problem
-    lane_arc = network.arc_kind == ARC_LANE
-    from_warehouse = np.zeros(len(quantity), dtype=bool)
-    from_warehouse[lane_arc] = p.is_warehouse[p.lane_from[network.arc_lane[lane_arc]]]
+    from_warehouse = _from_warehouse(p, network)
     fixed = np.flatnonzero(from_warehouse & (quantity > 0))
     supply = network.node_supply.copy()
     np.subtract.at(supply, network.arc_tail[fixed], quantity[fixed])
     np.add.at(supply, network.arc_head[fixed], quantity[fixed])
     capacity = np.where(from_warehouse, 0, capacity)
     keep = np.flatnonzero(network.arc_kind == ARC_KEEP)
-    sent = np.bincount(network.extra["sender_of_lane_arc"][fixed], weights=quantity[fixed],
-                       minlength=len(p.stock)).astype(np.int64)
+    sent, _ = position_moves(p, network, np.where(from_warehouse, quantity, 0))
     capacity[keep] = np.maximum(capacity[keep] - sent[network.arc_position[keep]], 0)
     flows, _ = solve_sku_flows(replace(network, node_supply=supply), arc_cost, capacity)
-    transfers = np.where(lane_arc & ~from_warehouse, flows, 0)
+    transfers = np.where((network.arc_kind == ARC_LANE) & ~from_warehouse, flows, 0)
     transfers[fixed] = quantity[fixed]
     return repair_plan(p, network, transfers, round_cases=False)
+
+
+def _from_warehouse(problem: AllocationProblem, network: FlowNetwork) -> np.ndarray:
+    """True on the lane arcs of ``network`` that leave a warehouse (shipped in whole cases)."""
+    lane_arc = network.arc_kind == ARC_LANE
+    result = np.zeros(len(lane_arc), dtype=bool)
+    result[lane_arc] = problem.lane_from_warehouse[network.arc_lane[lane_arc]]
+    return result
