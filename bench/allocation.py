@@ -11,6 +11,9 @@ Run::
     .venv/bin/python bench/allocation.py                # scaling curve + national instance
     .venv/bin/python bench/allocation.py --quick        # small sizes only
     .venv/bin/python bench/allocation.py --mip-time-limit 300 --sizes 2000x500
+    .venv/bin/python bench/allocation.py --sizes 40x200w3 --mip-time-limit 900  # proven optimum
+
+A size ``SxKwW`` sets the number of warehouses (otherwise one per 65 stores, 2 to 30).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ WEEK = "2026-W02"
 CURVE = ["100x50", "250x100", "500x200", "1000x300", "2000x500"]
 
 
-def build(n_stores: int, n_skus: int, seed: int = 11):
+def build(n_stores: int, n_skus: int, seed: int = 11, n_warehouses: int | None = None):
     """The week's allocation problem on a generated region (timed)."""
     started = time.perf_counter()
-    n_warehouses = max(2, min(30, n_stores // 65))
+    if n_warehouses is None:
+        n_warehouses = max(2, min(30, n_stores // 65))
     region = generate_region(n_stores=n_stores, n_skus=n_skus, n_warehouses=n_warehouses,
                              n_competitors=10, n_pois=100, n_footfall=1_000, n_customers=1_000,
                              days=364, seed=seed)
@@ -46,9 +50,11 @@ def build(n_stores: int, n_skus: int, seed: int = 11):
 
 
 def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations: int,
-        skip_mip: bool = False) -> dict:
-    n_stores, n_skus = (int(v) for v in size.split("x"))
-    problem, n_warehouses, generated, prepared = build(n_stores, n_skus)
+        skip_mip: bool = False, mip_gap: float = 0.01) -> dict:
+    stores_skus, _, warehouses = size.partition("w")
+    n_stores, n_skus = (int(v) for v in stores_skus.split("x"))
+    problem, n_warehouses, generated, prepared = build(
+        n_stores, n_skus, n_warehouses=int(warehouses) if warehouses else None)
     started = time.perf_counter()
     network = build_network(problem)
     network_seconds = time.perf_counter() - started
@@ -67,7 +73,7 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
         return {"size": size, "decomposition_seconds": decomposition_seconds, "gap": d.gap}
     started = time.perf_counter()
     try:
-        _, mip = solve_monolithic(problem, network, time_limit=mip_time_limit, mip_gap=0.01)
+        _, mip = solve_monolithic(problem, network, time_limit=mip_time_limit, mip_gap=mip_gap)
         mip_text = (f"{mip.status:8s} cost {mip.objective:>14,.0f} bound {mip.bound:>14,.0f} "
                     f"gap {mip.gap:7.2%}")
         ratio = mip.objective / decomposed.report.objective
@@ -85,6 +91,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", default=None, help="e.g. 500x200 2000x500")
     parser.add_argument("--quick", action="store_true", help="only the two smallest sizes")
     parser.add_argument("--mip-time-limit", type=float, default=300.0)
+    parser.add_argument("--mip-gap", type=float, default=0.01,
+                        help="relative gap at which the monolithic MIP stops (1e-4 to prove)")
     parser.add_argument("--time-limit", type=float, default=300.0)
     parser.add_argument("--dual-iterations", type=int, default=2_000,
                         help="most volume-algorithm steps on the bound")
@@ -95,7 +103,8 @@ def main() -> None:
           "costs are margin-weighted expected shortage plus transport (CNY)")
     for size in sizes:
         run(size, mip_time_limit=args.mip_time_limit, time_limit=args.time_limit,
-            dual_iterations=args.dual_iterations, skip_mip=args.skip_mip)
+            dual_iterations=args.dual_iterations, skip_mip=args.skip_mip,
+            mip_gap=args.mip_gap)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ flow per SKU with the other half of the plan held fixed:
   shortage is convex, so a store's cases are unit segments of a flow just as its units are;
 * :func:`reflow_transfers` -- with the warehouse cases fixed, the transfers are solved again, so
   a neighbour's stock fills what the cases left.
+
+Each step is exact for its half, so where the alternation starts matters: from the rounded unit
+flow it keeps warehouse cases a neighbour's few spare units would have replaced; starting from
+the transfers alone finds those (on a 40-store, 200-SKU week whose optimum HiGHS proves, the
+plan went from 4.6 % to 1.8 % above it). :func:`plan_on_lanes` tries both starts.
 """
 
 from __future__ import annotations
@@ -39,17 +44,28 @@ from optimizer.allocation_model import (
     segment_table,
 )
 
+CASE_PASSES = 1
+"""Case/transfer passes after the transfers-only start. On a 40-store, 200-SKU week the first
+took the plan from 176,859 (transfers alone) to 90,114; a second gained 0.07 % more, the next
+ones under 0.03 % each, not worth a plan's time at national size."""
+
 
 def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: np.ndarray, *,
                   arc_cost: np.ndarray | None = None, rounds: int = 4,
-                  deadline: float | None = None) -> tuple[np.ndarray, dict[str, float]]:
+                  deadline: float | None = None, transfers_first: bool = True,
+                  ) -> tuple[np.ndarray, dict[str, float]]:
     """A plan that ships only on ``open_lanes``, then closes lanes that do not pay their trucks.
 
     Each round solves every SKU's min-cost flow with the open lanes' trucks already paid (unit
     costs only) and repairs it into a feasible plan (:func:`repair_plan`); then chooses the
     warehouse cases exactly for those transfers (:func:`resolve_cases`) and the transfers for
-    those cases (:func:`reflow_transfers`), and closes the lanes whose trucks cost more than
-    their shipments save (:func:`lane_closing_savings`). The cheapest plan seen is returned.
+    those cases (:func:`reflow_transfers`). A second candidate starts from the other side:
+    transfers alone first (neighbours' spare units, which the unit flow passes over because a
+    warehouse unit looks cheaper before it is packed in a case), then cases for what they leave,
+    then transfers again (``CASE_PASSES`` times; ``transfers_first=False`` skips this
+    candidate, for a plan that only has to be quick). The round keeps the cheapest candidate
+    and closes the lanes whose trucks cost more than their shipments save
+    (:func:`lane_closing_savings`). The cheapest plan seen is returned.
 
     Returns
     -------
@@ -69,8 +85,11 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
         rounded = repair_plan(problem, network, flows)
         cased = resolve_cases(problem, network, segments, rounded, capacity, arc_cost)
         reflowed = reflow_transfers(problem, network, cased, capacity, arc_cost)
+        candidates = [rounded, reflowed]
+        if transfers_first:
+            candidates.append(_transfers_first(problem, network, segments, capacity, arc_cost))
         quantity, cost = None, None
-        for candidate in (rounded, reflowed):
+        for candidate in candidates:
             candidate_cost = plan_cost(problem, network, candidate)
             if cost is None or candidate_cost["objective"] < cost["objective"]:
                 quantity, cost = candidate, candidate_cost
@@ -202,6 +221,18 @@ def reflow_transfers(problem: AllocationProblem, network: FlowNetwork, quantity:
     transfers = np.where((network.arc_kind == ARC_LANE) & ~from_warehouse, flows, 0)
     transfers[fixed] = quantity[fixed]
     return repair_plan(p, network, transfers, round_cases=False)
+
+
+def _transfers_first(problem: AllocationProblem, network: FlowNetwork, segments: SegmentTable,
+                     capacity: np.ndarray, arc_cost: np.ndarray) -> np.ndarray:
+    """A plan built from the other side: transfers alone, then cases for what they leave, then
+    transfers again (``CASE_PASSES`` times)."""
+    quantity = reflow_transfers(problem, network, np.zeros(len(arc_cost), dtype=np.int64),
+                                capacity, arc_cost)
+    for _ in range(CASE_PASSES):
+        cased = resolve_cases(problem, network, segments, quantity, capacity, arc_cost)
+        quantity = reflow_transfers(problem, network, cased, capacity, arc_cost)
+    return quantity
 
 
 def _from_warehouse(problem: AllocationProblem, network: FlowNetwork) -> np.ndarray:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.allocation import solve_allocation
 from optimizer.allocation_flows import plan_cost, repair_plan, solve_sku_flows
-from optimizer.allocation_model import ARC_LANE, AllocationProblem, build_network, segment_table
+from optimizer.allocation_model import (
+    ARC_LANE,
+    AllocationProblem,
+    build_network,
+    problem_from_frames,
+    segment_table,
+)
 from optimizer.allocation_plans import plan_on_lanes, reflow_transfers, resolve_cases
 from tests.test_allocation import synthetic_problem
 
@@ -79,3 +86,34 @@ def test_plan_on_lanes_is_never_worse_than_rounding_the_flows() -> None:
     flows, _ = solve_sku_flows(network, network.arc_cost)
     rounded = plan_cost(problem, network, repair_plan(problem, network, flows))
     assert cost["objective"] <= rounded["objective"] + 1e-6
+
+
+def test_transfers_first_finds_the_optimum_that_cases_first_miss() -> None:
+    # Store A needs a few units; the warehouse packs 12 to a case, neighbour B has 6 spare
+    # units at twice the unit cost. Units from the warehouse look cheaper, so cases-first ships
+    # a whole case; the optimum takes B's units, and only the transfers-first start finds it.
+    problem = problem_from_frames(
+        pd.DataFrame({"location_id": ["A", "B", "W"], "sku": "K", "stock": [0, 8, 40],
+                      "reserve": [0, 2, 0], "demand_mean": [2.0, 0.5, 0.0],
+                      "demand_variance": [2.0, 0.5, 0.0]}),
+        pd.DataFrame({"location_id": ["A", "B", "W"], "region": "north",
+                      "is_warehouse": [False, False, True], "weekly_throughput": np.inf}),
+        pd.DataFrame({"sku": ["K"], "margin": [20.0], "volume": [1.0], "case_size": [12]}),
+        pd.DataFrame({"from_id": ["W", "B"], "to_id": ["A", "A"], "unit_cost": [1.0, 2.0],
+                      "shipment_cost": [0.0, 0.0], "lead_time_days": [1.0, 1.0]}),
+        truck_capacity=1000.0)
+    network = build_network(problem)
+    flows, _ = solve_sku_flows(network, network.arc_cost)
+    cases_first = reflow_transfers(
+        problem, network,
+        resolve_cases(problem, network, segment_table(network, len(problem.stock)),
+                      repair_plan(problem, network, flows), network.arc_capacity,
+                      network.arc_cost),
+        network.arc_capacity, network.arc_cost)
+    quantity, cost = plan_on_lanes(problem, network, np.ones(2, dtype=bool), rounds=1)
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-9, time_limit=60)
+    assert optimum.report.status == "optimal"
+    assert cost["objective"] == pytest.approx(optimum.report.objective, rel=1e-7)
+    assert plan_cost(problem, network, cases_first)["objective"] > cost["objective"] + 1.0
+    arcs = warehouse_arcs(problem, network)
+    assert quantity[arcs].sum() == 0
