@@ -11,7 +11,7 @@ Run::
     .venv/bin/python bench/allocation.py                # scaling curve + national instance
     .venv/bin/python bench/allocation.py --quick        # small sizes only
     .venv/bin/python bench/allocation.py --mip-time-limit 300 --sizes 2000x500
-    .venv/bin/python bench/allocation.py --sizes 40x200w3 --mip-time-limit 900  # proven optimum
+    .venv/bin/python bench/allocation.py --sizes 40x200w3 --mip-time-limit 850 --mip-gap 1e-4
 
 A size ``SxKwW`` sets the number of warehouses (otherwise one per 65 stores, 2 to 30).
 """
