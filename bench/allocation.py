@@ -1,10 +1,11 @@
 """Benchmark: the weekly allocation by SKU decomposition against the monolithic MIP (HiGHS).
 
 For each size (stores x SKUs) a seeded region is generated with ``geodata.demo.generate_region``,
-the week's problem is built (forecast, reserves, lanes) and solved twice in the same run:
-by the decomposition (lane Lagrangian bound, plans from per-SKU min-cost flows) and as one MIP
-in HiGHS with a time limit. Printed per size: time, plan cost, bound and gap of each, and the
-ratio of the MIP's plan cost to the decomposition's.
+the week's problem is built (forecast, reserves, lanes) and solved in the same run by the
+decomposition (lane Lagrangian bound, plans from per-SKU min-cost flows; once per process count
+in ``--workers``) and as one MIP in HiGHS with a time limit. Printed per size: time, plan cost,
+bound and gap of each, the ratio of the gaps with more processes to the gap with the first
+count, and the ratio of the MIP's plan cost to the decomposition's.
 
 Run::
 
@@ -12,6 +13,7 @@ Run::
     .venv/bin/python bench/allocation.py --quick        # small sizes only
     .venv/bin/python bench/allocation.py --mip-time-limit 300 --sizes 2000x500
     .venv/bin/python bench/allocation.py --sizes 40x200w3 --mip-time-limit 850 --mip-gap 1e-4
+    .venv/bin/python bench/allocation.py --sizes 2000x500 --skip-mip --workers 1 2
 
 A size ``SxKwW`` sets the number of warehouses (otherwise one per 65 stores, 2 to 30).
 """
@@ -50,7 +52,7 @@ def build(n_stores: int, n_skus: int, seed: int = 11, n_warehouses: int | None =
 
 
 def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations: int,
-        skip_mip: bool = False, mip_gap: float = 0.01) -> dict:
+        skip_mip: bool = False, mip_gap: float = 0.01, workers: tuple[int, ...] = (1,)) -> dict:
     stores_skus, _, warehouses = size.partition("w")
     n_stores, n_skus = (int(v) for v in stores_skus.split("x"))
     problem, n_warehouses, generated, prepared = build(
@@ -58,17 +60,24 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
     started = time.perf_counter()
     network = build_network(problem)
     network_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    decomposed = solve_allocation(problem, network=network, time_limit=time_limit,
-                                  dual_iterations=dual_iterations)
-    decomposition_seconds = time.perf_counter() - started
-    d = decomposed.report
     print(f"{size:>9s} ({n_warehouses} warehouses, {len(problem.stock):,} store-SKU positions, "
           f"{len(problem.lane_from):,} lanes, {len(network.arc_cost):,} arcs)")
     print(f"          data {generated:6.1f} s, forecast+problem {prepared:6.1f} s, "
           f"network {network_seconds:5.1f} s")
-    print(f"          decomposition {decomposition_seconds:6.1f} s  {d.status:8s} cost "
-          f"{d.objective:>14,.0f} bound {d.bound:>14,.0f} gap {d.gap:7.2%}", flush=True)
+    gaps = {}
+    for processes in workers:
+        started = time.perf_counter()
+        decomposed = solve_allocation(problem, network=network, time_limit=time_limit,
+                                      dual_iterations=dual_iterations, workers=processes)
+        decomposition_seconds = time.perf_counter() - started
+        d = decomposed.report
+        gaps[processes] = d.gap
+        print(f"          decomposition, {processes} process{'es' if processes > 1 else ''} "
+              f"{decomposition_seconds:6.1f} s  {d.status:8s} cost {d.objective:>14,.0f} "
+              f"bound {d.bound:>14,.0f} gap {d.gap:7.2%}", flush=True)
+    if len(gaps) > 1:
+        print(f"          gap / gap with {workers[0]} process(es): " + ", ".join(
+            f"{processes}: {gap / gaps[workers[0]]:.3f}" for processes, gap in gaps.items()))
     if skip_mip:
         return {"size": size, "decomposition_seconds": decomposition_seconds, "gap": d.gap}
     started = time.perf_counter()
@@ -97,6 +106,8 @@ def main() -> None:
     parser.add_argument("--dual-iterations", type=int, default=2_000,
                         help="most volume-algorithm steps on the bound")
     parser.add_argument("--skip-mip", action="store_true", help="decomposition only")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="process counts to run the decomposition with, e.g. 1 2")
     args = parser.parse_args()
     sizes = args.sizes or (CURVE[:2] if args.quick else CURVE)
     print(f"weekly allocation, week {WEEK}; MIP time limit {args.mip_time_limit:.0f} s; "
@@ -104,7 +115,7 @@ def main() -> None:
     for size in sizes:
         run(size, mip_time_limit=args.mip_time_limit, time_limit=args.time_limit,
             dual_iterations=args.dual_iterations, skip_mip=args.skip_mip,
-            mip_gap=args.mip_gap)
+            mip_gap=args.mip_gap, workers=tuple(args.workers))
 
 
 if __name__ == "__main__":

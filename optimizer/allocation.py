@@ -35,24 +35,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from optimizer.allocation_dual import (
-    improve_bound,
-    initial_prices,
-    lane_dual,
-    plan_arc_costs,
-    start_volume,
-)
+from optimizer.allocation_dual import lane_dual
 from optimizer.allocation_flows import plan_cost, position_moves, repair_plan, solve_sku_flows
 from optimizer.allocation_model import AllocationProblem, FlowNetwork, build_network
-from optimizer.allocation_plans import plan_on_lanes
-from optimizer.results import SolveReport, relative_gap
-from optimizer.solvers import progress_reporter
+from optimizer.allocation_search import PlanSearch, plan_gap
+from optimizer.allocation_worker import PlanWorker, fork_available
+from optimizer.results import SolveReport
 
 Method = Literal["decomposition", "monolithic"]
 
@@ -83,7 +76,7 @@ class AllocationResult:
 def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposition",
                      mip_gap: float = 0.01, time_limit: float = 300.0,
                      dual_iterations: int = 500, network: FlowNetwork | None = None,
-                     ) -> AllocationResult:
+                     workers: int = 1) -> AllocationResult:
     """Plan next week's transfers and replenishment.
 
     Parameters
@@ -99,6 +92,11 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
         Seconds; the best plan so far is returned when it runs out.
     dual_iterations
         Most steps of the volume algorithm on the bound.
+    workers
+        Processes for the decomposition: with 2 (and a platform that can fork) plans are built
+        in a second process while the bound steps run (:mod:`optimizer.allocation_worker`), so
+        a second core is used; with 1 both run in turn in this process, and a run that ends
+        before its time limit gives the same plan every time.
 
     Returns
     -------
@@ -130,27 +128,12 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
                                             time_limit=time_limit)
         return _result(problem, network, quantity, report)
     return _decompose(problem, network, mip_gap=mip_gap, time_limit=time_limit,
-                      dual_iterations=dual_iterations, started=started)
-
-
-BOUND_STEPS_PER_PLAN = 60
-"""Volume-algorithm steps between two plans built from the lanes the dual opens."""
-
-FIRST_PLAN_ROUNDS = 2
-"""Rounds of lane closing in the first plan (every lane open)."""
-
-PLAN_OPEN_SHARES = (0.35, 0.2, 0.5)
-"""Plans open the lanes open in at least this share of recent bound steps, in turn."""
-
-TRANSFERS_FIRST_BELOW = 0.1
-"""Plans add the transfers-first candidate only when the first plan took less than this share of
-the time limit. It makes plans slower (the national first plan took 85 s with it, 44 s
-without): on 500 x 200 it cut the gap from 10.5 % to 9.6 %, but on the national week the
-longer plans left half the bound steps and a wider gap (33.7 % against 27.4 %)."""
+                      dual_iterations=dual_iterations, started=started, workers=workers)
 
 
 def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
-               time_limit: float, dual_iterations: int, started: float) -> AllocationResult:
+               time_limit: float, dual_iterations: int, started: float,
+               workers: int) -> AllocationResult:
     p = problem
     clock = time.perf_counter
     deadline = started + time_limit
@@ -159,7 +142,7 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
         quantity = repair_plan(p, network, flows)
         cost = plan_cost(p, network, quantity)
         bound = network.baseline + flow_cost
-        gap = _gap(cost, bound)
+        gap = plan_gap(cost, bound)
         report = SolveReport(
             status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
             bound=bound, gap=gap, solve_seconds=clock() - started,
@@ -167,67 +150,24 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
             message="no truck costs, throughput or cross-region caps: one min-cost flow per SKU"
                     + ("" if gap <= mip_gap else "; whole cases cost the gap"))
         return _result(p, network, quantity, report)
-    progress = progress_reporter()
-
-    def report_bound(upper: float, bound: float) -> None:
-        progress(clock() - started, upper, bound)
-
-    dual = lane_dual(p, network)
-    # The volume state keeps the best prices found, so its value is the best bound so far.
-    state = start_volume(dual, initial_prices(dual))
-    progress(clock() - started, None, state.value.bound)
-    plan_started = clock()
-    # The first plan, on every lane, mostly gives the bound steps a target; two rounds of lane
-    # closing without the transfers-first candidate are enough for that, and the time is
-    # better spent on the bound.
-    best_plan, best_cost = plan_on_lanes(p, network, np.ones(len(p.lane_from), dtype=bool),
-                                         rounds=FIRST_PLAN_ROUNDS, deadline=deadline,
-                                         transfers_first=False)
-    plan_seconds = clock() - plan_started
-    transfers_first = plan_seconds < TRANSFERS_FIRST_BELOW * time_limit
-    progress(clock() - started, best_cost["objective"], state.value.bound, new_plan=True)
-    steps, plans = 0, 1
-    while steps < dual_iterations and _gap(best_cost, state.value.bound) > mip_gap:
-        # Leave time for one more plan after the bound steps (a plan stops closing lanes
-        # once the deadline passes, so it overruns by one round at most).
-        bound_deadline = deadline - 1.1 * plan_seconds
-        if clock() > bound_deadline:
-            break
-        chunk = min(BOUND_STEPS_PER_PLAN, dual_iterations - steps)
-        before = state.value.bound
-        state = improve_bound(dual, state, best_cost["objective"], iterations=chunk,
-                              deadline=bound_deadline,
-                              on_step=partial(report_bound, best_cost["objective"]))
-        steps += chunk
-        if _gap(best_cost, state.value.bound) <= mip_gap:
-            break
-        plan_started = clock()
-        # Lanes open in a good share of recent steps (the volume algorithm's primal estimate)
-        # make better plans than the lanes of any single step; the share asked for cycles.
-        share = PLAN_OPEN_SHARES[(plans - 1) % len(PLAN_OPEN_SHARES)]
-        arc_cost = plan_arc_costs(dual, network.arc_cost, state.center)
-        quantity, cost = plan_on_lanes(p, network, state.lane_open_share >= share,
-                                       arc_cost=arc_cost, deadline=deadline,
-                                       transfers_first=transfers_first)
-        plan_seconds = max(plan_seconds, clock() - plan_started)
-        plans += 1
-        if cost["objective"] < best_cost["objective"]:
-            best_plan, best_cost = quantity, cost
-            progress(clock() - started, best_cost["objective"], state.value.bound, new_plan=True)
-        if state.value.bound <= before + 1e-9 * abs(before) and state.step_factor < 1e-4:
-            break
-
-    elapsed = clock() - started
-    gap = _gap(best_cost, state.value.bound)
-    status = "optimal" if gap <= mip_gap else "feasible"
+    search = PlanSearch(p, network, lane_dual(p, network), mip_gap=mip_gap, started=started,
+                        deadline=deadline, dual_iterations=dual_iterations)
+    if workers > 1 and fork_available():
+        with PlanWorker(p, network) as worker:
+            search.run_with_worker(worker)
+    else:
+        search.run()
+    gap = plan_gap(search.best_cost, search.state.value.bound)
     report = SolveReport(
-        status=status, objective=best_cost["objective"], bound=state.value.bound, gap=gap,
-        solve_seconds=elapsed, solver="lane-lagrangian+ortools-min-cost-flow",
-        message=(f"{steps} bound steps (lane Lagrangian, volume algorithm) and {plans} plans "
-                 f"(per-SKU min-cost flows over {len(p.sku_ids)} SKUs)"
+        status="optimal" if gap <= mip_gap else "feasible",
+        objective=search.best_cost["objective"], bound=search.state.value.bound, gap=gap,
+        solve_seconds=clock() - started, solver="lane-lagrangian+ortools-min-cost-flow",
+        message=(f"{search.steps} bound steps (lane Lagrangian, volume algorithm) and "
+                 f"{search.plans} plans (per-SKU min-cost flows over {len(p.sku_ids)} SKUs"
+                 + (", in a second process" if search.parallel else "") + ")"
                  + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "
                     f"{mip_gap:.2%}")))
-    return _result(p, network, best_plan, report)
+    return _result(p, network, search.best_plan, report)
 
 
 def _uncoupled(p: AllocationProblem) -> bool:
@@ -235,13 +175,6 @@ def _uncoupled(p: AllocationProblem) -> bool:
     used_origin = np.unique(p.lane_from)
     return (not np.any(p.lane_shipment_cost > 0) and p.max_cross_region_share is None
             and not np.any(np.isfinite(p.weekly_throughput[used_origin])))
-
-
-def _gap(cost: dict | None, bound: float) -> float:
-    if cost is None:
-        return np.inf
-    gap = relative_gap(cost["objective"], bound)
-    return np.inf if gap is None else max(gap, 0.0) if cost["objective"] >= bound else 0.0
 
 
 def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,

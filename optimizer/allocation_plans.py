@@ -67,6 +67,9 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
     and closes the lanes whose trucks cost more than their shipments save
     (:func:`lane_closing_savings`). The cheapest plan seen is returned.
 
+    ``deadline`` is a :func:`time.perf_counter` reading: no further round starts when, at the
+    pace of the last one, it would end after it (the first round always runs).
+
     Returns
     -------
     (quantity, costs)
@@ -81,6 +84,7 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
     segments = segment_table(network, len(problem.stock))
     best_quantity, best_cost = None, None
     for _ in range(rounds):
+        round_started = time.perf_counter()
         flows, _ = solve_sku_flows(network, arc_cost, capacity)
         rounded = repair_plan(problem, network, flows)
         cased = resolve_cases(problem, network, segments, rounded, capacity, arc_cost)
@@ -96,7 +100,8 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
         if best_cost is None or cost["objective"] < best_cost["objective"]:
             best_quantity, best_cost = quantity, cost
         closing = lane_closing_savings(problem, network, quantity) > 0
-        if not closing.any() or (deadline is not None and time.perf_counter() > deadline):
+        now = time.perf_counter()
+        if not closing.any() or (deadline is not None and 2 * now - round_started > deadline):
             break
         capacity[lane_arc & closing[np.maximum(network.arc_lane, 0)]] = 0
     return best_quantity, best_cost

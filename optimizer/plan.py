@@ -70,7 +70,7 @@ class WeeklyPlan:
 def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,
               sales: pd.DataFrame, stock: pd.DataFrame, week: str,
               lanes: pd.DataFrame | None = None, settings: PlanSettings | None = None,
-              sources: dict[str, str] | None = None) -> WeeklyPlan:
+              sources: dict[str, str] | None = None, workers: int = 1) -> WeeklyPlan:
     """Plan one week's transfers and replenishment.
 
     Parameters
@@ -95,6 +95,9 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
         :class:`PlanSettings`.
     sources
         Table name to file name, for error messages.
+    workers
+        Processes for the solve (:func:`optimizer.allocation.solve_allocation`); not part of
+        the settings because it changes how fast the plan is found, not the week's problem.
 
     Returns
     -------
@@ -105,7 +108,8 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     problem, without_history = week_problem(
         stores=stores, warehouses=warehouses, skus=skus, sales=sales, stock=stock, week=week,
         lanes=lanes, settings=settings, sources=sources)
-    result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit)
+    result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
+                              workers=workers)
     kpis, warehouse_table = allocation_kpis(problem, result)
     kpis["stores_without_history"] = without_history
     kpis["service_level"] = settings.service_level

@@ -151,13 +151,14 @@ def test_bound_is_below_the_mip_optimum_and_plan_above(seed: int) -> None:
     assert decomposed.report.status == ("optimal" if gap <= 0.01 else "feasible")
 
 
-def test_decomposition_reports_progress_that_ends_at_its_result() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_decomposition_reports_progress_that_ends_at_its_result(workers: int) -> None:
     from optimizer.solvers import solve_progress
 
     problem = synthetic_problem(seed=2, throughput=40.0)
     seen = []
     with solve_progress(seen.append):
-        result = solve_allocation(problem, mip_gap=1e-9, dual_iterations=120)
+        result = solve_allocation(problem, mip_gap=1e-9, dual_iterations=120, workers=workers)
     plans = [snap for snap in seen if snap.objective is not None]
     assert seen[0].objective is None and seen[0].bound is not None
     assert plans, "the first plan is reported"

@@ -92,3 +92,23 @@ def test_missing_inputs_and_bad_week_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["allocate", "--week", "48", "--demo",
                                  "--out", str(tmp_path / "p.xlsx")])
     assert result.exit_code == 2 and "2026-W48" in result.output
+
+
+def test_two_workers_plan_in_a_second_process_under_the_same_fingerprint(
+        tmp_path: Path, input_files) -> None:
+    from optimizer.allocation_worker import fork_available
+
+    database = f"sqlite:///{tmp_path / 'plans.db'}"
+    for workers, name in (("1", "one.parquet"), ("2", "two.parquet")):
+        result = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out",
+                                     str(tmp_path / name), "--database", database,
+                                     "--workers", workers, *_args(input_files)])
+        assert result.exit_code == 0, result.output
+    plans = Store(database).list_plans()
+    # How many processes solve the week is not part of its inputs.
+    assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
+    kpis = pd.read_parquet(tmp_path / "two-kpis.parquet")
+    message = dict(zip(kpis["kpi"], kpis["value"], strict=True))["solve_message"]
+    assert ("second process" in message) == fork_available()
+    assert runner.invoke(app, ["allocate", "--week", "2026-W02", "--workers", "0",
+                               "--demo", "--out", str(tmp_path / "p.xlsx")]).exit_code == 2

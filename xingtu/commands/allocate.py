@@ -112,6 +112,10 @@ def register(app: typer.Typer) -> None:
                               ] = 120.0,
         gap: Annotated[float, typer.Option(min=0.0, help="Relative gap counted as optimal.")
                        ] = 0.01,
+        workers: Annotated[int, typer.Option(
+            min=1, help="Processes for the solve: 2 builds plans on a second core while the "
+                        "bound runs (platforms that can fork); 1 gives the same plan on every "
+                        "run that ends before its time limit.")] = 1,
     ) -> None:
         """Plan next week's stock transfers and warehouse replenishment."""
         from optimizer.forecast import week_start
@@ -150,7 +154,7 @@ def register(app: typer.Typer) -> None:
             sources = {kind: p.name for kind, p in files.items() if p is not None}
             plan = plan_week(**{k: tables[k] for k in INPUT_KINDS[:-1]},
                              lanes=tables.get("lanes"), week=week, settings=settings,
-                             sources=sources)
+                             sources=sources, workers=workers)
         except (InputDataError, XingtuError) as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(code=2) from None
