@@ -157,10 +157,11 @@ class PlanSearch:
         transfers_first = self.plan_seconds < TRANSFERS_FIRST_BELOW * (self.deadline
                                                                        - self.started)
         while self.gap() > self.mip_gap and self.steps < self.dual_iterations:
-            # Leave time for one more plan after the bound steps (a plan stops closing lanes
-            # once the deadline passes, so it overruns by one round at most).
+            # Leave time for one more plan after the bound steps; when that no longer fits,
+            # the time left goes to bound steps alone.
             bound_deadline = self.deadline - 1.1 * self.plan_seconds
             if clock() > bound_deadline:
+                self.step_bound(self.dual_iterations - self.steps, self.deadline)
                 break
             going_on = self.step_bound(BOUND_STEPS_PER_PLAN, bound_deadline)
             if self.gap() <= self.mip_gap:
