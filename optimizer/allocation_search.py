@@ -128,11 +128,17 @@ class PlanSearch:
         """Run bound steps towards the best plan; ``False`` once the search should stop
         (gap closed, step budget spent, or the bound stalled)."""
         target = self.best_cost["objective"]
-        iterations = min(iterations, self.dual_iterations - self.steps)
+        steps_before = self.steps
+
+        def on_step(bound: float) -> None:
+            self.steps += 1  # steps taken, not asked for: the deadline may cut them short
+            self.progress(self.elapsed(), target, bound)
+
         self.state = improve_bound(
-            self.dual, self.state, target, iterations=iterations, deadline=deadline,
-            on_step=lambda bound: self.progress(self.elapsed(), target, bound))
-        self.steps += iterations
+            self.dual, self.state, target, deadline=deadline, on_step=on_step,
+            iterations=min(iterations, self.dual_iterations - self.steps))
+        if self.steps == steps_before:  # no step was possible (deadline, or nothing to gain)
+            return False
         # Stalled: no gain over the last BOUND_STEPS_PER_PLAN steps and a vanishing step.
         stalled = False
         if self.steps - self._checked[0] >= BOUND_STEPS_PER_PLAN:

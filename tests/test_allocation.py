@@ -314,3 +314,15 @@ def test_lane_dual_closes_the_gap_of_a_lone_lane() -> None:
     state = improve_bound(dual, state, optimum.report.objective * 1.05, iterations=500)
     assert state.value.bound <= optimum.report.objective + 1e-6
     assert state.value.bound == pytest.approx(optimum.report.objective, rel=1e-3)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_report_counts_the_bound_steps_taken_not_those_asked_for(workers: int) -> None:
+    import re
+
+    problem = synthetic_problem(n_stores=40, n_skus=6, seed=7, throughput=80.0)
+    result = solve_allocation(problem, mip_gap=1e-9, time_limit=1.5, dual_iterations=10**7,
+                              workers=workers)
+    steps = int(re.search(r"(\d+) bound steps", result.report.message).group(1))
+    # A step of this week takes far more than 150 ns, so 1.5 s cannot hold 10 million.
+    assert 0 < steps < 10**7
