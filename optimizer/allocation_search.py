@@ -23,7 +23,7 @@ from optimizer.allocation_dual import (
 from optimizer.allocation_flows import plan_cost
 from optimizer.allocation_model import AllocationProblem, FlowNetwork
 from optimizer.allocation_plans import plan_on_lanes
-from optimizer.allocation_worker import PlanRequest, PlanWorker
+from optimizer.allocation_worker import PlanReply, PlanRequest, PlanWorker
 from optimizer.results import relative_gap
 from optimizer.solvers import progress_reporter
 
@@ -99,6 +99,16 @@ class PlanSearch:
         """Seconds since the solve started."""
         return time.perf_counter() - self.started
 
+    @property
+    def time_limit(self) -> float:
+        """Seconds from the start of the solve to its deadline."""
+        return self.deadline - self.started
+
+    def quick_plans(self, first_plan_seconds: float) -> bool:
+        """Whether plans are quick enough for the transfers-first candidate: the first plan
+        took less than ``TRANSFERS_FIRST_BELOW`` of the time limit."""
+        return first_plan_seconds < TRANSFERS_FIRST_BELOW * self.time_limit
+
     def gap(self) -> float:
         """Relative gap of the best plan to the best bound."""
         return plan_gap(self.best_cost, self.state.value.bound)
@@ -160,8 +170,7 @@ class PlanSearch:
         """Bound steps and plans in turn, in this process."""
         clock = time.perf_counter
         self.first_plan(transfers_first=False)
-        transfers_first = self.plan_seconds < TRANSFERS_FIRST_BELOW * (self.deadline
-                                                                       - self.started)
+        transfers_first = self.quick_plans(self.plan_seconds)
         while self.gap() > self.mip_gap and self.steps < self.dual_iterations:
             # Leave time for one more plan after the bound steps; when that no longer fits,
             # the time left goes to bound steps alone.
@@ -196,15 +205,21 @@ class PlanSearch:
         worker.submit(PlanRequest(every_lane, None, FIRST_PLAN_ROUNDS, transfers_first=False,
                                   seconds_left=self.deadline - clock()))
         transfers_first = None
-        first = worker.wait(timeout=FIRST_PLAN_WAIT * (self.deadline - self.started))
+
+        def take(reply: PlanReply) -> None:
+            nonlocal transfers_first
+            self.offer(reply.quantity, reply.costs, reply.seconds)
+            if transfers_first is None:
+                # The first plan decides, as with plans in turn.
+                transfers_first = self.quick_plans(reply.seconds)
+
+        first = worker.wait(timeout=FIRST_PLAN_WAIT * self.time_limit)
         if first is None:
             nothing = np.zeros(len(self.network.arc_cost), dtype=np.int64)
             self.offer(nothing, plan_cost(self.problem, self.network, nothing), 0.0,
                        built=False)
         else:
-            self.offer(first.quantity, first.costs, first.seconds)
-            transfers_first = first.seconds < TRANSFERS_FIRST_BELOW * (self.deadline
-                                                                       - self.started)
+            take(first)
 
         def request_plan() -> None:
             open_lanes, arc_cost = self.lanes_to_plan()
@@ -218,12 +233,7 @@ class PlanSearch:
             going_on = self.step_bound(WORKER_POLL_STEPS, self.deadline)
             reply = worker.poll()
             if reply is not None:
-                self.offer(reply.quantity, reply.costs, reply.seconds)
-                if transfers_first is None:
-                    # The same rule as plans in turn: the slower, better plans only when the
-                    # first plan was quick against the time limit.
-                    transfers_first = reply.seconds < TRANSFERS_FIRST_BELOW * (
-                        self.deadline - self.started)
+                take(reply)
             if (going_on and not worker.busy
                     and self.steps - steps_at_request >= WORKER_PLAN_STEPS):
                 request_plan()
@@ -236,10 +246,10 @@ class PlanSearch:
         while self.gap() > self.mip_gap:
             if worker.busy:
                 reply = worker.wait(timeout=max(self.deadline - clock(), 0.0)
-                                    + FINAL_PLAN_GRACE * (self.deadline - self.started))
+                                    + FINAL_PLAN_GRACE * self.time_limit)
                 if reply is None:
                     break
-                self.offer(reply.quantity, reply.costs, reply.seconds)
+                take(reply)
             elif final_requests < len(PLAN_OPEN_SHARES) and clock() < self.deadline:
                 request_plan()
                 final_requests += 1
