@@ -92,12 +92,22 @@ def assert_plan_invariants(problem: AllocationProblem, result) -> None:
     assert result.costs["trucks"] == np.ceil(litres / p.truck_capacity - 1e-9).sum()
 
 
+def assert_ran_with(result, workers: int) -> None:
+    """The solve took the path asked for: plans in a second process only with 2 workers (on
+    platforms that can fork)."""
+    from optimizer.allocation_worker import fork_available
+
+    assert ("second process" in result.report.message) == (workers > 1 and fork_available())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("settings", [
     {}, {"throughput": 40.0}, {"share": 0.1, "min_lot": 3}, {"throughput": 25.0, "share": 0.0},
 ])
-def test_decomposition_plan_meets_every_constraint(settings: dict) -> None:
+def test_decomposition_plan_meets_every_constraint(settings: dict, workers: int) -> None:
     problem = synthetic_problem(seed=3, **settings)
-    result = solve_allocation(problem)
+    result = solve_allocation(problem, workers=workers)
+    assert_ran_with(result, workers)
     assert result.report.has_solution
     assert len(result.shipments) > 0
     assert_plan_invariants(problem, result)
@@ -133,14 +143,16 @@ def test_monolithic_mip_runs_after_another_highs_model_in_the_same_process() -> 
     assert result.report.status == "optimal"
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("seed", [1, 3])
-def test_bound_is_below_the_mip_optimum_and_plan_above(seed: int) -> None:
+def test_bound_is_below_the_mip_optimum_and_plan_above(seed: int, workers: int) -> None:
     problem = synthetic_problem(n_stores=12, n_skus=3, seed=seed, throughput=60.0, share=0.3,
                                 min_lot=2)
     monolithic = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
     assert monolithic.report.status == "optimal"
     assert_plan_invariants(problem, monolithic)
-    decomposed = solve_allocation(problem)
+    decomposed = solve_allocation(problem, workers=workers)
+    assert_ran_with(decomposed, workers)
     optimum = monolithic.report.objective
     assert decomposed.report.bound <= optimum + 1e-6
     assert decomposed.report.objective >= optimum - 1e-6
