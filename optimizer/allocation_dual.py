@@ -120,7 +120,7 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
 
 
 @dataclass(frozen=True)
-class _SortedBlocks:
+class SortedBlocks:
     """Values of the segments sorted ascending within each position's block, for two quick
     questions per position: how many lie below a threshold, and what the first few add up to."""
 
@@ -129,7 +129,7 @@ class _SortedBlocks:
     prefix: np.ndarray
 
     @classmethod
-    def of(cls, dual: LaneDual, values: np.ndarray) -> _SortedBlocks:
+    def of(cls, dual: LaneDual, values: np.ndarray) -> SortedBlocks:
         """Blocks of ``values`` (one per segment, already ascending within each position)."""
         return cls(dual, dual.segment_position * dual.key_scale + values,
                    np.concatenate([[0.0], np.cumsum(values)]))
@@ -158,7 +158,7 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     if order_hint is None:
         order_hint = np.arange(n_segments)
     order = order_hint[np.argsort(keys[order_hint], kind="stable")]
-    blocks = _SortedBlocks(d, keys[order], np.concatenate([[0.0], np.cumsum(reduced[order])]))
+    blocks = SortedBlocks(d, keys[order], np.concatenate([[0.0], np.cumsum(reduced[order])]))
     count_below, first_sum = blocks.count_below, blocks.first_sum
 
     receiver = d.arc_receiver
@@ -239,7 +239,7 @@ def initial_prices(dual: LaneDual, *, bisection_steps: int = 14) -> Prices:
     """
     d = dual
     # Savings are non-increasing within a position, so their negatives ascend in each block.
-    blocks = _SortedBlocks.of(d, -d.saving)
+    blocks = SortedBlocks.of(d, -d.saving)
     receiver, cost = d.arc_receiver, d.arc_unit_cost
     most_units = d.arc_most_cases * d.arc_case
 

@@ -21,6 +21,7 @@ from optimizer.allocation_dual import (
     start_volume,
 )
 from optimizer.allocation_flows import plan_cost
+from optimizer.allocation_lp import LpPrices, lp_prices
 from optimizer.allocation_model import AllocationProblem, FlowNetwork
 from optimizer.allocation_plans import plan_on_lanes
 from optimizer.allocation_worker import PlanReply, PlanRequest, PlanWorker
@@ -48,6 +49,9 @@ FINAL_PLAN_GRACE = 0.03
 WORKER_PLAN_STEPS = 30
 """Fewest bound steps between two plan requests to the worker, so the lanes it is given have
 moved since the last plan."""
+
+LP_TIME_SHARE = 0.25
+"""Share of the time limit the lane program (:mod:`optimizer.allocation_lp`) may take."""
 
 TRANSFERS_FIRST_BELOW = 0.1
 """Plans add the transfers-first candidate only when the first plan took less than this share of
@@ -93,6 +97,8 @@ class PlanSearch:
         self.steps = self.plans = 0
         self.plan_seconds = 0.0
         self.parallel = False
+        self.lp: LpPrices | None = None
+        self.lp_used = False
         self._checked = (0, self.state.value.bound)
 
     def elapsed(self) -> float:
@@ -123,6 +129,22 @@ class PlanSearch:
             self.best_plan, self.best_cost = quantity, cost
             self.progress(self.elapsed(), cost["objective"], self.state.value.bound,
                           new_plan=True)
+
+    def start_from_lp(self) -> None:
+        """Solve the lane program when the week is small enough and, if its prices bound
+        higher than the volume state's, go on from them, with its truck shares as the lanes'
+        open shares (what the plans read)."""
+        self.lp = lp_prices(self.dual, time_limit=min(LP_TIME_SHARE * self.time_limit,
+                                                      self.deadline - time.perf_counter()))
+        if self.lp is None:
+            return
+        state = start_volume(self.dual, self.lp.prices)
+        if state.value.bound > self.state.value.bound:
+            state.lane_open_share = self.lp.lane_share
+            self.state, self.lp_used = state, True
+            self._checked = (self.steps, state.value.bound)
+            objective = None if self.best_cost is None else self.best_cost["objective"]
+            self.progress(self.elapsed(), objective, state.value.bound)
 
     def first_plan(self, *, transfers_first: bool) -> None:
         """A plan on every lane. It mostly gives the bound steps a target; two rounds of lane
@@ -169,6 +191,7 @@ class PlanSearch:
     def run(self) -> None:
         """Bound steps and plans in turn, in this process."""
         clock = time.perf_counter
+        self.start_from_lp()
         self.first_plan(transfers_first=False)
         transfers_first = self.quick_plans(self.plan_seconds)
         while self.gap() > self.mip_gap and self.steps < self.dual_iterations:
@@ -204,6 +227,7 @@ class PlanSearch:
         every_lane = np.ones(len(self.problem.lane_from), dtype=bool)
         worker.submit(PlanRequest(every_lane, None, FIRST_PLAN_ROUNDS, transfers_first=False,
                                   seconds_left=self.deadline - clock()))
+        self.start_from_lp()  # while the worker builds the first plan
         transfers_first = None
 
         def take(reply: PlanReply) -> None:
