@@ -51,6 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from optimizer.allocation_dual import LaneDual, Prices, SortedBlocks
+from optimizer.allocation_model import offsets_within
 
 LP_MAX_FILLS = 80_000
 """Most fill columns (segment shares filled by a lane arc or own surplus) :func:`lp_prices`
@@ -209,8 +210,7 @@ def lp_prices(dual: LaneDual, *, time_limit: float,
 
 def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
     """``start[i] + 0 .. count[i] - 1`` for every ``i``, concatenated."""
-    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    return np.repeat(start, count) + offsets
+    return np.repeat(start, count) + offsets_within(count)
 
 
 def _spread(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:

@@ -251,8 +251,7 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     last = np.searchsorted(lanes_from_sorted, p.position_location[sender], side="right")
     count = last - first
     cand_sender = np.repeat(sender, count)
-    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    cand_lane = lane_order[np.repeat(first, count) + offsets]
+    cand_lane = lane_order[np.repeat(first, count) + offsets_within(count)]
     receiver_key = p.lane_to[cand_lane].astype(np.int64) * n_skus + p.position_sku[cand_sender]
     where = np.searchsorted(sorted_keys, receiver_key)
     where = np.minimum(where, len(sorted_keys) - 1)
@@ -358,6 +357,17 @@ def segment_table(network: FlowNetwork, n_positions: int) -> SegmentTable:
     return SegmentTable(position=position,
                         start=np.concatenate([[0], np.cumsum(count)[:-1]]), count=count,
                         saving=np.maximum(-network.arc_cost[arcs], 0.0))
+
+
+def offsets_within(count: np.ndarray) -> np.ndarray:
+    """``0 .. count[i] - 1`` for every ``i``, concatenated: each item's place in its run.
+
+    Examples
+    --------
+    >>> offsets_within(np.array([2, 0, 3])).tolist()
+    [0, 1, 0, 1, 2]
+    """
+    return np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
 
 
 def _sender_positions(arrays: dict[str, np.ndarray], avail_node: np.ndarray) -> np.ndarray:

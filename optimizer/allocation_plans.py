@@ -41,6 +41,7 @@ from optimizer.allocation_model import (
     AllocationProblem,
     FlowNetwork,
     SegmentTable,
+    offsets_within,
     segment_table,
 )
 
@@ -173,7 +174,7 @@ def resolve_cases(problem: AllocationProblem, network: FlowNetwork, segments: Se
     store_case = p.sku_case_size[p.position_sku[stores]].astype(np.int64)
     n_cases = -(-need[stores] // store_case)
     store = np.repeat(stores, n_cases)
-    nth = np.arange(n_cases.sum()) - np.repeat(np.cumsum(n_cases) - n_cases, n_cases)
+    nth = offsets_within(n_cases)
     size = np.repeat(store_case, n_cases)
     prefix = np.concatenate([[0.0], np.cumsum(segments.saving)])
     first, top = segments.start[store], segments.count[store]

@@ -21,7 +21,7 @@ from optimizer.allocation_dual import (
     start_volume,
 )
 from optimizer.allocation_flows import plan_cost
-from optimizer.allocation_lp import LpPrices, lp_prices
+from optimizer.allocation_lp import lp_prices
 from optimizer.allocation_model import AllocationProblem, FlowNetwork
 from optimizer.allocation_plans import plan_on_lanes
 from optimizer.allocation_worker import PlanReply, PlanRequest, PlanWorker
@@ -97,7 +97,6 @@ class PlanSearch:
         self.steps = self.plans = 0
         self.plan_seconds = 0.0
         self.parallel = False
-        self.lp: LpPrices | None = None
         self.lp_used = False
         self._checked = (0, self.state.value.bound)
 
@@ -134,13 +133,13 @@ class PlanSearch:
         """Solve the lane program when the week is small enough and, if its prices bound
         higher than the volume state's, go on from them, with its truck shares as the lanes'
         open shares (what the plans read)."""
-        self.lp = lp_prices(self.dual, time_limit=min(LP_TIME_SHARE * self.time_limit,
-                                                      self.deadline - time.perf_counter()))
-        if self.lp is None:
+        lp = lp_prices(self.dual, time_limit=min(LP_TIME_SHARE * self.time_limit,
+                                                 self.deadline - time.perf_counter()))
+        if lp is None:
             return
-        state = start_volume(self.dual, self.lp.prices)
+        state = start_volume(self.dual, lp.prices)
         if state.value.bound > self.state.value.bound:
-            state.lane_open_share = self.lp.lane_share
+            state.lane_open_share = lp.lane_share
             self.state, self.lp_used = state, True
             self._checked = (self.steps, state.value.bound)
             objective = None if self.best_cost is None else self.best_cost["objective"]
