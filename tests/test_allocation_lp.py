@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from optimizer.allocation import solve_allocation
-from optimizer.allocation_dual import evaluate, initial_prices, lane_dual, start_volume
+from optimizer.allocation_dual import (
+    evaluate,
+    improve_bound,
+    initial_prices,
+    lane_dual,
+    start_volume,
+)
 from optimizer.allocation_lp import fill_count, lp_prices
 from optimizer.allocation_model import build_network
 from tests.test_allocation import synthetic_problem
@@ -54,3 +60,25 @@ def test_large_weeks_are_left_to_the_volume_algorithm(monkeypatch: pytest.Monkey
     without = solve_allocation(problem)
     assert "lane program" not in without.report.message
     assert without.report.bound <= with_program.report.objective + 1e-6
+
+
+def test_lane_program_prices_beat_the_volume_algorithm_on_average() -> None:
+    """What the program is for, and what its whole-case rows buy: on six seeded weeks the mean
+    gap to the proven optimum at its prices is below the mean gap after 300 volume steps.
+    Without the row "a segment is filled no further than the first case is shipped" the mean
+    gap is 6.6 % against the volume algorithm's 5.2 % (3.8 % with it)."""
+    program_gaps, volume_gaps = [], []
+    for seed in range(6):
+        problem = synthetic_problem(seed=seed, n_stores=15, n_skus=4)
+        dual = lane_dual(problem, build_network(problem))
+        optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
+        assert optimum.report.status == "optimal"
+        best = optimum.report.objective
+        found = lp_prices(dual, time_limit=30.0)
+        assert found is not None
+        program_gaps.append((best - evaluate(dual, found.prices).bound) / best)
+        stepped = improve_bound(dual, start_volume(dual, initial_prices(dual)), best,
+                                iterations=300)
+        volume_gaps.append((best - stepped.value.bound) / best)
+    assert min(program_gaps) >= -1e-9  # a valid bound on every week
+    assert np.mean(program_gaps) < np.mean(volume_gaps)
