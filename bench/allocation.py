@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from geodata.demo import generate_region
-from optimizer import allocation_lp
+from optimizer import allocation_lp, allocation_search
 from optimizer.allocation import solve_allocation
 from optimizer.allocation_mip import solve_monolithic
 from optimizer.allocation_model import build_network
@@ -54,7 +54,7 @@ def build(n_stores: int, n_skus: int, seed: int = 11, n_warehouses: int | None =
 
 def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations: int,
         skip_mip: bool = False, mip_gap: float = 0.01, workers: tuple[int, ...] = (1,),
-        compare_lane_program: bool = False) -> dict:
+        compare_without: tuple[str, ...] = ()) -> dict:
     stores_skus, _, warehouses = size.partition("w")
     n_stores, n_skus = (int(v) for v in stores_skus.split("x"))
     problem, n_warehouses, generated, prepared = build(
@@ -80,21 +80,23 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
     if len(gaps) > 1:
         print(f"          gap / gap with {workers[0]} process(es): " + ", ".join(
             f"{processes}: {gap / gaps[workers[0]]:.3f}" for processes, gap in gaps.items()))
-    if compare_lane_program:
-        # The same solve with the lane program's prices switched off (no week is small enough).
-        most = allocation_lp.LP_MAX_FILLS
-        allocation_lp.LP_MAX_FILLS = 0
+    for switched_off in compare_without:
+        # The same solve with a part of the bound switched off, in the same run.
+        saved = [(module, name, getattr(module, name)) for module, name in SWITCHES[switched_off]]
+        for module, name, _ in saved:
+            setattr(module, name, 0)
         try:
             started = time.perf_counter()
             without = solve_allocation(problem, network=network, time_limit=time_limit,
                                        dual_iterations=dual_iterations, workers=workers[0]).report
         finally:
-            allocation_lp.LP_MAX_FILLS = most
-        print(f"          without the lane program, {workers[0]} process(es) "
+            for module, name, value in saved:
+                setattr(module, name, value)
+        print(f"          without {SWITCHED[switched_off]}, {workers[0]} process(es) "
               f"{time.perf_counter() - started:6.1f} s  {without.status:8s} cost "
               f"{without.objective:>14,.0f} bound {without.bound:>14,.0f} gap {without.gap:7.2%}")
-        print(f"          gap / gap without the lane program: {gaps[workers[0]] / without.gap:.3f}",
-              flush=True)
+        ratio = gaps[workers[0]] / without.gap if without.gap > 0 else np.nan
+        print(f"          gap / gap without {SWITCHED[switched_off]}: {ratio:.3f}", flush=True)
     if skip_mip:
         return {"size": size, "decomposition_seconds": decomposition_seconds, "gap": d.gap}
     started = time.perf_counter()
@@ -112,6 +114,15 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
             "mip_seconds": mip_seconds, "ratio": ratio}
 
 
+SWITCHES = {
+    "lane-program": [(allocation_lp, "LP_MAX_FILLS"), (allocation_search, "REPRICE_MAX_FILLS")],
+    "repricing": [(allocation_search, "REPRICE_MAX_FILLS")],
+}
+"""Module constants that switch a part of the bound off when set to 0."""
+
+SWITCHED = {"lane-program": "the lane program", "repricing": "repricing the cover rows"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", default=None, help="e.g. 500x200 2000x500")
@@ -124,7 +135,10 @@ def main() -> None:
                         help="most volume-algorithm steps on the bound")
     parser.add_argument("--skip-mip", action="store_true", help="decomposition only")
     parser.add_argument("--compare-lane-program", action="store_true",
-                        help="also solve without the lane program's prices, in the same run")
+                        help="also solve without the lane program (whole or by receiver), in "
+                             "the same run")
+    parser.add_argument("--compare-repricing", action="store_true",
+                        help="also solve without repricing the cover rows, in the same run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="process counts to run the decomposition with, e.g. 1 2")
     args = parser.parse_args()
@@ -135,7 +149,8 @@ def main() -> None:
         run(size, mip_time_limit=args.mip_time_limit, time_limit=args.time_limit,
             dual_iterations=args.dual_iterations, skip_mip=args.skip_mip,
             mip_gap=args.mip_gap, workers=tuple(args.workers),
-            compare_lane_program=args.compare_lane_program)
+            compare_without=(("lane-program",) if args.compare_lane_program else ())
+            + (("repricing",) if args.compare_repricing else ()))
 
 
 if __name__ == "__main__":

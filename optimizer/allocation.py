@@ -24,7 +24,8 @@ benchmark week closes to 0.9 % with cases of one unit. The bound is the Lagrangi
 :mod:`optimizer.allocation_dual`: every unit segment of shortage saving is filled at most once
 and every sender ships at most its surplus (both priced), which leaves one exact problem per
 lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm (on
-small weeks from the prices of a linear program over the lanes, :mod:`optimizer.allocation_lp`). Plans
+small weeks from the prices of a linear program over the lanes, on larger ones with its cover
+rows repriced receiver by receiver every 100 steps, :mod:`optimizer.allocation_lp`). Plans
 come from the lanes that the dual opens in a good share of recent steps: per-SKU min-cost flows
 on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, whole cases then chosen
 exactly for the transfers and the transfers for the cases (:mod:`optimizer.allocation_plans`),
@@ -164,7 +165,10 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
         objective=search.best_cost["objective"], bound=search.state.value.bound, gap=gap,
         solve_seconds=clock() - started, solver="lane-lagrangian+ortools-min-cost-flow",
         message=(f"{search.steps} bound steps (lane Lagrangian, volume algorithm"
-                 + (", from the lane program's prices" if search.lp_used else "") + ") and "
+                 + (", from the lane program's prices" if search.lp_used else "")
+                 + (f", cover rows repriced {search.repricings} time"
+                    + ("s" if search.repricings > 1 else "") if search.repricings
+                    else "") + ") and "
                  f"{search.plans} plans (per-SKU min-cost flows over {len(p.sku_ids)} SKUs"
                  + (", in a second process" if search.parallel else "") + ")"
                  + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "

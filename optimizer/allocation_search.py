@@ -21,7 +21,7 @@ from optimizer.allocation_dual import (
     start_volume,
 )
 from optimizer.allocation_flows import plan_cost
-from optimizer.allocation_lp import lp_prices
+from optimizer.allocation_lp import cover_prices, lp_prices, program_size
 from optimizer.allocation_model import AllocationProblem, FlowNetwork
 from optimizer.allocation_plans import plan_on_lanes
 from optimizer.allocation_worker import PlanReply, PlanRequest, PlanWorker
@@ -52,6 +52,19 @@ moved since the last plan."""
 
 LP_TIME_SHARE = 0.25
 """Share of the time limit the lane program (:mod:`optimizer.allocation_lp`) may take."""
+
+REPRICE_EVERY = 100
+"""Bound steps between two repricings of the cover rows (:meth:`PlanSearch.reprice`)."""
+
+REPRICE_TRIAL_STEPS = 30
+"""Bound steps from repriced cover rows before they are compared with the best bound."""
+
+REPRICE_TIME_SHARE = 0.1
+"""Share of the time limit one repricing may take."""
+
+REPRICE_MAX_FILLS = 2_000_000
+"""Largest lane program (fill columns, :func:`optimizer.allocation_lp.program_size`) whose
+cover rows are repriced; a larger one is not even built."""
 
 TRANSFERS_FIRST_BELOW = 0.1
 """Plans add the transfers-first candidate only when the first plan took less than this share of
@@ -98,6 +111,8 @@ class PlanSearch:
         self.plan_seconds = 0.0
         self.parallel = False
         self.lp_used = False
+        self.repricings = 0
+        self._reprice_from: int | None = None  # steps at the last repricing; None: never
         self._checked = (0, self.state.value.bound)
 
     def elapsed(self) -> float:
@@ -133,9 +148,13 @@ class PlanSearch:
         """Solve the lane program when the week is small enough and, if its prices bound
         higher than the volume state's, go on from them, with its truck shares as the lanes'
         open shares (what the plans read)."""
+        size = program_size(self.dual)
         lp = lp_prices(self.dual, time_limit=min(LP_TIME_SHARE * self.time_limit,
-                                                 self.deadline - time.perf_counter()))
+                                                 self.deadline - time.perf_counter()),
+                       size=size)
         if lp is None:
+            if size <= REPRICE_MAX_FILLS:
+                self._reprice_from = 0
             return
         state = start_volume(self.dual, lp.prices)
         if state.value.bound > self.state.value.bound:
@@ -144,6 +163,38 @@ class PlanSearch:
             self._checked = (self.steps, state.value.bound)
             objective = None if self.best_cost is None else self.best_cost["objective"]
             self.progress(self.elapsed(), objective, state.value.bound)
+
+    def reprice(self, deadline: float) -> None:
+        """Reprice the cover rows when ``REPRICE_EVERY`` steps have passed since the last time
+        (weeks whose whole lane program was too large or not solved; see
+        :func:`optimizer.allocation_lp.cover_prices`), and go on from there if, after
+        ``REPRICE_TRIAL_STEPS`` steps, that bounds higher than the best so far. Repricing
+        stops after the first time it does not."""
+        trial_steps = min(REPRICE_TRIAL_STEPS, self.dual_iterations - self.steps)
+        if (self._reprice_from is None or self.steps - self._reprice_from < REPRICE_EVERY
+                or trial_steps <= 0):
+            return
+        seconds = min(REPRICE_TIME_SHARE * self.time_limit, deadline - time.perf_counter())
+        if seconds <= 0:
+            return
+        repriced = cover_prices(self.dual, self.state.center, time_limit=seconds)
+        trial = start_volume(self.dual, repriced.prices)
+        trial.lane_open_share = self.state.lane_open_share
+        best = self.state.value.bound
+
+        def on_step(bound: float) -> None:
+            self.steps += 1
+            self.progress(self.elapsed(), self.best_cost["objective"], max(bound, best))
+
+        trial = improve_bound(self.dual, trial, self.best_cost["objective"],
+                              iterations=trial_steps, deadline=deadline,
+                              on_step=on_step)
+        self._reprice_from = self.steps
+        if trial.value.bound > best:
+            self.state, self.repricings = trial, self.repricings + 1
+            self._checked = (self.steps, trial.value.bound)
+        else:
+            self._reprice_from = None
 
     def first_plan(self, *, transfers_first: bool) -> None:
         """A plan on every lane. It mostly gives the bound steps a target; two rounds of lane
@@ -200,17 +251,28 @@ class PlanSearch:
             if clock() > bound_deadline:
                 self.step_bound(self.dual_iterations - self.steps, self.deadline)
                 break
+            self.reprice(bound_deadline)
             going_on = self.step_bound(BOUND_STEPS_PER_PLAN, bound_deadline)
             if self.gap() <= self.mip_gap:
                 break
-            started = clock()
-            open_lanes, arc_cost = self.lanes_to_plan()
-            quantity, cost = plan_on_lanes(self.problem, self.network, open_lanes,
-                                           arc_cost=arc_cost, deadline=self.deadline,
-                                           transfers_first=transfers_first)
-            self.offer(quantity, cost, clock() - started)
+            self.plan_in_turn(transfers_first)
             if not going_on:
                 break
+        # When the bound stopped before the deadline, plans from its final state with the
+        # other shares of open lanes use the time left (as with a second process).
+        for _ in range(len(PLAN_OPEN_SHARES) - 1):
+            if self.gap() <= self.mip_gap or clock() + self.plan_seconds > self.deadline:
+                break
+            self.plan_in_turn(transfers_first)
+
+    def plan_in_turn(self, transfers_first: bool) -> None:
+        """A plan on the lanes of the latest bound state, built in this process."""
+        started = time.perf_counter()
+        open_lanes, arc_cost = self.lanes_to_plan()
+        quantity, cost = plan_on_lanes(self.problem, self.network, open_lanes,
+                                       arc_cost=arc_cost, deadline=self.deadline,
+                                       transfers_first=transfers_first)
+        self.offer(quantity, cost, time.perf_counter() - started)
 
     def run_with_worker(self, worker: PlanWorker) -> None:
         """Bound steps here while ``worker`` builds plans: the first on every lane, then one
@@ -253,6 +315,7 @@ class PlanSearch:
         steps_at_request = 0
         going_on = True
         while going_on and clock() < self.deadline:
+            self.reprice(self.deadline)
             going_on = self.step_bound(WORKER_POLL_STEPS, self.deadline)
             reply = worker.poll()
             if reply is not None:
