@@ -85,6 +85,9 @@ class LpPrices:
     status: str
     seconds: float
     value: float = np.nan
+    next_group: int = 0
+    """:func:`cover_prices`: the group the next call should start from (0 once all were
+    solved)."""
 
 
 def fill_count(dual: LaneDual, prices: Prices | None = None) -> np.ndarray:
@@ -146,13 +149,16 @@ def program_size(dual: LaneDual) -> int:
     return int(fill_count(dual).sum()) + int(dual.segment_count[dual.own_positions].sum())
 
 
-def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float) -> LpPrices:
+def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float,
+                 first_group: int = 0) -> LpPrices:
     """Best cover prices for the given supply, throughput and cross-region prices.
 
     With those rows priced, the lane program falls apart into one program per receiving
     location (every lane delivers to one), solved in groups of about ``GROUP_COLUMNS``
-    columns by HiGHS's dual simplex. The cover rows' prices replace ``prices.cover``; groups
-    not solved within ``time_limit`` keep theirs. The other prices are returned unchanged.
+    columns by HiGHS's dual simplex, from ``first_group`` on (and round to the start). The
+    cover rows' prices replace ``prices.cover``; groups not solved within ``time_limit`` keep
+    theirs, and ``next_group`` says where a later call should go on. The other prices are
+    returned unchanged.
 
     Returns
     -------
@@ -171,10 +177,14 @@ def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float) -> LpPric
     value = (d.baseline - float(prices.supply @ d.supply)
              - float(prices.throughput[capped] @ d.throughput[capped]))
     first_cover, last_cover = program.rows["cover"].start, program.rows["cover"].stop
-    for group in range(len(col_starts) - 1):
+    n_groups = len(col_starts) - 1
+    unsolved: list[int] = []
+    for offset in range(n_groups):
+        group = (first_group + offset) % n_groups
         if time.perf_counter() > deadline:
             statuses["not solved"] = statuses.get("not solved", 0) + 1
             value = np.nan
+            unsolved.append(group)
             continue
         col_first, col_last = col_starts[group], col_starts[group + 1]
         row_first, row_last = row_starts[group], row_starts[group + 1]
@@ -188,6 +198,7 @@ def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float) -> LpPric
         statuses[status] = statuses.get(status, 0) + 1
         if solved is None:
             value = np.nan
+            unsolved.append(group)
             continue
         row_price, col_value, status, objective = solved
         value += objective if status == "Optimal" else np.nan
@@ -199,7 +210,8 @@ def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float) -> LpPric
     repriced = Prices(cover=cover, supply=prices.supply, throughput=prices.throughput,
                       cross=prices.cross)
     status = ", ".join(f"{count} {name}" for name, count in sorted(statuses.items()))
-    return LpPrices(repriced, lane_share, status, time.perf_counter() - started, value)
+    return LpPrices(repriced, lane_share, status, time.perf_counter() - started, value,
+                    unsolved[0] if unsolved else 0)
 
 
 GROUP_COLUMNS = 2_000

@@ -113,6 +113,7 @@ class PlanSearch:
         self.lp_used = False
         self.repricings = 0
         self._reprice_from: int | None = None  # steps at the last repricing; None: never
+        self._reprice_group = 0  # where the next repricing starts (the last one ran out)
         self._checked = (0, self.state.value.bound)
 
     def elapsed(self) -> float:
@@ -177,7 +178,9 @@ class PlanSearch:
         seconds = min(REPRICE_TIME_SHARE * self.time_limit, deadline - time.perf_counter())
         if seconds <= 0:
             return
-        repriced = cover_prices(self.dual, self.state.center, time_limit=seconds)
+        repriced = cover_prices(self.dual, self.state.center, time_limit=seconds,
+                                first_group=self._reprice_group)
+        self._reprice_group = repriced.next_group
         trial = start_volume(self.dual, repriced.prices)
         trial.lane_open_share = self.state.lane_open_share
         best = self.state.value.bound

@@ -123,13 +123,28 @@ def test_cover_prices_solve_the_same_program_in_any_grouping(
     assert apart.value == pytest.approx(together.value, rel=1e-9)
 
 
-def test_cover_prices_keep_the_prices_of_groups_not_solved_in_time() -> None:
+def test_cover_prices_keep_the_prices_of_groups_not_solved_in_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     problem = synthetic_problem(seed=1, n_stores=15, n_skus=4)
     dual = lane_dual(problem, build_network(problem))
     prices = initial_prices(dual)
     found = cover_prices(dual, prices, time_limit=0.0)
     assert found.status.endswith("not solved") and np.isnan(found.value)
     np.testing.assert_array_equal(found.prices.cover, prices.cover)
+    # A later call goes on where this one ran out, and a whole round says so with 0.
+    monkeypatch.setattr("optimizer.allocation_lp.GROUP_COLUMNS", 1)
+    assert cover_prices(dual, prices, time_limit=0.0, first_group=3).next_group == 3
+    assert cover_prices(dual, prices, time_limit=30.0, first_group=3).next_group == 0
+
+
+def test_cover_prices_from_any_first_group_reprice_every_group() -> None:
+    problem = synthetic_problem(seed=1, n_stores=15, n_skus=4)
+    dual = lane_dual(problem, build_network(problem))
+    prices = improve_bound(dual, start_volume(dual, initial_prices(dual)), 9_000.0,
+                           iterations=50).center
+    first = cover_prices(dual, prices, time_limit=30.0)
+    rotated = cover_prices(dual, prices, time_limit=30.0, first_group=2)
+    assert rotated.value == pytest.approx(first.value, rel=1e-9)
 
 
 def test_weeks_too_large_for_the_whole_program_reprice_the_cover_rows(
