@@ -165,16 +165,21 @@ class PlanSearch:
             objective = None if self.best_cost is None else self.best_cost["objective"]
             self.progress(self.elapsed(), objective, state.value.bound)
 
+    def reprice_due(self) -> bool:
+        """Whether :meth:`reprice` would reprice now."""
+        return (self._reprice_from is not None
+                and self.steps - self._reprice_from >= REPRICE_EVERY
+                and self.steps < self.dual_iterations)
+
     def reprice(self, deadline: float) -> None:
         """Reprice the cover rows when ``REPRICE_EVERY`` steps have passed since the last time
         (weeks whose whole lane program was too large or not solved; see
         :func:`optimizer.allocation_lp.cover_prices`), and go on from there if, after
         ``REPRICE_TRIAL_STEPS`` steps, that bounds higher than the best so far. Repricing
         stops after the first time it does not."""
-        trial_steps = min(REPRICE_TRIAL_STEPS, self.dual_iterations - self.steps)
-        if (self._reprice_from is None or self.steps - self._reprice_from < REPRICE_EVERY
-                or trial_steps <= 0):
+        if not self.reprice_due():
             return
+        trial_steps = min(REPRICE_TRIAL_STEPS, self.dual_iterations - self.steps)
         seconds = min(REPRICE_TIME_SHARE * self.time_limit, deadline - time.perf_counter())
         if seconds <= 0:
             return
@@ -318,15 +323,19 @@ class PlanSearch:
         steps_at_request = 0
         going_on = True
         while going_on and clock() < self.deadline:
-            self.reprice(self.deadline)
             going_on = self.step_bound(WORKER_POLL_STEPS, self.deadline)
             reply = worker.poll()
             if reply is not None:
                 take(reply)
+            repricing = going_on and self.reprice_due()
+            # A repricing keeps this process busy for seconds: the worker gets its next plan
+            # before, rather than waiting for it.
             if (going_on and not worker.busy
-                    and self.steps - steps_at_request >= WORKER_PLAN_STEPS):
+                    and (repricing or self.steps - steps_at_request >= WORKER_PLAN_STEPS)):
                 request_plan()
                 steps_at_request = self.steps
+            if repricing:
+                self.reprice(self.deadline)
         # Collect the plan in flight. It starts no round that would end after the deadline;
         # a first round that cannot end by then is given up (the worker is stopped on
         # leaving). If the bound stopped before the deadline, plans from its final state

@@ -160,3 +160,12 @@ def test_weeks_too_large_for_the_whole_program_reprice_the_cover_rows(
     not_repriced = solve_allocation(problem).report
     assert "repriced" not in not_repriced.message
     assert not_repriced.bound < repriced.bound <= optimum.report.objective + 1e-6
+
+
+def test_two_processes_reprice_the_cover_rows_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = synthetic_problem(seed=0, n_stores=15, n_skus=4)
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
+    monkeypatch.setattr("optimizer.allocation_lp.LP_MAX_FILLS", 0)
+    report = solve_allocation(problem, workers=2).report
+    assert "cover rows repriced" in report.message and "second process" in report.message
+    assert report.bound <= optimum.report.objective + 1e-6
