@@ -82,7 +82,8 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
             f"{processes}: {gap / gaps[workers[0]]:.3f}" for processes, gap in gaps.items()))
     for switched_off in compare_without:
         # The same solve with a part of the bound switched off, in the same run.
-        saved = [(module, name, getattr(module, name)) for module, name in SWITCHES[switched_off]]
+        label, constants = SWITCHES[switched_off]
+        saved = [(module, name, getattr(module, name)) for module, name in constants]
         for module, name, _ in saved:
             setattr(module, name, 0)
         try:
@@ -92,11 +93,11 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
         finally:
             for module, name, value in saved:
                 setattr(module, name, value)
-        print(f"          without {SWITCHED[switched_off]}, {workers[0]} process(es) "
+        print(f"          without {label}, {workers[0]} process(es) "
               f"{time.perf_counter() - started:6.1f} s  {without.status:8s} cost "
               f"{without.objective:>14,.0f} bound {without.bound:>14,.0f} gap {without.gap:7.2%}")
         ratio = gaps[workers[0]] / without.gap if without.gap > 0 else np.nan
-        print(f"          gap / gap without {SWITCHED[switched_off]}: {ratio:.3f}", flush=True)
+        print(f"          gap / gap without {label}: {ratio:.3f}", flush=True)
     if skip_mip:
         return {"size": size, "decomposition_seconds": decomposition_seconds, "gap": d.gap}
     started = time.perf_counter()
@@ -115,12 +116,12 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
 
 
 SWITCHES = {
-    "lane-program": [(allocation_lp, "LP_MAX_FILLS"), (allocation_search, "REPRICE_MAX_FILLS")],
-    "repricing": [(allocation_search, "REPRICE_MAX_FILLS")],
+    "lane-program": ("the lane program", [(allocation_lp, "LP_MAX_FILLS"),
+                                          (allocation_search, "REPRICE_MAX_FILLS")]),
+    "repricing": ("repricing the cover rows", [(allocation_search, "REPRICE_MAX_FILLS")]),
 }
-"""Module constants that switch a part of the bound off when set to 0."""
-
-SWITCHED = {"lane-program": "the lane program", "repricing": "repricing the cover rows"}
+"""A part of the bound: what to call it, and the module constants that switch it off when
+set to 0."""
 
 
 def main() -> None:

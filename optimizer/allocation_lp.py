@@ -56,6 +56,7 @@ where the steps stalled sooner; 40 x 200: 3.42 % against 3.47 %).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from optimizer.allocation_dual import LaneDual, Prices, SortedBlocks, coupling_price
-from optimizer.allocation_model import offsets_within
+from optimizer.allocation_model import ranges_from
 
 LP_MAX_FILLS = 80_000
 """Most fill columns (segment shares filled by a lane arc or own surplus) :func:`lp_prices`
@@ -172,7 +173,7 @@ def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float,
     ordered, col_order, row_order, col_starts, row_starts = program.blocks()
     cover = prices.cover.copy()
     lane_share = np.zeros(len(d.lane_cost))
-    statuses: dict[str, int] = {}
+    statuses: Counter[str] = Counter()
     capped = d.capped
     value = (d.baseline - float(prices.supply @ d.supply)
              - float(prices.throughput[capped] @ d.throughput[capped]))
@@ -182,7 +183,7 @@ def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float,
     for offset in range(n_groups):
         group = (first_group + offset) % n_groups
         if time.perf_counter() > deadline:
-            statuses["not solved"] = statuses.get("not solved", 0) + 1
+            statuses["not solved"] += 1
             value = np.nan
             unsolved.append(group)
             continue
@@ -194,13 +195,13 @@ def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float,
                               shape=(row_last - row_first, col_last - col_first))
         solved = _solve(program.cost[cols], program.col_upper[cols], program.row_upper[rows],
                         block, deadline - time.perf_counter())
-        status = "no prices" if solved is None else solved[2]
-        statuses[status] = statuses.get(status, 0) + 1
         if solved is None:
+            statuses["no prices"] += 1
             value = np.nan
             unsolved.append(group)
             continue
         row_price, col_value, status, objective = solved
+        statuses[status] += 1
         value += objective if status == "Optimal" else np.nan
         on_cover = (rows >= first_cover) & (rows < last_cover)
         segment = rows[on_cover] - first_cover
@@ -230,7 +231,8 @@ class _LaneProgram:
     col_upper: np.ndarray
     row_upper: np.ndarray
     rows: dict[str, slice]
-    col_block: np.ndarray
+    col_block: np.ndarray | None
+    """Per column, the block it belongs to (only without the coupling rows, else ``None``)."""
 
     @classmethod
     def build(cls, dual: LaneDual, fixed: Prices | None) -> _LaneProgram:
@@ -249,8 +251,8 @@ class _LaneProgram:
         own = d.own_positions
         own_count = d.segment_count[own]
         fill_arc = np.repeat(np.arange(n_arcs), fills)
-        fill_segment = _ranges(d.segment_start[d.arc_receiver], fills)
-        own_segment = _ranges(d.segment_start[own], own_count)
+        fill_segment = ranges_from(d.segment_start[d.arc_receiver], fills)
+        own_segment = ranges_from(d.segment_start[own], own_count)
         n_fills, n_own = len(fill_arc), len(own_segment)
         col_n, col_x = n_lanes, n_lanes + n_arcs
         col_o = col_x + n_fills
@@ -316,16 +318,17 @@ class _LaneProgram:
                                own_price - d.saving[own_segment]])
         col_upper = np.concatenate([np.ones(n_lanes), d.arc_most_cases.astype(float),
                                     np.ones(n_fills + n_own)])
-        # Receiving positions joined by their lanes: the blocks of the program without the
-        # supply, throughput and cross-region rows.
-        n_positions = len(d.supply)
-        graph = sp.coo_matrix((np.ones(n_arcs), (d.arc_receiver, n_positions + d.arc_lane)),
-                              shape=(n_positions + n_lanes,) * 2)
-        component = connected_components(graph, directed=False)[1]
-        lane_block = component[n_positions:]
-        col_block = np.concatenate([lane_block, lane_block[d.arc_lane],
-                                    lane_block[d.arc_lane[fill_arc]],
-                                    component[d.segment_position[own_segment]]])
+        col_block = None
+        if fixed is not None:
+            # Receiving positions joined by their lanes: the blocks of the program without
+            # the supply, throughput and cross-region rows.
+            graph = sp.coo_matrix((np.ones(n_arcs), (d.arc_receiver, n_positions + d.arc_lane)),
+                                  shape=(n_positions + n_lanes,) * 2)
+            component = connected_components(graph, directed=False)[1]
+            lane_block = component[n_positions:]
+            col_block = np.concatenate([lane_block, lane_block[d.arc_lane],
+                                        lane_block[d.arc_lane[fill_arc]],
+                                        component[d.segment_position[own_segment]]])
         return cls(matrix, cost, col_upper, row_upper, named, col_block)
 
     def blocks(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -389,11 +392,6 @@ def _solve(cost: np.ndarray, col_upper: np.ndarray, row_upper: np.ndarray,
     return (-np.asarray(solution.row_dual), np.asarray(solution.col_value),
             solver.modelStatusToString(solver.getModelStatus()),
             float(solver.getInfo().objective_function_value))
-
-
-def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """``start[i] + 0 .. count[i] - 1`` for every ``i``, concatenated."""
-    return np.repeat(start, count) + offsets_within(count)
 
 
 def _spread(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:

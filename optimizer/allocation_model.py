@@ -251,7 +251,7 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     last = np.searchsorted(lanes_from_sorted, p.position_location[sender], side="right")
     count = last - first
     cand_sender = np.repeat(sender, count)
-    cand_lane = lane_order[np.repeat(first, count) + offsets_within(count)]
+    cand_lane = lane_order[ranges_from(first, count)]
     receiver_key = p.lane_to[cand_lane].astype(np.int64) * n_skus + p.position_sku[cand_sender]
     where = np.searchsorted(sorted_keys, receiver_key)
     where = np.minimum(where, len(sorted_keys) - 1)
@@ -368,6 +368,17 @@ def offsets_within(count: np.ndarray) -> np.ndarray:
     [0, 1, 0, 1, 2]
     """
     return np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+
+
+def ranges_from(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``start[i] + 0 .. count[i] - 1`` for every ``i``, concatenated.
+
+    Examples
+    --------
+    >>> ranges_from(np.array([5, 9, 0]), np.array([2, 0, 3])).tolist()
+    [5, 6, 0, 1, 2]
+    """
+    return np.repeat(start, count) + offsets_within(count)
 
 
 def _sender_positions(arrays: dict[str, np.ndarray], avail_node: np.ndarray) -> np.ndarray:

@@ -207,12 +207,8 @@ class PlanSearch:
     def first_plan(self, *, transfers_first: bool) -> None:
         """A plan on every lane. It mostly gives the bound steps a target; two rounds of lane
         closing are enough for that, and the time is better spent on the bound."""
-        started = time.perf_counter()
-        quantity, cost = plan_on_lanes(self.problem, self.network,
-                                       np.ones(len(self.problem.lane_from), dtype=bool),
-                                       rounds=FIRST_PLAN_ROUNDS, deadline=self.deadline,
-                                       transfers_first=transfers_first)
-        self.offer(quantity, cost, time.perf_counter() - started)
+        self._plan(np.ones(len(self.problem.lane_from), dtype=bool), rounds=FIRST_PLAN_ROUNDS,
+                   transfers_first=transfers_first)
 
     def step_bound(self, iterations: int, deadline: float) -> bool:
         """Run bound steps towards the best plan; ``False`` once the search should stop
@@ -275,11 +271,15 @@ class PlanSearch:
 
     def plan_in_turn(self, transfers_first: bool) -> None:
         """A plan on the lanes of the latest bound state, built in this process."""
-        started = time.perf_counter()
         open_lanes, arc_cost = self.lanes_to_plan()
+        self._plan(open_lanes, arc_cost=arc_cost, transfers_first=transfers_first)
+
+    def _plan(self, open_lanes: np.ndarray, **options) -> None:
+        """Build a plan on ``open_lanes`` in this process (``options`` for
+        :func:`plan_on_lanes`) and offer it."""
+        started = time.perf_counter()
         quantity, cost = plan_on_lanes(self.problem, self.network, open_lanes,
-                                       arc_cost=arc_cost, deadline=self.deadline,
-                                       transfers_first=transfers_first)
+                                       deadline=self.deadline, **options)
         self.offer(quantity, cost, time.perf_counter() - started)
 
     def run_with_worker(self, worker: PlanWorker) -> None:
