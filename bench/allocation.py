@@ -83,9 +83,9 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
     for switched_off in compare_without:
         # The same solve with a part of the bound switched off, in the same run.
         label, constants = SWITCHES[switched_off]
-        saved = [(module, name, getattr(module, name)) for module, name in constants]
-        for module, name, _ in saved:
-            setattr(module, name, 0)
+        saved = [(module, name, getattr(module, name)) for module, name, _ in constants]
+        for module, name, off in constants:
+            setattr(module, name, off)
         try:
             started = time.perf_counter()
             without = solve_allocation(problem, network=network, time_limit=time_limit,
@@ -116,12 +116,11 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
 
 
 SWITCHES = {
-    "lane-program": ("the lane program", [(allocation_lp, "LP_MAX_FILLS"),
-                                          (allocation_search, "REPRICE_MAX_FILLS")]),
-    "repricing": ("repricing the cover rows", [(allocation_search, "REPRICE_MAX_FILLS")]),
+    "lane-program": ("the lane program", [(allocation_lp, "LP_MAX_FILLS", 0)]),
+    "block-steps": ("block steps", [(allocation_search, "BOUND_PHASES", (("joint", 50),))]),
 }
-"""A part of the bound: what to call it, and the module constants that switch it off when
-set to 0."""
+"""A part of the bound: what to call it, and the module constants that switch it off with
+the values that do."""
 
 
 def main() -> None:
@@ -136,10 +135,9 @@ def main() -> None:
                         help="most volume-algorithm steps on the bound")
     parser.add_argument("--skip-mip", action="store_true", help="decomposition only")
     parser.add_argument("--compare-lane-program", action="store_true",
-                        help="also solve without the lane program (whole or by receiver), in "
-                             "the same run")
-    parser.add_argument("--compare-repricing", action="store_true",
-                        help="also solve without repricing the cover rows, in the same run")
+                        help="also solve without the lane program, in the same run")
+    parser.add_argument("--compare-block-steps", action="store_true",
+                        help="also solve with volume-algorithm steps alone, in the same run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="process counts to run the decomposition with, e.g. 1 2")
     args = parser.parse_args()
@@ -151,7 +149,7 @@ def main() -> None:
             dual_iterations=args.dual_iterations, skip_mip=args.skip_mip,
             mip_gap=args.mip_gap, workers=tuple(args.workers),
             compare_without=(("lane-program",) if args.compare_lane_program else ())
-            + (("repricing",) if args.compare_repricing else ()))
+            + (("block-steps",) if args.compare_block_steps else ()))
 
 
 if __name__ == "__main__":

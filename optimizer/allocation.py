@@ -23,9 +23,10 @@ Only (3), (6) and (7) couple SKUs; the fixed cost per truck is what makes the pr
 benchmark week closes to 0.9 % with cases of one unit. The bound is the Lagrangian dual of
 :mod:`optimizer.allocation_dual`: every unit segment of shortage saving is filled at most once
 and every sender ships at most its surplus (both priced), which leaves one exact problem per
-lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm (on
-small weeks from the prices of a linear program over the lanes, on larger ones with its cover
-rows repriced receiver by receiver every 100 steps, :mod:`optimizer.allocation_lp`). Plans
+lane (open it for a truck or not; whole cases per SKU), raised by the volume algorithm, in
+turn with block steps that move each location's prices on their own
+(:mod:`optimizer.allocation_blocks`), on small weeks from the prices of a linear program over
+the lanes (:mod:`optimizer.allocation_lp`). Plans
 come from the lanes that the dual opens in a good share of recent steps: per-SKU min-cost flows
 on those lanes (their trucks paid), repaired to meet (3)-(7) exactly, whole cases then chosen
 exactly for the transfers and the transfers for the cases (:mod:`optimizer.allocation_plans`),
@@ -164,11 +165,9 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
         status="optimal" if gap <= mip_gap else "feasible",
         objective=search.best_cost["objective"], bound=search.state.value.bound, gap=gap,
         solve_seconds=clock() - started, solver="lane-lagrangian+ortools-min-cost-flow",
-        message=(f"{search.steps} bound steps (lane Lagrangian, volume algorithm"
-                 + (", from the lane program's prices" if search.lp_used else "")
-                 + (f", cover rows repriced {search.repricings} time"
-                    + ("s" if search.repricings > 1 else "") if search.repricings
-                    else "") + ") and "
+        message=(f"{search.steps} bound steps (lane Lagrangian, volume algorithm with block "
+                 "steps per location"
+                 + (", from the lane program's prices" if search.lp_used else "") + ") and "
                  f"{search.plans} plans (per-SKU min-cost flows over {len(p.sku_ids)} SKUs"
                  + (", in a second process" if search.parallel else "") + ")"
                  + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "

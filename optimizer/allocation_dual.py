@@ -57,6 +57,9 @@ class LaneDual:
     capped: np.ndarray
     throughput: np.ndarray
     cross_share: float | None
+    position_location: np.ndarray
+    lane_sender: np.ndarray
+    lane_receiver: np.ndarray
 
     @property
     def key_scale(self) -> float:
@@ -86,6 +89,11 @@ class DualValue:
     cross_excess: float
     open_lanes: np.ndarray
     segment_order: np.ndarray
+    lane_term: np.ndarray
+    """Per lane, its part of the bound: its truck plus its arcs' values when that is negative
+    (the lane opens), else 0."""
+    own_value: np.ndarray
+    """Per position of ``own_positions``, its part of the bound for filling its own segments."""
 
 
 def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
@@ -116,7 +124,8 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         own_positions=np.flatnonzero((supply > 0) & (segment_count > 0)),
         capped=np.flatnonzero(np.isfinite(p.weekly_throughput)),
         throughput=p.weekly_throughput.astype(float),
-        cross_share=p.max_cross_region_share)
+        cross_share=p.max_cross_region_share, position_location=p.position_location,
+        lane_sender=p.lane_from, lane_receiver=p.lane_to)
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,7 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     n_lanes = len(d.lane_cost)
     lane_value = d.lane_cost + np.bincount(d.arc_lane, weights=value, minlength=n_lanes)
     open_lanes = lane_value < 0
+    lane_term = np.minimum(lane_value, 0.0)
     units = np.where(open_lanes[d.arc_lane], units, 0)
 
     own = d.own_positions
@@ -185,7 +195,7 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     capped = d.capped
     bound = (d.baseline - prices.cover.sum() - float(prices.supply @ d.supply)
              - float(prices.throughput[capped] @ d.throughput[capped])
-             + np.minimum(lane_value, 0.0).sum() + own_value.sum())
+             + lane_term.sum() + own_value.sum())
 
     covered = np.minimum(units, d.segment_count[receiver])
     starts = np.concatenate([d.segment_start[receiver], d.segment_start[own]])
@@ -205,7 +215,8 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
                     if d.cross_share is not None else 0.0)
     return DualValue(bound=float(bound), cover_excess=cover_excess,
                      supply_excess=used - d.supply, throughput_excess=throughput_excess,
-                     cross_excess=cross_excess, open_lanes=open_lanes, segment_order=order)
+                     cross_excess=cross_excess, open_lanes=open_lanes, segment_order=order,
+                     lane_term=lane_term, own_value=own_value)
 
 
 def coupling_price(dual: LaneDual, prices: Prices) -> np.ndarray:

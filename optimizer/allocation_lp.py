@@ -35,35 +35,23 @@ An arc gets a column for each segment worth more than its unit cost (:func:`fill
 The program is then a restriction of the lanes' polytopes, so only its row prices are used,
 and those are evaluated exactly.
 
-:func:`lp_prices` solves the whole program with HiGHS's dual simplex. That took 3-6 s on the
-benchmark weeks with 29,000 to 80,000 fill columns (40 x 200, 80 x 120, 120 x 40, 100 x 50),
-but more than 30 s on the demo week's 92,000 and 356 s on 250 x 100's 335,000 (its interior
-point method was no faster), so it declines weeks above ``LP_MAX_FILLS``. There
-:func:`cover_prices` solves the program with the supply, throughput and cross-region rows
-priced (the volume algorithm's prices): it falls apart into one program per receiving
-location, small enough for the simplex (about 3 s for the demo week, 17 s for 250 x 100), and
-its cover prices are the best for those other prices.
-
-That program also gets a column for the segments an arc's last whole case fills beyond those
-that pay, at no extra price: without them those segments are priced 0 and the Lagrangian fills
-them free, and on the demo week the bound at its prices was 2,600 below the program's own
-value (131,221 against 133,803; with them 131,706 against 131,472). The whole program is left
-without them: its prices then bound lower (86,382 against 86,733 on 40 x 200), but it solves
-in half the time and the steps from there end better (100 x 50: gap 0.89 % against 1.83 %,
-where the steps stalled sooner; 40 x 200: 3.42 % against 3.47 %).
+HiGHS's dual simplex took 3-6 s on the benchmark weeks with 29,000 to 80,000 fill columns
+(40 x 200, 80 x 120, 120 x 40, 100 x 50), but more than 30 s on the demo week's 92,000 and
+356 s on 250 x 100's 335,000 (its interior point method was no faster), so :func:`lp_prices`
+declines weeks above ``LP_MAX_FILLS``. Larger weeks rely on the block steps of
+:mod:`optimizer.allocation_blocks`, which reach the bound these prices start from without a
+program (on the small weeks the program's prices still start the bound higher).
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
-from optimizer.allocation_dual import LaneDual, Prices, SortedBlocks, coupling_price
+from optimizer.allocation_dual import LaneDual, Prices, SortedBlocks
 from optimizer.allocation_model import ranges_from
 
 LP_MAX_FILLS = 80_000
@@ -75,8 +63,8 @@ builds; larger weeks are left to the volume algorithm alone."""
 class LpPrices:
     """Row prices of the lane program, each lane's share of a truck there, and the solve.
 
-    ``value`` is the program's optimum plus the Lagrangian's constant terms (NaN unless every
-    part was solved to optimality). The program keeps only fills that can pay, so this is not
+    ``value`` is the program's optimum plus the Lagrangian's constant terms (NaN unless it was
+    solved to optimality). The program keeps only fills that can pay, so this is not
     a bound; the bound is :func:`optimizer.allocation_dual.evaluate` at ``prices``, which is
     at least ``value`` when the program's prices are optimal.
     """
@@ -86,21 +74,17 @@ class LpPrices:
     status: str
     seconds: float
     value: float = np.nan
-    next_group: int = 0
-    """:func:`cover_prices`: the group the next call should start from (0 once all were
-    solved)."""
 
 
-def fill_count(dual: LaneDual, prices: Prices | None = None) -> np.ndarray:
-    """Per lane arc, how many of its receiver's segments are worth more than the arc's price
-    per unit: its unit cost, plus the sender's supply price and the coupling prices when
-    ``prices`` are given (savings descend within a position, so these are the first ones)."""
+def fill_count(dual: LaneDual) -> np.ndarray:
+    """Per lane arc, how many of its receiver's segments are worth more than its unit cost
+    (savings descend within a position, so these are the first ones)."""
     blocks = SortedBlocks.of(dual, -dual.saving)
-    return blocks.count_below(dual.arc_receiver, -_arc_price(dual, prices))
+    return blocks.count_below(dual.arc_receiver, -dual.arc_unit_cost)
 
 
-def lp_prices(dual: LaneDual, *, time_limit: float, max_fills: int | None = None,
-              size: int | None = None) -> LpPrices | None:
+def lp_prices(dual: LaneDual, *, time_limit: float,
+              max_fills: int | None = None) -> LpPrices | None:
     """Solve the lane program (module docstring) and return its row prices.
 
     Parameters
@@ -112,8 +96,6 @@ def lp_prices(dual: LaneDual, *, time_limit: float, max_fills: int | None = None
     max_fills
         Returns ``None`` (nothing built) when the program would have more fill columns
         (default ``LP_MAX_FILLS``, read at each call).
-    size
-        :func:`program_size`, when the caller has it already.
 
     Returns
     -------
@@ -122,9 +104,9 @@ def lp_prices(dual: LaneDual, *, time_limit: float, max_fills: int | None = None
     """
     d = dual
     most = LP_MAX_FILLS if max_fills is None else max_fills
-    if (program_size(d) if size is None else size) > most:
+    if program_size(d) > most:
         return None
-    program = _LaneProgram.build(d, None)
+    program = _LaneProgram.build(d)
     started = time.perf_counter()
     solved = _solve(program.cost, program.col_upper, program.row_upper, program.matrix,
                     time_limit)
@@ -150,77 +132,6 @@ def program_size(dual: LaneDual) -> int:
     return int(fill_count(dual).sum()) + int(dual.segment_count[dual.own_positions].sum())
 
 
-def cover_prices(dual: LaneDual, prices: Prices, *, time_limit: float,
-                 first_group: int = 0) -> LpPrices:
-    """Best cover prices for the given supply, throughput and cross-region prices.
-
-    With those rows priced, the lane program falls apart into one program per receiving
-    location (every lane delivers to one), solved in groups of about ``GROUP_COLUMNS``
-    columns by HiGHS's dual simplex, from ``first_group`` on (and round to the start). The
-    cover rows' prices replace ``prices.cover``; groups not solved within ``time_limit`` keep
-    theirs, and ``next_group`` says where a later call should go on. The other prices are
-    returned unchanged.
-
-    Returns
-    -------
-    LpPrices
-        ``status`` counts the groups by HiGHS's model status.
-    """
-    d = dual
-    started = time.perf_counter()
-    deadline = started + time_limit
-    program = _LaneProgram.build(d, prices)
-    ordered, col_order, row_order, col_starts, row_starts = program.blocks()
-    cover = prices.cover.copy()
-    lane_share = np.zeros(len(d.lane_cost))
-    statuses: Counter[str] = Counter()
-    capped = d.capped
-    value = (d.baseline - float(prices.supply @ d.supply)
-             - float(prices.throughput[capped] @ d.throughput[capped]))
-    first_cover, last_cover = program.rows["cover"].start, program.rows["cover"].stop
-    n_groups = len(col_starts) - 1
-    unsolved: list[int] = []
-    for offset in range(n_groups):
-        group = (first_group + offset) % n_groups
-        if time.perf_counter() > deadline:
-            statuses["not solved"] += 1
-            value = np.nan
-            unsolved.append(group)
-            continue
-        col_first, col_last = col_starts[group], col_starts[group + 1]
-        row_first, row_last = row_starts[group], row_starts[group + 1]
-        cols, rows = col_order[col_first:col_last], row_order[row_first:row_last]
-        block = ordered[:, col_first:col_last]
-        block = sp.csc_matrix((block.data, block.indices - row_first, block.indptr),
-                              shape=(row_last - row_first, col_last - col_first))
-        solved = _solve(program.cost[cols], program.col_upper[cols], program.row_upper[rows],
-                        block, deadline - time.perf_counter())
-        if solved is None:
-            statuses["no prices"] += 1
-            value = np.nan
-            unsolved.append(group)
-            continue
-        row_price, col_value, status, objective = solved
-        statuses[status] += 1
-        value += objective if status == "Optimal" else np.nan
-        on_cover = (rows >= first_cover) & (rows < last_cover)
-        segment = rows[on_cover] - first_cover
-        cover[segment] = np.clip(row_price[on_cover], 0.0, d.saving[segment])
-        is_lane = cols < len(d.lane_cost)
-        lane_share[cols[is_lane]] = np.clip(col_value[is_lane], 0.0, 1.0)
-    repriced = Prices(cover=cover, supply=prices.supply, throughput=prices.throughput,
-                      cross=prices.cross)
-    status = ", ".join(f"{count} {name}" for name, count in sorted(statuses.items()))
-    return LpPrices(repriced, lane_share, status, time.perf_counter() - started, value,
-                    unsolved[0] if unsolved else 0)
-
-
-GROUP_COLUMNS = 2_000
-"""Columns per HiGHS call in :func:`cover_prices` (whole receiving locations; the demo week's
-136,000 columns took 2.5 s in groups of 1,000 or 2,000, 2.6 s in groups of 5,000 and 6.0 s
-at once)."""
-
-
 @dataclass(frozen=True)
 class _LaneProgram:
     """The lane program's columns (truck shares, cases, fills, own fills) and rows, in HiGHS's
@@ -231,23 +142,14 @@ class _LaneProgram:
     col_upper: np.ndarray
     row_upper: np.ndarray
     rows: dict[str, slice]
-    col_block: np.ndarray | None
-    """Per column, the block it belongs to (only without the coupling rows, else ``None``)."""
 
     @classmethod
-    def build(cls, dual: LaneDual, fixed: Prices | None) -> _LaneProgram:
-        """The whole program (``fixed`` is ``None``) or, with supply, throughput and
-        cross-region priced at ``fixed``, the program without those rows."""
+    def build(cls, dual: LaneDual) -> _LaneProgram:
+        """The program of the module docstring."""
         d = dual
         n_arcs, n_lanes = len(d.arc), len(d.lane_cost)
         n_segments, n_positions = len(d.saving), len(d.supply)
-        arc_price = _arc_price(d, fixed)
-        fills = fill_count(d, fixed)
-        if fixed is not None:
-            # Whole cases: the last case fills the next segments too, at no extra price.
-            # Without their columns those segments are priced 0 and filled free.
-            fills = np.minimum(-(-fills // d.arc_case) * d.arc_case,
-                               d.segment_count[d.arc_receiver])
+        fills = fill_count(d)
         own = d.own_positions
         own_count = d.segment_count[own]
         fill_arc = np.repeat(np.arange(n_arcs), fills)
@@ -277,21 +179,20 @@ class _LaneProgram:
         cover = add_rows("cover", n_segments, 1.0)
         add(cover, fill_segment, x_cols, 1.0)
         add(cover, own_segment, own_cols, 1.0)
-        if fixed is None:
-            supply = add_rows("supply", n_positions, d.supply)
-            add(supply, d.arc_sender, arc_cols, case)
-            add(supply, d.segment_position[own_segment], own_cols, 1.0)
-            capped = d.capped
-            throughput = add_rows("throughput", len(capped), d.throughput[capped])
-            row_of_origin = np.full(len(d.throughput), -1)
-            row_of_origin[capped] = np.arange(len(capped))
-            limited = np.flatnonzero(row_of_origin[d.arc_origin] >= 0)
-            add(throughput, row_of_origin[d.arc_origin[limited]], arc_cols[limited],
-                case[limited])
-            if d.cross_share is not None:
-                cross = add_rows("cross", 1, 0.0)
-                add(cross, np.zeros(n_arcs, dtype=np.int64), arc_cols,
-                    case * (d.arc_cross - d.cross_share))
+        supply = add_rows("supply", n_positions, d.supply)
+        add(supply, d.arc_sender, arc_cols, case)
+        add(supply, d.segment_position[own_segment], own_cols, 1.0)
+        capped = d.capped
+        throughput = add_rows("throughput", len(capped), d.throughput[capped])
+        row_of_origin = np.full(len(d.throughput), -1)
+        row_of_origin[capped] = np.arange(len(capped))
+        limited = np.flatnonzero(row_of_origin[d.arc_origin] >= 0)
+        add(throughput, row_of_origin[d.arc_origin[limited]], arc_cols[limited],
+            case[limited])
+        if d.cross_share is not None:
+            cross = add_rows("cross", 1, 0.0)
+            add(cross, np.zeros(n_arcs, dtype=np.int64), arc_cols,
+                case * (d.arc_cross - d.cross_share))
         # The lane's truck share bounds every fill and every case; cases bound the fills.
         fill_rows = np.arange(n_fills)
         linked = add_rows("linked", n_fills, 0.0)
@@ -313,52 +214,11 @@ class _LaneProgram:
         matrix = sp.csc_matrix(
             (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
             shape=(len(row_upper), n_cols))
-        own_price = 0.0 if fixed is None else fixed.supply[d.segment_position[own_segment]]
-        cost = np.concatenate([d.lane_cost, arc_price * case, -d.saving[fill_segment],
-                               own_price - d.saving[own_segment]])
+        cost = np.concatenate([d.lane_cost, d.arc_unit_cost * case, -d.saving[fill_segment],
+                               -d.saving[own_segment]])
         col_upper = np.concatenate([np.ones(n_lanes), d.arc_most_cases.astype(float),
                                     np.ones(n_fills + n_own)])
-        col_block = None
-        if fixed is not None:
-            # Receiving positions joined by their lanes: the blocks of the program without
-            # the supply, throughput and cross-region rows.
-            graph = sp.coo_matrix((np.ones(n_arcs), (d.arc_receiver, n_positions + d.arc_lane)),
-                                  shape=(n_positions + n_lanes,) * 2)
-            component = connected_components(graph, directed=False)[1]
-            lane_block = component[n_positions:]
-            col_block = np.concatenate([lane_block, lane_block[d.arc_lane],
-                                        lane_block[d.arc_lane[fill_arc]],
-                                        component[d.segment_position[own_segment]]])
-        return cls(matrix, cost, col_upper, row_upper, named, col_block)
-
-    def blocks(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The matrix with rows and columns ordered by groups of whole blocks of about
-        ``GROUP_COLUMNS`` columns (rows with no column left out), so that each group is one
-        diagonal block; then its column and row orders and each group's first column and row
-        (with the ends appended)."""
-        by_row = self.matrix.tocsr()
-        used = np.flatnonzero(np.diff(by_row.indptr) > 0)
-        row_block = self.col_block[by_row.indices[by_row.indptr[used]]]
-        size = np.bincount(self.col_block)
-        group_of_block = np.unique((np.cumsum(size) - size) // GROUP_COLUMNS,
-                                   return_inverse=True)[1]
-        col_group, row_group = group_of_block[self.col_block], group_of_block[row_block]
-        col_order = np.argsort(col_group, kind="stable")
-        by_group = np.argsort(row_group, kind="stable")
-        row_order = used[by_group]
-        groups = np.arange(group_of_block.max() + 2)
-        col_starts = np.searchsorted(col_group[col_order], groups)
-        row_starts = np.searchsorted(row_group[by_group], groups)
-        ordered = self.matrix[row_order][:, col_order].tocsc()
-        return ordered, col_order, row_order, col_starts, row_starts
-
-
-def _arc_price(dual: LaneDual, prices: Prices | None) -> np.ndarray:
-    """Per unit on each lane arc: its unit cost, plus the sender's supply price and the
-    coupling prices when ``prices`` are given."""
-    if prices is None:
-        return dual.arc_unit_cost
-    return dual.arc_unit_cost + prices.supply[dual.arc_sender] + coupling_price(dual, prices)
+        return cls(matrix, cost, col_upper, row_upper, named)
 
 
 def _solve(cost: np.ndarray, col_upper: np.ndarray, row_upper: np.ndarray,

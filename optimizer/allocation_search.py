@@ -10,9 +10,11 @@ constants below were measured on the benchmark weeks (docs/bench_allocation.md).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
+from optimizer.allocation_blocks import block_steps
 from optimizer.allocation_dual import (
     LaneDual,
     improve_bound,
@@ -21,7 +23,7 @@ from optimizer.allocation_dual import (
     start_volume,
 )
 from optimizer.allocation_flows import plan_cost
-from optimizer.allocation_lp import cover_prices, lp_prices, program_size
+from optimizer.allocation_lp import lp_prices
 from optimizer.allocation_model import AllocationProblem, FlowNetwork
 from optimizer.allocation_plans import plan_on_lanes
 from optimizer.allocation_worker import PlanReply, PlanRequest, PlanWorker
@@ -53,18 +55,11 @@ moved since the last plan."""
 LP_TIME_SHARE = 0.25
 """Share of the time limit the lane program (:mod:`optimizer.allocation_lp`) may take."""
 
-REPRICE_EVERY = 100
-"""Bound steps between two repricings of the cover rows (:meth:`PlanSearch.reprice`)."""
-
-REPRICE_TRIAL_STEPS = 30
-"""Bound steps from repriced cover rows before they are compared with the best bound."""
-
-REPRICE_TIME_SHARE = 0.1
-"""Share of the time limit one repricing may take."""
-
-REPRICE_MAX_FILLS = 2_000_000
-"""Largest lane program (fill columns, :func:`optimizer.allocation_lp.program_size`) whose
-cover rows are repriced; a larger one is not even built."""
+BOUND_PHASES = (("joint", 50), ("receivers", 20), ("senders", 20))
+"""The bound steps' cycle: volume-algorithm steps on all prices, then block steps
+(:func:`optimizer.allocation_blocks.block_steps`) on the cover prices and on the supply and
+throughput prices, with these numbers of steps. Block steps alone get stuck, and joint steps
+alone level off far lower (docs/bench_allocation.md)."""
 
 TRANSFERS_FIRST_BELOW = 0.1
 """Plans add the transfers-first candidate only when the first plan took less than this share of
@@ -108,12 +103,10 @@ class PlanSearch:
         self.best_plan: np.ndarray | None = None
         self.best_cost: dict | None = None
         self.steps = self.plans = 0
+        self._phase = self._phase_steps = 0  # where the bound steps are in BOUND_PHASES
         self.plan_seconds = 0.0
         self.parallel = False
         self.lp_used = False
-        self.repricings = 0
-        self._reprice_from: int | None = None  # steps at the last repricing; None: never
-        self._reprice_group = 0  # where the next repricing starts (the last one ran out)
         self._checked = (0, self.state.value.bound)
 
     def elapsed(self) -> float:
@@ -149,13 +142,9 @@ class PlanSearch:
         """Solve the lane program when the week is small enough and, if its prices bound
         higher than the volume state's, go on from them, with its truck shares as the lanes'
         open shares (what the plans read)."""
-        size = program_size(self.dual)
         lp = lp_prices(self.dual, time_limit=min(LP_TIME_SHARE * self.time_limit,
-                                                 self.deadline - time.perf_counter()),
-                       size=size)
+                                                 self.deadline - time.perf_counter()))
         if lp is None:
-            if size <= REPRICE_MAX_FILLS:
-                self._reprice_from = 0
             return
         state = start_volume(self.dual, lp.prices)
         if state.value.bound > self.state.value.bound:
@@ -164,45 +153,6 @@ class PlanSearch:
             self._checked = (self.steps, state.value.bound)
             objective = None if self.best_cost is None else self.best_cost["objective"]
             self.progress(self.elapsed(), objective, state.value.bound)
-
-    def reprice_due(self) -> bool:
-        """Whether :meth:`reprice` would reprice now."""
-        return (self._reprice_from is not None
-                and self.steps - self._reprice_from >= REPRICE_EVERY
-                and self.steps < self.dual_iterations)
-
-    def reprice(self, deadline: float) -> None:
-        """Reprice the cover rows when ``REPRICE_EVERY`` steps have passed since the last time
-        (weeks whose whole lane program was too large or not solved; see
-        :func:`optimizer.allocation_lp.cover_prices`), and go on from there if, after
-        ``REPRICE_TRIAL_STEPS`` steps, that bounds higher than the best so far. Repricing
-        stops after the first time it does not."""
-        if not self.reprice_due():
-            return
-        trial_steps = min(REPRICE_TRIAL_STEPS, self.dual_iterations - self.steps)
-        seconds = min(REPRICE_TIME_SHARE * self.time_limit, deadline - time.perf_counter())
-        if seconds <= 0:
-            return
-        repriced = cover_prices(self.dual, self.state.center, time_limit=seconds,
-                                first_group=self._reprice_group)
-        self._reprice_group = repriced.next_group
-        trial = start_volume(self.dual, repriced.prices)
-        trial.lane_open_share = self.state.lane_open_share
-        best = self.state.value.bound
-
-        def on_step(bound: float) -> None:
-            self.steps += 1
-            self.progress(self.elapsed(), self.best_cost["objective"], max(bound, best))
-
-        trial = improve_bound(self.dual, trial, self.best_cost["objective"],
-                              iterations=trial_steps, deadline=deadline,
-                              on_step=on_step)
-        self._reprice_from = self.steps
-        if trial.value.bound > best:
-            self.state, self.repricings = trial, self.repricings + 1
-            self._checked = (self.steps, trial.value.bound)
-        else:
-            self._reprice_from = None
 
     def first_plan(self, *, transfers_first: bool) -> None:
         """A plan on every lane. It mostly gives the bound steps a target; two rounds of lane
@@ -220,9 +170,7 @@ class PlanSearch:
             self.steps += 1  # steps taken, not asked for: the deadline may cut them short
             self.progress(self.elapsed(), target, bound)
 
-        self.state = improve_bound(
-            self.dual, self.state, target, deadline=deadline, on_step=on_step,
-            iterations=min(iterations, self.dual_iterations - self.steps))
+        self._climb(target, min(iterations, self.dual_iterations - self.steps), deadline, on_step)
         if self.steps == steps_before:  # no step was possible (deadline, or nothing to gain)
             return False
         # Stalled: no gain over the last BOUND_STEPS_PER_PLAN steps and a vanishing step.
@@ -233,6 +181,27 @@ class PlanSearch:
                        and self.state.step_factor < 1e-4)
             self._checked = (self.steps, self.state.value.bound)
         return self.gap() > self.mip_gap and self.steps < self.dual_iterations and not stalled
+
+    def _climb(self, target: float, iterations: int, deadline: float,
+               on_step: Callable[[float], None]) -> None:
+        """Up to ``iterations`` bound steps of ``BOUND_PHASES`` in turn (where the last call
+        stopped): volume-algorithm steps, then block steps for receivers and for senders."""
+        last = self.steps + iterations
+        while self.steps < last and time.perf_counter() < deadline:
+            side, length = BOUND_PHASES[self._phase]
+            before = self.steps
+            count = min(length - self._phase_steps, last - self.steps)
+            if side == "joint":
+                self.state = improve_bound(self.dual, self.state, target, iterations=count,
+                                           deadline=deadline, on_step=on_step)
+                if self.steps == before:  # the volume algorithm cannot go on
+                    break
+            else:
+                self.state = block_steps(self.dual, self.state, target, side=side,
+                                         iterations=count, deadline=deadline, on_step=on_step)
+            self._phase_steps += self.steps - before
+            if self._phase_steps >= length or self.steps == before:
+                self._phase, self._phase_steps = (self._phase + 1) % len(BOUND_PHASES), 0
 
     def lanes_to_plan(self) -> tuple[np.ndarray, np.ndarray]:
         """The open lanes and arc costs of the next plan: lanes open in a good share of recent
@@ -255,7 +224,6 @@ class PlanSearch:
             if clock() > bound_deadline:
                 self.step_bound(self.dual_iterations - self.steps, self.deadline)
                 break
-            self.reprice(bound_deadline)
             going_on = self.step_bound(BOUND_STEPS_PER_PLAN, bound_deadline)
             if self.gap() <= self.mip_gap:
                 break
@@ -327,15 +295,10 @@ class PlanSearch:
             reply = worker.poll()
             if reply is not None:
                 take(reply)
-            repricing = going_on and self.reprice_due()
-            # A repricing keeps this process busy for seconds: the worker gets its next plan
-            # before, rather than waiting for it.
             if (going_on and not worker.busy
-                    and (repricing or self.steps - steps_at_request >= WORKER_PLAN_STEPS)):
+                    and self.steps - steps_at_request >= WORKER_PLAN_STEPS):
                 request_plan()
                 steps_at_request = self.steps
-            if repricing:
-                self.reprice(self.deadline)
         # Collect the plan in flight. It starts no round that would end after the deadline;
         # a first round that cannot end by then is given up (the worker is stopped on
         # leaving). If the bound stopped before the deadline, plans from its final state

@@ -14,7 +14,7 @@ from optimizer.allocation_dual import (
     lane_dual,
     start_volume,
 )
-from optimizer.allocation_lp import cover_prices, fill_count, lp_prices
+from optimizer.allocation_lp import fill_count, lp_prices
 from optimizer.allocation_model import build_network
 from tests.test_allocation import synthetic_problem
 
@@ -82,90 +82,3 @@ def test_lane_program_prices_beat_the_volume_algorithm_on_average() -> None:
         volume_gaps.append((best - stepped.value.bound) / best)
     assert min(program_gaps) >= -1e-9  # a valid bound on every week
     assert np.mean(program_gaps) < np.mean(volume_gaps)
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_cover_prices_reprice_only_the_cover_rows_and_bound_validly(seed: int) -> None:
-    """Repriced at the supply prices of 50 volume steps, the cover rows bound higher than
-    those steps, never above the optimum, and at least the program's own value: the program
-    holds every fill the Lagrangian's lanes can make, including the segments the last whole
-    case fills beyond those that pay (without their columns the demo week's bound was 2,600
-    below the program's value)."""
-    problem = synthetic_problem(seed=seed, n_stores=15, n_skus=4)
-    dual = lane_dual(problem, build_network(problem))
-    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
-    assert optimum.report.status == "optimal"
-    best = optimum.report.objective
-    stepped = improve_bound(dual, start_volume(dual, initial_prices(dual)), best, iterations=50)
-    found = cover_prices(dual, stepped.center, time_limit=30.0)
-    assert found.status.endswith("Optimal") and "not solved" not in found.status
-    prices = found.prices
-    assert prices.supply is stepped.center.supply
-    assert prices.throughput is stepped.center.throughput
-    assert prices.cross == stepped.center.cross
-    assert np.all((prices.cover >= 0) & (prices.cover <= dual.saving))
-    assert np.all((found.lane_share >= 0) & (found.lane_share <= 1))
-    bound = evaluate(dual, prices).bound
-    assert found.value - 1e-6 * abs(found.value) <= bound <= best + 1e-6
-    assert bound > stepped.value.bound
-
-
-def test_cover_prices_solve_the_same_program_in_any_grouping(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    problem = synthetic_problem(seed=1, n_stores=15, n_skus=4)
-    dual = lane_dual(problem, build_network(problem))
-    prices = improve_bound(dual, start_volume(dual, initial_prices(dual)), 9_000.0,
-                           iterations=50).center
-    together = cover_prices(dual, prices, time_limit=30.0)
-    monkeypatch.setattr("optimizer.allocation_lp.GROUP_COLUMNS", 1)  # one receiver per group
-    apart = cover_prices(dual, prices, time_limit=30.0)
-    assert together.status != apart.status  # different numbers of groups
-    assert apart.value == pytest.approx(together.value, rel=1e-9)
-
-
-def test_cover_prices_keep_the_prices_of_groups_not_solved_in_time(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    problem = synthetic_problem(seed=1, n_stores=15, n_skus=4)
-    dual = lane_dual(problem, build_network(problem))
-    prices = initial_prices(dual)
-    found = cover_prices(dual, prices, time_limit=0.0)
-    assert found.status.endswith("not solved") and np.isnan(found.value)
-    np.testing.assert_array_equal(found.prices.cover, prices.cover)
-    # A later call goes on where this one ran out, and a whole round says so with 0.
-    monkeypatch.setattr("optimizer.allocation_lp.GROUP_COLUMNS", 1)
-    assert cover_prices(dual, prices, time_limit=0.0, first_group=3).next_group == 3
-    assert cover_prices(dual, prices, time_limit=30.0, first_group=3).next_group == 0
-
-
-def test_cover_prices_from_any_first_group_reprice_every_group() -> None:
-    problem = synthetic_problem(seed=1, n_stores=15, n_skus=4)
-    dual = lane_dual(problem, build_network(problem))
-    prices = improve_bound(dual, start_volume(dual, initial_prices(dual)), 9_000.0,
-                           iterations=50).center
-    first = cover_prices(dual, prices, time_limit=30.0)
-    rotated = cover_prices(dual, prices, time_limit=30.0, first_group=2)
-    assert rotated.value == pytest.approx(first.value, rel=1e-9)
-
-
-def test_weeks_too_large_for_the_whole_program_reprice_the_cover_rows(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """On this week repricing cuts the gap from 7.0 % to 1.7 % (bound 5,838 to 6,083, optimum
-    6,140)."""
-    problem = synthetic_problem(seed=0, n_stores=15, n_skus=4)
-    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
-    monkeypatch.setattr("optimizer.allocation_lp.LP_MAX_FILLS", 0)
-    repriced = solve_allocation(problem).report
-    assert "cover rows repriced" in repriced.message
-    monkeypatch.setattr("optimizer.allocation_search.REPRICE_MAX_FILLS", 0)
-    not_repriced = solve_allocation(problem).report
-    assert "repriced" not in not_repriced.message
-    assert not_repriced.bound < repriced.bound <= optimum.report.objective + 1e-6
-
-
-def test_two_processes_reprice_the_cover_rows_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    problem = synthetic_problem(seed=0, n_stores=15, n_skus=4)
-    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
-    monkeypatch.setattr("optimizer.allocation_lp.LP_MAX_FILLS", 0)
-    report = solve_allocation(problem, workers=2).report
-    assert "cover rows repriced" in report.message and "second process" in report.message
-    assert report.bound <= optimum.report.objective + 1e-6
