@@ -78,7 +78,7 @@ class AllocationResult:
 
 def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposition",
                      mip_gap: float = 0.01, time_limit: float = 300.0,
-                     dual_iterations: int = 500, network: FlowNetwork | None = None,
+                     dual_iterations: int = 2_000, network: FlowNetwork | None = None,
                      workers: int = 1) -> AllocationResult:
     """Plan next week's transfers and replenishment.
 
@@ -94,7 +94,8 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
     time_limit
         Seconds; the best plan so far is returned when it runs out.
     dual_iterations
-        Most steps of the volume algorithm on the bound.
+        Most bound steps (the volume algorithm's and block steps); on the demo week 2,000
+        steps take about 20 s and end at a 4.1 % gap, 500 at 4.8 %.
     workers
         Processes for the decomposition: with 2 (and a platform that can fork) plans are built
         in a second process while the bound steps run (:mod:`optimizer.allocation_worker`), so

@@ -19,8 +19,8 @@ term rose: because the terms are separate, the kept prices together bound exactl
 plus the best terms. Block steps alone get stuck (the two sides only meet at the prices they
 hold), so the search alternates them with the volume algorithm's joint steps
 (:class:`optimizer.allocation_search.PlanSearch`). On the 500 x 200 benchmark week, with the
-plan cost as the target, 60 s of joint steps reach 821,258; 50 joint steps then 20 steps per
-side in turn reach 851,466 (docs/bench_allocation.md).
+plan cost as the target, 60 s of joint steps reach 821,258; 25 joint steps then 20 steps per
+side in turn reach 855,998 (docs/bench_allocation.md).
 """
 
 from __future__ import annotations

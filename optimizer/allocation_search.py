@@ -55,11 +55,12 @@ moved since the last plan."""
 LP_TIME_SHARE = 0.25
 """Share of the time limit the lane program (:mod:`optimizer.allocation_lp`) may take."""
 
-BOUND_PHASES = (("joint", 50), ("receivers", 20), ("senders", 20))
+BOUND_PHASES = (("joint", 25), ("receivers", 20), ("senders", 20))
 """The bound steps' cycle: volume-algorithm steps on all prices, then block steps
 (:func:`optimizer.allocation_blocks.block_steps`) on the cover prices and on the supply and
 throughput prices, with these numbers of steps. Block steps alone get stuck, and joint steps
-alone level off far lower (docs/bench_allocation.md)."""
+alone level off far lower; 25 joint steps beat 10, 20 and 50 on the national week
+(docs/bench_allocation.md)."""
 
 TRANSFERS_FIRST_BELOW = 0.1
 """Plans add the transfers-first candidate only when the first plan took less than this share of
