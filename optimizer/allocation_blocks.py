@@ -33,6 +33,11 @@ from typing import Literal
 import numpy as np
 
 from optimizer.allocation_dual import (
+    FACTOR_GROWTH,
+    FACTOR_MOST,
+    FACTOR_SHRINK,
+    IDLE_STEPS,
+    NEWEST_WEIGHT,
     DualValue,
     LaneDual,
     Prices,
@@ -98,7 +103,7 @@ class _Blocks:
         own = np.bincount(d.position_location[d.own_positions], value.own_value, n)
         if self.side == "receivers":
             return (own + np.bincount(d.lane_receiver, value.lane_term, n)
-                    - np.bincount(self.location[:len(d.saving)], prices.cover, n))
+                    - np.bincount(self.location, prices.cover, n))
         paid = np.zeros(n)
         paid[d.capped] = prices.throughput[d.capped] * d.throughput[d.capped]
         return (own + np.bincount(d.lane_sender, value.lane_term, n) - paid
@@ -145,6 +150,7 @@ def block_steps(dual: LaneDual, state: VolumeState, upper: float, *, side: Side,
     direction = blocks.part(*state.direction)
     lane_open_share = state.lane_open_share.copy()
     order = value.segment_order
+    alpha = NEWEST_WEIGHT
     for _ in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -161,16 +167,17 @@ def block_steps(dual: LaneDual, state: VolumeState, upper: float, *, side: Side,
         gradient = blocks.project(trial_values, blocks.excess(value))
         better = trial_terms > terms
         agree = np.bincount(location, gradient * direction, n) >= 0
-        factor = np.where(better & agree, np.minimum(factor * 1.1, 2.0), factor)
+        factor = np.where(better & agree, np.minimum(factor * FACTOR_GROWTH, FACTOR_MOST),
+                          factor)
         idle = np.where(better, 0, idle + 1)
-        tired = idle >= 10
-        factor[tired] *= 0.66
+        tired = idle >= IDLE_STEPS
+        factor[tired] *= FACTOR_SHRINK
         idle[tired] = 0
         values = np.where(better[location], trial_values, values)
         terms = np.where(better, trial_terms, terms)
         bound = constant + float(terms.sum())
-        direction = 0.1 * gradient + 0.9 * direction
-        lane_open_share = 0.1 * value.open_lanes + 0.9 * lane_open_share
+        direction = alpha * gradient + (1 - alpha) * direction
+        lane_open_share = alpha * value.open_lanes + (1 - alpha) * lane_open_share
         if on_step is not None:
             on_step(max(bound, state.value.bound))
     moved = start_volume(d, blocks.with_values(state.center, values))

@@ -289,6 +289,18 @@ def initial_prices(dual: LaneDual, *, bisection_steps: int = 14) -> Prices:
                   throughput=np.zeros(len(d.throughput)))
 
 
+NEWEST_WEIGHT = 0.1
+"""Weight of the newest subgradient in the volume algorithm's averaged direction (and of the
+newest step in the lanes' open shares)."""
+
+FACTOR_GROWTH, FACTOR_MOST = 1.1, 2.0
+"""The step factor grows by this much after an improving step that agrees with the direction,
+up to the most."""
+
+IDLE_STEPS, FACTOR_SHRINK = 10, 0.66
+"""After this many steps without improvement the step factor shrinks by this much."""
+
+
 @dataclass
 class VolumeState:
     """Where the volume algorithm stands: best prices, their value, the averaged direction,
@@ -323,7 +335,7 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
     ``deadline`` is a :func:`time.perf_counter` reading after which no further step starts;
     ``on_step`` receives the best bound after every step.
     """
-    alpha = 0.1
+    alpha = NEWEST_WEIGHT
     for _ in range(iterations):
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -344,12 +356,12 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
             agree = (gradient[0] @ lam_d + gradient[1] @ mu_d + gradient[2] @ nu_d
                      + gradient[3] * cross_d)
             if agree >= 0:
-                state.step_factor = min(state.step_factor * 1.1, 2.0)
+                state.step_factor = min(state.step_factor * FACTOR_GROWTH, FACTOR_MOST)
             state.center, state.value, state.idle = trial, value, 0
         else:
             state.idle += 1
-            if state.idle >= 10:
-                state.step_factor *= 0.66
+            if state.idle >= IDLE_STEPS:
+                state.step_factor *= FACTOR_SHRINK
                 state.idle = 0
         state.direction = tuple(alpha * new + (1 - alpha) * old
                                 for new, old in zip(gradient, (lam_d, mu_d, nu_d, cross_d),

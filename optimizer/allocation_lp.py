@@ -61,19 +61,12 @@ builds; larger weeks are left to the volume algorithm alone."""
 
 @dataclass(frozen=True)
 class LpPrices:
-    """Row prices of the lane program, each lane's share of a truck there, and the solve.
-
-    ``value`` is the program's optimum plus the Lagrangian's constant terms (NaN unless it was
-    solved to optimality). The program keeps only fills that can pay, so this is not
-    a bound; the bound is :func:`optimizer.allocation_dual.evaluate` at ``prices``, which is
-    at least ``value`` when the program's prices are optimal.
-    """
+    """Row prices of the lane program, each lane's share of a truck there, and the solve."""
 
     prices: Prices
     lane_share: np.ndarray
     status: str
     seconds: float
-    value: float = np.nan
 
 
 def fill_count(dual: LaneDual) -> np.ndarray:
@@ -113,7 +106,7 @@ def lp_prices(dual: LaneDual, *, time_limit: float,
     seconds = time.perf_counter() - started
     if solved is None:
         return None
-    row_price, col_value, status, objective = solved
+    row_price, col_value, status = solved
     rows = program.rows
     prices = Prices(
         cover=np.clip(row_price[rows["cover"]], 0.0, d.saving),
@@ -121,9 +114,7 @@ def lp_prices(dual: LaneDual, *, time_limit: float,
         throughput=_spread(np.maximum(row_price[rows["throughput"]], 0.0),
                            d.capped, len(d.throughput)),
         cross=max(float(row_price[rows["cross"]][0]), 0.0) if d.cross_share is not None else 0.0)
-    value = d.baseline + objective if status == "Optimal" else np.nan
-    return LpPrices(prices, np.clip(col_value[:len(d.lane_cost)], 0.0, 1.0), status, seconds,
-                    value)
+    return LpPrices(prices, np.clip(col_value[:len(d.lane_cost)], 0.0, 1.0), status, seconds)
 
 
 def program_size(dual: LaneDual) -> int:
@@ -223,10 +214,10 @@ class _LaneProgram:
 
 def _solve(cost: np.ndarray, col_upper: np.ndarray, row_upper: np.ndarray,
            matrix: sp.csc_matrix, time_limit: float,
-           ) -> tuple[np.ndarray, np.ndarray, str, float] | None:
+           ) -> tuple[np.ndarray, np.ndarray, str] | None:
     """Minimise ``cost @ x`` over ``matrix @ x <= row_upper``, ``0 <= x <= col_upper`` with
-    HiGHS's dual simplex; the rows' prices (minus their duals), the columns' values, the
-    model status and the objective, or ``None`` when HiGHS returned no prices."""
+    HiGHS's dual simplex; the rows' prices (minus their duals), the columns' values and the
+    model status, or ``None`` when HiGHS returned no prices."""
     import highspy
 
     lp = highspy.HighsLp()
@@ -250,8 +241,7 @@ def _solve(cost: np.ndarray, col_upper: np.ndarray, row_upper: np.ndarray,
     solution = solver.getSolution()
     # A row "<= upper" of a minimisation has a price of minus its (non-positive) dual.
     return (-np.asarray(solution.row_dual), np.asarray(solution.col_value),
-            solver.modelStatusToString(solver.getModelStatus()),
-            float(solver.getInfo().objective_function_value))
+            solver.modelStatusToString(solver.getModelStatus()))
 
 
 def _spread(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
