@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from geodata.demo import generate_region
-from optimizer import allocation_lp, allocation_search
+from optimizer import allocation_lp, allocation_plans, allocation_search
 from optimizer.allocation import solve_allocation
 from optimizer.allocation_mip import solve_monolithic
 from optimizer.allocation_model import build_network
@@ -81,7 +81,7 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
         print(f"          gap / gap with {workers[0]} process(es): " + ", ".join(
             f"{processes}: {gap / gaps[workers[0]]:.3f}" for processes, gap in gaps.items()))
     for switched_off in compare_without:
-        # The same solve with a part of the bound switched off, in the same run.
+        # The same solve with a part of it switched off, in the same run.
         label, constants = SWITCHES[switched_off]
         saved = [(module, name, getattr(module, name)) for module, name, _ in constants]
         for module, name, off in constants:
@@ -118,8 +118,9 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
 SWITCHES = {
     "lane-program": ("the lane program", [(allocation_lp, "LP_MAX_FILLS", 0)]),
     "block-steps": ("block steps", [(allocation_search, "BOUND_PHASES", (("joint", 50),))]),
+    "lane-opening": ("lane opening", [(allocation_plans, "OPEN_WHEN_CLOSING", -1.0)]),
 }
-"""A part of the bound: what to call it, and the module constants that switch it off with
+"""A part of the solve: what to call it, and the module constants that switch it off with
 the values that do."""
 
 
@@ -138,6 +139,8 @@ def main() -> None:
                         help="also solve without the lane program, in the same run")
     parser.add_argument("--compare-block-steps", action="store_true",
                         help="also solve with volume-algorithm steps alone, in the same run")
+    parser.add_argument("--compare-lane-opening", action="store_true",
+                        help="also solve with plans that only close lanes, in the same run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="process counts to run the decomposition with, e.g. 1 2")
     args = parser.parse_args()
@@ -149,7 +152,8 @@ def main() -> None:
             dual_iterations=args.dual_iterations, skip_mip=args.skip_mip,
             mip_gap=args.mip_gap, workers=tuple(args.workers),
             compare_without=(("lane-program",) if args.compare_lane_program else ())
-            + (("block-steps",) if args.compare_block_steps else ()))
+            + (("block-steps",) if args.compare_block_steps else ())
+            + (("lane-opening",) if args.compare_lane_opening else ()))
 
 
 if __name__ == "__main__":

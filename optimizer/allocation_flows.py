@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork
+from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork, SegmentTable
 from optimizer.errors import SolverError
 from optimizer.safety_stock import expected_shortage
 
@@ -223,3 +223,64 @@ def lane_closing_savings(problem: AllocationProblem, network: FlowNetwork,
     lane_loss = np.bincount(network.arc_lane[arcs], weights=loss, minlength=len(p.lane_from))
     trucks = np.ceil(lane_volumes(p, network, quantity) / p.truck_capacity - 1e-9)
     return np.where(trucks > 0, trucks * p.lane_shipment_cost - lane_loss, -np.inf)
+
+
+OPENING_CASES = 4
+""":func:`lane_opening_gains` tries shipments of 1 to this many cases (units for store
+transfers) on each SKU of a lane."""
+
+
+def lane_opening_gains(problem: AllocationProblem, network: FlowNetwork, segments: SegmentTable,
+                       quantity: np.ndarray) -> np.ndarray:
+    """Per lane the plan does not use: what opening it alone would gain, minus its truck.
+
+    For each SKU of the lane, the best of shipping 1 to ``OPENING_CASES`` cases (whole units,
+    at least the minimum lot, for store transfers) that the sender has left: the receiver's
+    shortage saved minus the sender's own shortage added (both at their levels after the plan)
+    and the units' cost. A lane's gain is the sum over its SKUs minus one truck. Positive means
+    opening it looks better; lanes the plan uses get ``-inf``. The counterpart of
+    :func:`lane_closing_savings`, so a plan can grow its lane set as well as shrink it.
+
+    Parameters
+    ----------
+    problem, network
+        The week's problem and its flow network.
+    segments
+        :func:`optimizer.allocation_model.segment_table` of ``network``.
+    quantity
+        A feasible plan (units per arc of ``network``).
+    """
+    p = problem
+    sent, received = position_moves(p, network, quantity)
+    level = p.stock - sent + received - network.position_base_level
+    spare = p.shippable - sent
+    prefix = np.concatenate([[0.0], np.cumsum(segments.saving)])
+
+    def filled_saving(position: np.ndarray, units: np.ndarray) -> np.ndarray:
+        # The savings of a position's first ``units`` segments (clipped to its segments).
+        count = np.clip(units, 0, segments.count[position])
+        return prefix[segments.start[position] + count] - prefix[segments.start[position]]
+
+    used = lane_volumes(p, network, quantity) > 0
+    arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
+    arcs = arcs[~used[network.arc_lane[arcs]]]
+    lane = network.arc_lane[arcs]
+    sender = network.extra["sender_of_lane_arc"][arcs]
+    receiver = network.arc_position[arcs]
+    from_warehouse = p.is_warehouse[p.lane_from[lane]]
+    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1).astype(np.int64)
+    first = np.where(from_warehouse, case, max(int(p.min_transfer_units), 1))
+    useful = (spare[sender] >= first) & (level[receiver] < segments.count[receiver])
+    arcs, lane, sender, receiver = arcs[useful], lane[useful], sender[useful], receiver[useful]
+    case, first = case[useful], first[useful]
+    have, had = filled_saving(receiver, level[receiver]), filled_saving(sender, level[sender])
+    best = np.zeros(len(arcs))
+    for extra in range(OPENING_CASES):
+        units = first + extra * case
+        gain = (filled_saving(receiver, level[receiver] + units) - have
+                - had + filled_saving(sender, level[sender] - units)
+                - units * p.lane_unit_cost[lane])
+        best = np.where(units <= np.minimum(spare[sender], network.arc_capacity[arcs]),
+                        np.maximum(best, gain), best)
+    gains = np.bincount(lane, weights=best, minlength=len(p.lane_from)) - p.lane_shipment_cost
+    return np.where(used, -np.inf, gains)

@@ -1,4 +1,4 @@
-r"""Plans on a set of open lanes: per-SKU flows, whole cases chosen exactly, lanes closed.
+r"""Plans on a set of lanes: per-SKU flows, whole cases chosen exactly, lanes closed and opened.
 
 :func:`plan_on_lanes` turns a set of open lanes (their trucks paid) into a feasible weekly plan.
 The per-SKU min-cost flows of :mod:`optimizer.allocation_flows` decide in units, and rounding
@@ -29,6 +29,7 @@ import numpy as np
 
 from optimizer.allocation_flows import (
     lane_closing_savings,
+    lane_opening_gains,
     plan_cost,
     position_moves,
     repair_plan,
@@ -45,6 +46,11 @@ from optimizer.allocation_model import (
     segment_table,
 )
 
+OPEN_WHEN_CLOSING = 0.01
+"""A round also opens the lanes :func:`lane_opening_gains` finds worth a truck once it closes
+at most this share of the lanes its plan uses (closing has about settled; opening while many
+lanes close unsettles it)."""
+
 CASE_PASSES = 1
 """Case/transfer passes after the transfers-only start. On a 40-store, 200-SKU week the first
 took the plan from 176,859 (transfers alone) to 90,114; a second gained 0.07 % more, the next
@@ -55,7 +61,8 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
                   arc_cost: np.ndarray | None = None, rounds: int = 4,
                   deadline: float | None = None, transfers_first: bool = True,
                   ) -> tuple[np.ndarray, dict[str, float]]:
-    """A plan that ships only on ``open_lanes``, then closes lanes that do not pay their trucks.
+    """A plan that ships on ``open_lanes``, then closes lanes that do not pay their trucks and
+    opens lanes that would.
 
     Each round solves every SKU's min-cost flow with the open lanes' trucks already paid (unit
     costs only) and repairs it into a feasible plan (:func:`repair_plan`); then chooses the
@@ -66,7 +73,10 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
     then transfers again (``CASE_PASSES`` times; ``transfers_first=False`` skips this
     candidate, for a plan that only has to be quick). The round keeps the cheapest candidate
     and closes the lanes whose trucks cost more than their shipments save
-    (:func:`lane_closing_savings`). The cheapest plan seen is returned.
+    (:func:`lane_closing_savings`); once that has about settled (``OPEN_WHEN_CLOSING``), it
+    also opens the unused lanes whose best shipments would pay a truck
+    (:func:`lane_opening_gains`), so the lane set can grow beyond ``open_lanes``. The cheapest
+    plan seen is returned.
 
     ``deadline`` is a :func:`time.perf_counter` reading: no further round starts when, at the
     pace of the last one, it would end after it (the first round always runs).
@@ -100,11 +110,19 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
                 quantity, cost = candidate, candidate_cost
         if best_cost is None or cost["objective"] < best_cost["objective"]:
             best_quantity, best_cost = quantity, cost
-        closing = lane_closing_savings(problem, network, quantity) > 0
+        savings = lane_closing_savings(problem, network, quantity)
+        closing = savings > 0
+        opening = np.zeros(len(closing), dtype=bool)
+        if closing.sum() <= OPEN_WHEN_CLOSING * np.isfinite(savings).sum():
+            opening = lane_opening_gains(problem, network, segments, quantity) > 0
         now = time.perf_counter()
-        if not closing.any() or (deadline is not None and 2 * now - round_started > deadline):
+        if not (closing.any() or opening.any()) or (
+                deadline is not None and 2 * now - round_started > deadline):
             break
-        capacity[lane_arc & closing[np.maximum(network.arc_lane, 0)]] = 0
+        lane_of_arc = np.maximum(network.arc_lane, 0)
+        capacity[lane_arc & closing[lane_of_arc]] = 0
+        reopen = lane_arc & opening[lane_of_arc]
+        capacity[reopen] = network.arc_capacity[reopen]
     return best_quantity, best_cost
 
 

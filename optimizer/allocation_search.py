@@ -36,6 +36,9 @@ BOUND_STEPS_PER_PLAN = 60
 FIRST_PLAN_ROUNDS = 2
 """Rounds of lane closing in the first plan (every lane open)."""
 
+PLAN_ROUNDS = 4
+"""Rounds of lane closing and opening in the plans after the first."""
+
 PLAN_OPEN_SHARES = (0.35, 0.2, 0.5)
 """Plans open the lanes open in at least this share of recent bound steps, in turn."""
 
@@ -241,7 +244,8 @@ class PlanSearch:
     def plan_in_turn(self, transfers_first: bool) -> None:
         """A plan on the lanes of the latest bound state, built in this process."""
         open_lanes, arc_cost = self.lanes_to_plan()
-        self._plan(open_lanes, arc_cost=arc_cost, transfers_first=transfers_first)
+        self._plan(open_lanes, arc_cost=arc_cost, rounds=PLAN_ROUNDS,
+                   transfers_first=transfers_first)
 
     def _plan(self, open_lanes: np.ndarray, **options) -> None:
         """Build a plan on ``open_lanes`` in this process (``options`` for
@@ -285,7 +289,7 @@ class PlanSearch:
 
         def request_plan() -> None:
             open_lanes, arc_cost = self.lanes_to_plan()
-            worker.submit(PlanRequest(open_lanes, arc_cost, rounds=4,
+            worker.submit(PlanRequest(open_lanes, arc_cost, rounds=PLAN_ROUNDS,
                                       transfers_first=bool(transfers_first),
                                       seconds_left=self.deadline - clock()))
 

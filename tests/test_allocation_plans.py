@@ -1,4 +1,5 @@
-"""Plans on open lanes: whole cases chosen exactly, transfers re-solved around them."""
+"""Plans on open lanes: whole cases chosen exactly, transfers re-solved around them, lanes
+closed and opened."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import pandas as pd
 import pytest
 
 from optimizer.allocation import solve_allocation
-from optimizer.allocation_flows import plan_cost, repair_plan, solve_sku_flows
+from optimizer.allocation_flows import (
+    OPENING_CASES,
+    lane_opening_gains,
+    lane_volumes,
+    plan_cost,
+    position_moves,
+    repair_plan,
+    solve_sku_flows,
+)
 from optimizer.allocation_model import (
     ARC_LANE,
     AllocationProblem,
@@ -117,3 +126,69 @@ def test_transfers_first_finds_the_optimum_that_cases_first_miss() -> None:
     assert plan_cost(problem, network, cases_first)["objective"] > cost["objective"] + 1.0
     arcs = warehouse_arcs(problem, network)
     assert quantity[arcs].sum() == 0
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_lane_opening_gains_are_the_exact_gain_of_the_best_trial_shipments(seed: int) -> None:
+    # A plan on half the lanes; every unused lane's gain must equal the plan cost saved by its
+    # best trial shipments (1 to OPENING_CASES cases per SKU, or none), evaluated one SKU at a
+    # time on the real cost function, minus one truck.
+    problem = synthetic_problem(n_stores=14, n_skus=3, seed=seed, truck_capacity=1e6)
+    network = build_network(problem)
+    half = np.arange(len(problem.lane_from)) % 2 == 0
+    quantity, _ = plan_on_lanes(problem, network, half, rounds=1, transfers_first=False)
+    segments = segment_table(network, len(problem.stock))
+    gains = lane_opening_gains(problem, network, segments, quantity)
+    base = plan_cost(problem, network, quantity)
+    used = lane_volumes(problem, network, quantity) > 0
+    assert np.all(np.isneginf(gains[used]))
+    lane_arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
+    sender = network.extra["sender_of_lane_arc"]
+    sent, _ = position_moves(problem, network, quantity)
+    checked = 0
+    for lane in np.flatnonzero(~used):
+        best_total = 0.0
+        for arc in lane_arcs[network.arc_lane[lane_arcs] == lane]:
+            case = (problem.sku_case_size[network.arc_sku[arc]]
+                    if problem.lane_from_warehouse[lane] else 1)
+            spare = problem.shippable[sender[arc]] - sent[sender[arc]]
+            best = 0.0
+            for k in range(1, OPENING_CASES + 1):
+                units = k * case
+                if units > min(spare, network.arc_capacity[arc]):
+                    break
+                trial = quantity.copy()
+                trial[arc] += units
+                cost = plan_cost(problem, network, trial)
+                saved = (base["shortage_cost"] + base["unit_cost"]
+                         - cost["shortage_cost"] - cost["unit_cost"])
+                best = max(best, saved)
+            best_total += best
+        assert gains[lane] == pytest.approx(best_total - problem.lane_shipment_cost[lane],
+                                            abs=1e-6)
+        checked += best_total > 0
+    assert checked >= 3
+
+
+def test_plans_open_a_lane_outside_the_given_ones_when_it_pays() -> None:
+    # Store A runs short and only the warehouse can help; the plan is given no lane at all.
+    # Its first round ships nothing; the second opens W -> A, which the optimum uses.
+    problem = problem_from_frames(
+        pd.DataFrame({"location_id": ["A", "W"], "sku": "K", "stock": [0, 40],
+                      "reserve": [0, 0], "demand_mean": [6.0, 0.0],
+                      "demand_variance": [6.0, 0.0]}),
+        pd.DataFrame({"location_id": ["A", "W"], "region": "north",
+                      "is_warehouse": [False, True], "weekly_throughput": np.inf}),
+        pd.DataFrame({"sku": ["K"], "margin": [50.0], "volume": [1.0], "case_size": [4]}),
+        pd.DataFrame({"from_id": ["W"], "to_id": ["A"], "unit_cost": [1.0],
+                      "shipment_cost": [30.0], "lead_time_days": [1.0]}),
+        truck_capacity=1000.0)
+    network = build_network(problem)
+    closed = np.zeros(1, dtype=bool)
+    _, first_round = plan_on_lanes(problem, network, closed, rounds=1)
+    quantity, cost = plan_on_lanes(problem, network, closed, rounds=2)
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-9, time_limit=60)
+    assert optimum.report.status == "optimal"
+    assert first_round["trucks"] == 0 and cost["trucks"] == 1
+    assert cost["objective"] == pytest.approx(optimum.report.objective, rel=1e-7)
+    assert quantity.sum() % 4 == 0 and quantity.sum() > 0
