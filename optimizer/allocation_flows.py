@@ -254,13 +254,6 @@ def lane_opening_gains(problem: AllocationProblem, network: FlowNetwork, segment
     sent, received = position_moves(p, network, quantity)
     level = p.stock - sent + received - network.position_base_level
     spare = p.shippable - sent
-    prefix = np.concatenate([[0.0], np.cumsum(segments.saving)])
-
-    def filled_saving(position: np.ndarray, units: np.ndarray) -> np.ndarray:
-        # The savings of a position's first ``units`` segments (clipped to its segments).
-        count = np.clip(units, 0, segments.count[position])
-        return prefix[segments.start[position] + count] - prefix[segments.start[position]]
-
     used = lane_volumes(p, network, quantity) > 0
     arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
     arcs = arcs[~used[network.arc_lane[arcs]]]
@@ -273,12 +266,11 @@ def lane_opening_gains(problem: AllocationProblem, network: FlowNetwork, segment
     useful = (spare[sender] >= first) & (level[receiver] < segments.count[receiver])
     arcs, lane, sender, receiver = arcs[useful], lane[useful], sender[useful], receiver[useful]
     case, first = case[useful], first[useful]
-    have, had = filled_saving(receiver, level[receiver]), filled_saving(sender, level[sender])
     best = np.zeros(len(arcs))
     for extra in range(OPENING_CASES):
         units = first + extra * case
-        gain = (filled_saving(receiver, level[receiver] + units) - have
-                - had + filled_saving(sender, level[sender] - units)
+        gain = (segments.saving_between(receiver, level[receiver], level[receiver] + units)
+                - segments.saving_between(sender, level[sender] - units, level[sender])
                 - units * p.lane_unit_cost[lane])
         best = np.where(units <= np.minimum(spare[sender], network.arc_capacity[arcs]),
                         np.maximum(best, gain), best)

@@ -23,6 +23,7 @@ flow is ``baseline + sum(cost * flow)``, exact at whole units up to the 99.99 % 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -345,6 +346,19 @@ class SegmentTable:
     start: np.ndarray
     count: np.ndarray
     saving: np.ndarray
+
+    @cached_property
+    def _prefix(self) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(self.saving)])
+
+    def saving_between(self, position: np.ndarray, low: np.ndarray,
+                       high: np.ndarray) -> np.ndarray:
+        """Per entry, the savings of segments ``low+1 .. high`` of ``position`` (the units that
+        take its level from ``low`` to ``high`` above its reserve), both clipped to the
+        position's segments."""
+        start, count = self.start[position], self.count[position]
+        return (self._prefix[start + np.clip(high, 0, count)]
+                - self._prefix[start + np.clip(low, 0, count)])
 
 
 def segment_table(network: FlowNetwork, n_positions: int) -> SegmentTable:

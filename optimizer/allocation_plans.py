@@ -94,6 +94,7 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
     arc_cost = network.arc_cost if arc_cost is None else arc_cost
     segments = segment_table(network, len(problem.stock))
     best_quantity, best_cost = None, None
+    lane_of_arc = np.maximum(network.arc_lane, 0)
     for _ in range(rounds):
         round_started = time.perf_counter()
         flows, _ = solve_sku_flows(network, arc_cost, capacity)
@@ -119,7 +120,6 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
         if not (closing.any() or opening.any()) or (
                 deadline is not None and 2 * now - round_started > deadline):
             break
-        lane_of_arc = np.maximum(network.arc_lane, 0)
         capacity[lane_arc & closing[lane_of_arc]] = 0
         reopen = lane_arc & opening[lane_of_arc]
         capacity[reopen] = network.arc_capacity[reopen]
@@ -194,11 +194,8 @@ def resolve_cases(problem: AllocationProblem, network: FlowNetwork, segments: Se
     store = np.repeat(stores, n_cases)
     nth = offsets_within(n_cases)
     size = np.repeat(store_case, n_cases)
-    prefix = np.concatenate([[0.0], np.cumsum(segments.saving)])
-    first, top = segments.start[store], segments.count[store]
-    low = np.minimum(level[store] + nth * size, top)
-    high = np.minimum(low + size, top)
-    case_saving = prefix[first + high] - prefix[first + low]
+    low = level[store] + nth * size
+    case_saving = segments.saving_between(store, low, low + size)
 
     tail = np.concatenate([node_of[warehouses], node_of[sender[arcs]], node_of[store]])
     head = np.concatenate([sink[p.position_sku[warehouses]], node_of[receiver[arcs]],
