@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -60,11 +61,20 @@ class LaneDual:
     position_location: np.ndarray
     lane_sender: np.ndarray
     lane_receiver: np.ndarray
+    arc_segment_start: np.ndarray
+    """Per lane arc, where its receiver's segments start (``segment_start[arc_receiver]``)."""
+    arc_segment_count: np.ndarray
+    """Per lane arc, how many segments its receiver has (``segment_count[arc_receiver]``)."""
 
-    @property
+    @cached_property
     def key_scale(self) -> float:
         """Spacing of the position blocks in the sorted search keys."""
         return 4.0 * float(self.saving.max(initial=1.0)) + 10.0
+
+    @cached_property
+    def arc_key(self) -> np.ndarray:
+        """Per lane arc, where its receiver's block starts in the sorted search keys."""
+        return self.arc_receiver * self.key_scale
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,9 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         capped=np.flatnonzero(np.isfinite(p.weekly_throughput)),
         throughput=p.weekly_throughput.astype(float),
         cross_share=p.max_cross_region_share, position_location=p.position_location,
-        lane_sender=p.lane_from, lane_receiver=p.lane_to)
+        lane_sender=p.lane_from, lane_receiver=p.lane_to,
+        arc_segment_start=segment_start[network.arc_position[arcs]],
+        arc_segment_count=segment_count[network.arc_position[arcs]])
 
 
 @dataclass(frozen=True)
@@ -170,23 +182,29 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     blocks = SortedBlocks(d, keys[order], np.concatenate([[0.0], np.cumsum(reduced[order])]))
     count_below, first_sum = blocks.count_below, blocks.first_sum
 
-    receiver = d.arc_receiver
+    # Per lane arc: the receiver's segments whose reduced cost beats the arc's price, then
+    # the whole number of cases on either side of that count (gathers of the receivers'
+    # segment blocks are kept in ``dual``, as they never change).
+    start, filled = d.arc_segment_start, d.arc_segment_count
     price = d.arc_unit_cost + prices.supply[d.arc_sender] + coupling_price(d, prices)
-    useful = count_below(receiver, -price)
+    useful = np.searchsorted(blocks.keys, d.arc_key - price) - start
+    np.clip(useful, 0, filled, out=useful)
     fewer = np.minimum(useful // d.arc_case, d.arc_most_cases)
     more = np.minimum(fewer + 1, d.arc_most_cases)
-    filled = d.segment_count[receiver]
     units_fewer, units_more = fewer * d.arc_case, more * d.arc_case
-    value_fewer = price * units_fewer + first_sum(receiver, np.minimum(units_fewer, filled))
-    value_more = price * units_more + first_sum(receiver, np.minimum(units_more, filled))
+    prefix = blocks.prefix
+    first = prefix[start]
+    value_fewer = price * units_fewer + (prefix[start + np.minimum(units_fewer, filled)] - first)
+    value_more = price * units_more + (prefix[start + np.minimum(units_more, filled)] - first)
     take_more = value_more < value_fewer
     value = np.minimum(np.where(take_more, value_more, value_fewer), 0.0)
-    units = np.where(value < 0, np.where(take_more, units_more, units_fewer), 0)
     n_lanes = len(d.lane_cost)
     lane_value = d.lane_cost + np.bincount(d.arc_lane, weights=value, minlength=n_lanes)
     open_lanes = lane_value < 0
     lane_term = np.minimum(lane_value, 0.0)
-    units = np.where(open_lanes[d.arc_lane], units, 0)
+    # Few arcs ship (their lane opens and their value is negative): the rest is on those.
+    shipping = np.flatnonzero((value < 0) & open_lanes[d.arc_lane])
+    units = np.where(take_more[shipping], units_more[shipping], units_fewer[shipping])
 
     own = d.own_positions
     own_units = count_below(own, -prices.supply[own])
@@ -197,8 +215,8 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
              - float(prices.throughput[capped] @ d.throughput[capped])
              + lane_term.sum() + own_value.sum())
 
-    covered = np.minimum(units, d.segment_count[receiver])
-    starts = np.concatenate([d.segment_start[receiver], d.segment_start[own]])
+    covered = np.minimum(units, filled[shipping])
+    starts = np.concatenate([start[shipping], d.segment_start[own]])
     counts = np.concatenate([covered, own_units])
     on = counts > 0
     change = (np.bincount(starts[on], minlength=n_segments + 1)
@@ -206,12 +224,12 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     cover_excess = np.empty(n_segments)
     cover_excess[order] = np.cumsum(change)[:-1] - 1.0
     n_positions = len(d.supply)
-    used = np.bincount(d.arc_sender, weights=units, minlength=n_positions)
+    used = np.bincount(d.arc_sender[shipping], weights=units, minlength=n_positions)
     used[own] += own_units
-    out = np.bincount(d.arc_origin, weights=units, minlength=len(prices.throughput))
+    out = np.bincount(d.arc_origin[shipping], weights=units, minlength=len(prices.throughput))
     throughput_excess = np.zeros(len(prices.throughput))
     throughput_excess[capped] = out[capped] - d.throughput[capped]
-    cross_excess = (float(units @ (d.arc_cross - d.cross_share))
+    cross_excess = (float(units @ (d.arc_cross[shipping] - d.cross_share))
                     if d.cross_share is not None else 0.0)
     return DualValue(bound=float(bound), cover_excess=cover_excess,
                      supply_excess=used - d.supply, throughput_excess=throughput_excess,

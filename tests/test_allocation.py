@@ -283,6 +283,48 @@ def test_lane_dual_is_a_lower_bound_at_any_prices(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_lane_dual_excess_is_a_supergradient(seed: int) -> None:
+    """The Lagrangian is concave in the prices and the excess :func:`evaluate` reports is a
+    supergradient: ``L(q) <= L(p) + excess(p) . (q - p)`` for any ``q``. Checked both for far
+    prices and for small moves either way, where it pins the excess down to the slope."""
+    from optimizer.allocation_dual import Prices, evaluate, lane_dual
+
+    problem = synthetic_problem(seed=seed, n_stores=12, n_skus=4, throughput=60.0, share=0.3)
+    dual = lane_dual(problem, build_network(problem))
+    rng = np.random.default_rng(seed)
+
+    capped = np.isfinite(dual.throughput)
+    assert capped.any()
+
+    def random_prices() -> Prices:
+        # Locations without a throughput limit have no throughput price (it stays 0).
+        return Prices(cover=dual.saving * rng.uniform(0.1, 0.9, len(dual.saving)),
+                      supply=rng.exponential(5.0, len(dual.supply)) + 0.1,
+                      throughput=np.where(capped, rng.exponential(2.0, len(capped)) + 0.1, 0),
+                      cross=float(rng.exponential(3.0)) + 0.1)
+
+    def moved(p: Prices, q: Prices, step: float) -> Prices:
+        return Prices(cover=p.cover + step * (q.cover - p.cover),
+                      supply=p.supply + step * (q.supply - p.supply),
+                      throughput=p.throughput + step * (q.throughput - p.throughput),
+                      cross=p.cross + step * (q.cross - p.cross))
+
+    opened = 0
+    for _ in range(30):
+        p, q = random_prices(), random_prices()
+        at_p = evaluate(dual, p)
+        opened += at_p.open_lanes.any()
+        for step in (1.0, 1e-6, -1e-6):
+            r = moved(p, q, step)
+            rise = (at_p.cover_excess @ (r.cover - p.cover)
+                    + at_p.supply_excess @ (r.supply - p.supply)
+                    + at_p.throughput_excess @ (r.throughput - p.throughput)
+                    + at_p.cross_excess * (r.cross - p.cross))
+            assert evaluate(dual, r).bound <= at_p.bound + rise + 1e-9 * (1 + abs(at_p.bound))
+    assert opened >= 10  # the lanes' shipments are part of what is checked
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_lane_dual_starts_with_every_truck_paid(seed: int) -> None:
     """At the starting prices no lane gains from opening, and the bound is at least the one
     where each segment pays only the cheapest unit cost into it and own surplus is free."""
