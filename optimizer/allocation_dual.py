@@ -193,9 +193,10 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     more = np.minimum(fewer + 1, d.arc_most_cases)
     units_fewer, units_more = fewer * d.arc_case, more * d.arc_case
     prefix = blocks.prefix
-    first = prefix[start]
-    value_fewer = price * units_fewer + (prefix[start + np.minimum(units_fewer, filled)] - first)
-    value_more = price * units_more + (prefix[start + np.minimum(units_more, filled)] - first)
+    before_block = prefix[start]
+    value_fewer = (price * units_fewer
+                   + (prefix[start + np.minimum(units_fewer, filled)] - before_block))
+    value_more = price * units_more + (prefix[start + np.minimum(units_more, filled)] - before_block)
     take_more = value_more < value_fewer
     value = np.minimum(np.where(take_more, value_more, value_fewer), 0.0)
     n_lanes = len(d.lane_cost)
@@ -239,8 +240,11 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
 
 def coupling_price(dual: LaneDual, prices: Prices) -> np.ndarray:
     """Price per unit on each lane arc of the constraints that couple SKUs: the origin's
-    throughput and the cross-region share."""
-    price = prices.throughput[dual.arc_origin]
+    throughput and the cross-region share. A location without a throughput limit has no such
+    constraint, so a price given for it is ignored (the bound stays valid at any prices)."""
+    throughput = np.zeros(len(dual.throughput))
+    throughput[dual.capped] = prices.throughput[dual.capped]
+    price = throughput[dual.arc_origin]
     if dual.cross_share is not None:
         price = price + prices.cross * (dual.arc_cross - dual.cross_share)
     return price
