@@ -31,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 
+from optimizer.allocation_flows import lane_arc_terms
 from optimizer.allocation_model import ARC_LANE, AllocationProblem, FlowNetwork, segment_table
 
 
@@ -61,15 +62,21 @@ class LaneDual:
     position_location: np.ndarray
     lane_sender: np.ndarray
     lane_receiver: np.ndarray
-    arc_segment_start: np.ndarray
-    """Per lane arc, where its receiver's segments start (``segment_start[arc_receiver]``)."""
-    arc_segment_count: np.ndarray
-    """Per lane arc, how many segments its receiver has (``segment_count[arc_receiver]``)."""
 
     @cached_property
     def key_scale(self) -> float:
         """Spacing of the position blocks in the sorted search keys."""
         return 4.0 * float(self.saving.max(initial=1.0)) + 10.0
+
+    @cached_property
+    def arc_segment_start(self) -> np.ndarray:
+        """Per lane arc, where its receiver's segments start (kept: every step needs it)."""
+        return self.segment_start[self.arc_receiver]
+
+    @cached_property
+    def arc_segment_count(self) -> np.ndarray:
+        """Per lane arc, how many segments its receiver has (kept: every step needs it)."""
+        return self.segment_count[self.arc_receiver]
 
     @cached_property
     def arc_key(self) -> np.ndarray:
@@ -118,14 +125,12 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
     # ascending keys, which binary search and the memory cache both reward.
     arcs = arcs[np.lexsort((p.lane_unit_cost[network.arc_lane[arcs]],
                             network.arc_position[arcs]))]
-    lane = network.arc_lane[arcs]
-    from_warehouse = p.is_warehouse[p.lane_from[lane]]
-    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1).astype(np.int64)
+    lane, sender, _, case = lane_arc_terms(p, network, arcs)
     supply = p.shippable.astype(float)
     return LaneDual(
         baseline=network.baseline, saving=saving, segment_position=segment_position,
         segment_start=segment_start, segment_count=segment_count, arc=arcs, arc_lane=lane,
-        arc_sender=network.extra["sender_of_lane_arc"][arcs],
+        arc_sender=sender,
         arc_receiver=network.arc_position[arcs], arc_origin=p.lane_from[lane], arc_case=case,
         arc_most_cases=network.arc_capacity[arcs] // case,
         arc_unit_cost=p.lane_unit_cost[lane],
@@ -135,9 +140,7 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         capped=np.flatnonzero(np.isfinite(p.weekly_throughput)),
         throughput=p.weekly_throughput.astype(float),
         cross_share=p.max_cross_region_share, position_location=p.position_location,
-        lane_sender=p.lane_from, lane_receiver=p.lane_to,
-        arc_segment_start=segment_start[network.arc_position[arcs]],
-        arc_segment_count=segment_count[network.arc_position[arcs]])
+        lane_sender=p.lane_from, lane_receiver=p.lane_to)
 
 
 @dataclass(frozen=True)

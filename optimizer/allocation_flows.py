@@ -86,10 +86,7 @@ def repair_plan(problem: AllocationProblem, network: FlowNetwork, flows: np.ndar
     # (a few hundred thousand of the national week's 4.5 million lane arcs).
     arcs = np.flatnonzero((network.arc_kind == ARC_LANE) & (flows > 0))
     quantity = np.zeros(len(flows), dtype=np.int64)
-    lane = network.arc_lane[arcs]
-    sender = network.extra["sender_of_lane_arc"][arcs]
-    from_warehouse = p.is_warehouse[p.lane_from[lane]]
-    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1)
+    lane, sender, from_warehouse, case = lane_arc_terms(p, network, arcs)
     q = flows[arcs].astype(np.int64)
     if p.min_transfer_units > 1:
         q = np.where(~from_warehouse & (q < p.min_transfer_units), 0, q)
@@ -100,6 +97,17 @@ def repair_plan(problem: AllocationProblem, network: FlowNetwork, flows: np.ndar
         q = _cap_cross_region(p, lane, from_warehouse, case, q)
     quantity[arcs] = q
     return quantity
+
+
+def lane_arc_terms(problem: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per lane arc of ``arcs``: its lane, its sending position, whether it leaves a warehouse,
+    and the units it ships in (the SKU's case size from a warehouse, 1 between stores)."""
+    p = problem
+    lane = network.arc_lane[arcs]
+    from_warehouse = p.is_warehouse[p.lane_from[lane]]
+    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1).astype(np.int64)
+    return lane, network.extra["sender_of_lane_arc"][arcs], from_warehouse, case
 
 
 def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
@@ -258,11 +266,8 @@ def lane_opening_gains(problem: AllocationProblem, network: FlowNetwork, segment
     used = lane_volumes(p, network, quantity) > 0
     arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
     arcs = arcs[~used[network.arc_lane[arcs]]]
-    lane = network.arc_lane[arcs]
-    sender = network.extra["sender_of_lane_arc"][arcs]
+    lane, sender, from_warehouse, case = lane_arc_terms(p, network, arcs)
     receiver = network.arc_position[arcs]
-    from_warehouse = p.is_warehouse[p.lane_from[lane]]
-    case = np.where(from_warehouse, p.sku_case_size[network.arc_sku[arcs]], 1).astype(np.int64)
     first = np.where(from_warehouse, case, max(int(p.min_transfer_units), 1))
     useful = (spare[sender] >= first) & (level[receiver] < segments.count[receiver])
     arcs, lane, sender, receiver = arcs[useful], lane[useful], sender[useful], receiver[useful]
