@@ -13,7 +13,7 @@ st.title("Weekly allocation")
 st.caption("Move stock from where it sits to where it will sell next week, replenish from the "
            "warehouses and keep safety stock. Every plan is saved with its inputs' fingerprint.")
 
-plan = common.require("optimizer.plan", "plan_week", "input_fingerprint", "PlanSettings",
+plan = common.require("optimizer.allocation.plan", "plan_week", "input_fingerprint", "PlanSettings",
                       feature="Weekly allocation")
 
 PLAN_KEY = "allocation_plan"

@@ -122,9 +122,9 @@ def region_center(table: pd.DataFrame) -> tuple[float, float]:
 
 @st.cache_resource
 def _store_for(url: str | None) -> Any:
-    from xingtu.store import Store
+    from xingtu.database import Database
 
-    return Store(url)
+    return Database(url)
 
 
 def store() -> Any:

@@ -10,7 +10,7 @@ st.title("Repair shops")
 st.caption("Expected repairs come from the devices sold in each cell. Only shops rated at or above "
            "the threshold count as covering demand.")
 
-repair = common.require("optimizer.repair", "run_repair_siting", "repair_demand",
+repair = common.require("optimizer.repair_shops", "run_repair_siting", "repair_demand",
                         feature="Repair-shop siting")
 siting = common.require("optimizer.siting", "covered_mask", feature="Coverage")
 

@@ -26,11 +26,13 @@ import time
 import numpy as np
 
 from geodata.demo import generate_region
-from optimizer import allocation_lp, allocation_plans, allocation_search
-from optimizer.allocation import solve_allocation
-from optimizer.allocation_mip import solve_monolithic
-from optimizer.allocation_model import build_network
-from optimizer.plan import PlanSettings, week_problem
+from optimizer.allocation import lp as allocation_lp
+from optimizer.allocation import plans as allocation_plans
+from optimizer.allocation import search as allocation_search
+from optimizer.allocation.mip import solve_monolithic
+from optimizer.allocation.model import build_network
+from optimizer.allocation.plan import PlanSettings, week_problem
+from optimizer.allocation.solve import solve_allocation
 
 WEEK = "2026-W02"
 CURVE = ["100x50", "250x100", "500x200", "1000x300", "2000x500"]

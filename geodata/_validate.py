@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata._errors import InputDataError, Problem, problem_at_rows
+from ._errors import InputDataError, Problem, problem_at_rows
 
 ColumnType = Literal["id", "text", "number", "integer", "date"]
 GeometryKind = Literal["point", "polygon", "line", "any"]

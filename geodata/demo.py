@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata import grid
+from . import grid
 
 SalesFrequency = Literal["daily", "weekly"]
 
@@ -606,6 +606,6 @@ def build_layers(region: DemoRegion, *, resolution: int = 8, engine: Literal["lo
     >>> bool(table["population"].sum() > 1e7)
     True
     """
-    from geodata import layers
+    from . import layers
 
     return layers.build_layers(region, resolution=resolution, engine=engine, scheduler=scheduler)

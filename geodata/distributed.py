@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from geodata._errors import InputDataError, Problem, problem_at_rows
 from optimizer.errors import InputError
+
+from ._errors import InputDataError, Problem, problem_at_rows
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -180,7 +181,7 @@ def points_to_cell_table_dask(
     >>> list(table.columns)  # doctest: +SKIP
     ['count', 'visits', 'device_id']
     """
-    from geodata import grid
+    from . import grid
 
     plan = _plan_from_values(values)
     _check_resolution(resolution)
@@ -403,7 +404,7 @@ def _tree_reduction(points: dd.DataFrame, plan: _Plan, resolution: int, *, lat: 
 def _aggregate_partition(part: pd.DataFrame, plan: _Plan, resolution: int, lat: str, lng: str,
                          weight: str | None, where: str) -> _Partial:
     """Grid one partition and reduce it to per-cell sums and distinct pairs."""
-    from geodata import grid
+    from . import grid
 
     try:
         cells = grid.points_to_cells(part[lat].to_numpy(), part[lng].to_numpy(), resolution)

@@ -20,8 +20,9 @@ from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3vector
 from scipy import sparse
 
-from geodata._errors import InputDataError, problem_at_rows
 from optimizer.geometry import chord_to_km, haversine_km, unit_vectors
+
+from ._errors import InputDataError, problem_at_rows
 
 Aggregation = Literal["count", "sum", "distinct"]
 Decay = Literal["none", "linear", "exponential"]

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata._errors import InputDataError, Problem
-from geodata._validate import SCHEMAS, schema_of, validate
+from ._errors import InputDataError, Problem
+from ._validate import SCHEMAS, schema_of, validate
 
 PathLike = str | os.PathLike[str]
 

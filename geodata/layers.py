@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata import grid
+from . import grid
 
 Engine = Literal["local", "dask"]
 FootfallInput = pd.DataFrame | str | os.PathLike[str]
@@ -132,7 +132,7 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
         source = pd.DataFrame({"lat": lat, "lng": lng,
                                "count": footfall["count"].to_numpy(dtype=np.float64)})
     if engine == "dask":
-        from geodata.distributed import points_to_cell_table_dask
+        from .distributed import points_to_cell_table_dask
 
         if isinstance(source, pd.DataFrame):
             import dask.dataframe as dd
@@ -287,12 +287,12 @@ def _regions(cells: np.ndarray, regions: gpd.GeoDataFrame | None) -> np.ndarray:
 def _user_layer(layer: UserLayer, resolution: int) -> pd.Series:
     import difflib
 
-    from geodata._errors import InputDataError, Problem, problem_at_rows
+    from ._errors import InputDataError, Problem, problem_at_rows
 
     data = layer.data
     source = f"layer `{layer.name}`"
     if not isinstance(data, pd.DataFrame):
-        from geodata.io import read_table
+        from .io import read_table
 
         source = f"{Path(data).name} (layer `{layer.name}`)"
         data = read_table(data)

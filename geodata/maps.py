@@ -37,7 +37,7 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
-from geodata import grid
+from . import grid
 
 ASSET_URL = os.environ.get("XINGTU_ASSET_URL", "/app/static/leaflet/")
 """Where the browser finds the vendored Leaflet files (Streamlit's static route by default)."""

@@ -17,8 +17,8 @@ CELLS = [
            "(safety stock), the transfer plan with its bound, and the KPIs."),
     ("code", "import numpy as np\nimport pandas as pd\n\n"
              "from geodata.demo import load_demo\n"
-             "from optimizer.forecast import backtest, classify_demand, weekly_history\n"
-             "from optimizer.plan import PlanSettings, plan_week\n\n"
+             "from optimizer.allocation.forecast import backtest, classify_demand, weekly_history\n"
+             "from optimizer.allocation.plan import PlanSettings, plan_week\n\n"
              "region = load_demo()\nWEEK = '2026-W02'\n"
              "len(region.stores), len(region.skus), len(region.warehouses), len(region.sales)"),
     ("md", "## Demand classes\nMost store-SKU series are intermittent. Syntetos-Boylan classes "

@@ -83,7 +83,7 @@ REPAIR_SHOPS = [
            "would hide, then sites new shops two ways."),
     ("code", "from geodata.demo import load_demo\n"
              "from geodata.layers import build_layers\n"
-             "from optimizer.repair import repair_demand, run_repair_siting\n\n"
+             "from optimizer.repair_shops import repair_demand, run_repair_siting\n\n"
              "region = load_demo()\n"
              "layers = build_layers(region)\n"
              "repairs = repair_demand(layers)\n"

@@ -28,8 +28,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import minimize, nnls
 
-from optimizer.errors import InputError
-from optimizer.huff import (
+from .errors import InputError
+from .huff import (
     DEFAULT_ALPHA,
     DEFAULT_BETA,
     DEFAULT_MIN_DISTANCE_KM,

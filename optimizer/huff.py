@@ -25,8 +25,8 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from optimizer.errors import InputError
-from optimizer.geometry import haversine_km, km_to_chord, unit_vectors
+from .errors import InputError
+from .geometry import haversine_km, km_to_chord, unit_vectors
 
 DEFAULT_ALPHA = 1.0
 """Default attractiveness exponent (Huff's original)."""

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.errors import InputError
+from .errors import InputError
 
 Normalisation = Literal["percentile", "zscore"]
 """``percentile``: share of the other cells with a strictly lower value, in [0, 1] (ties share the
@@ -213,7 +213,7 @@ def distance_decay_matrix(lat: np.ndarray, lng: np.ndarray, *, radius_km: float,
     >>> m.toarray().tolist()
     [[1.0, 1.0], [1.0, 1.0]]
     """
-    from optimizer.huff import pairs_within_km
+    from .huff import pairs_within_km
 
     rows, cols, dist = pairs_within_km(lat, lng, lat, lng, radius_km)
     if half_distance_km is None:

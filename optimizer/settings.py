@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from optimizer.errors import InputError
+from .errors import InputError
 
 
 @dataclass(frozen=True)

@@ -24,19 +24,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.calibration import Calibration, calibrate
-from optimizer.errors import InputError
-from optimizer.geometry import EARTH_RADIUS_KM
-from optimizer.huff import (
+from .calibration import Calibration, calibrate
+from .errors import InputError
+from .geometry import EARTH_RADIUS_KM
+from .huff import (
     StorePoints,
     frame_lat_lng,
     network_capture,
     pairs_within_km,
     share_matrix,
 )
-from optimizer.location import MCLP, LocationResult, MarketShare, PMedian
-from optimizer.results import SolveReport
-from optimizer.scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
+from .location import MCLP, LocationResult, MarketShare, PMedian
+from .results import SolveReport
+from .scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
 
 SitingModel = Literal["mclp", "pmedian", "market_share"]
 """``mclp``: cover the most sales potential within ``radius_km``. ``pmedian``: bring sales

@@ -34,9 +34,9 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InputError, SolverError
-from optimizer.results import SolveReport, SolveStatus, relative_gap
-from optimizer.settings import load_settings
+from .errors import InputError, SolverError
+from .results import SolveReport, SolveStatus, relative_gap
+from .settings import load_settings
 
 SolverName = Literal["highs", "pulp-highs", "pulp-cbc", "scip", "cpsat"]
 

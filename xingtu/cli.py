@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from xingtu.commands import allocate, demo, layers, sites
+from .commands import allocate, demo, layers, sites
 
 app = typer.Typer(
     name="xingtu",

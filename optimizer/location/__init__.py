@@ -13,13 +13,13 @@ Examples
 6.0
 """
 
-from optimizer.location._geo import distance_matrix_from_geodataframes, haversine_matrix
-from optimizer.location._result import LocationResult
-from optimizer.location.capacitated import CapacitatedPMedian
-from optimizer.location.coverage import MCLP, SetCover
-from optimizer.location.market_share import MarketShare, captured_demand
-from optimizer.location.p_center import PCenter
-from optimizer.location.p_median import PMedian
+from ._geo import distance_matrix_from_geodataframes, haversine_matrix
+from ._result import LocationResult
+from .capacitated import CapacitatedPMedian
+from .coverage import MCLP, SetCover
+from .market_share import MarketShare, captured_demand
+from .p_center import PCenter
+from .p_median import PMedian
 
 __all__ = [
     "MCLP",

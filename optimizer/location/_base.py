@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InfeasibleError, InputError, SolverError
-from optimizer.location._geo import distance_matrix_from_geodataframes
-from optimizer.location._inputs import SiteOptions, raise_if_infeasible
-from optimizer.location._result import LocationResult
-from optimizer.results import SolveReport
-from optimizer.solvers import MipProblem, MipSolution, solve_mip
+from ..errors import InfeasibleError, InputError, SolverError
+from ..results import SolveReport
+from ..solvers import MipProblem, MipSolution, solve_mip
+from ._geo import distance_matrix_from_geodataframes
+from ._inputs import SiteOptions, raise_if_infeasible
+from ._result import LocationResult
 
 
 def site_rows(

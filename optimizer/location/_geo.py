@@ -14,8 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from optimizer.errors import InputError
-from optimizer.geometry import chord_to_km, haversine_km, km_to_chord, unit_vectors
+from ..errors import InputError
+from ..geometry import chord_to_km, haversine_km, km_to_chord, unit_vectors
 
 
 def _points(frame: Any, argument: str) -> tuple[np.ndarray, bool]:

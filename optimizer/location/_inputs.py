@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InfeasibleError, InputError
+from ..errors import InfeasibleError, InputError
 
 IndexLike = Sequence[int] | np.ndarray | None
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.location._base import site_bounds, site_rows
-from optimizer.location._inputs import SiteOptions
-from optimizer.results import SolveReport, relative_gap
-from optimizer.solvers import MipProblem, solve_mip
+from ..results import SolveReport, relative_gap
+from ..solvers import MipProblem, solve_mip
+from ._base import site_bounds, site_rows
+from ._inputs import SiteOptions
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.location._inputs import format_amount, list_indices
-from optimizer.results import SolveReport, SolveStatus
+from ..results import SolveReport, SolveStatus
+from ._inputs import format_amount, list_indices
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InputError
-from optimizer.location._base import LocationModel, site_bounds, site_rows
-from optimizer.location._inputs import (
+from ..errors import InputError
+from ..results import SolveReport
+from ..solvers import MipProblem
+from ._base import LocationModel, site_bounds, site_rows
+from ._inputs import (
     IndexLike,
     SiteOptions,
     check_weights,
@@ -20,10 +22,8 @@ from optimizer.location._inputs import (
     site_options,
     unreachable_reasons,
 )
-from optimizer.location._result import LocationResult
-from optimizer.location.coverage import _check_p
-from optimizer.results import SolveReport
-from optimizer.solvers import MipProblem
+from ._result import LocationResult
+from .coverage import _check_p
 
 
 class CapacitatedPMedian(LocationModel):

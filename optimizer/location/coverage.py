@@ -12,9 +12,11 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InputError
-from optimizer.location._base import LocationModel, nearest_open, site_bounds, site_rows
-from optimizer.location._inputs import (
+from ..errors import InputError
+from ..results import SolveReport
+from ..solvers import MipProblem, resolve_solver
+from ._base import LocationModel, nearest_open, site_bounds, site_rows
+from ._inputs import (
     IndexLike,
     check_weights,
     format_amount,
@@ -23,9 +25,7 @@ from optimizer.location._inputs import (
     site_options,
     unreachable_reasons,
 )
-from optimizer.location._result import LocationResult
-from optimizer.results import SolveReport
-from optimizer.solvers import MipProblem, resolve_solver
+from ._result import LocationResult
 
 
 def _check_radius(radius: float | None) -> float:

@@ -8,9 +8,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InputError
-from optimizer.location._base import LocationModel, site_bounds, site_rows
-from optimizer.location._inputs import (
+from ..errors import InputError
+from ..results import SolveReport
+from ..solvers import MipProblem, MipSolution, resolve_limits
+from ._base import LocationModel, site_bounds, site_rows
+from ._inputs import (
     IndexLike,
     SiteOptions,
     check_weights,
@@ -18,11 +20,9 @@ from optimizer.location._inputs import (
     site_count_reasons,
     site_options,
 )
-from optimizer.location._outer_approximation import HuffCapture, solve_outer_approximation
-from optimizer.location._result import LocationResult
-from optimizer.location.coverage import _check_p
-from optimizer.results import SolveReport
-from optimizer.solvers import MipProblem, MipSolution, resolve_limits
+from ._outer_approximation import HuffCapture, solve_outer_approximation
+from ._result import LocationResult
+from .coverage import _check_p
 
 MarketShareMethod = Literal["outer", "haase"]
 """``outer``: outer approximation with gradient and submodular cuts (default, scales to tens of

@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InfeasibleError, SolverError
-from optimizer.location._base import LocationModel, nearest_open, site_bounds, site_rows
-from optimizer.location._inputs import (
+from ..errors import InfeasibleError, SolverError
+from ..results import SolveReport, relative_gap
+from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
+from ._base import LocationModel, nearest_open, site_bounds, site_rows
+from ._inputs import (
     IndexLike,
     check_weights,
     reach_matrix,
@@ -18,10 +20,8 @@ from optimizer.location._inputs import (
     site_options,
     unreachable_reasons,
 )
-from optimizer.location._result import LocationResult
-from optimizer.location.coverage import _check_p
-from optimizer.results import SolveReport, relative_gap
-from optimizer.solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
+from ._result import LocationResult
+from .coverage import _check_p
 
 
 class PCenter(LocationModel):

@@ -13,9 +13,11 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.errors import InfeasibleError, SolverError
-from optimizer.location._base import LocationModel, nearest_open, site_bounds, site_rows
-from optimizer.location._inputs import (
+from ..errors import InfeasibleError, SolverError
+from ..results import SolveReport, relative_gap
+from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
+from ._base import LocationModel, nearest_open, site_bounds, site_rows
+from ._inputs import (
     IndexLike,
     SiteOptions,
     check_weights,
@@ -24,11 +26,9 @@ from optimizer.location._inputs import (
     site_options,
     unreachable_reasons,
 )
-from optimizer.location._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
-from optimizer.location._result import LocationResult
-from optimizer.location.coverage import _check_p
-from optimizer.results import SolveReport, relative_gap
-from optimizer.solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
+from ._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
+from ._result import LocationResult
+from .coverage import _check_p
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ import typer
 from geodata._errors import InputDataError
 from geodata.io import read_inputs
 from optimizer.errors import XingtuError
-from xingtu.export import write_table, write_workbook
+
+from ..export import write_table, write_workbook
 
 INPUT_KINDS = ("stores", "warehouses", "skus", "sales", "stock", "lanes")
 
@@ -118,9 +119,10 @@ def register(app: typer.Typer) -> None:
                         "run that ends before its time limit.")] = 1,
     ) -> None:
         """Plan next week's stock transfers and warehouse replenishment."""
-        from optimizer.forecast import week_start
-        from optimizer.plan import PlanSettings, input_fingerprint, plan_week
-        from xingtu.store import Store
+        from optimizer.allocation.forecast import week_start
+        from optimizer.allocation.plan import PlanSettings, input_fingerprint, plan_week
+
+        from ..database import Database
 
         path = out or default_out(week)
         if path.suffix.lower() not in (".xlsx", ".csv", ".parquet"):
@@ -163,7 +165,7 @@ def register(app: typer.Typer) -> None:
                                       if k != "lane_costs"},
                      "lane_costs": asdict(settings.lane_costs)})
         written = write_plan(plan, path)
-        store = Store(database)
+        store = Database(database)
         try:
             plan_id = store.save_plan(week, fingerprint, plan.lines, _json_ready(plan.kpis),
                                       _json_ready(asdict(plan.report)))

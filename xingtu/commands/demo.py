@@ -40,7 +40,8 @@ def run_demo(out: Path, *, resolution: int = 8) -> str:
     after the sales history (``plan-<week>.xlsx``). Returns the summary text.
     """
     from geodata.demo import build_layers, load_demo
-    from xingtu.commands.layers import summary, write_layers
+
+    from .layers import summary, write_layers
 
     start = time.perf_counter()
     region = load_demo()
@@ -55,7 +56,8 @@ def run_demo(out: Path, *, resolution: int = 8) -> str:
 
 def _demo_sites(region: object, table: object, out: Path) -> str:
     from optimizer.siting import run_site_selection
-    from xingtu.commands.sites import report_lines, write_sites
+
+    from .sites import report_lines, write_sites
 
     run = run_site_selection(table, region.stores, region.competitors, model="mclp", n_new=5,
                              radius_km=3.0)
@@ -65,8 +67,9 @@ def _demo_sites(region: object, table: object, out: Path) -> str:
 
 
 def _demo_repair_shops(region: object, table: object, out: Path) -> str:
-    from optimizer.repair import run_repair_siting
-    from xingtu.commands.sites import report_lines, write_sites
+    from optimizer.repair_shops import run_repair_siting
+
+    from .sites import report_lines, write_sites
 
     run = run_repair_siting(table, region.repair_shops, radius_km=5.0, min_rating=3.5, n_new=5,
                             objective="coverage")
@@ -76,9 +79,10 @@ def _demo_repair_shops(region: object, table: object, out: Path) -> str:
 
 
 def _demo_plan(region: object, out: Path) -> str:
-    from optimizer.plan import plan_week
-    from xingtu.commands.allocate import summary as plan_summary
-    from xingtu.commands.allocate import write_plan
+    from optimizer.allocation.plan import plan_week
+
+    from .allocate import summary as plan_summary
+    from .allocate import write_plan
 
     next_day = region.sales["date"].max() + pd.Timedelta(days=7)
     iso = next_day.isocalendar()

@@ -12,7 +12,8 @@ import typer
 
 from geodata._errors import InputDataError
 from geodata.layers import UserLayer
-from xingtu.export import atomic_write
+
+from ..export import atomic_write
 
 DEFAULT_OUT = Path("out/layers.parquet")
 INPUT_KINDS = ("stores", "competitors", "pois", "footfall", "customers", "population")

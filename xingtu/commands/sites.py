@@ -91,7 +91,7 @@ def sites_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_sites(table: pd.DataFrame, out: Path) -> Path:
     """Write the sites by ``out``'s extension (CSV and Excel without the geometry column)."""
-    from xingtu.export import write_table
+    from ..export import write_table
 
     frame = sites_frame(table)
     if out.suffix.lower() in (".csv", ".xlsx"):
@@ -100,7 +100,7 @@ def write_sites(table: pd.DataFrame, out: Path) -> Path:
 
 
 def _check_out(out: Path) -> None:
-    from xingtu.export import TABLE_FORMATS
+    from ..export import TABLE_FORMATS
 
     if out.suffix.lower() not in TABLE_FORMATS:
         raise CommandInputError(f"`--out` {out.name!r} has an unknown extension; use one of "
@@ -249,7 +249,7 @@ def register(app: typer.Typer) -> None:
             help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_REPAIR_OUT,
     ) -> None:
         """Site new repair shops where no well-rated shop is within reach."""
-        from optimizer.repair import run_repair_siting
+        from optimizer.repair_shops import run_repair_siting
 
         start = time.perf_counter()
         try:

@@ -1,0 +1,159 @@
+"""The monolithic weekly-allocation MIP in HiGHS: every SKU, truck, case and lot at once.
+
+It states the formulation of :mod:`optimizer.allocation.solve` over the same per-SKU flow network
+(:func:`optimizer.allocation.model.build_network`): one variable per arc (warehouse lane arcs
+count whole cases), one integer truck count per lane, one on/off variable per store lane arc
+when a minimum lot applies. Built as one sparse matrix; meant for small instances, for checking
+the decomposition and for the benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import SolverError
+from ..results import SolveReport, relative_gap
+from .model import ARC_LANE, ARC_SEGMENT, AllocationProblem, FlowNetwork
+
+
+def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float = 0.01,
+                     time_limit: float = 300.0, relax: bool = False,
+                     ) -> tuple[np.ndarray, SolveReport]:
+    """Solve the whole week as one MIP (or its LP relaxation with ``relax=True``).
+
+    Returns
+    -------
+    (quantity, report)
+        Units per arc of ``network`` (lane arcs carry the shipments) and the solve report.
+    """
+    import highspy
+
+    p = problem
+    n_arcs = len(network.arc_cost)
+    lane_arc = network.arc_kind == ARC_LANE
+    from_warehouse = np.zeros(n_arcs, dtype=bool)
+    from_warehouse[lane_arc] = p.is_warehouse[p.lane_from[network.arc_lane[lane_arc]]]
+    scale = np.where(from_warehouse, p.sku_case_size[network.arc_sku], 1).astype(float)
+    upper = np.where(network.arc_kind == ARC_SEGMENT, 1.0,
+                     np.floor(network.arc_capacity / scale)).astype(float)
+
+    used_lanes, lane_of_arc = np.unique(network.arc_lane[lane_arc], return_inverse=True)
+    n_trucks = len(used_lanes)
+    lot = p.min_transfer_units
+    lot_arcs = np.flatnonzero(lane_arc & ~from_warehouse) if lot > 1 else np.empty(0, np.int64)
+    n_cols = n_arcs + n_trucks + len(lot_arcs)
+    truck_col = n_arcs + np.arange(n_trucks)
+    lot_col = n_arcs + n_trucks + np.arange(len(lot_arcs))
+
+    rows, cols, values, lower, upper_row = [], [], [], [], []
+    n_nodes = int(network.node_start[-1])
+    arc_index = np.arange(n_arcs)
+    rows += [network.arc_tail, network.arc_head]
+    cols += [arc_index, arc_index]
+    values += [scale, -scale]
+    lower.append(network.node_supply.astype(float))
+    upper_row.append(network.node_supply.astype(float))
+    next_row = n_nodes
+
+    lane_arcs = np.flatnonzero(lane_arc)
+    litres = p.sku_volume[network.arc_sku[lane_arcs]] * scale[lane_arcs]
+    rows += [next_row + lane_of_arc, next_row + np.arange(n_trucks)]
+    cols += [lane_arcs, truck_col]
+    values += [litres, np.full(n_trucks, -p.truck_capacity)]
+    lower.append(np.full(n_trucks, -np.inf))
+    upper_row.append(np.zeros(n_trucks))
+    next_row += n_trucks
+
+    origin = p.lane_from[network.arc_lane[lane_arcs]]
+    capped = np.isfinite(p.weekly_throughput[origin])
+    if capped.any():
+        warehouses, which = np.unique(origin[capped], return_inverse=True)
+        rows.append(next_row + which)
+        cols.append(lane_arcs[capped])
+        values.append(scale[lane_arcs[capped]])
+        lower.append(np.full(len(warehouses), -np.inf))
+        upper_row.append(p.weekly_throughput[warehouses])
+        next_row += len(warehouses)
+
+    if p.max_cross_region_share is not None and lane_arcs.size:
+        cross = p.lane_is_cross_region[network.arc_lane[lane_arcs]].astype(float)
+        rows.append(np.full(len(lane_arcs), next_row))
+        cols.append(lane_arcs)
+        values.append((cross - p.max_cross_region_share) * scale[lane_arcs])
+        lower.append(np.array([-np.inf]))
+        upper_row.append(np.array([0.0]))
+        next_row += 1
+
+    if lot_arcs.size:
+        k = len(lot_arcs)
+        rows += [next_row + np.arange(k), next_row + np.arange(k),
+                 next_row + k + np.arange(k), next_row + k + np.arange(k)]
+        cols += [lot_arcs, lot_col, lot_arcs, lot_col]
+        values += [np.ones(k), np.full(k, -float(lot)), np.ones(k), -upper[lot_arcs]]
+        lower += [np.zeros(k), np.full(k, -np.inf)]
+        upper_row += [np.full(k, np.inf), np.zeros(k)]
+        next_row += 2 * k
+
+    matrix = sp.csc_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(next_row, n_cols))
+    truck_upper = np.ceil(np.bincount(lane_of_arc, weights=litres * upper[lane_arcs],
+                                      minlength=n_trucks) / p.truck_capacity)
+    col_cost = np.concatenate([network.arc_cost * scale,
+                               p.lane_shipment_cost[used_lanes], np.zeros(len(lot_arcs))])
+    col_upper = np.concatenate([upper, truck_upper, np.ones(len(lot_arcs))])
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, next_row
+    lp.col_cost_ = col_cost
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = col_upper
+    lp.row_lower_ = np.concatenate(lower)
+    lp.row_upper_ = np.concatenate(upper_row)
+    lp.offset_ = network.baseline
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    if not relax:
+        integer = np.zeros(n_cols, dtype=bool)
+        integer[lane_arcs] = True
+        integer[n_arcs:] = True
+        lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+                           for flag in integer]
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", float(time_limit))
+    solver.setOptionValue("mip_rel_gap", float(mip_gap))
+    # No "threads" option, as in optimizer.solvers: HiGHS keeps one thread pool per process and
+    # refuses a run whose count differs from it (e.g. after a site-selection MIP).
+    solver.passModel(lp)
+    started = time.perf_counter()
+    solver.run()
+    elapsed = time.perf_counter() - started
+    status = solver.getModelStatus()
+    info = solver.getInfo()
+    has_solution = info.primal_solution_status == 2
+    if not has_solution:
+        text = solver.modelStatusToString(status)
+        if "nfeasible" in text:
+            report = SolveReport("infeasible", None, None, None, elapsed, "highs", text)
+            return np.zeros(n_arcs, dtype=np.int64), report
+        raise SolverError(f"HiGHS stopped without a plan: {text}.")
+    solution = np.asarray(solver.getSolution().col_value)
+    quantity = np.where(lane_arc, np.round(solution[:n_arcs]) * scale, 0).astype(np.int64)
+    objective = float(info.objective_function_value)
+    if relax:
+        bound, label = objective, "optimal"
+    else:
+        bound = float(info.mip_dual_bound)
+        proven = status == highspy.HighsModelStatus.kOptimal
+        label = "optimal" if proven else "feasible"
+    report = SolveReport(status=label, objective=objective, bound=bound,
+                         gap=relative_gap(objective, bound) if not relax else 0.0,
+                         solve_seconds=elapsed, solver="highs",
+                         message=f"HiGHS: {solver.modelStatusToString(status)}; "
+                                 f"{n_cols} columns, {next_row} rows")
+    return quantity, report

@@ -1,0 +1,76 @@
+"""Allocation page (Streamlit AppTest): plan the week, KPIs, saved plan, reload, downloads."""
+
+from __future__ import annotations
+
+import atexit
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
+
+from xingtu.database import Database  # noqa: E402
+
+# Streamlit keeps a module-level temporary folder; remove it before exit (else a ResourceWarning).
+atexit.register(_app_test.TMP_DIR.cleanup)
+
+pytestmark = pytest.mark.slow
+
+
+def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                demo_region) -> None:
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    assert not at.exception
+    week = at.text_input(key="al_week").value
+    last_sale = pd.Timestamp(demo_region.sales["date"].max())
+    assert pd.Timestamp.fromisocalendar(int(week[:4]), int(week[6:]), 1) > last_sale
+
+    at.slider(key="al_time_limit").set_value(5)
+    at.button(key="al_run").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    before = float(metrics["Expected stockouts before"].split()[0].replace(",", ""))
+    after = float(metrics["Expected stockouts after"].split()[0].replace(",", ""))
+    assert after <= before
+    assert any("Solver:" in c.value for c in at.caption)
+
+    saved = Database(url)
+    assert saved.list_plans()["week"].tolist() == [week]
+    lines, kpis, report, fingerprint = saved.load_plan(week)
+    assert len(lines) == len(at.dataframe[0].value) > 0
+    assert kpis["expected_stockout_units_after"] == pytest.approx(after, abs=0.5)
+    assert report["status"] in ("optimal", "feasible") and len(fingerprint) == 64
+
+    downloads = at.get("download_button")
+    assert [d.proto.label for d in downloads] == ["Download Excel", "Download CSV"]
+
+    fresh = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    fresh.slider(key="al_time_limit").set_value(5)
+    fresh.button(key="al_load").click().run()
+    assert not fresh.exception and not fresh.error
+    assert not fresh.warning  # same inputs and settings: the saved plan is current
+    pd.testing.assert_frame_equal(fresh.dataframe[0].value.reset_index(drop=True),
+                                  lines.reset_index(drop=True), check_dtype=False)
+
+    fresh.slider(key="al_service").set_value(0.9).run()
+    assert any("other inputs or settings" in w.value for w in fresh.warning)
+
+
+def test_excel_workbook_has_the_plan_sheets(tmp_path: Path) -> None:
+    from xingtu.export import write_workbook
+
+    lines = pd.DataFrame({"from": ["S1"], "to": ["S2"], "sku": ["A"], "quantity": [3]})
+    path = write_workbook({"plan_lines": lines, "kpis": pd.DataFrame({"kpi": ["x"], "value": ["1"]})},
+                          tmp_path / "plan.xlsx")
+    sheets = pd.read_excel(io.BytesIO(path.read_bytes()), sheet_name=None)
+    assert list(sheets) == ["plan_lines", "kpis"]
+    pd.testing.assert_frame_equal(sheets["plan_lines"], lines)

@@ -1,0 +1,116 @@
+"""App pages (Streamlit AppTest): site selection, field survey, scenarios, infeasibility display."""
+
+from __future__ import annotations
+
+import atexit
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
+
+from xingtu.database import Database  # noqa: E402
+
+# Streamlit keeps a module-level temporary folder; remove it before exit (else a ResourceWarning).
+atexit.register(_app_test.TMP_DIR.cleanup)
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 180
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
+    return url
+
+
+def _page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def test_site_selection_runs_explains_surveys_and_saves(db_url: str) -> None:
+    at = _page("site_selection").run()
+    assert not at.exception
+    assert at.multiselect(key="ss_layers").value  # default layers chosen
+    at.number_input(key="ss_n").set_value(4)
+    at.button(key="ss_run").click().run()
+    assert not at.exception and not at.error
+
+    sites = at.dataframe[0].value
+    assert len(sites) == 4
+    assert sites["reasons"].str.len().gt(20).all()
+    assert sites["cell"].str.fullmatch(r"[0-9a-f]{15}").all()
+    assert (sites["expected_sales"] >= sites["from_own"]).all()
+    assert [m.label for m in at.metric][:2] == ["Coverage", "Expected sales of new sites"]
+    assert any("Solver:" in c.value for c in at.caption)
+
+    first_site = sites["cell"].iloc[0]
+    at.selectbox(key="ss_survey_cell").set_value(first_site)
+    at.selectbox(key="ss_survey_status").set_value("approved")
+    at.text_input(key="ss_survey_note").input("corner unit, good frontage")
+    at.text_input(key="ss_survey_user").input("li")
+    submit = [b for b in at.get("form_submit_button") if b.label == "Save survey status"][0]
+    submit.click().run()
+    assert not at.exception
+    statuses = Database(db_url).survey_statuses()
+    assert statuses.set_index("site_id").loc[first_site, "status"] == "approved"
+    assert statuses.set_index("site_id").loc[first_site, "user"] == "li"
+    survey_table = at.dataframe[1].value
+    assert survey_table.set_index("cell").loc[first_site, "status"] == "approved"
+
+    at.text_input(key="ss_name").input("four sites")
+    at.button(key="ss_save").click().run()
+    assert not at.exception
+    params, saved_sites, summary = Database(db_url).load_scenario("four sites")
+    assert params["n_new"] == 4 and len(saved_sites) == 4
+    assert summary["coverage_after"] >= summary["coverage_before"]
+    assert summary["expected_sales"] == pytest.approx(sites["expected_sales"].sum())
+
+
+def test_an_impossible_budget_is_explained_not_a_traceback(db_url: str) -> None:
+    at = _page("site_selection").run()
+    at.checkbox(key="ss_use_budget").check().run()
+    at.number_input(key="ss_budget").set_value(0.5)
+    at.button(key="ss_run").click().run()
+    assert not at.exception
+    messages = " ".join(e.value for e in at.error)
+    assert "no plan satisfies every condition" in messages and "budget" in messages
+    assert any("raise the budget" in m.value for m in at.markdown)  # the reasons, one per line
+
+
+def test_no_layer_chosen_asks_for_one(db_url: str) -> None:
+    at = _page("site_selection").run()
+    at.multiselect(key="ss_layers").set_value([]).run()
+    assert not at.exception
+    assert any("Choose at least one layer" in i.value for i in at.info)
+
+
+def test_scenarios_are_listed_and_compared(db_url: str) -> None:
+    store = Database(db_url)
+    empty = _page("scenarios").run()
+    assert any("No scenario saved yet" in i.value for i in empty.info)
+
+    def sites(cells: list[int]) -> pd.DataFrame:
+        return pd.DataFrame({"cell": pd.array(cells, dtype="uint64"), "lat": 22.5 + 0.01 * pd.Series(cells),
+                             "lng": 114.0, "region": "Shenzhen", "expected_sales": 1e6})
+
+    store.save_scenario("north", {"model": "mclp"}, sites([1, 2, 3]),
+                        {"n_sites": 3, "coverage_after": 0.5, "expected_sales": 3e6})
+    store.save_scenario("south", {"model": "pmedian"}, sites([2, 3, 4, 5]),
+                        {"n_sites": 4, "coverage_after": 0.6, "expected_sales": 4e6})
+    at = _page("scenarios").run()
+    assert not at.exception
+    listed = at.dataframe[0].value
+    assert listed["name"].tolist() == ["south", "north"]
+    comparison = at.dataframe[1].value.set_index("figure")
+    assert comparison.loc["Sites in common", "A"] == "2"
+    assert comparison.loc["New sites", "A"] == "4" and comparison.loc["New sites", "B"] == "3"
+    assert comparison.loc["Coverage after", "B"] == "50.0%"
+    assert comparison.loc["Model", "A"] == "pmedian"

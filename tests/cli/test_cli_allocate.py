@@ -1,0 +1,114 @@
+"""``xingtu allocate`` from the command line: files written atomically, plan saved, no overwrite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from xingtu.cli import app
+from xingtu.database import Database
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def input_files(tmp_path_factory) -> dict[str, Path]:
+    from geodata.demo import generate_region
+
+    region = generate_region(n_stores=20, n_skus=12, n_warehouses=2, n_competitors=5,
+                             n_pois=100, n_footfall=500, n_customers=300, days=120, seed=5)
+    folder = tmp_path_factory.mktemp("inputs")
+    files = {}
+    for kind in ("stores", "warehouses"):
+        frame = getattr(region, kind)
+        table = pd.DataFrame(frame.drop(columns="geometry"))
+        table["lat"], table["lng"] = frame.geometry.y, frame.geometry.x
+        files[kind] = folder / f"{kind}.csv"
+        table.to_csv(files[kind], index=False)
+    for kind in ("skus", "sales", "stock"):
+        files[kind] = folder / f"{kind}.csv"
+        getattr(region, kind).to_csv(files[kind], index=False)
+    return files
+
+
+def _args(files: dict[str, Path]) -> list[str]:
+    return [arg for kind, path in files.items() for arg in (f"--{kind}", str(path))]
+
+
+def test_allocate_from_files_writes_workbook_and_saves_plan(tmp_path: Path, input_files) -> None:
+    out = tmp_path / "plan.xlsx"
+    database = f"sqlite:///{tmp_path / 'plans.db'}"
+    result = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out", str(out),
+                                 "--database", database, *_args(input_files)])
+    assert result.exit_code == 0, result.output
+    assert "Expected stockouts next week" in result.output
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert list(sheets) == ["plan", "kpis", "warehouses"]
+    kpis = dict(zip(sheets["kpis"]["kpi"], sheets["kpis"]["value"], strict=True))
+    assert float(kpis["expected_stockout_units_after"]) <= float(
+        kpis["expected_stockout_units_before"])
+    lines, saved_kpis, report, fingerprint = Database(database).load_plan("2026-W02")
+    assert len(lines) == len(sheets["plan"])
+    assert report["status"] in ("optimal", "feasible") and len(fingerprint) == 64
+    assert saved_kpis["expected_stockout_units_after"] == pytest.approx(
+        float(kpis["expected_stockout_units_after"]))
+    assert not list(tmp_path.glob(".*.tmp"))
+
+    # Same inputs, csv output: the same fingerprint; the existing workbook is never overwritten.
+    before = out.read_bytes()
+    refused = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out", str(out),
+                                  "--database", database, *_args(input_files)])
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert out.read_bytes() == before
+    csv = tmp_path / "plan.csv"
+    again = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out", str(csv),
+                                "--database", database, *_args(input_files)])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "plan-kpis.csv").exists() and (tmp_path / "plan-warehouses.csv").exists()
+    plans = Database(database).list_plans()
+    assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
+
+
+def test_bad_inputs_exit_2_with_file_column_row(tmp_path: Path, input_files) -> None:
+    stock = pd.read_csv(input_files["stock"])
+    stock.loc[3, "sku"] = "NO-SUCH-SKU"
+    bad = tmp_path / "stock.csv"
+    stock.to_csv(bad, index=False)
+    files = {**input_files, "stock": bad}
+    out = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out", str(out),
+                                 "--database", f"sqlite:///{tmp_path / 'p.db'}", *_args(files)])
+    assert result.exit_code == 2
+    assert "`stock.csv`, column `sku`: row 3 ('NO-SUCH-SKU')" in result.output
+    assert not out.exists()
+
+
+def test_missing_inputs_and_bad_week_exit_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["allocate", "--week", "2026-W02",
+                               "--out", str(tmp_path / "p.xlsx")]).exit_code == 2
+    result = runner.invoke(app, ["allocate", "--week", "48", "--demo",
+                                 "--out", str(tmp_path / "p.xlsx")])
+    assert result.exit_code == 2 and "2026-W48" in result.output
+
+
+def test_two_workers_plan_in_a_second_process_under_the_same_fingerprint(
+        tmp_path: Path, input_files) -> None:
+    from optimizer.allocation.worker import fork_available
+
+    database = f"sqlite:///{tmp_path / 'plans.db'}"
+    for workers, name in (("1", "one.parquet"), ("2", "two.parquet")):
+        result = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out",
+                                     str(tmp_path / name), "--database", database,
+                                     "--workers", workers, *_args(input_files)])
+        assert result.exit_code == 0, result.output
+    plans = Database(database).list_plans()
+    # How many processes solve the week is not part of its inputs.
+    assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
+    kpis = pd.read_parquet(tmp_path / "two-kpis.parquet")
+    message = dict(zip(kpis["kpi"], kpis["value"], strict=True))["solve_message"]
+    assert ("second process" in message) == fork_available()
+    assert runner.invoke(app, ["allocate", "--week", "2026-W02", "--workers", "0",
+                               "--demo", "--out", str(tmp_path / "p.xlsx")]).exit_code == 2

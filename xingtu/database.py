@@ -1,0 +1,675 @@
+"""Saved state: scenarios, field-survey statuses and weekly plans in a real database.
+
+SQLite by default (``xingtu.sqlite`` in the user's data folder, see :func:`default_database_url`);
+any SQLAlchemy URL works (PostgreSQL: ``postgresql+psycopg://user@host/xingtu``). The URL comes from
+the ``url`` argument, then the ``XINGTU_DATABASE_URL`` environment variable, then the default.
+
+Tables are stored as Parquet bytes, so a DataFrame comes back exactly as it was saved (columns,
+dtypes, index; a GeoDataFrame comes back as a GeoDataFrame). Dictionaries (KPIs, solve reports,
+parameters) are stored as JSON: numpy numbers become Python numbers, tuples become lists and keys
+become strings.
+
+Every write runs in one transaction. On SQLite the database runs in WAL mode with a busy timeout and
+write transactions start with ``BEGIN IMMEDIATE``, so two browser sessions (or two processes) saving
+at once wait for each other instead of failing or losing work.
+
+Nothing is overwritten: saving a scenario under a name that exists adds a new *version* of it
+(``load_scenario(name)`` returns the latest, older versions stay listed); saving a plan for a week
+that has one adds a newer plan (``load_plan(week)`` returns the latest); a new survey status is
+appended to the site's history (``survey_statuses()`` shows the latest per site).
+
+The schema carries a version number. :data:`MIGRATIONS` is an ordered list of functions; opening a
+store applies those not yet applied, each in its own transaction, so an older database is upgraded
+in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+
+from optimizer.errors import XingtuError
+
+SurveyStatus = Literal["candidate", "surveyed", "approved", "rejected"]
+"""Field-survey steps of a candidate site: proposed, visited, approved or rejected by a person."""
+
+SURVEY_STATUSES: tuple[str, ...] = get_args(SurveyStatus)
+
+ENV_VAR = "XINGTU_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+SAVE_ATTEMPTS = 5
+
+
+class DatabaseError(XingtuError):
+    """The database cannot be opened, or a saved item does not exist; the message says what to do."""
+
+
+def default_database_url() -> str:
+    """URL of the default database: a SQLite file in the user's data folder.
+
+    Returns
+    -------
+    str
+        ``sqlite:///<user data dir>/xingtu.sqlite`` (the folder is created when the store opens).
+
+    Examples
+    --------
+    >>> default_database_url().startswith("sqlite:///")
+    True
+    """
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('xingtu')) / 'xingtu.sqlite'}"
+
+
+# --------------------------------------------------------------------------------------------
+# Schema migrations: ordered; migration i brings the schema from version i to version i + 1.
+# Each is written against the schema of its own time and never edited once released.
+# --------------------------------------------------------------------------------------------
+
+
+def _migration_1_initial(conn: Connection) -> None:
+    """Plans, scenarios (one row per save) and survey status history."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "plans", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("week", sa.String(32), nullable=False, index=True),
+        sa.Column("fingerprint", sa.String(128), nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("lines", sa.LargeBinary, nullable=False),
+        sa.Column("kpis", sa.Text, nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "scenarios", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False, index=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("params", sa.Text, nullable=False),
+        sa.Column("sites", sa.LargeBinary, nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "survey_status", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("site_id", sa.String(64), nullable=False, index=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+    metadata.create_all(conn)
+
+
+def _migration_2_versions_and_users(conn: Connection) -> None:
+    """Number the saves of one scenario name (1, 2, ...) and record who set a survey status."""
+    conn.execute(sa.text("ALTER TABLE scenarios ADD COLUMN version INTEGER NOT NULL DEFAULT 1"))
+    conn.execute(sa.text(
+        "UPDATE scenarios SET version = (SELECT COUNT(*) FROM scenarios AS older "
+        "WHERE older.name = scenarios.name AND older.id <= scenarios.id)"
+    ))
+    conn.execute(sa.text(
+        "CREATE UNIQUE INDEX ux_scenarios_name_version ON scenarios (name, version)"
+    ))
+    conn.execute(sa.text(
+        "ALTER TABLE survey_status ADD COLUMN user_name VARCHAR(200) NOT NULL DEFAULT ''"
+    ))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _migration_1_initial,
+    _migration_2_versions_and_users,
+]
+"""Schema upgrades in order; the schema version is the number of migrations applied."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Current shape of the tables, for queries (the migrations above create them).
+_metadata = sa.MetaData()
+_version_table = sa.Table("schema_version", _metadata, sa.Column("version", sa.Integer, nullable=False))
+_plans = sa.Table(
+    "plans", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("week", sa.String),
+    sa.Column("fingerprint", sa.String), sa.Column("created_at", sa.String),
+    sa.Column("lines", sa.LargeBinary), sa.Column("kpis", sa.Text), sa.Column("report", sa.Text),
+)
+_scenarios = sa.Table(
+    "scenarios", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String),
+    sa.Column("version", sa.Integer), sa.Column("created_at", sa.String),
+    sa.Column("params", sa.Text), sa.Column("sites", sa.LargeBinary), sa.Column("summary", sa.Text),
+)
+_survey = sa.Table(
+    "survey_status", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("site_id", sa.String),
+    sa.Column("status", sa.String), sa.Column("note", sa.Text),
+    sa.Column("user_name", sa.String), sa.Column("created_at", sa.String),
+)
+
+
+class Database:
+    """Saved scenarios, survey statuses and weekly plans in one database.
+
+    Parameters
+    ----------
+    url
+        Any SQLAlchemy URL. Default: the ``XINGTU_DATABASE_URL`` environment variable, else a SQLite
+        file in the user's data folder (:func:`default_database_url`).
+
+    Raises
+    ------
+    DatabaseError
+        The URL is malformed, names a database driver that is not installed, or the database
+        cannot be reached.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> store = Database("sqlite://")
+    >>> plan_id = store.save_plan("2026-W48", "abc123", pd.DataFrame({"units": [4, 2]}),
+    ...                           {"stockouts_after": 3}, {"status": "optimal"})
+    >>> lines, kpis, report, fingerprint = store.load_plan("2026-W48")
+    >>> int(lines["units"].sum()), kpis["stockouts_after"], fingerprint
+    (6, 3, 'abc123')
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or os.environ.get(ENV_VAR) or default_database_url()
+        self.engine = _create_engine(self.url)
+        try:
+            _upgrade(self.engine)
+        except SQLAlchemyError as error:
+            self.engine.dispose()
+            raise DatabaseError(
+                f"Cannot open the database {_safe_url(self.url)}: {error.__class__.__name__}: "
+                f"{_first_line(error)}. Check that the server is running and the URL is right, "
+                f"or unset `{ENV_VAR}` to use the default SQLite file."
+            ) from error
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({_safe_url(self.url)!r})"
+
+    def schema_version(self) -> int:
+        """Version of the database schema (the number of migrations applied).
+
+        Examples
+        --------
+        >>> Database("sqlite://").schema_version() == SCHEMA_VERSION
+        True
+        """
+        with self.engine.connect() as conn:
+            return _read_version(conn)
+
+    # -- weekly plans --------------------------------------------------------------------------
+
+    def save_plan(self, week: str, fingerprint: str, lines: pd.DataFrame, kpis: dict,
+                  report: dict) -> int:
+        """Save a weekly plan; an earlier plan of the same week stays (the newest wins on load).
+
+        Parameters
+        ----------
+        week
+            The plan's week, e.g. ``"2026-W48"``.
+        fingerprint
+            Hash of the plan's inputs, to tell whether a saved plan is still current.
+        lines
+            The plan lines (transfers and replenishments), stored exactly.
+        kpis
+            Key figures (stockouts before/after, transfer rate, ...), JSON-serialisable values.
+        report
+            How the solve went (e.g. a :class:`~optimizer.results.SolveReport` as a dict).
+
+        Returns
+        -------
+        int
+            The plan's id.
+
+        Examples
+        --------
+        >>> Database("sqlite://").save_plan("2026-W01", "f", pd.DataFrame({"a": [1]}), {}, {})
+        1
+        """
+        _require_text(week, "week")
+        row = {"week": week, "fingerprint": str(fingerprint), "created_at": _now(),
+               "lines": frame_to_bytes(lines, "lines"), "kpis": _dumps(kpis, "kpis"),
+               "report": _dumps(report, "report")}
+        with self._write() as conn:
+            return int(conn.execute(_plans.insert().values(**row)).inserted_primary_key[0])
+
+    def load_plan(self, week: str | int) -> tuple[pd.DataFrame, dict, dict, str]:
+        """Load the latest plan saved for a week, or a plan by its id.
+
+        Parameters
+        ----------
+        week
+            Week label (``"2026-W48"``) for the latest plan of that week, or an ``int`` plan id.
+
+        Returns
+        -------
+        tuple
+            ``(lines, kpis, report, fingerprint)``.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> _ = store.save_plan("2026-W48", "old", pd.DataFrame({"a": [1]}), {}, {})
+        >>> _ = store.save_plan("2026-W48", "new", pd.DataFrame({"a": [2]}), {}, {})
+        >>> store.load_plan("2026-W48")[3], store.load_plan(1)[3]
+        ('new', 'old')
+        """
+        query = sa.select(_plans.c.lines, _plans.c.kpis, _plans.c.report, _plans.c.fingerprint)
+        if _is_id(week):
+            query = query.where(_plans.c.id == int(week))
+        else:
+            query = query.where(_plans.c.week == str(week)).order_by(_plans.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            saved = ", ".join(self.list_plans()["week"].drop_duplicates().astype(str)) or "none yet"
+            raise DatabaseError(f"No weekly plan saved for `week`={week!r}. Saved weeks: {saved}. "
+                             "Run the allocation for that week and save it first.")
+        return bytes_to_frame(row.lines), json.loads(row.kpis), json.loads(row.report), row.fingerprint
+
+    def list_plans(self) -> pd.DataFrame:
+        """All saved plans, newest first: ``id``, ``week``, ``fingerprint``, ``created_at``.
+
+        Examples
+        --------
+        >>> Database("sqlite://").list_plans().columns.tolist()
+        ['id', 'week', 'fingerprint', 'created_at']
+        """
+        query = sa.select(_plans.c.id, _plans.c.week, _plans.c.fingerprint,
+                          _plans.c.created_at).order_by(_plans.c.id.desc())
+        return self._table(query, ["id", "week", "fingerprint", "created_at"])
+
+    # -- scenarios -----------------------------------------------------------------------------
+
+    def save_scenario(self, name: str, params: dict, sites: pd.DataFrame, summary: dict) -> int:
+        """Save a siting run under a name; saving a name again adds a new version (1, 2, ...).
+
+        Parameters
+        ----------
+        name
+            Scenario name shown to the user.
+        params
+            The run's settings (layers, weights, N, radius, budget, model), JSON-serialisable.
+        sites
+            The chosen sites (a DataFrame or GeoDataFrame), stored exactly.
+        summary
+            Headline figures (coverage, expected sales, cost), JSON-serialisable.
+
+        Returns
+        -------
+        int
+            The saved version's id.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.save_scenario("north", {"n": 3}, pd.DataFrame({"cell": [1, 2]}), {"cost": 9.5})
+        1
+        >>> store.save_scenario("north", {"n": 4}, pd.DataFrame({"cell": [1]}), {"cost": 3.0})
+        2
+        >>> store.list_scenarios()[["name", "version"]].values.tolist()
+        [['north', 2], ['north', 1]]
+        """
+        _require_text(name, "name")
+        payload = {"name": name, "created_at": _now(), "params": _dumps(params, "params"),
+                   "sites": frame_to_bytes(sites, "sites"), "summary": _dumps(summary, "summary")}
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    # On SQLite the write lock is held here; elsewhere the unique (name, version)
+                    # index refuses a number another session took meanwhile, and we try again.
+                    latest = conn.execute(sa.select(sa.func.max(_scenarios.c.version))
+                                          .where(_scenarios.c.name == name)).scalar()
+                    payload["version"] = int(latest or 0) + 1
+                    inserted = conn.execute(_scenarios.insert().values(**payload))
+                    return int(inserted.inserted_primary_key[0])
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def list_scenarios(self) -> pd.DataFrame:
+        """All saved scenarios, newest first: ``id``, ``name``, ``version``, ``created_at``.
+
+        Examples
+        --------
+        >>> Database("sqlite://").list_scenarios().empty
+        True
+        """
+        query = sa.select(_scenarios.c.id, _scenarios.c.name, _scenarios.c.version,
+                          _scenarios.c.created_at).order_by(_scenarios.c.id.desc())
+        return self._table(query, ["id", "name", "version", "created_at"])
+
+    def load_scenario(self, name_or_id: str | int, version: int | None = None,
+                      ) -> tuple[dict, pd.DataFrame, dict]:
+        """Load a scenario by name (latest version, or ``version``) or by id.
+
+        Parameters
+        ----------
+        name_or_id
+            Scenario name, or an ``int`` id from :meth:`list_scenarios`.
+        version
+            A specific version of a named scenario; default the latest.
+
+        Returns
+        -------
+        tuple
+            ``(params, sites, summary)``.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> _ = store.save_scenario("a", {"n": 1}, pd.DataFrame({"cell": [7]}), {})
+        >>> params, sites, summary = store.load_scenario("a")
+        >>> params, sites["cell"].tolist()
+        ({'n': 1}, [7])
+        """
+        query = sa.select(_scenarios.c.params, _scenarios.c.sites, _scenarios.c.summary)
+        if _is_id(name_or_id):
+            query = query.where(_scenarios.c.id == int(name_or_id))
+        else:
+            query = query.where(_scenarios.c.name == str(name_or_id))
+            if version is not None:
+                query = query.where(_scenarios.c.version == int(version))
+            query = query.order_by(_scenarios.c.version.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            saved = ", ".join(self.list_scenarios()["name"].drop_duplicates().astype(str))
+            which = f"{name_or_id!r}" + (f" version {version}" if version is not None else "")
+            raise DatabaseError(f"No scenario {which} is saved. Saved scenarios: {saved or 'none yet'}.")
+        return json.loads(row.params), bytes_to_frame(row.sites), json.loads(row.summary)
+
+    # -- field survey ------------------------------------------------------------------------
+
+    def set_survey_status(self, cell_or_site_id: str, status: SurveyStatus, note: str = "",
+                          user: str = "") -> None:
+        """Record the field-survey status of a candidate cell or site (kept with its history).
+
+        Parameters
+        ----------
+        cell_or_site_id
+            The candidate: an H3 cell (string form) or a site id.
+        status
+            ``"candidate"``, ``"surveyed"``, ``"approved"`` or ``"rejected"``.
+        note
+            What the surveyor saw.
+        user
+            Who set the status.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.set_survey_status("881f1d4a8bfffff", "approved", note="corner unit", user="li")
+        >>> store.survey_statuses()[["site_id", "status"]].values.tolist()
+        [['881f1d4a8bfffff', 'approved']]
+        """
+        _require_text(str(cell_or_site_id), "cell_or_site_id")
+        if status not in SURVEY_STATUSES:
+            raise DatabaseError(f"`status`={status!r} is not a survey status; use one of "
+                             f"{', '.join(SURVEY_STATUSES)}.")
+        row = {"site_id": str(cell_or_site_id), "status": status, "note": str(note),
+               "user_name": str(user), "created_at": _now()}
+        with self._write() as conn:
+            conn.execute(_survey.insert().values(**row))
+
+    def survey_statuses(self, *, history: bool = False) -> pd.DataFrame:
+        """The latest survey status of every candidate (or every change with ``history=True``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``site_id``, ``status``, ``note``, ``user``, ``updated_at``; sorted by ``site_id``
+            (history: oldest change first).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.set_survey_status("s1", "surveyed")
+        >>> store.set_survey_status("s1", "rejected", note="no parking")
+        >>> store.survey_statuses()[["status", "note"]].values.tolist()
+        [['rejected', 'no parking']]
+        >>> len(store.survey_statuses(history=True))
+        2
+        """
+        columns = [_survey.c.site_id, _survey.c.status, _survey.c.note,
+                   _survey.c.user_name.label("user"), _survey.c.created_at.label("updated_at")]
+        if history:
+            query = sa.select(*columns).order_by(_survey.c.id)
+        else:
+            latest = sa.select(sa.func.max(_survey.c.id)).group_by(_survey.c.site_id)
+            query = sa.select(*columns).where(_survey.c.id.in_(latest)).order_by(_survey.c.site_id)
+        return self._table(query, ["site_id", "status", "note", "user", "updated_at"])
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _table(self, query: sa.Select, columns: list[str]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+
+
+# --------------------------------------------------------------------------------------------
+# Serialisation
+# --------------------------------------------------------------------------------------------
+
+
+def frame_to_bytes(frame: pd.DataFrame, name: str = "frame") -> bytes:
+    """Serialise a DataFrame (or GeoDataFrame) to Parquet bytes that restore it exactly.
+
+    Parameters
+    ----------
+    frame
+        The table; its index and dtypes are kept.
+    name
+        Argument name used in error messages.
+
+    Returns
+    -------
+    bytes
+        Parquet file contents.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"cell": pd.array([1, 2], dtype="uint64")})
+    >>> bytes_to_frame(frame_to_bytes(frame)).dtypes["cell"]
+    dtype('uint64')
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DatabaseError(f"`{name}` must be a pandas DataFrame, got {type(frame).__name__}.")
+    buffer = io.BytesIO()
+    try:
+        frame.to_parquet(buffer)
+    except (ValueError, TypeError, ImportError) as error:  # pyarrow raises ArrowInvalid(ValueError)
+        raise DatabaseError(
+            f"`{name}` cannot be saved: {_first_line(error)}. Give every column one type "
+            "(numbers, text, dates or booleans) and string column names."
+        ) from error
+    return buffer.getvalue()
+
+
+def bytes_to_frame(data: bytes) -> pd.DataFrame:
+    """Read a table written by :func:`frame_to_bytes` (a GeoDataFrame if one was saved).
+
+    Examples
+    --------
+    >>> bytes_to_frame(frame_to_bytes(pd.DataFrame({"a": [1.5]}))).iloc[0, 0]
+    np.float64(1.5)
+    """
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO(data)
+    if b"geo" in (pq.read_schema(buffer).metadata or {}):
+        import geopandas as gpd
+
+        buffer.seek(0)
+        return gpd.read_parquet(buffer)
+    buffer.seek(0)
+    return pd.read_parquet(buffer)
+
+
+def _to_json_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray | pd.Series | pd.Index):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _dumps(value: dict, name: str) -> str:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if not isinstance(value, dict):
+        raise DatabaseError(f"`{name}` must be a dict, got {type(value).__name__}.")
+    try:
+        return json.dumps(value, default=_to_json_value, allow_nan=True, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise DatabaseError(f"`{name}` cannot be saved as JSON: {error}. Use numbers, text, lists "
+                         "and dicts.") from error
+
+
+# --------------------------------------------------------------------------------------------
+# Engine, migrations, small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError as error:
+        raise DatabaseError(
+            f"`url`={url!r} is not a database URL. Use e.g. 'sqlite:////path/to/xingtu.sqlite' or "
+            "'postgresql+psycopg://user@host/xingtu'."
+        ) from error
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    options: dict[str, Any] = {}
+    if is_sqlite:
+        database = parsed.database or ""
+        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        if in_memory:
+            # One shared connection so every thread sees the same in-memory database.
+            options.update(poolclass=sa.StaticPool, connect_args={"check_same_thread": False})
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+    try:
+        engine = sa.create_engine(parsed, **options)
+    except (NoSuchModuleError, ModuleNotFoundError, ImportError) as error:
+        raise DatabaseError(
+            f"Cannot open {_safe_url(url)}: the database driver {parsed.drivername!r} is not "
+            f"available ({_first_line(error)}). Install its Python driver or use a 'sqlite:///' URL."
+        ) from error
+    if is_sqlite:
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL journal, busy timeout, and transactions that take the write lock up front."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _read_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return int(conn.execute(sa.select(sa.func.max(_version_table.c.version))).scalar() or 0)
+
+
+def _upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> None:
+    """Apply the migrations the database has not had yet, each in its own transaction."""
+    with engine.begin() as conn:
+        _version_table.create(conn, checkfirst=True)
+    for number in range(1, target + 1):
+        with engine.begin() as conn:
+            # Re-read inside the transaction: another process may have upgraded meanwhile.
+            current = _read_version(conn)
+            if current > SCHEMA_VERSION:
+                raise DatabaseError(
+                    f"The database schema is version {current}, newer than this Xingtu "
+                    f"understands ({SCHEMA_VERSION}). Upgrade Xingtu."
+                )
+            if current >= number:
+                continue
+            MIGRATIONS[number - 1](conn)
+            conn.execute(_version_table.delete())
+            conn.execute(_version_table.insert().values(version=number))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _require_text(value: object, name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise DatabaseError(f"`{name}` must be a non-empty text, got {value!r}.")
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else error.__class__.__name__
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SURVEY_STATUSES", "Database", "DatabaseError", "SurveyStatus",
+           "bytes_to_frame", "default_database_url", "frame_to_bytes"]
