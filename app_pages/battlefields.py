@@ -5,12 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from geodata import grid
+from optimizer import scoring
+from xingtu.export import csv_bytes
 
 st.title("Battlefields")
 st.caption("Areas ranked as places to enter: fan index (own customers per resident), average "
            "ticket, market whitespace (demand no store of ours reaches) and competitor pressure.")
-
-scoring = common.require("optimizer.scoring", "rank_battlefields", feature="Battlefield ranking")
 
 LEVELS = {"District": None, "Large hexagons (H3 res 6, ~36 km²)": 6,
           "Very large hexagons (H3 res 5, ~250 km²)": 5}
@@ -39,8 +40,6 @@ resolution = LEVELS[level]
 def ranking(key: str, resolution: int | None, radius_km: float, weights: tuple,
             _layers: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The ranking and the area label of every cell (cached per data and settings)."""
-    from geodata import grid
-
     if resolution is None:
         areas = _layers["region"].astype(str)
     else:
@@ -94,5 +93,5 @@ with table_tab:
         "population": st.column_config.NumberColumn("Residents", format="%d"),
         "customers": st.column_config.NumberColumn("Customers", format="%d"),
     })
-    st.download_button("Download the ranking (CSV)", shown.to_csv().encode("utf-8"),
+    st.download_button("Download the ranking (CSV)", csv_bytes(shown.reset_index()),
                        file_name="battlefields.csv", mime="text/csv", key="bf_download")

@@ -7,48 +7,22 @@ only logic here is caching and presentation.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from geodata import demo
 from optimizer.errors import InfeasibleError, XingtuError
+from optimizer.settings import settings
+from optimizer.solvers import SolveProgress, solve_progress
+from xingtu.database import Database, database_url
 
 MAP_HEIGHT = 560
 UPLOADS_KEY = "uploads"
 """Session key of the user's uploaded tables: kind (``stores``, ``pois``...) -> DataFrame."""
-
-
-# --------------------------------------------------------------------------------------------
-# Library modules that may be missing from an installation
-# --------------------------------------------------------------------------------------------
-
-
-def library(module: str, *names: str) -> ModuleType | None:
-    """Import a library module, or return ``None`` if it (or one of ``names`` in it) is missing."""
-    try:
-        loaded = importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name and (module == error.name or module.startswith(error.name + ".")):
-            return None
-        raise
-    return loaded if all(hasattr(loaded, name) for name in names) else None
-
-
-def require(module: str, *names: str, feature: str) -> ModuleType:
-    """The module, or a clear "not available" message and the end of the page."""
-    loaded = library(module, *names)
-    if loaded is None:
-        wanted = f"`{module}`" + (f" ({', '.join(names)})" if names else "")
-        st.warning(f"**{feature} is not available in this installation**: the library module "
-                   f"{wanted} is missing. No results are shown rather than made-up ones.")
-        st.stop()
-    return loaded
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,7 +33,6 @@ def require(module: str, *names: str, feature: str) -> ModuleType:
 @st.cache_resource(show_spinner="Loading the demo region…")
 def demo_region() -> Any:
     """The bundled demo region (built once per server process)."""
-    demo = require("geodata.demo", "load_demo", feature="The demo region")
     return demo.load_demo()
 
 
@@ -92,7 +65,6 @@ def region() -> Any:
 
 @st.cache_resource(show_spinner="Building the map layers…", max_entries=4)
 def _layers_for(key: str, _region: Any, resolution: int) -> pd.DataFrame:
-    demo = require("geodata.demo", "build_layers", feature="Map layers")
     return demo.build_layers(_region, resolution=resolution)
 
 
@@ -103,11 +75,8 @@ def layers(resolution: int | None = None) -> pd.DataFrame:
 
 
 def default_resolution() -> int:
-    """The H3 resolution from the optimizer settings (8 when unset)."""
-    settings = library("optimizer.settings", "load_settings")
-    if settings is None:
-        return 8
-    return int(getattr(settings.load_settings(), "h3_resolution", 8))
+    """The H3 resolution of the analysis grid, from the settings (:mod:`optimizer.settings`)."""
+    return settings.h3_resolution
 
 
 def region_center(table: pd.DataFrame) -> tuple[float, float]:
@@ -121,15 +90,13 @@ def region_center(table: pd.DataFrame) -> tuple[float, float]:
 
 
 @st.cache_resource
-def _store_for(url: str | None) -> Any:
-    from xingtu.database import Database
-
+def _store_for(url: str) -> Database:
     return Database(url)
 
 
-def store() -> Any:
+def store() -> Database:
     """The database of saved scenarios, survey statuses and plans (shared by all sessions)."""
-    return _store_for(os.environ.get("XINGTU_DATABASE_URL"))
+    return _store_for(database_url())
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,20 +173,6 @@ def show_error(error: BaseException, *, what: str) -> None:
     st.error(f"**{what} failed unexpectedly:** {type(error).__name__}: {error}")
 
 
-def solve_report_line(report: Any) -> str:
-    """One line about how a solve went: status, objective, gap, time, solver."""
-    if report is None:
-        return ""
-    get = report.get if isinstance(report, Mapping) else lambda k, d=None: getattr(report, k, d)
-    status = get("status", "?")
-    gap = get("gap")
-    gap_text = f", gap {100 * gap:.2f}%" if isinstance(gap, int | float) else ""
-    seconds = get("solve_seconds", 0.0) or 0.0
-    word = {"optimal": "proven optimal", "feasible": "feasible (not proven optimal)"}.get(
-        str(status), str(status))
-    return f"Solver: {get('solver', '?')}, {word}{gap_text}, {seconds:.1f} s."
-
-
 @contextmanager
 def live_gap() -> Iterator[None]:
     """Show the solver's gap so far while the runs inside the block solve.
@@ -227,11 +180,9 @@ def live_gap() -> Iterator[None]:
     One line under the running stage is rewritten at each better plan and about twice a
     second otherwise, so a long solve never looks frozen.
     """
-    from optimizer.solvers import solve_progress
-
     line = st.empty()
 
-    def show(progress: Any) -> None:
+    def show(progress: SolveProgress) -> None:
         if progress.gap is None:
             line.write(f"Solving… {progress.seconds:.1f} s, no plan proven against a bound yet.")
         else:

@@ -5,14 +5,14 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from optimizer import repair_shops as repair
+from optimizer import siting
+from xingtu.export import csv_bytes
+from xingtu.jobs.repair import site_repair_shops
 
 st.title("Repair shops")
 st.caption("Expected repairs come from the devices sold in each cell. Only shops rated at or above "
            "the threshold count as covering demand.")
-
-repair = common.require("optimizer.repair_shops", "run_repair_siting", "repair_demand",
-                        feature="Repair-shop siting")
-siting = common.require("optimizer.siting", "covered_mask", feature="Coverage")
 
 RUN_KEY = "repair_run"
 OBJECTIVES = {"coverage": "Most repairs covered with N new shops",
@@ -36,15 +36,15 @@ if st.button("Run repair-shop siting", type="primary", key="rs_run"):
         st.write("Building and solving the location model…")
         try:
             with common.live_gap():
-                run = repair.run_repair_siting(layers, shops, radius_km=radius_km,
-                                               min_rating=min_rating,
-                                               n_new=n_new if objective == "coverage" else None,
-                                               objective=objective)
+                run = site_repair_shops(layers, shops, radius_km=radius_km,
+                                        min_rating=min_rating,
+                                        n_new=n_new if objective == "coverage" else None,
+                                        objective=objective)
         except ValueError as error:
             status.update(label="The repair-shop siting did not finish", state="error")
             common.show_error(error, what="Repair-shop siting")
             st.stop()
-        st.write(common.solve_report_line(run.report))
+        st.write(run.report.summary())
         status.update(label=f"Done: {len(run.new_shops)} new shops", state="complete",
                       expanded=False)
     st.session_state[RUN_KEY] = run
@@ -98,10 +98,12 @@ c1.metric("Covered by a good shop", f"{run.coverage_after:.1%}",
 c2.metric("New shops", f"{len(run.new_shops)}")
 c3.metric("Today if poor shops counted", f"{run.coverage_if_poor_counted:.1%}",
           help="What a map that ignores ratings would show.")
-st.caption(common.solve_report_line(run.report))
+st.caption(run.report.summary())
+if not run.report.is_optimal:
+    st.warning("The solver stopped before proving this choice optimal; a better one may exist.")
 st.text(run.summary())
 table = run.new_shops.assign(cell=run.new_shops["cell"].map(common.cell_text))
 st.dataframe(table.drop(columns=["lat", "lng"], errors="ignore"), hide_index=True,
              width="stretch")
-st.download_button("Download new shops (CSV)", table.to_csv(index=False).encode("utf-8"),
+st.download_button("Download new shops (CSV)", csv_bytes(table),
                    file_name="new_repair_shops.csv", mime="text/csv", key="rs_download")

@@ -2,23 +2,20 @@
 
 from typing import get_args
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from optimizer import scoring, siting
+from optimizer.calibration import calibrate
+from xingtu.jobs.siting import choose_sites, save_scenario, scenario_record
 
 st.title("Site selection")
 st.caption("Score every cell, let a location model pick the new stores, read why each was chosen, "
            "then record the field survey.")
 
-scoring = common.require("optimizer.scoring", "score_cells", feature="Cell scoring")
-siting = common.require("optimizer.siting", "run_site_selection", feature="Site selection")
-calibration_module = common.require("optimizer.calibration", "calibrate",
-                                    feature="Demand calibration")
-
 RUN_KEY = "siting_run"
-MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "pmedian": "Closest to demand (p-median)",
+MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "p_median": "Closest to demand (p-median)",
                 "market_share": "Market share vs competitors (Huff)"}
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
 
@@ -63,7 +60,7 @@ def scores_for(key: str, weights: tuple, _layers: pd.DataFrame) -> pd.DataFrame:
 def calibration_for(key: str, _layers: pd.DataFrame, _stores: pd.DataFrame,
                     _competitors: pd.DataFrame | None) -> object:
     """The demand model calibrated on the own stores' sales (cached per data)."""
-    return calibration_module.calibrate(_layers, _stores, _competitors)
+    return calibrate(_layers, _stores, _competitors)
 
 
 if not weights:
@@ -87,7 +84,7 @@ if st.button("Run site selection", type="primary", key="ss_run"):
             st.write(calibration.message)
             st.write(f"Building and solving the {MODEL_LABELS.get(model, model)} model…")
             with common.live_gap():
-                run = siting.run_site_selection(
+                run = choose_sites(
                     layers, data.stores, getattr(data, "competitors", None), weights=weights,
                     model=model, n_new=n_new, radius_km=radius_km, budget=parameters["budget"],
                     calibration=calibration)
@@ -95,7 +92,7 @@ if st.button("Run site selection", type="primary", key="ss_run"):
             status.update(label="The site selection did not finish", state="error")
             common.show_error(error, what="Site selection")
             st.stop()
-        st.write(common.solve_report_line(run.report))
+        st.write(run.report.summary())
         status.update(label=f"Done: {len(run.sites)} new sites", state="complete", expanded=False)
     st.session_state[RUN_KEY] = {"run": run, "parameters": parameters}
 
@@ -159,7 +156,7 @@ c2.metric("Expected sales of new sites", f"{sites['expected_sales'].sum() / 1e6:
 c3.metric("Net gain", f"{sites['net_gain'].sum() / 1e6:,.1f} M CNY")
 taken = sites["from_own"].sum() / max(sites["expected_sales"].sum(), 1e-9)
 c4.metric("Taken from own stores", f"{taken:.1%}")
-st.caption(common.solve_report_line(run.report))
+st.caption(run.report.summary())
 if not run.report.is_optimal:
     st.warning("The solver stopped before proving this choice optimal; a better one may exist.")
 
@@ -206,16 +203,8 @@ st.subheader("Save this run as a scenario")
 s1, s2 = st.columns([3, 1])
 name = s1.text_input("Scenario name", value=f"{run.model}-{len(sites)}-sites", key="ss_name")
 if s2.button("Save scenario", key="ss_save"):
-    summary = {"n_sites": int(len(sites)), "coverage_before": run.coverage_before,
-               "coverage_after": run.coverage_after,
-               "expected_sales": float(sites["expected_sales"].sum()),
-               "net_gain": float(sites["net_gain"].sum()),
-               "from_own": float(sites["from_own"].sum()),
-               "opening_cost": float(np.nan_to_num(sites["opening_cost"].astype(float)).sum()
-                                     or len(sites) * siting.DEFAULT_OPENING_COST_CNY),
-               "status": run.report.status, "gap": run.report.gap}
     try:
-        scenario_id = store.save_scenario(name, saved["parameters"], sites, summary)
+        scenario_id = save_scenario(store, scenario_record(name, run, saved["parameters"]))
     except ValueError as error:
         common.show_error(error, what="Saving the scenario")
     else:

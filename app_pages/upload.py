@@ -7,18 +7,17 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from geodata import io
+from geodata._validate import SCHEMAS
 
 st.title("Upload your data")
 st.caption("Replace a part of the demo region with your own file. Formats: CSV (with latitude/"
            "longitude columns), Excel, GeoJSON, GeoPackage, GeoParquet.")
 
-io = common.require("geodata.io", "read_input", feature="Reading your files")
-validate = common.require("geodata._validate", "SCHEMAS", feature="Checking your files")
-
-kinds = sorted(validate.SCHEMAS)
+kinds = sorted(SCHEMAS)
 kind = st.selectbox("What the file holds", kinds,
                     index=kinds.index("stores") if "stores" in kinds else 0, key="upload_kind")
-schema = validate.SCHEMAS[kind]
+schema = SCHEMAS[kind]
 columns = pd.DataFrame([{"column": c.name, "required": "yes" if c.required else "no",
                          "meaning": c.description} for c in schema.columns])
 with st.expander(f"Columns expected in {kind}: {schema.description}", expanded=False):

@@ -67,10 +67,10 @@ SITE_SELECTION = [
            "The p-median model brings demand as close as possible to a store instead of "
            "maximising coverage within a radius."),
     ("code", "pmedian = run_site_selection(layers, region.stores, region.competitors, "
-             "model='pmedian',\n"
+             "model='p_median',\n"
              "                             n_new=3, calibration=calibration)\n"
              "pd.DataFrame({'mclp': [run.coverage_after, run.sites['net_gain'].sum()],\n"
-             "              'pmedian': [pmedian.coverage_after, "
+             "              'p_median': [pmedian.coverage_after, "
              "pmedian.sites['net_gain'].sum()]},\n"
              "             index=['coverage within 3 km', 'net sales gain'])"),
 ]

@@ -51,6 +51,38 @@ class SolveReport:
         """True when a feasible solution was found (optimal or not)."""
         return self.status in ("optimal", "feasible")
 
+    def summary(self, *, objective: str = "objective") -> str:
+        """Return the one line every front end shows about this solve.
+
+        Parameters
+        ----------
+        objective
+            What the objective is called for the reader (``"cost"`` for the weekly plan).
+
+        Returns
+        -------
+        str
+            Status, objective, bound, gap and time; ``n/a`` for what the solve did not give.
+            The status word is the report's own: ``feasible`` is never called optimal.
+
+        Examples
+        --------
+        >>> SolveReport("feasible", 137_579.2, 132_336.0, 0.0381, 30.46, "highs").summary(
+        ...     objective="cost")
+        'Solve: feasible, cost 137,579, bound 132,336, gap 3.81%, 30.5 s.'
+        >>> SolveReport("infeasible", None, None, None, 0.01, "highs").summary()
+        'Solve: infeasible, objective n/a, bound n/a, gap n/a, 0.0 s.'
+        """
+
+        def number(value: float | None) -> str:
+            if value is None or not math.isfinite(value):
+                return "n/a"
+            return f"{value:,.0f}"
+
+        gap = "n/a" if self.gap is None or not math.isfinite(self.gap) else f"{self.gap:.2%}"
+        return (f"Solve: {self.status}, {objective} {number(self.objective)}, bound "
+                f"{number(self.bound)}, gap {gap}, {self.solve_seconds:.1f} s.")
+
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """Relative gap between a solution value and a bound.

@@ -38,8 +38,8 @@ from .location import MCLP, LocationResult, MarketShare, PMedian
 from .results import SolveReport
 from .scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
 
-SitingModel = Literal["mclp", "pmedian", "market_share"]
-"""``mclp``: cover the most sales potential within ``radius_km``. ``pmedian``: bring sales
+SitingModel = Literal["mclp", "p_median", "market_share"]
+"""``mclp``: cover the most sales potential within ``radius_km``. ``p_median``: bring sales
 potential closest to a store (demand-weighted distance). ``market_share``: capture the most sales
 against competitors under the Huff model (:class:`optimizer.location.MarketShare`; own stores
 kept open, candidates and own stores compete with the competitors for each cell's demand)."""
@@ -227,7 +227,7 @@ def run_site_selection(
     if model == "mclp":
         cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, radius_km)
         location_model = MCLP.from_cost_matrix(cost, demand, radius=radius_km, **options)
-    elif model == "pmedian":
+    elif model == "p_median":
         if p is None:
             raise InputError("`n_new` is None: the p-median model needs a number of new sites.")
         cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, cutoff_km)
@@ -379,8 +379,8 @@ def _opening_costs(layers: pd.DataFrame, opening_cost: float | str | None, rows:
 
 def _check_run_arguments(model: str, n_new: int | None, radius_km: float, budget: float | None,
                          max_candidates: int) -> None:
-    if model not in ("mclp", "pmedian", "market_share"):
-        raise InputError(f"`model` is {model!r}; use 'mclp', 'pmedian' or 'market_share'.")
+    if model not in ("mclp", "p_median", "market_share"):
+        raise InputError(f"`model` is {model!r}; use 'mclp', 'p_median' or 'market_share'.")
     if n_new is None and budget is None:
         raise InputError("Give `n_new` (how many new sites) or `budget` (how much to spend).")
     if n_new is not None and (int(n_new) != n_new or n_new < 0):

@@ -1,3 +1,8 @@
-"""Application glue for Xingtu: the command line, saved state in a database, and file exports."""
+"""Application glue for Xingtu: the job layer, the command line, saved state and file exports."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("xingtu")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -1,12 +1,17 @@
-"""The ``xingtu`` command line: parse options, call the library, write files.
+"""The ``xingtu`` command line: parse options, call the job layer, print the results.
 
-Each group of commands lives in its own module under :mod:`xingtu.commands` and registers itself here.
+Each group of commands lives in its own module under :mod:`xingtu.commands` and registers itself
+here. Exit codes: 0 done, 1 a runtime failure, 2 a usage or input error
+(:mod:`xingtu.commands._console`).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from . import __version__
 from .commands import allocate, demo, layers, sites
 
 app = typer.Typer(
@@ -17,10 +22,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"xingtu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the installed version and exit.")] = False,
+) -> None:
+    """Xingtu (星图): where to open stores and repair shops, and how to move stock each week."""
+
+
 for _module in (demo, layers, sites, allocate):
     _module.register(app)
 
 
 def main() -> None:
-    """Entry point of the ``xingtu`` console script."""
+    """Run the ``xingtu`` console script."""
     app()

@@ -57,6 +57,30 @@ class DatabaseError(XingtuError):
     """The database cannot be opened, or a saved item does not exist; the message says what to do."""
 
 
+def database_url(url: str | None = None) -> str:
+    """Return the database URL in force: ``url``, else ``XINGTU_DATABASE_URL``, else the default.
+
+    This is the one place the environment variable is read (the CLI's ``--database`` and the
+    app both come through here).
+
+    Parameters
+    ----------
+    url
+        An explicit SQLAlchemy URL, e.g. from ``--database``.
+
+    Returns
+    -------
+    str
+        The URL to open.
+
+    Examples
+    --------
+    >>> database_url("sqlite://")
+    'sqlite://'
+    """
+    return url or os.environ.get(ENV_VAR) or default_database_url()
+
+
 def default_database_url() -> str:
     """URL of the default database: a SQLite file in the user's data folder.
 
@@ -187,7 +211,7 @@ class Database:
     """
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or os.environ.get(ENV_VAR) or default_database_url()
+        self.url = database_url(url)
         self.engine = _create_engine(self.url)
         try:
             _upgrade(self.engine)
@@ -224,6 +248,28 @@ class Database:
         """
         with self.engine.connect() as conn:
             return _read_version(conn)
+
+    def check_writable(self) -> None:
+        """Raise :class:`DatabaseError` now if a save would fail (read-only, locked, gone).
+
+        Runs a write that changes nothing and rolls it back, so a run can stop before it
+        writes any file when its row could not be saved.
+
+        Examples
+        --------
+        >>> Database("sqlite://").check_writable()
+        """
+        try:
+            with self.engine.connect() as conn:
+                transaction = conn.begin()
+                conn.execute(_version_table.update().values(version=_version_table.c.version))
+                transaction.rollback()
+        except SQLAlchemyError as error:
+            raise DatabaseError(
+                f"Cannot write to the database {_safe_url(self.url)}: "
+                f"{error.__class__.__name__}: {_first_line(error)}. Check that it is writable and "
+                f"not held by another program, or give another --database."
+            ) from error
 
     # -- weekly plans --------------------------------------------------------------------------
 
@@ -295,6 +341,19 @@ class Database:
                              "Run the allocation for that week and save it first.")
         return bytes_to_frame(row.lines), json.loads(row.kpis), json.loads(row.report), row.fingerprint
 
+    def delete_plan(self, plan_id: int) -> None:
+        """Remove a saved plan by id (a run whose files could not be written takes it back).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.delete_plan(store.save_plan("2026-W01", "f", pd.DataFrame({"a": [1]}), {}, {}))
+        >>> len(store.list_plans())
+        0
+        """
+        with self._write() as conn:
+            conn.execute(_plans.delete().where(_plans.c.id == int(plan_id)))
+
     def list_plans(self) -> pd.DataFrame:
         """All saved plans, newest first: ``id``, ``week``, ``fingerprint``, ``created_at``.
 
@@ -355,6 +414,19 @@ class Database:
                 if attempt == SAVE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def delete_scenario(self, scenario_id: int) -> None:
+        """Remove one saved scenario version by id.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.delete_scenario(store.save_scenario("a", {}, pd.DataFrame({"c": [1]}), {}))
+        >>> store.list_scenarios().empty
+        True
+        """
+        with self._write() as conn:
+            conn.execute(_scenarios.delete().where(_scenarios.c.id == int(scenario_id)))
 
     def list_scenarios(self) -> pd.DataFrame:
         """All saved scenarios, newest first: ``id``, ``name``, ``version``, ``created_at``.
@@ -541,6 +613,18 @@ def bytes_to_frame(data: bytes) -> pd.DataFrame:
     return pd.read_parquet(buffer)
 
 
+def json_ready(value: dict) -> dict:
+    """Return ``value`` as it comes back from the database (JSON: numpy numbers become Python
+    numbers, tuples lists, keys strings), so a fresh result and a loaded one compare equal.
+
+    Examples
+    --------
+    >>> json_ready({"n": np.int64(3), "t": (1, 2)})
+    {'n': 3, 't': [1, 2]}
+    """
+    return json.loads(_dumps(value, "value"))
+
+
 def _to_json_value(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
@@ -672,4 +756,4 @@ def _first_line(error: BaseException) -> str:
 
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SURVEY_STATUSES", "Database", "DatabaseError", "SurveyStatus",
-           "bytes_to_frame", "default_database_url", "frame_to_bytes"]
+           "bytes_to_frame", "database_url", "default_database_url", "frame_to_bytes", "json_ready"]

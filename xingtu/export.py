@@ -1,20 +1,107 @@
-"""Atomic file exports: a failed write never leaves a half-written file nor replaces a good one.
+"""Atomic, formula-safe file exports: a failed write never leaves a half-written file nor
+replaces a good one, and no text from an input file becomes a live spreadsheet formula.
 
 Every writer renders to a temporary file in the destination folder and renames it into place
 (``os.replace`` is atomic on one file system), so readers see either the old file or the new one.
+The renderers (:func:`render_table`, :func:`render_workbook`) write one given path and are what
+:mod:`xingtu.jobs.outputs` uses to commit a run's files together with its database row.
+
+Formula safety: text beginning with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) is
+what a spreadsheet may run as a formula (a store id ``=HYPERLINK(...)`` in a plan, say).
+
+* Excel: such text is written as a text cell with Excel's quote prefix, never as a formula cell;
+  numbers stay numbers.
+* CSV: such text gets a leading ``'`` (the usual defence; a spreadsheet shows the text, not a
+  formula). Text that is a plain number (``-3``, ``+1.5``) is left as it is.
+* Parquet, GeoJSON, GeoPackage are typed formats with no formulas and are written unchanged.
+
+Week-based file names come from :func:`week_file_name`, which accepts only an ISO week label
+(``2026-W02``), so a label such as ``../x`` can never become a path.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from optimizer.errors import InputError
 
 TABLE_FORMATS = {".csv": "csv", ".xlsx": "excel", ".parquet": "parquet", ".geojson": "geojson",
                  ".gpkg": "gpkg"}
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""First characters with which a spreadsheet may read a text cell as a formula."""
+
+WEEK_LABEL = re.compile(r"[0-9]{4}-W[0-9]{2}")
+"""An ISO week label as Xingtu writes it: four-digit year, ``-W``, two-digit week."""
+
+
+def check_week_label(week: object) -> str:
+    """Return ``week`` when it is an ISO week label such as ``2026-W02``, else raise.
+
+    Parameters
+    ----------
+    week
+        The label to check.
+
+    Returns
+    -------
+    str
+        The label, unchanged.
+
+    Raises
+    ------
+    InputError
+        Not of the form ``YYYY-Www`` with a week that exists in that year (``2026-W1``,
+        ``2026-W60`` and ``../2026-W02`` are refused).
+
+    Examples
+    --------
+    >>> check_week_label("2026-W02")
+    '2026-W02'
+    """
+    text = week if isinstance(week, str) else ""
+    valid = WEEK_LABEL.fullmatch(text) is not None
+    if valid:
+        try:
+            pd.Timestamp.fromisocalendar(int(text[:4]), int(text[6:]), 1)
+        except ValueError:
+            valid = False
+    if not valid:
+        raise InputError(f"`week` is {week!r}; write an ISO week as YYYY-Www with two digits for "
+                         "the week, e.g. '2026-W02' (a week that exists in that year).")
+    return text
+
+
+def week_file_name(prefix: str, week: str, suffix: str) -> str:
+    """Return the file name of a week's output, e.g. ``plan-2026-W02.xlsx``.
+
+    Parameters
+    ----------
+    prefix
+        What the file holds (``"plan"``).
+    week
+        ISO week label, checked by :func:`check_week_label`.
+    suffix
+        File extension with its dot.
+
+    Returns
+    -------
+    str
+        ``<prefix>-<week><suffix>``, a plain file name (no folder part).
+
+    Examples
+    --------
+    >>> week_file_name("plan", "2026-W02", ".xlsx")
+    'plan-2026-W02.xlsx'
+    """
+    return f"{prefix}-{check_week_label(week)}{suffix}"
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
@@ -76,25 +163,106 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet_name
         The destination path.
     """
     destination = Path(path)
-    kind = _format_of(destination)
+    check_table_format(frame, destination)
+    return atomic_write(destination, lambda tmp: render_table(frame, tmp, destination.suffix,
+                                                              sheet_name=sheet_name))
+
+
+def check_table_format(frame: pd.DataFrame, path: Path) -> None:
+    """Raise when ``path``'s extension is unknown or needs a geometry ``frame`` lacks.
+
+    Examples
+    --------
+    >>> check_table_format(pd.DataFrame({"a": [1]}), Path("plan.csv"))
+    """
+    kind = _format_of(path)
     if kind in ("geojson", "gpkg") and not hasattr(frame, "geometry"):
-        raise ValueError(f"`{destination.name}`: {kind} needs a table with geometry; "
+        raise ValueError(f"`{path.name}`: {kind} needs a table with geometry; "
                          "write .csv, .xlsx or .parquet instead.")
 
-    def _write(tmp: Path) -> None:
-        if kind == "csv":
-            frame.to_csv(tmp, index=False)
-        elif kind == "excel":
-            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-                frame.to_excel(writer, sheet_name=sheet_name, index=False)
-        elif kind == "parquet":
-            frame.to_parquet(tmp, index=False)
-        elif kind == "geojson":
-            frame.to_file(tmp, driver="GeoJSON")
-        else:
-            frame.to_file(tmp, driver="GPKG", layer=sheet_name)
 
-    return atomic_write(destination, _write)
+def render_table(frame: pd.DataFrame, path: Path, suffix: str, *, sheet_name: str = "data",
+                 ) -> None:
+    """Write one table to exactly ``path`` in the format of ``suffix`` (not atomic by itself).
+
+    Parameters
+    ----------
+    frame
+        The table.
+    path
+        File to write (a temporary name; the caller moves it into place).
+    suffix
+        Extension naming the format (``.csv``, ``.xlsx``, ...).
+    sheet_name
+        Sheet (Excel) or layer (GeoPackage) name.
+    """
+    kind = TABLE_FORMATS[suffix.lower()]
+    if kind == "csv":
+        formula_safe_text(frame).to_csv(path, index=False)
+    elif kind == "excel":
+        render_workbook({sheet_name: frame}, path)
+    elif kind == "parquet":
+        frame.to_parquet(path, index=False)
+    elif kind == "geojson":
+        frame.to_file(path, driver="GeoJSON")
+    else:
+        frame.to_file(path, driver="GPKG", layer=sheet_name)
+
+
+def render_workbook(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
+    """Write tables as the sheets of one workbook at exactly ``path``, text never as a formula.
+
+    Parameters
+    ----------
+    sheets
+        Sheet name to table, in order (names are cut to Excel's 31 characters).
+    path
+        File to write (a temporary name; the caller moves it into place).
+    """
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, table in sheets.items():
+            table.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            for row, column in _risky_text_cells(table):
+                cell = sheet.cell(row=row + 2, column=column + 1)  # header row, 1-based
+                cell.data_type = "s"  # the text itself, never a formula
+                cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+
+
+def formula_safe_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with text a spreadsheet could run as a formula prefixed by ``'``.
+
+    Only text cells change; numbers, and text that is a plain number, stay as they are.
+
+    Examples
+    --------
+    >>> formula_safe_text(pd.DataFrame({"id": ["=1+1", "-3", "S1"], "n": [-1, 2, 3]}))
+         id  n
+    0  '=1+1 -1
+    1    -3  2
+    2    S1  3
+    """
+    cells = _risky_text_cells(frame)
+    if not cells:
+        return frame
+    safe = frame.copy()
+    for row, column in cells:
+        safe.iat[row, column] = "'" + str(frame.iat[row, column])
+    return safe
+
+
+def _risky_text_cells(frame: pd.DataFrame) -> list[tuple[int, int]]:
+    """Positions (row, column) of text cells that begin like a formula and are not a number."""
+    cells: list[tuple[int, int]] = []
+    for column, name in enumerate(frame.columns):
+        series = frame[name]
+        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue
+        text = series.map(lambda value: value if isinstance(value, str) else "")
+        risky = text.str.startswith(FORMULA_PREFIXES) & pd.to_numeric(
+            text, errors="coerce").isna()
+        cells.extend((int(row), column) for row in np.flatnonzero(risky.to_numpy()))
+    return cells
 
 
 def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> Path:
@@ -115,13 +283,32 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
     destination = Path(path)
     if _format_of(destination) != "excel":
         raise ValueError(f"`{destination.name}`: a workbook must end in .xlsx.")
+    return atomic_write(destination, lambda tmp: render_workbook(sheets, tmp))
 
-    def _write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, table in sheets.items():
-                table.to_excel(writer, sheet_name=name[:31], index=False)
 
-    return atomic_write(destination, _write)
+def workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """Return the workbook :func:`render_workbook` writes, as bytes (for a download button).
+
+    Examples
+    --------
+    >>> workbook_bytes({"plan": pd.DataFrame({"a": [1]})})[:2]
+    b'PK'
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "workbook.xlsx"
+        render_workbook(sheets, path)
+        return path.read_bytes()
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Return ``frame`` as the UTF-8 CSV :func:`render_table` writes (formula-safe text).
+
+    Examples
+    --------
+    >>> csv_bytes(pd.DataFrame({"id": ["@x"]}))
+    b"id\\n'@x\\n"
+    """
+    return formula_safe_text(frame).to_csv(index=False).encode("utf-8")
 
 
 def _default_file_mode() -> int:

@@ -80,7 +80,7 @@ def test_repair_shop_siting_respects_n_and_improves_coverage() -> None:
     assert float(metrics["Covered by a good shop"].rstrip("%")) > 0
     assert at.metric[0].delta.startswith("+")
     assert len(at.dataframe[0].value) == 3
-    assert any("Solver:" in c.value for c in at.caption)
+    assert any(c.value.startswith("Solve: ") for c in at.caption)
 
 
 def test_bad_upload_lists_every_problem_on_the_page() -> None:

@@ -12,6 +12,7 @@ first one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -239,15 +240,15 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         with page.expect_download(timeout=60_000) as download_info:
             excel_button.click()
         download = download_info.value
-        assert download.suggested_filename.endswith(".xlsx"), download.suggested_filename
+        assert re.fullmatch(r"plan-\d{4}-W\d{2}\.xlsx", download.suggested_filename), download.suggested_filename
         workbook_path = tmp_path / download.suggested_filename
         download.save_as(workbook_path)
         assert workbook_path.read_bytes()[:2] == b"PK"  # a zip container, not an error page
-        assert {"plan_lines", "kpis"} <= set(openpyxl.load_workbook(workbook_path).sheetnames)
+        assert openpyxl.load_workbook(workbook_path).sheetnames == ["plan", "kpis", "warehouses"]
         sheets = pd.read_excel(workbook_path, sheet_name=None)
-        assert len(sheets["plan_lines"]) >= 1
-        assert {"from", "to", "sku", "quantity"} <= set(sheets["plan_lines"].columns)
-        assert (sheets["plan_lines"]["quantity"] > 0).all()
+        assert len(sheets["plan"]) >= 1
+        assert {"from", "to", "sku", "quantity"} <= set(sheets["plan"].columns)
+        assert (sheets["plan"]["quantity"] > 0).all()
         assert "expected_stockout_units_after" in set(sheets["kpis"]["kpi"])
 
         # 4. repair shops: the siting runs and its coverage map draws

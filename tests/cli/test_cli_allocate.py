@@ -91,7 +91,7 @@ def test_missing_inputs_and_bad_week_exit_2(tmp_path: Path) -> None:
                                "--out", str(tmp_path / "p.xlsx")]).exit_code == 2
     result = runner.invoke(app, ["allocate", "--week", "48", "--demo",
                                  "--out", str(tmp_path / "p.xlsx")])
-    assert result.exit_code == 2 and "2026-W48" in result.output
+    assert result.exit_code == 2 and "YYYY-Www" in result.output and "Traceback" not in result.output
 
 
 def test_two_workers_plan_in_a_second_process_under_the_same_fingerprint(

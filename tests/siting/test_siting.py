@@ -109,7 +109,7 @@ def test_min_spacing_is_respected() -> None:
 
 def test_pmedian_runs_and_reports() -> None:
     layers, stores, competitors = _region()
-    run = run_site_selection(layers, stores, competitors, model="pmedian", n_new=2,
+    run = run_site_selection(layers, stores, competitors, model="p_median", n_new=2,
                              radius_km=2.0, calibration=CAL)
     assert run.status == "optimal" and len(run.sites) == 2
     assert run.report.bound == pytest.approx(run.report.objective)

@@ -6,8 +6,13 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
+
+from optimizer.settings import settings
+
+from ..jobs import repair, siting, weekly
+from ..jobs.outputs import OutputClaim, claim_outputs, commit_outputs
+from ._console import Force, JobProgress, Quiet, readable_errors
 
 DEFAULT_OUT = Path("out/demo")
 
@@ -32,65 +37,68 @@ def region_summary(region: object) -> str:
     ])
 
 
-def run_demo(out: Path, *, resolution: int = 8) -> str:
+def demo_outputs(out: Path, week: str) -> dict[str, Path]:
+    """Return the files ``xingtu demo`` writes under ``out``, by job."""
+    return {"layers": out / "layers.parquet", "sites": out / "sites.geojson",
+            "repair_shops": out / "repair_shops.geojson",
+            "plan": out / weekly.plan_file_name(week)}
+
+
+def run_demo(out: Path, *, resolution: int | None = None, force: bool = False,
+             progress: JobProgress | None = None) -> str:
     """Run every batch job on the demo region and write the results under ``out``.
 
     Builds the layer table (``layers.parquet``), chooses 5 new store sites by maximal coverage
     (``sites.geojson``), sites 5 new repair shops (``repair_shops.geojson``) and plans the week
-    after the sales history (``plan-<week>.xlsx``). Returns the summary text.
+    after the sales history (``plan-<week>.xlsx``). Every output is claimed first: an existing
+    one is refused unless ``force``. Returns the summary text.
     """
     from geodata.demo import build_layers, load_demo
 
-    from .layers import summary, write_layers
+    from .layers import commit_layers, summary
 
-    start = time.perf_counter()
+    progress = progress or JobProgress(quiet=True)
+    resolution = settings.h3_resolution if resolution is None else resolution
     region = load_demo()
-    table = build_layers(region, resolution=resolution)
-    written = write_layers(table, out / "layers.parquet")
-    parts = [region_summary(region), summary(table, time.perf_counter() - start, written)]
-    parts.append(_demo_sites(region, table, out))
-    parts.append(_demo_repair_shops(region, table, out))
-    parts.append(_demo_plan(region, out))
+    week = weekly.next_week(region.sales)
+    paths = demo_outputs(out, week)
+    with claim_outputs(list(paths.values()), force=force) as claim:
+        start = time.perf_counter()
+        progress.stage("Building the layers")
+        table = build_layers(region, resolution=resolution)
+        written = commit_layers(claim, table, paths["layers"])
+        parts = [region_summary(region), summary(table, time.perf_counter() - start, written)]
+        progress.stage("Choosing new store sites")
+        parts.append(_demo_sites(region, table, claim, paths["sites"]))
+        progress.stage("Siting repair shops")
+        parts.append(_demo_repair_shops(region, table, claim, paths["repair_shops"]))
+        parts.append(_demo_plan(region, week, claim, paths["plan"], progress))
     return "\n\n".join(parts)
 
 
-def _demo_sites(region: object, table: object, out: Path) -> str:
-    from optimizer.siting import run_site_selection
-
-    from .sites import report_lines, write_sites
-
-    run = run_site_selection(table, region.stores, region.competitors, model="mclp", n_new=5,
-                             radius_km=3.0)
-    written = write_sites(run.sites, out / "sites.geojson")
-    return "\n".join(["Site selection (MCLP, 5 new stores, 3 km):", report_lines(run.report),
+def _demo_sites(region: object, table: object, claim: OutputClaim, path: Path) -> str:
+    run = siting.choose_sites(table, region.stores, region.competitors, model="mclp", n_new=5,
+                              radius_km=3.0)
+    written = siting.commit_sites(claim, run.sites, path)
+    return "\n".join(["Site selection (MCLP, 5 new stores, 3 km):", run.report.summary(),
                       run.summary(), f"written to {written}"])
 
 
-def _demo_repair_shops(region: object, table: object, out: Path) -> str:
-    from optimizer.repair_shops import run_repair_siting
-
-    from .sites import report_lines, write_sites
-
-    run = run_repair_siting(table, region.repair_shops, radius_km=5.0, min_rating=3.5, n_new=5,
-                            objective="coverage")
-    written = write_sites(run.new_shops, out / "repair_shops.geojson")
+def _demo_repair_shops(region: object, table: object, claim: OutputClaim, path: Path) -> str:
+    run = repair.site_repair_shops(table, region.repair_shops, radius_km=5.0, min_rating=3.5,
+                                   n_new=5, objective="coverage")
+    written = repair.commit_shops(claim, run, path)
     return "\n".join(["Repair-shop siting (5 new shops, 5 km, rating >= 3.5):",
-                      report_lines(run.report), run.summary(), f"written to {written}"])
+                      run.report.summary(), run.summary(), f"written to {written}"])
 
 
-def _demo_plan(region: object, out: Path) -> str:
-    from optimizer.allocation.plan import plan_week
-
-    from .allocate import summary as plan_summary
-    from .allocate import write_plan
-
-    next_day = region.sales["date"].max() + pd.Timedelta(days=7)
-    iso = next_day.isocalendar()
-    week = f"{iso.year}-W{iso.week:02d}"
-    plan = plan_week(stores=region.stores, warehouses=region.warehouses, skus=region.skus,
-                     sales=region.sales, stock=region.stock, lanes=region.lanes, week=week)
-    written = write_plan(plan, out / f"plan-{week}.xlsx")
-    return "Weekly plan:\n" + plan_summary(plan, written)
+def _demo_plan(region: object, week: str, claim: OutputClaim, path: Path,
+               progress: JobProgress) -> str:
+    tables = {kind: getattr(region, kind) for kind in weekly.INPUT_KINDS}
+    run = weekly.run_week(tables, week=week, stage=progress.stage)
+    progress.stage("Writing the plan")
+    commit_outputs(claim, weekly.plan_writers(run.record, path))
+    return "Weekly plan:\n" + run.record.summary() + f"\nwritten to {path}"
 
 
 def register(app: typer.Typer) -> None:
@@ -99,7 +107,13 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
         out: Annotated[Path, typer.Option(help="Folder for the demo outputs.")] = DEFAULT_OUT,
-        resolution: Annotated[int, typer.Option(min=0, max=15, help="H3 resolution.")] = 8,
+        resolution: Annotated[int, typer.Option(min=0, max=15, help="H3 resolution.")
+                              ] = settings.h3_resolution,
+        force: Force = False,
+        quiet: Quiet = False,
     ) -> None:
         """Run Xingtu on the bundled demo region (Pearl River Delta) and write the results."""
-        typer.echo(run_demo(out, resolution=resolution))
+        progress = JobProgress(quiet=quiet)
+        with readable_errors(), progress.running():
+            text = run_demo(out, resolution=resolution, force=force, progress=progress)
+        typer.echo(text)

@@ -10,20 +10,23 @@ from typing import Annotated, Literal
 import pandas as pd
 import typer
 
-from geodata._errors import InputDataError
-from geodata.layers import UserLayer
+from geodata.layers import Engine, UserLayer
+from optimizer.settings import settings
 
-from ..export import atomic_write
+from ..jobs.outputs import OutputClaim, claim_outputs, commit_outputs
+from ._console import Force, JobProgress, Quiet, readable_errors
 
 DEFAULT_OUT = Path("out/layers.parquet")
 INPUT_KINDS = ("stores", "competitors", "pois", "footfall", "customers", "population")
 
 
-def write_layers(table: pd.DataFrame, path: Path) -> Path:
-    """Write a layer table as GeoParquet, atomically (a failed write leaves no partial file)."""
+def commit_layers(claim: OutputClaim, table: pd.DataFrame, path: Path) -> Path:
+    """Write a layer table as GeoParquet at ``path`` (claimed before the build) through the
+    output transaction: a failed write leaves no partial file."""
     from geodata.layers import save_layers
 
-    return atomic_write(path, lambda tmp: save_layers(table, tmp))
+    commit_outputs(claim, {path: lambda tmp: save_layers(table, tmp)})
+    return path
 
 
 def summary(table: pd.DataFrame, seconds: float, path: Path | None = None) -> str:
@@ -108,10 +111,11 @@ def register(app: typer.Typer) -> None:
     @app.command("layers")
     def layers_command(
         demo: Annotated[bool, typer.Option("--demo", help="Use the bundled demo region.")] = False,
-        resolution: Annotated[int, typer.Option(min=0, max=15,
-                                                help="H3 resolution (8: about 0.74 km2).")] = 8,
+        resolution: Annotated[int, typer.Option(
+            min=0, max=15, help="H3 resolution (8: about 0.74 km2).")] = settings.h3_resolution,
         out: Annotated[Path, typer.Option(help="GeoParquet file to write.")] = DEFAULT_OUT,
-        engine: Annotated[str, typer.Option(help="local or dask (for big footfall).")] = "local",
+        engine: Annotated[Engine, typer.Option(help="local, or dask for big footfall.")
+                          ] = "local",
         scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
         stores: Annotated[Path | None, typer.Option(help="Own stores file.")] = None,
         competitors: Annotated[Path | None, typer.Option(help="Competitor stores file.")] = None,
@@ -125,11 +129,10 @@ def register(app: typer.Typer) -> None:
         layer: Annotated[list[str] | None, typer.Option(
             help="Extra layer NAME=PATH[,COLUMN[,HOW]] (HOW: sum, count, mean); repeatable.")
         ] = None,
+        force: Force = False,
+        quiet: Quiet = False,
     ) -> None:
         """Build the H3 layer table (one row per cell) and write it as GeoParquet."""
-        if engine not in ("local", "dask"):
-            typer.echo(f"`--engine` must be local or dask, got {engine!r}.", err=True)
-            raise typer.Exit(code=2)
         files = {"stores": stores, "competitors": competitors, "pois": pois,
                  "footfall": footfall, "customers": customers, "population": population}
         user_layers = [parse_user_layer(text) for text in layer or []]
@@ -138,20 +141,18 @@ def register(app: typer.Typer) -> None:
                        "(--stores, --competitors, --pois, --footfall, --customers, --population).",
                        err=True)
             raise typer.Exit(code=2)
-        start = time.perf_counter()
-        try:
+        progress = JobProgress(quiet=quiet)
+        with readable_errors(), progress.running(), claim_outputs([out], force=force) as claim:
+            start = time.perf_counter()
             base = None
             if demo:
                 from geodata.demo import load_demo
 
                 base = load_demo()
-            table = build_from_files(files, resolution=resolution,
-                                     engine=engine,  # type: ignore[arg-type]
-                                     scheduler=scheduler, base=base,
-                                     user_layers=user_layers)
-        except InputDataError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(code=2) from None
-        seconds = time.perf_counter() - start
-        written = write_layers(table, out)
+            progress.stage("Reading the inputs and building the layers")
+            table = build_from_files(files, resolution=resolution, engine=engine,
+                                     scheduler=scheduler, base=base, user_layers=user_layers)
+            seconds = time.perf_counter() - start
+            progress.stage("Writing the layers")
+            written = commit_layers(claim, table, out)
         typer.echo(summary(table, seconds, written))

@@ -2,29 +2,43 @@
 them with the reasons for each.
 
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
-``.gpkg``, ``.csv`` or ``.xlsx``; every write is atomic. Bad input prints a readable message and
-exits with code 2.
+``.gpkg``, ``.csv`` or ``.xlsx``; an existing file is kept unless ``--force``. Bad input prints a
+readable message and exits with code 2. The work is :mod:`xingtu.jobs.siting`'s and
+:mod:`xingtu.jobs.repair`'s.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from optimizer.errors import XingtuError
-from optimizer.results import SolveReport
+from optimizer.errors import InputError
+from optimizer.repair_shops import (
+    DEFAULT_MIN_CELL_REPAIRS,
+    DEFAULT_MIN_RATING,
+    DEFAULT_REPAIR_RATE,
+    RepairObjective,
+)
+from optimizer.scoring import Normalisation
+from optimizer.settings import settings
+from optimizer.siting import DEFAULT_MAX_CANDIDATES, SitingModel
+
+from ..jobs import repair, siting
+from ..jobs.inputs import gather_tables, layer_table, require_tables
+from ..jobs.outputs import claim_outputs
+from ._console import Force, JobProgress, Quiet, readable_errors
 
 DEFAULT_SITES_OUT = Path("out/sites.geojson")
 DEFAULT_REPAIR_OUT = Path("out/repair_sites.geojson")
-SITE_MODELS = ("mclp", "pmedian", "market_share")
-REPAIR_OBJECTIVES = ("coverage", "fewest")
+SOLVER_HELP = "Solver name, e.g. highs (default: XINGTU_SOLVER, else the first available)."
+TIME_HELP = (f"Solver time limit, s (default {settings.time_limit:g} s from the settings, "
+             "XINGTU_TIME_LIMIT)." if settings.time_limit else "Solver time limit, s.")
+GAP_HELP = f"Relative MIP gap accepted (default {settings.mip_gap:g}, XINGTU_MIP_GAP)."
 
 
-class CommandInputError(XingtuError):
+class CommandInputError(InputError):
     """A command-line option is wrong; the message says which and how to fix it."""
 
 
@@ -54,51 +68,6 @@ def parse_weights(items: list[str] | None) -> dict[str, float] | None:
     return weights
 
 
-def report_lines(report: SolveReport) -> str:
-    """Status, objective, bound and gap in one line.
-
-    Examples
-    --------
-    >>> print(report_lines(SolveReport("optimal", 5.0, 5.0, 0.0, 0.1, "highs")))
-    status optimal | objective 5 | bound 5 | gap 0% | highs 0.10 s
-    """
-    def number(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:,.6g}"
-
-    gap = "n/a" if report.gap is None else f"{100 * report.gap:.3g}%"
-    line = (f"status {report.status} | objective {number(report.objective)} | bound "
-            f"{number(report.bound)} | gap {gap} | {report.solver} {report.solve_seconds:.2f} s")
-    if report.status != "optimal" and report.has_solution:
-        line += " | NOT proven optimal"
-    return line
-
-
-def sites_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """A site table as a point GeoDataFrame (EPSG:4326) with the H3 cell as a hex string."""
-    import geopandas as gpd
-
-    from geodata.grid import cells_to_str
-
-    frame = table.copy()
-    if "cell" in frame.columns and len(frame):
-        frame.insert(frame.columns.get_loc("cell") + 1, "cell_id",
-                     cells_to_str(frame["cell"].to_numpy(dtype="uint64")))
-    if "cell" in frame.columns:
-        frame["cell"] = frame["cell"].astype("uint64").astype(str)
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lng"], frame["lat"]),
-                            crs="EPSG:4326")
-
-
-def write_sites(table: pd.DataFrame, out: Path) -> Path:
-    """Write the sites by ``out``'s extension (CSV and Excel without the geometry column)."""
-    from ..export import write_table
-
-    frame = sites_frame(table)
-    if out.suffix.lower() in (".csv", ".xlsx"):
-        frame = pd.DataFrame(frame.drop(columns="geometry"))
-    return write_table(frame, out)
-
-
 def _check_out(out: Path) -> None:
     from ..export import TABLE_FORMATS
 
@@ -107,45 +76,11 @@ def _check_out(out: Path) -> None:
                                 f"{', '.join(sorted(TABLE_FORMATS))}.")
 
 
-def _load(demo: bool, layers_path: Path | None, files: dict[str, Path | None],
-          needed: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame | None]]:
-    """The layer table and the point inputs, from the demo region and/or files."""
-    from geodata import io
-
-    if not demo and layers_path is None:
+def _need_data(demo: bool, layers: Path | None, needed: tuple[str, ...]) -> None:
+    if not demo and layers is None:
         raise CommandInputError("No data: pass --demo, or --layers (a table written by `xingtu "
                                 "layers`) with " + " and ".join(f"--{k.replace('_', '-')}"
                                                                for k in needed) + ".")
-    region = None
-    if demo:
-        from geodata.demo import load_demo
-
-        region = load_demo()
-    frames: dict[str, pd.DataFrame | None] = {
-        kind: getattr(region, kind, None) if region is not None else None for kind in files}
-    frames.update(io.read_inputs(files))
-    missing = [k for k in needed if frames.get(k) is None]
-    if missing:
-        raise CommandInputError("Missing input: pass " + " and ".join(
-            f"--{k.replace('_', '-')}" for k in missing) + " (or --demo).")
-    if layers_path is not None:
-        from geodata.layers import load_layers
-
-        if not layers_path.exists():
-            raise CommandInputError(f"`--layers` file {str(layers_path)!r} does not exist; build "
-                                    "it with `xingtu layers`.")
-        layers = load_layers(layers_path)
-    else:
-        from geodata.layers import build_layers
-
-        layers = build_layers(region, **{k: v for k, v in frames.items()
-                                         if k in ("stores", "competitors") and v is not None})
-    return layers, frames
-
-
-def _fail(error: Exception) -> typer.Exit:
-    typer.echo(f"Error: {error}", err=True)
-    return typer.Exit(code=2)
 
 
 def register(app: typer.Typer) -> None:
@@ -159,7 +94,7 @@ def register(app: typer.Typer) -> None:
         stores: Annotated[Path | None, typer.Option(
             help="Own stores file (annual_sales calibrates the demand model).")] = None,
         competitors: Annotated[Path | None, typer.Option(help="Competitor stores file.")] = None,
-        model: Annotated[str, typer.Option(help="mclp, pmedian or market_share.")] = "mclp",
+        model: Annotated[SitingModel, typer.Option(help="Location model.")] = "mclp",
         n_new: Annotated[int | None, typer.Option(
             "--n-new", "-n",
             help="Number of new sites; 0 with --budget opens as many as it allows.")] = 3,
@@ -171,57 +106,45 @@ def register(app: typer.Typer) -> None:
         min_spacing_km: Annotated[float | None, typer.Option(
             help="No two new sites closer than this, km.")] = None,
         max_candidates: Annotated[int, typer.Option(
-            help="Best-scoring free cells offered as candidates.")] = 150,
+            help="Best-scoring free cells offered as candidates.")] = DEFAULT_MAX_CANDIDATES,
         weight: Annotated[list[str] | None, typer.Option(
             help="Score weight LAYER=NUMBER, repeatable (e.g. footfall=0.4).")] = None,
-        normalisation: Annotated[str, typer.Option(help="percentile or zscore.")] = "percentile",
+        normalisation: Annotated[Normalisation, typer.Option(
+            help="How factors are put on one scale.")] = "percentile",
         smooth_k: Annotated[int, typer.Option(
             min=0, help="Average score factors over k rings of cells (0: no smoothing).")] = 0,
-        solver: Annotated[str | None, typer.Option(help="Solver name, e.g. highs.")] = None,
-        time_limit: Annotated[float | None, typer.Option(help="Solver time limit, s.")] = None,
-        gap: Annotated[float | None, typer.Option(help="Relative MIP gap accepted.")] = None,
+        solver: Annotated[str | None, typer.Option(help=SOLVER_HELP)] = None,
+        time_limit: Annotated[float | None, typer.Option(help=TIME_HELP)] = None,
+        gap: Annotated[float | None, typer.Option(help=GAP_HELP)] = None,
         out: Annotated[Path, typer.Option(
             help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_SITES_OUT,
+        force: Force = False,
+        quiet: Quiet = False,
     ) -> None:
         """Choose new store sites and write them with the reasons for each."""
-        from optimizer.siting import run_site_selection
-
-        start = time.perf_counter()
-        try:
-            if model not in SITE_MODELS:
-                raise CommandInputError(f"`--model` is {model!r}; use one of "
-                                        f"{', '.join(SITE_MODELS)}.")
-            if normalisation not in ("percentile", "zscore"):
-                raise CommandInputError(f"`--normalisation` is {normalisation!r}; use percentile "
-                                        "or zscore.")
+        progress = JobProgress(quiet=quiet)
+        with readable_errors(), progress.running():
+            _need_data(demo, layers, ("stores",))
             _check_out(out)
             weights = parse_weights(weight)
-            table, frames = _load(demo, layers, {"stores": stores, "competitors": competitors},
-                                  ("stores",))
-            smoothing = None
-            if smooth_k > 0:
-                from geodata.grid import disk_matrix
-
-                cells = table.index.to_numpy(dtype="uint64")
-                smoothing = disk_matrix(cells, cells, smooth_k, decay="linear")
-            run = run_site_selection(
-                table, frames["stores"], frames["competitors"], weights=weights,
-                model=model,  # type: ignore[arg-type]
-                n_new=None if (n_new is None or (budget is not None and n_new == 0)) else n_new,
-                radius_km=radius_km, budget=budget, opening_cost=opening_cost,
-                min_spacing_km=min_spacing_km, max_candidates=max_candidates,
-                normalisation=normalisation,  # type: ignore[arg-type]
-                smoothing=smoothing, solver=solver, time_limit=time_limit, gap=gap)
-            written = write_sites(run.sites, out)
-        except (XingtuError, ValueError, OSError) as error:
-            raise _fail(error) from None
-        typer.echo(report_lines(run.report))
-        typer.echo(run.summary())
-        columns = ["site", "region", "score", "expected_sales", "from_own", "net_gain"]
-        if len(run.sites):
-            typer.echo(run.sites[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-        typer.echo(f"{len(run.sites)} sites written to {written} "
-                   f"({time.perf_counter() - start:.1f} s).")
+            with claim_outputs([out], force=force) as claim:
+                progress.stage("Reading the inputs")
+                tables, _ = gather_tables(("stores", "competitors"), demo=demo,
+                                          files={"stores": stores, "competitors": competitors})
+                require_tables(tables, ("stores",))
+                progress.stage("Building the layers" if layers is None else "Reading the layers")
+                table = layer_table(demo=demo, layers_path=layers, tables=tables)
+                progress.stage("Scoring, calibrating and solving the location model")
+                run = siting.choose_sites(
+                    table, tables["stores"], tables["competitors"], weights=weights, model=model,
+                    n_new=n_new, radius_km=radius_km, budget=budget, opening_cost=opening_cost,
+                    min_spacing_km=min_spacing_km, max_candidates=max_candidates,
+                    normalisation=normalisation, smooth_k=smooth_k, solver=solver,
+                    time_limit=time_limit, gap=gap)
+                progress.stage("Writing the sites")
+                written = siting.commit_sites(claim, run.sites, out)
+        typer.echo(siting.site_lines(run))
+        typer.echo(f"{len(run.sites)} sites written to {written}.")
 
     @app.command("repair-sites")
     def repair_sites_command(
@@ -230,47 +153,48 @@ def register(app: typer.Typer) -> None:
             help="Layer table (GeoParquet from `xingtu layers`), with devices_sold.")] = None,
         shops: Annotated[Path | None, typer.Option(
             help="Existing repair shops file (shop_id, rating).")] = None,
-        objective: Annotated[str | None, typer.Option(
+        objective: Annotated[RepairObjective | None, typer.Option(
             help="coverage (needs --n-new) or fewest; default: coverage with --n-new, "
                  "else fewest.")] = None,
         n_new: Annotated[int | None, typer.Option("--n-new", "-n",
                                                   help="Number of new shops.")] = None,
         radius_km: Annotated[float, typer.Option(help="Service radius of a shop, km.")] = 5.0,
         min_rating: Annotated[float, typer.Option(
-            help="Shops rated below this do not count as coverage.")] = 3.5,
+            help="Shops rated below this do not count as coverage.")] = DEFAULT_MIN_RATING,
         repair_rate: Annotated[float, typer.Option(
-            help="Repairs per device sold per year.")] = 0.08,
+            help="Repairs per device sold per year.")] = DEFAULT_REPAIR_RATE,
         min_cell_repairs: Annotated[float, typer.Option(
-            help="With fewest: cells expecting fewer repairs a year need no shop.")] = 0.5,
-        solver: Annotated[str | None, typer.Option(help="Solver name, e.g. highs.")] = None,
-        time_limit: Annotated[float | None, typer.Option(help="Solver time limit, s.")] = None,
-        gap: Annotated[float | None, typer.Option(help="Relative MIP gap accepted.")] = None,
+            help="With fewest: cells expecting fewer repairs a year need no shop.")
+        ] = DEFAULT_MIN_CELL_REPAIRS,
+        solver: Annotated[str | None, typer.Option(help=SOLVER_HELP)] = None,
+        time_limit: Annotated[float | None, typer.Option(help=TIME_HELP)] = None,
+        gap: Annotated[float | None, typer.Option(help=GAP_HELP)] = None,
         out: Annotated[Path, typer.Option(
             help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_REPAIR_OUT,
+        force: Force = False,
+        quiet: Quiet = False,
     ) -> None:
         """Site new repair shops where no well-rated shop is within reach."""
-        from optimizer.repair_shops import run_repair_siting
-
-        start = time.perf_counter()
-        try:
-            chosen = objective or ("coverage" if n_new is not None else "fewest")
-            if chosen not in REPAIR_OBJECTIVES:
-                raise CommandInputError(f"`--objective` is {chosen!r}; use coverage or fewest.")
+        progress = JobProgress(quiet=quiet)
+        with readable_errors(), progress.running():
+            _need_data(demo, layers, ("shops",))
             _check_out(out)
-            table, frames = _load(demo, layers, {"repair_shops": shops}, ("repair_shops",))
-            run = run_repair_siting(
-                table, frames["repair_shops"], radius_km=radius_km, min_rating=min_rating,
-                n_new=n_new, objective=chosen,  # type: ignore[arg-type]
-                repair_rate=repair_rate, min_cell_repairs=min_cell_repairs, solver=solver,
-                time_limit=time_limit, gap=gap)
-            written = write_sites(run.new_shops, out)
-        except (XingtuError, ValueError, OSError) as error:
-            raise _fail(error) from None
-        typer.echo(report_lines(run.report))
-        typer.echo(run.summary())
-        if len(run.new_shops):
-            columns = ["shop", "region", "repairs_in_reach", "new_repairs_covered"]
-            typer.echo(run.new_shops[columns].head(20).to_string(
-                index=False, float_format=lambda v: f"{v:,.1f}"))
-        typer.echo(f"{len(run.new_shops)} new shops written to {written} "
-                   f"({time.perf_counter() - start:.1f} s).")
+            with claim_outputs([out], force=force) as claim:
+                progress.stage("Reading the inputs")
+                tables, _ = gather_tables(("repair_shops",), demo=demo,
+                                          files={"repair_shops": shops})
+                if tables.get("repair_shops") is None:
+                    raise CommandInputError("Missing input: pass --shops (or --demo).")
+                progress.stage("Building the layers" if layers is None else "Reading the layers")
+                table = layer_table(demo=demo, layers_path=layers, tables={})
+                progress.stage("Solving the location model")
+                run = repair.site_repair_shops(
+                    table, tables["repair_shops"], n_new=n_new, objective=objective,
+                    radius_km=radius_km, min_rating=min_rating, repair_rate=repair_rate,
+                    min_cell_repairs=min_cell_repairs, solver=solver, time_limit=time_limit,
+                    gap=gap)
+                progress.stage("Writing the shops")
+                written = repair.commit_shops(claim, run, out)
+        typer.echo(repair.shop_lines(run))
+        typer.echo(f"{len(run.new_shops)} new shops written to {written}.")
+

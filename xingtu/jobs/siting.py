@@ -1,0 +1,122 @@
+"""The store siting job: layers and stores in; new sites with their reasons out, saved and exported.
+
+The CLI (``xingtu sites``, ``xingtu demo``) and the app's Site selection and Scenarios pages call
+this module: :func:`choose_sites` runs the library's
+:func:`optimizer.siting.run_site_selection`, :func:`sites_frame` is the exported table (point
+geometry, the H3 cell as text), :func:`choose_and_commit` commits the file, and
+:func:`scenario_record` / :func:`save_scenario` are what a saved scenario holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.siting import DEFAULT_OPENING_COST_CNY, SiteSelectionRun, run_site_selection
+
+from ..database import Database, json_ready
+from ..export import check_table_format, render_table
+from .outputs import OutputClaim, Writer, commit_outputs
+
+SITE_COLUMNS = ["site", "region", "score", "expected_sales", "from_own", "net_gain"]
+"""Columns of the chosen sites a planner reads first."""
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    """A siting run as a saved scenario: its options, its sites and its headline figures."""
+
+    name: str
+    parameters: dict[str, Any]
+    sites: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def smoothing_for(layers: pd.DataFrame, smooth_k: int) -> Any:
+    """Return the neighbourhood average over ``smooth_k`` rings of cells (``None`` for 0)."""
+    if smooth_k <= 0:
+        return None
+    from geodata.grid import disk_matrix
+
+    cells = layers.index.to_numpy(dtype="uint64")
+    return disk_matrix(cells, cells, smooth_k, decay="linear")
+
+
+def choose_sites(layers: pd.DataFrame, stores: pd.DataFrame, competitors: pd.DataFrame | None,
+                 *, n_new: int | None, smooth_k: int = 0, **options: Any) -> SiteSelectionRun:
+    """Run the site selection (see :func:`optimizer.siting.run_site_selection` for ``options``).
+
+    ``n_new=0`` with a ``budget`` opens as many sites as the budget allows.
+    """
+    if n_new == 0 and options.get("budget") is not None:
+        n_new = None
+    return run_site_selection(layers, stores, competitors, n_new=n_new,
+                              smoothing=smoothing_for(layers, smooth_k), **options)
+
+
+def sites_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a site table as a point GeoDataFrame (EPSG:4326) with the H3 cell as hex text."""
+    import geopandas as gpd
+
+    from geodata.grid import cells_to_str
+
+    frame = table.copy()
+    if "cell" in frame.columns and len(frame):
+        frame.insert(frame.columns.get_loc("cell") + 1, "cell_id",
+                     cells_to_str(frame["cell"].to_numpy(dtype="uint64")))
+    if "cell" in frame.columns:
+        frame["cell"] = frame["cell"].astype("uint64").astype(str)
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lng"], frame["lat"]),
+                            crs="EPSG:4326")
+
+
+def site_writer(table: pd.DataFrame, out: Path) -> Writer:
+    """Return how to write a site table at ``out`` (by extension; no geometry in CSV/Excel)."""
+    frame = sites_frame(table)
+    if out.suffix.lower() in (".csv", ".xlsx"):
+        frame = pd.DataFrame(frame.drop(columns="geometry"))
+    check_table_format(frame, out)
+    return lambda tmp: render_table(frame, tmp, out.suffix)
+
+
+def commit_sites(claim: OutputClaim, table: pd.DataFrame, out: Path) -> Path:
+    """Write a site table at ``out`` (claimed by :func:`~xingtu.jobs.outputs.claim_outputs`
+    before the run) through the output transaction; returns ``out``."""
+    commit_outputs(claim, {out: site_writer(table, out)})
+    return out
+
+
+def scenario_record(name: str, run: SiteSelectionRun,
+                    parameters: Mapping[str, Any] | None = None) -> ScenarioRecord:
+    """Return what a saved scenario holds for ``run`` (the one definition of its figures)."""
+    sites = run.sites
+    opening = np.nan_to_num(sites["opening_cost"].astype(float)).sum() if len(sites) else 0.0
+    summary = {"n_sites": int(len(sites)), "coverage_before": run.coverage_before,
+               "coverage_after": run.coverage_after,
+               "expected_sales": float(sites["expected_sales"].sum()),
+               "net_gain": float(sites["net_gain"].sum()),
+               "from_own": float(sites["from_own"].sum()),
+               "opening_cost": float(opening or len(sites) * DEFAULT_OPENING_COST_CNY),
+               "status": run.report.status, "gap": run.report.gap}
+    params = dict(parameters) if parameters is not None else dict(run.parameters)
+    return ScenarioRecord(name=name, parameters=json_ready(params), sites=sites,
+                          summary=json_ready(summary))
+
+
+def save_scenario(database: Database, record: ScenarioRecord) -> int:
+    """Save a scenario record; returns the saved version's id."""
+    return database.save_scenario(record.name, record.parameters, record.sites, record.summary)
+
+
+def site_lines(run: SiteSelectionRun) -> str:
+    """Return the text a planner reads after a run: the solve, the summary, the sites."""
+    lines = [run.report.summary(), run.summary()]
+    if len(run.sites):
+        lines.append(run.sites[SITE_COLUMNS].to_string(index=False,
+                                                       float_format=lambda v: f"{v:,.2f}"))
+    return "\n".join(lines)
