@@ -236,11 +236,8 @@ def formula_safe_text(frame: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> formula_safe_text(pd.DataFrame({"id": ["=1+1", "-3", "S1"], "n": [-1, 2, 3]}))
-         id  n
-    0  '=1+1 -1
-    1    -3  2
-    2    S1  3
+    >>> formula_safe_text(pd.DataFrame({"id": ["=1+1", "-3", "S1"], "n": [-1, 2, 3]}))["id"].tolist()
+    ["'=1+1", '-3', 'S1']
     """
     cells = _risky_text_cells(frame)
     if not cells:

@@ -65,12 +65,19 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert any("other inputs or settings" in w.value for w in fresh.warning)
 
 
-def test_excel_workbook_has_the_plan_sheets(tmp_path: Path) -> None:
-    from xingtu.export import write_workbook
+def test_the_download_is_the_cli_workbook(tmp_path: Path) -> None:
+    from xingtu.export import workbook_bytes, write_workbook
+    from xingtu.jobs.weekly import SHEETS, PlanRecord
 
-    lines = pd.DataFrame({"from": ["S1"], "to": ["S2"], "sku": ["A"], "quantity": [3]})
-    path = write_workbook({"plan_lines": lines, "kpis": pd.DataFrame({"kpi": ["x"], "value": ["1"]})},
-                          tmp_path / "plan.xlsx")
-    sheets = pd.read_excel(io.BytesIO(path.read_bytes()), sheet_name=None)
-    assert list(sheets) == ["plan_lines", "kpis"]
-    pd.testing.assert_frame_equal(sheets["plan_lines"], lines)
+    lines = pd.DataFrame({"from": ["=S1"], "to": ["S2"], "sku": ["A"], "quantity": [3]})
+    record = PlanRecord(week="2026-W02", fingerprint="f", lines=lines,
+                        kpis={"trucks": 1.0, "warehouses": [{"warehouse_id": "W1"}]},
+                        report={"status": "optimal"})
+    data = workbook_bytes(record.sheets())
+    path = write_workbook(record.sheets(), tmp_path / record.file_name())
+    first = pd.read_excel(io.BytesIO(data), sheet_name=None)
+    second = pd.read_excel(path, sheet_name=None)
+    assert list(first) == list(second) == list(SHEETS)
+    for name in SHEETS:
+        pd.testing.assert_frame_equal(first[name], second[name])
+    pd.testing.assert_frame_equal(first["plan"], lines)

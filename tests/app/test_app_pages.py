@@ -126,13 +126,12 @@ def test_a_map_click_resolves_to_the_cell_under_it() -> None:
     assert common.clicked_cell({"last_object_clicked": None}, 8) is None
 
 
-def test_solve_line_never_calls_an_unproven_result_optimal() -> None:
-    from app_pages import common
+def test_pages_render_reports_with_the_one_summary_and_import_no_strings() -> None:
     from optimizer.results import SolveReport
 
     feasible = SolveReport("feasible", 105.0, 100.0, 0.0476, 12.3, "highs", "time limit")
-    line = common.solve_report_line(feasible)
-    assert "not proven optimal" in line and "gap 4.76%" in line and "12.3 s" in line
-    optimal = common.solve_report_line({"status": "optimal", "gap": 0.0, "solve_seconds": 1.0,
-                                        "solver": "highs"})
-    assert "proven optimal" in optimal and "not proven" not in optimal
+    assert feasible.summary() == "Solve: feasible, objective 105, bound 100, gap 4.76%, 12.3 s."
+    for page in (ROOT / "app_pages").glob("*.py"):
+        text = page.read_text()
+        assert "require(" not in text and "solve_report_line" not in text, page.name
+        assert "f\"Solve:" not in text and "f\"Solver:" not in text, page.name
