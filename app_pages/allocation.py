@@ -50,7 +50,7 @@ tables = {kind: getattr(data, kind, None) for kind in weekly.INPUT_KINDS}
 @st.cache_data(show_spinner="Fingerprinting the inputs…", max_entries=16)
 def fingerprint_for(key: str, week: str, _settings: PlanSettings, settings_key: str,
                     _tables: dict) -> str:
-    """The job's fingerprint of the data in use, the week and the settings (cached)."""
+    """Return the job's fingerprint of the data in use, the week and the settings (cached)."""
     return weekly.plan_fingerprint(_tables, week, _settings)
 
 
@@ -158,7 +158,7 @@ with tab_warehouses:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def download_bytes(fingerprint: str, week: str, _sheets: dict) -> bytes:
-    """The plan workbook, written by the same formula-safe writer as ``xingtu allocate``."""
+    """Return the plan workbook, written by the same formula-safe writer as ``xingtu allocate``."""
     return workbook_bytes(_sheets)
 
 

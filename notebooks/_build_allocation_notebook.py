@@ -18,8 +18,9 @@ CELLS = [
     ("code", "import numpy as np\nimport pandas as pd\n\n"
              "from geodata.demo import load_demo\n"
              "from optimizer.allocation.forecast import backtest, classify_demand, weekly_history\n"
-             "from optimizer.allocation.plan import PlanSettings, plan_week\n\n"
-             "region = load_demo()\nWEEK = '2026-W02'\n"
+             "from optimizer.allocation import PlanSettings\n"
+             "from xingtu.jobs import weekly\n\n"
+             "region = load_demo()\nWEEK = weekly.next_week(region.sales)  # after the history\n"
              "len(region.stores), len(region.skus), len(region.warehouses), len(region.sales)"),
     ("md", "## Demand classes\nMost store-SKU series are intermittent. Syntetos-Boylan classes "
            "(ADI cut-off 1.32, CV² cut-off 0.49) decide the forecasting method."),
@@ -33,17 +34,17 @@ CELLS = [
     ("md", "## The plan\nReserves are the 95 % demand quantile over lead time plus review "
            "period; only stock above them moves. The solver reports its plan cost, a proven "
            "lower bound and the gap between them."),
-    ("code", "plan = plan_week(stores=region.stores, warehouses=region.warehouses, "
-             "skus=region.skus,\n"
-             "                 sales=region.sales, stock=region.stock, lanes=region.lanes, "
-             "week=WEEK,\n"
-             "                 settings=PlanSettings(time_limit=30))\n"
-             "plan.report"),
+    ("code", "tables = {kind: getattr(region, kind) for kind in weekly.INPUT_KINDS}\n"
+             "run = weekly.run_week(tables, week=WEEK, settings=PlanSettings(time_limit=30))\n"
+             "plan, record = run.plan, run.record\n"
+             "print(record.solve_report.summary(objective='cost'))\n"
+             "print('fingerprint', record.fingerprint[:12], '->', record.file_name(), "
+             "list(record.sheets()))"),
     ("code", "plan.lines.head(10)"),
     ("md", "## KPIs\nExpected stockouts before and after, turnover, transfers, trucks."),
     ("code", "pd.Series({k: v for k, v in plan.kpis.items() if not k.startswith('solve_')})"),
     ("code", "assert plan.kpis['expected_stockout_units_after'] < "
-             "plan.kpis['expected_stockout_units_before']\nplan.warehouses"),
+             "plan.kpis['expected_stockout_units_before']\nrecord.warehouses"),
 ]
 
 

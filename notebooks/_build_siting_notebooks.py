@@ -25,7 +25,7 @@ SITE_SELECTION = [
              "from optimizer.calibration import calibrate\n"
              "from optimizer.huff import huff_shares\n"
              "from optimizer.scoring import rank_battlefields, score_cells\n"
-             "from optimizer.siting import run_site_selection\n\n"
+             "from xingtu.jobs.siting import choose_sites, scenario_record, sites_frame\n\n"
              "region = load_demo()\n"
              "layers = build_layers(region)\n"
              "len(layers), len(region.stores), len(region.competitors)"),
@@ -57,18 +57,23 @@ SITE_SELECTION = [
            "The maximal covering model picks, among the 150 best-scoring free cells, the three "
            "that bring the most sales potential within 3 km of a store; existing stores stay "
            "open. The solver's status, bound and gap say whether the choice is proven best."),
-    ("code", "run = run_site_selection(layers, region.stores, region.competitors, n_new=3,\n"
-             "                         radius_km=3.0, calibration=calibration)\n"
+    ("code", "run = choose_sites(layers, region.stores, region.competitors, n_new=3,\n"
+             "                   radius_km=3.0, calibration=calibration)\n"
+             "print(run.report.summary())\n"
              "print(run.summary())"),
     ("code", "run.sites[['site', 'region', 'score', 'expected_sales', 'from_competitors', "
              "'from_own',\n           'net_gain', 'cannibalisation_rate']].round(2)"),
     ("code", "for text in run.sites['reasons']:\n    print('-', text)"),
+    ("md", "What `xingtu sites` writes (a point per site, the H3 cell as text) and what the app "
+           "saves as a scenario are the same job's:"),
+    ("code", "print(scenario_record('three sites', run).summary)\n"
+             "sites_frame(run.sites)[['site', 'cell_id', 'geometry']]"),
     ("md", "## 6. Same question, another model\n"
            "The p-median model brings demand as close as possible to a store instead of "
            "maximising coverage within a radius."),
-    ("code", "pmedian = run_site_selection(layers, region.stores, region.competitors, "
+    ("code", "pmedian = choose_sites(layers, region.stores, region.competitors, "
              "model='p_median',\n"
-             "                             n_new=3, calibration=calibration)\n"
+             "                       n_new=3, calibration=calibration)\n"
              "pd.DataFrame({'mclp': [run.coverage_after, run.sites['net_gain'].sum()],\n"
              "              'p_median': [pmedian.coverage_after, "
              "pmedian.sites['net_gain'].sum()]},\n"
@@ -83,7 +88,8 @@ REPAIR_SHOPS = [
            "would hide, then sites new shops two ways."),
     ("code", "from geodata.demo import load_demo\n"
              "from geodata.layers import build_layers\n"
-             "from optimizer.repair_shops import repair_demand, run_repair_siting\n\n"
+             "from optimizer.repair_shops import repair_demand\n"
+             "from xingtu.jobs.repair import site_repair_shops\n\n"
              "region = load_demo()\n"
              "layers = build_layers(region)\n"
              "repairs = repair_demand(layers)\n"
@@ -93,9 +99,10 @@ REPAIR_SHOPS = [
     ("md", "## 1. Five new shops for the most coverage\n"
            "Good shops (rated 3.5 or more) stay open; the model adds five shops within a 5 km "
            "service radius."),
-    ("code", "coverage = run_repair_siting(layers, region.repair_shops, radius_km=5.0, "
+    ("code", "coverage = site_repair_shops(layers, region.repair_shops, radius_km=5.0, "
              "min_rating=3.5,\n"
              "                             n_new=5, objective='coverage')\n"
+             "print(coverage.report.summary())\n"
              "print(coverage.summary())\n"
              "coverage.new_shops[['shop', 'region', 'repairs_in_reach', "
              "'new_repairs_covered']].round(1)"),
@@ -106,13 +113,13 @@ REPAIR_SHOPS = [
     ("md", "## 2. The fewest shops to reach every customer\n"
            "Every cell expecting at least one repair every two years gets a good shop within "
            "5 km, with as few new shops as possible (set cover)."),
-    ("code", "fewest = run_repair_siting(layers, region.repair_shops, radius_km=5.0, "
+    ("code", "fewest = site_repair_shops(layers, region.repair_shops, radius_km=5.0, "
              "min_rating=3.5,\n"
-             "                           objective='fewest')\n"
+             "                           n_new=None, objective='fewest')\n"
              "print(fewest.summary())\n"
              "fewest.new_shops.groupby('region').size().rename('new shops')"),
     ("md", "## 3. How coverage grows with the number of new shops"),
-    ("code", "curve = {n: run_repair_siting(layers, region.repair_shops, radius_km=5.0,\n"
+    ("code", "curve = {n: site_repair_shops(layers, region.repair_shops, radius_km=5.0,\n"
              "                              min_rating=3.5, n_new=n).coverage_after\n"
              "         for n in (0, 3, 10)}\n"
              "assert list(curve.values()) == sorted(curve.values())\n"

@@ -1,7 +1,10 @@
 """Documented defaults for every optimisation, overridable by environment variables.
 
-Read once at import into :data:`settings`; call :func:`load_settings` again to re-read the
-environment (tests do). Environment variables:
+This is the settings home: the command line and the app show these defaults rather than copies
+of their own (the weekly plan's own defaults, time limit and gap included, are the fields of
+:class:`optimizer.allocation.PlanSettings`). Read once at import into :data:`settings`; call
+:func:`load_settings` again to re-read the environment (tests do). Environment variables read
+here:
 
 ``XINGTU_SOLVER``
     Default solver name (see :func:`optimizer.solvers.available_solvers`), e.g. ``highs``.
@@ -9,6 +12,10 @@ environment (tests do). Environment variables:
     Default time limit in seconds for one solve (``0`` or empty: none).
 ``XINGTU_MIP_GAP``
     Default relative MIP gap at which a solution counts as optimal, e.g. ``0.0001``.
+
+The one other variable of the library and the front ends, ``XINGTU_DATABASE_URL`` (where plans,
+scenarios and survey statuses are saved), is read by :func:`xingtu.database.database_url` only;
+the map's ``XINGTU_MAP_TILES`` belongs to the map builders.
 """
 
 from __future__ import annotations

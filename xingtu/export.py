@@ -1,5 +1,7 @@
-"""Atomic, formula-safe file exports: a failed write never leaves a half-written file nor
-replaces a good one, and no text from an input file becomes a live spreadsheet formula.
+"""Atomic, formula-safe file exports.
+
+A failed write never leaves a half-written file nor replaces a good one, and no text from an
+input file becomes a live spreadsheet formula.
 
 Every writer renders to a temporary file in the destination folder and renames it into place
 (``os.replace`` is atomic on one file system), so readers see either the old file or the new one.
@@ -298,12 +300,12 @@ def workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """Return ``frame`` as the UTF-8 CSV :func:`render_table` writes (formula-safe text).
+    r"""Return ``frame`` as the UTF-8 CSV :func:`render_table` writes (formula-safe text).
 
     Examples
     --------
     >>> csv_bytes(pd.DataFrame({"id": ["@x"]}))
-    b"id\\n'@x\\n"
+    b"id\n'@x\n"
     """
     return formula_safe_text(frame).to_csv(index=False).encode("utf-8")
 

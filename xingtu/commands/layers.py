@@ -21,8 +21,10 @@ INPUT_KINDS = ("stores", "competitors", "pois", "footfall", "customers", "popula
 
 
 def commit_layers(claim: OutputClaim, table: pd.DataFrame, path: Path) -> Path:
-    """Write a layer table as GeoParquet at ``path`` (claimed before the build) through the
-    output transaction: a failed write leaves no partial file."""
+    """Write a layer table as GeoParquet at ``path`` through the output transaction.
+
+    ``path`` is claimed before the build; a failed write leaves no partial file.
+    """
     from geodata.layers import save_layers
 
     commit_outputs(claim, {path: lambda tmp: save_layers(table, tmp)})

@@ -47,8 +47,10 @@ def require_tables(tables: Mapping[str, pd.DataFrame | None], needed: Sequence[s
 def layer_table(*, demo: bool, layers_path: Path | None,
                 tables: Mapping[str, pd.DataFrame | None], resolution: int | None = None,
                 ) -> pd.DataFrame:
-    """Return the layer table: read from ``layers_path``, else built from the demo region with
-    the given stores and competitors in place of its own."""
+    """Return the layer table: read from ``layers_path``, else built from the demo region.
+
+    The given stores and competitors take the place of the demo region's own.
+    """
     if layers_path is not None:
         from geodata.layers import load_layers
 

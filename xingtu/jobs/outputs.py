@@ -220,7 +220,7 @@ def _take_lock(path: Path) -> Path:
 
 
 def _lock_is_stale(lock: Path) -> bool:
-    """True when the lock was taken on this machine by a process that no longer runs."""
+    """Tell whether the lock was taken on this machine by a process that no longer runs."""
     try:
         pid_text, host = lock.read_text().split()
         pid = int(pid_text)

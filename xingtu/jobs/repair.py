@@ -37,8 +37,10 @@ def default_objective(objective: RepairObjective | None, n_new: int | None) -> R
 def site_repair_shops(layers: pd.DataFrame, shops: pd.DataFrame, *, n_new: int | None,
                       objective: RepairObjective | None = None,
                       **options: Any) -> RepairSitingRun:
-    """Run the repair-shop siting (``options``: those of
-    :func:`optimizer.repair_shops.run_repair_siting`)."""
+    """Run the repair-shop siting.
+
+    ``options`` are those of :func:`optimizer.repair_shops.run_repair_siting`.
+    """
     return run_repair_siting(layers, shops, n_new=n_new,
                              objective=default_objective(objective, n_new), **options)
 

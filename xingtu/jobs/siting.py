@@ -85,8 +85,10 @@ def site_writer(table: pd.DataFrame, out: Path) -> Writer:
 
 
 def commit_sites(claim: OutputClaim, table: pd.DataFrame, out: Path) -> Path:
-    """Write a site table at ``out`` (claimed by :func:`~xingtu.jobs.outputs.claim_outputs`
-    before the run) through the output transaction; returns ``out``."""
+    """Write a site table at ``out`` through the output transaction; return ``out``.
+
+    ``out`` is claimed by :func:`~xingtu.jobs.outputs.claim_outputs` before the run.
+    """
     commit_outputs(claim, {out: site_writer(table, out)})
     return out
 

@@ -87,15 +87,15 @@ class PlanRecord:
         return SolveReport(**{k: v for k, v in self.report.items() if k in fields})
 
     def sheets(self) -> dict[str, pd.DataFrame]:
-        """The plan's sheets: :data:`SHEETS` in order."""
+        """Return the plan's sheets: :data:`SHEETS` in order."""
         return plan_sheets(self)
 
     def file_name(self, suffix: str = ".xlsx") -> str:
-        """The plan file's default name, e.g. ``plan-2026-W02.xlsx``."""
+        """Return the plan file's default name, e.g. ``plan-2026-W02.xlsx``."""
         return plan_file_name(self.week, suffix)
 
     def summary(self) -> str:
-        """What a planner reads after the run: lines, units, trucks, stockouts, the solve."""
+        """Return what a planner reads after the run: lines, units, trucks, stockouts, solve."""
         k = self.kpis
         return "\n".join([
             f"Week {self.week}: {len(self.lines):,} plan lines, "
