@@ -19,6 +19,7 @@ from optimizer.errors import InfeasibleError, XingtuError
 from optimizer.settings import settings
 from optimizer.solvers import SolveProgress, solve_progress
 from xingtu.database import Database, database_url
+from xingtu.jobs.progress import progress_text
 
 MAP_HEIGHT = 560
 UPLOADS_KEY = "uploads"
@@ -183,10 +184,7 @@ def live_gap() -> Iterator[None]:
     line = st.empty()
 
     def show(progress: SolveProgress) -> None:
-        if progress.gap is None:
-            line.write(f"Solving… {progress.seconds:.1f} s, no plan proven against a bound yet.")
-        else:
-            line.write(f"Solving… gap so far {progress.gap:.2%} after {progress.seconds:.1f} s.")
+        line.write(f"Solving… {progress_text(progress)}.")
 
     with solve_progress(show):
         yield

@@ -26,6 +26,7 @@ from optimizer.errors import InfeasibleError, InputError, XingtuError
 from optimizer.solvers import SolveProgress, solve_progress
 
 from ..database import DatabaseError
+from ..jobs.progress import progress_text
 
 RUNTIME_FAILURE = 1
 USAGE_ERROR = 2
@@ -100,7 +101,7 @@ class JobProgress:
         """Report the solver's state (called from the solving thread)."""
         if self.quiet:
             return
-        text = self.gap_text(progress)
+        text = progress_text(progress)
         if self._status is not None:
             self._status.update(f"{self._stage}… {text}")
             return
@@ -108,21 +109,6 @@ class JobProgress:
         if now - self._last_line >= PLAIN_PROGRESS_SECONDS:
             self._last_line = now
             self.console.print(f"[{now - self._started:6.1f} s] {self._stage}: {text}")
-
-    @staticmethod
-    def gap_text(progress: SolveProgress) -> str:
-        """Return the solver's state in words.
-
-        Examples
-        --------
-        >>> JobProgress.gap_text(SolveProgress(12.3, 105.0, 100.0, 0.0476))
-        'gap so far 4.76% after 12.3 s'
-        >>> JobProgress.gap_text(SolveProgress(1.0, None, None, None))
-        'no plan proven against a bound yet after 1.0 s'
-        """
-        if progress.gap is None:
-            return f"no plan proven against a bound yet after {progress.seconds:.1f} s"
-        return f"gap so far {progress.gap:.2%} after {progress.seconds:.1f} s"
 
     @contextmanager
     def running(self) -> Iterator[JobProgress]:

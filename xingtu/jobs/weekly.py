@@ -15,7 +15,7 @@ sheets, the same file name and the same warehouse figures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from optimizer.results import SolveReport
 from ..database import Database, json_ready
 from ..export import TABLE_FORMATS, check_week_label, render_table, render_workbook, week_file_name
 from .outputs import Writer, claim_outputs, commit_outputs
+from .progress import Stage
+from .progress import no_stage as _no_stage
 
 INPUT_KINDS = ("stores", "warehouses", "skus", "sales", "stock", "lanes")
 """Tables of a week; all but ``lanes`` are required (lanes are derived from distance)."""
@@ -42,14 +44,6 @@ PLAN_FORMATS = (".xlsx", ".csv", ".parquet")
 
 WAREHOUSES_KEY = "warehouses"
 """Key of the warehouse figures inside a saved plan's KPIs (records: one dict per warehouse)."""
-
-Stage = Callable[[str], None]
-"""Told the name of each stage of a job as it starts (to show progress)."""
-
-
-def _no_stage(_: str) -> None:
-    return None
-
 
 @dataclass(frozen=True)
 class PlanRecord:
