@@ -80,7 +80,7 @@ class JobProgress:
 
     def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
         self.quiet = quiet
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self._status = None
         self._stage = ""
         self._started = time.perf_counter()
