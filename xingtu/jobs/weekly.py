@@ -250,7 +250,8 @@ def plan_writers(record: PlanRecord, path: Path) -> dict[Path, Writer]:
         return {path: lambda tmp: render_workbook(sheets, tmp)}
     writers: dict[Path, Writer] = {}
     for name, table in sheets.items():
-        target = path if name == SHEETS[0] else path.with_name(f"{path.stem}-{name}{suffix}")
+        target = path if name == SHEETS[0] else path.with_name(
+            f"{path.stem}-{name}{path.suffix}")
         writers[target] = lambda tmp, table=table: render_table(table, tmp, suffix)
     return writers
 
