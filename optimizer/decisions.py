@@ -73,7 +73,12 @@ def cell_ids(values: CellIds | None, name: str = "cells") -> np.ndarray:
     """
     if values is None:
         return np.zeros(0, dtype=np.uint64)
-    array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
+    array = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
+    if array.dtype == object and len(array) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in array):
+        array = np.array([int(v) for v in array], dtype=object)
+        if all(v >= 0 for v in array):
+            return array.astype(np.uint64)
     if array.dtype.kind in "ui":
         if array.dtype.kind == "i" and (array < 0).any():
             raise InputError(f"`{name}` has a negative cell id {int(array[array < 0][0])}; "
@@ -464,7 +469,7 @@ def snap_points_to_rows(layers: pd.DataFrame, lat: np.ndarray, lng: np.ndarray, 
     Examples
     --------
     >>> t = pd.DataFrame({"lat": [22.5, 22.6], "lng": [114.0, 114.0]})
-    >>> snap_points_to_rows(t, np.array([22.59]), np.array([114.0])).tolist()
+    >>> snap_points_to_rows(t, np.array([22.597]), np.array([114.0])).tolist()
     [1]
     """
     lat, lng = np.asarray(lat, float).ravel(), np.asarray(lng, float).ravel()
