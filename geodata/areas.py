@@ -1,5 +1,6 @@
-"""Areas the expansion team draws or brings, as H3 cells: exclusion areas, chosen battlefields,
-the team's own candidate sites, and named districts.
+"""Areas the expansion team draws or brings, as H3 cells.
+
+Exclusion areas, chosen battlefields, the team's own candidate sites, and named districts:
 
 - :func:`polygons_to_cell_ids`: the cells of polygons (an exclusion area, a drawn battlefield);
 - :func:`read_exclusion_areas` / :func:`read_candidate_sites`: the two input files
@@ -123,7 +124,7 @@ def read_exclusion_areas(path: str | os.PathLike[str], *, layer: str | None = No
 
 def read_candidate_sites(path: str | os.PathLike[str], *, layer: str | None = None
                          ) -> pd.DataFrame:
-    """Read and check a candidate-site file: points (``lat``/``lng`` or geometry) or ``cell`` ids.
+    r"""Read and check a candidate-site file: points (``lat``/``lng`` or geometry) or ``cell`` ids.
 
     Returns
     -------
@@ -135,7 +136,7 @@ def read_candidate_sites(path: str | os.PathLike[str], *, layer: str | None = No
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "offers.csv"
-    >>> _ = p.write_text("site_id,lat,lng\\nA1,22.54,114.06\\n")
+    >>> _ = p.write_text("site_id,lat,lng\nA1,22.54,114.06\n")
     >>> len(read_candidate_sites(p))
     1
     """
@@ -205,7 +206,7 @@ def candidate_sites_to_cells(sites: pd.DataFrame, resolution: int) -> np.ndarray
     resolution = grid._check_resolution(resolution)
     if "cell" in sites.columns and not isinstance(sites, gpd.GeoDataFrame) \
             and "lat" not in sites.columns:
-        cells = grid.str_to_cells(sites["cell"].astype(str).to_numpy())
+        cells = grid.str_to_cells(sites["cell"].astype(str).to_numpy()).copy()
         levels = grid.cells_resolution(cells)
         if (levels < resolution).any():
             row = int(np.flatnonzero(levels < resolution)[0])

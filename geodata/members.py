@@ -15,13 +15,16 @@ module gives it the checked table and turns its per-member values into a layer p
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from . import grid
 from ._validate import Column, Schema, register_schema
+from .user_layers import add_cell_columns
+
+__all__ = ["MEMBERS", "add_cell_columns", "member_cells", "member_locations",
+           "member_value_layer", "read_members"]
 
 MEMBERS = Schema("members", (
     Column("member_id", "id", description="member (loyalty card) id"),
@@ -34,7 +37,7 @@ register_schema(MEMBERS)
 
 
 def read_members(path: str | os.PathLike[str], *, layer: str | None = None) -> pd.DataFrame:
-    """Read and check a members' transactions file (CSV, Excel, GeoPackage, GeoJSON, Parquet).
+    r"""Read and check a members' transactions file (CSV, Excel, GeoPackage, GeoJSON, Parquet).
 
     Returns
     -------
@@ -46,7 +49,7 @@ def read_members(path: str | os.PathLike[str], *, layer: str | None = None) -> p
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "members.csv"
-    >>> _ = p.write_text("member_id,date,amount,lat,lng\\nM1,2025-03-01,899,22.54,114.06\\n")
+    >>> _ = p.write_text("member_id,date,amount,lat,lng\nM1,2025-03-01,899,22.54,114.06\n")
     >>> read_members(p)["amount"].tolist()
     [899.0]
     """
@@ -126,37 +129,6 @@ def member_value_layer(values: pd.Series, cells: pd.Series, *,
                                                name: ("sum", values.to_numpy(float))})
     table[f"{name}_per_member"] = table[name] / table["members"]
     return table
-
-
-def add_cell_columns(layers: pd.DataFrame, columns: pd.DataFrame, *,
-                     fill_value: float = 0.0) -> pd.DataFrame:
-    """Return the layer table with the columns of a per-cell table added (joined on the cell).
-
-    Cells of the layer table missing from ``columns`` get ``fill_value`` (0 for counts and sums;
-    pass ``numpy.nan`` for scores such as brand awareness, which scoring then treats as neutral).
-    Values in cells outside the layer table are left out with a warning saying how much.
-
-    Examples
-    --------
-    >>> layers = pd.DataFrame({"lat": [22.5]}, index=pd.Index([7], dtype="uint64", name="cell"))
-    >>> add_cell_columns(layers, pd.DataFrame({"members": [3]}, index=[7]))["members"].tolist()
-    [3.0]
-    """
-    index = pd.Index(np.asarray(columns.index.to_numpy(), dtype=np.uint64), name="cell")
-    table = columns.set_axis(index)
-    outside = ~index.isin(layers.index)
-    if outside.any():
-        lost = table.loc[outside].select_dtypes("number").sum()
-        shown = ", ".join(f"{c} {v:,.0f}" for c, v in lost.items())
-        warnings.warn(f"{int(outside.sum()):,} cells of the new layer lie outside the layer "
-                      f"table and were left out ({shown}); build the layers over the whole "
-                      "area the file covers.", stacklevel=2)
-    clash = [c for c in table.columns if c in layers.columns]
-    out = layers.drop(columns=clash)
-    joined = table.reindex(out.index)
-    for column in table.columns:
-        out[column] = joined[column].astype(float).fillna(fill_value).to_numpy()
-    return out
 
 
 def _lat_lng(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

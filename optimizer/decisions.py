@@ -283,6 +283,7 @@ class SitingDecisions:
         return cls(survey=survey, **options)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
+        """Check the survey statuses and the snapping distance."""
         bad = ~self.survey.isin(SURVEY_STATUSES)
         if bad.any():
             position = int(np.flatnonzero(bad.to_numpy())[0])

@@ -645,7 +645,7 @@ def _merge_small_areas(layers: pd.DataFrame, label: pd.Series, min_residents: fl
 
 
 def _main_region(layers: pd.DataFrame, label: pd.Series) -> pd.Series:
-    """The region holding most cells of each area."""
+    """Return the region holding most cells of each area."""
     counts = pd.DataFrame({"area": label.to_numpy(), "region": layers["region"].astype(str)
                            .to_numpy()}).value_counts(sort=True)
     first = counts.reset_index().drop_duplicates("area")
@@ -720,7 +720,7 @@ def _area_frame(layers: pd.DataFrame, label: pd.Series, demand: str, radius_km: 
 
 def _area_names(layers: pd.DataFrame, label: pd.Series, areas: pd.Index,
                 places: pd.DataFrame | None, *, by_region: bool) -> tuple[list[str], list[str]]:
-    """A readable name and the main region of each area."""
+    """Return a readable name and the main region of each area."""
     if "region" in layers.columns:
         region = _main_region(layers, label).reindex(areas)
     else:

@@ -1,5 +1,6 @@
-r"""What-if on one site: the sales a store at any point would make, whom it takes them from and
-where its customers come from; the same for an existing store.
+r"""What-if on one site: its sales, whom it takes them from, and where its customers come from.
+
+For a new store at any point, and the same for an existing store.
 
 Under the Huff model (:mod:`optimizer.huff`) a customer cell :math:`i` with demand :math:`d_i`
 and today's total utility :math:`D_i = \sum_k u_{ik}` over own and competitor stores gives a new
@@ -173,8 +174,7 @@ def store_what_if(layers: pd.DataFrame, own_stores: pd.DataFrame,
                   calibration: Calibration | None = None,
                   demand: np.ndarray | pd.Series | None = None,
                   min_probability: float = 0.0) -> SiteWhatIf:
-    """Return the what-if of an existing own store: its sales, whom it takes them from, and
-    where its customers come from.
+    """Return the what-if of an existing own store: its sales, from whom, and its catchment.
 
     Computed as the what-if of the store added to today's network without it, so
     ``expected_sales`` equals its Huff sales today (:func:`optimizer.huff.store_sales`),
