@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from .calibration import Calibration, calibrate
 from .errors import InputError
+from .geometry import haversine_km
 from .huff import (
     DEFAULT_MIN_DISTANCE_KM,
     StorePoints,
@@ -220,6 +221,16 @@ def _what_if(layers: pd.DataFrame, demand: np.ndarray, site_lat: float, site_lng
     cell_lat, cell_lng = frame_lat_lng(layers, "layers")
     options = {"alpha": calibration.alpha, "beta": calibration.beta,
                "cutoff_km": calibration.cutoff_km, "min_distance_km": DEFAULT_MIN_DISTANCE_KM}
+    index = layers.index
+    cutoff = calibration.cutoff_km
+    if cutoff is not None:
+        # Exact, and much smaller: the site reaches cells within c; the stores it takes from lie
+        # within 2c; their sales today need the cells within 3c and the stores within 4c.
+        near = haversine_km(site_lat, site_lng, cell_lat, cell_lng) <= 3 * cutoff
+        cell_lat, cell_lng, demand, index = (cell_lat[near], cell_lng[near], demand[near],
+                                             index[near])
+        own = _stores_within(own, site_lat, site_lng, 4 * cutoff)
+        comp = None if comp is None else _stores_within(comp, site_lat, site_lng, 4 * cutoff)
     new = StorePoints.from_arrays(np.array([site_lat]), np.array([site_lng]), area,
                                   ids=np.array([site]))
     u = _dense_column(utility_matrix(cell_lat, cell_lng, new, **options))
@@ -247,7 +258,7 @@ def _what_if(layers: pd.DataFrame, demand: np.ndarray, site_lat: float, site_lng
     keep = reached & (probability >= min_probability)
     catchment = pd.DataFrame({"lat": cell_lat[keep], "lng": cell_lng[keep],
                               "demand": demand[keep], "probability": probability[keep],
-                              "captured": captured[keep]}, index=layers.index[keep])
+                              "captured": captured[keep]}, index=index[keep])
     catchment = catchment.sort_values("captured", ascending=False, kind="stable")
     return SiteWhatIf(
         site=site, lat=float(site_lat), lng=float(site_lng), cell=cell, floor_area_m2=area,
@@ -256,6 +267,13 @@ def _what_if(layers: pd.DataFrame, demand: np.ndarray, site_lat: float, site_lng
         from_unserved=float(capture["from_unserved"]),
         catchment_demand=float(demand[reached].sum()), own_stores=own_table,
         competitors=comp_table, catchment=catchment)
+
+
+def _stores_within(stores: StorePoints, lat: float, lng: float, radius_km: float
+                   ) -> StorePoints:
+    keep = haversine_km(lat, lng, stores.lat, stores.lng) <= radius_km
+    return StorePoints(stores.lat[keep], stores.lng[keep], stores.attractiveness[keep],
+                       stores.ids[keep])
 
 
 def _store_losses(utility: sp.csr_array, ids: np.ndarray, loss_factor: np.ndarray,

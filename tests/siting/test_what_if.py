@@ -105,6 +105,28 @@ def test_existing_store_catchment_matches_its_huff_sales() -> None:
     assert "expected sales" in wi.summary()
 
 
+def test_sales_before_match_the_network_with_a_short_cutoff() -> None:
+    # With a 3 km cutoff the what-if works on the cells and stores near the site only; the
+    # figures must still equal those of the whole network.
+    layers, stores, competitors = _region(n=400)
+    short = Calibration(alpha=1.0, beta=2.0, demand_weights={"population": 10.0},
+                        used_defaults=True, cutoff_km=3.0, message="test model")
+    everyone = StorePoints.concat(StorePoints.from_frame(stores, id_column="store_id"),
+                                  StorePoints.from_frame(competitors, id_column="competitor_id"))
+    sales = pd.Series(store_sales(short.demand(layers).to_numpy(), layers["lat"].to_numpy(),
+                                  layers["lng"].to_numpy(), everyone, cutoff_km=3.0),
+                      index=everyone.ids)
+    grid = [(lat, lng) for lat in np.linspace(22.5, 22.7, 5) for lng in np.linspace(114, 114.2, 5)]
+    for lat, lng in grid:
+        wi = site_what_if(layers, stores, competitors, lat=lat, lng=lng, calibration=short)
+        for table in (wi.own_stores, wi.competitors):
+            assert np.allclose(table["sales_before"], sales[table.index])
+        assert abs(wi.accounting_gap) < 1e-6 * max(wi.expected_sales, 1.0)
+    for store in stores["store_id"]:
+        wi = store_what_if(layers, stores, competitors, store_id=store, calibration=short)
+        assert wi.expected_sales == pytest.approx(sales[store], rel=1e-10)
+
+
 def test_min_probability_trims_the_map_not_the_totals() -> None:
     layers, stores, competitors = _region()
     full = site_what_if(layers, stores, competitors, lat=22.57, lng=114.08, calibration=CAL)
