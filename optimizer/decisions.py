@@ -25,7 +25,7 @@ layer cell whose centre is nearest (within ``max_snap_km``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -432,13 +432,13 @@ class SitingDecisions:
         return pd.Series(values, index=pd.Index(ids, dtype=index.dtype) if ids else None,
                          dtype=object)
 
-    def _user_rows(self, layers: pd.DataFrame, rows_of: object) -> np.ndarray | None:
+    def _user_rows(self, layers: pd.DataFrame,
+                   rows_of: Callable[[np.ndarray, str], np.ndarray]) -> np.ndarray | None:
         if self.candidates is None and self.candidate_points is None:
             return None
         parts = []
         if self.candidates is not None:
-            parts.append(rows_of(cell_ids(self.candidates, "candidates"),  # type: ignore[operator]
-                                 "candidate cell"))
+            parts.append(rows_of(cell_ids(self.candidates, "candidates"), "candidate cell"))
         if self.candidate_points is not None:
             parts.append(snap_points_to_rows(layers, *self.candidate_points,
                                              max_km=self.max_snap_km))

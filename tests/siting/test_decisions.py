@@ -179,3 +179,24 @@ def test_bad_decisions_say_the_fix() -> None:
         cell_ids(["881f1d4a8bfffff", "not a cell"])
     with pytest.raises(InputError, match="No candidate site is left"):
         _run(layers, stores, competitors, SitingDecisions(excluded=layers.index))
+
+
+def test_statuses_saved_in_the_database_reach_the_model() -> None:
+    from xingtu.database import Database
+
+    layers, stores, competitors = _region()
+    first = _run(layers, stores, competitors)
+    database = Database("sqlite://")
+    chosen = [format(int(c), "x") for c in first.sites["cell"]]
+    database.set_survey_status(chosen[0], "surveyed", user="li")
+    database.set_survey_status(chosen[0], "rejected", note="no parking", user="li")
+    database.set_survey_status(chosen[1], "approved", note="corner unit", user="wang")
+    database.set_survey_status(chosen[2], "surveyed", user="li")
+    run = _run(layers, stores, competitors,
+               SitingDecisions.from_survey(database.survey_statuses()))
+    status = dict(zip(run.sites["cell"], run.sites["survey_status"], strict=True))
+    assert first.sites["cell"].iloc[0] not in status
+    assert status[first.sites["cell"].iloc[1]] == "approved"
+    assert len(run.sites) == 3
+    history = SitingDecisions.from_survey(database.survey_statuses(history=True))
+    assert history.rejected.tolist() == [first.sites["cell"].iloc[0]]
