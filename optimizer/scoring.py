@@ -363,53 +363,233 @@ def score_cells(layers: pd.DataFrame, *, weights: Mapping[str, float] | None = N
 
 
 BATTLEFIELD_COLUMNS = ("fan_index", "avg_ticket", "whitespace_rate", "competitor_pressure")
+"""The built-in battlefield measures; any other numeric layer column may be weighted too."""
+
+DEFAULT_BATTLEFIELD_WEIGHTS: Mapping[str, float] = {
+    "fan_index": 1.0, "avg_ticket": 1.0, "whitespace_rate": 1.0, "competitor_pressure": -1.0}
+
+DEFAULT_MIN_RESIDENTS = 20_000.0
+"""Areas with fewer residents are merged into the nearest large area (or dropped): a fan index or
+whitespace rate over a few hundred residents says nothing. 20,000 is about the median resolution-6
+hexagon (36 km2) of the demo region and a small town."""
+
+SmallAreas = Literal["merge", "drop"]
+"""``merge``: a small area joins the nearest area that has enough residents (same ``region``
+first, by the distance between resident-weighted centres). ``drop``: it is left out."""
+
+AreaAggregation = Literal["mean", "sum", "per_resident"]
+"""How a user layer column becomes one value per area: ``mean`` weighted by residents (plain
+mean where an area has none; for scores such as brand awareness), ``sum`` (totals such as member
+value) or ``per_resident`` (the sum per 1,000 residents)."""
+
+
+@dataclass(frozen=True)
+class BattlefieldRanking:
+    """Areas ranked as battlefields, with the cells of each (to restrict a siting run).
+
+    Attributes
+    ----------
+    table
+        One row per area, best first (index ``area``): ``name, region, cells, population,
+        customers, demand, fan_index, avg_ticket, whitespace_rate, competitor_pressure``, any
+        weighted user layer, ``attractiveness`` and ``rank``.
+    area_of_cell
+        Area of every cell of the layer table after merging (index: the layer index; missing
+        for cells of dropped areas).
+    small_areas
+        The areas below ``min_residents`` (index ``area``): ``population`` and ``merged_into``
+        (missing when dropped).
+    min_residents
+        The threshold used.
+    """
+
+    table: pd.DataFrame
+    area_of_cell: pd.Series
+    small_areas: pd.DataFrame
+    min_residents: float
+
+    def cells(self, areas: object | Sequence[object]) -> np.ndarray:
+        """Return the cells of the chosen areas, for ``SitingDecisions(within=...)``.
+
+        Parameters
+        ----------
+        areas
+            One area id or several (index values of ``table``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The layer index values of the cells in those areas.
+        """
+        chosen = ([areas] if isinstance(areas, str | bytes) or np.isscalar(areas)
+                  else list(areas))  # type: ignore[call-overload]
+        unknown = [a for a in chosen if a not in self.table.index]
+        if unknown:
+            shown = ", ".join(map(str, self.table.index[:5]))
+            raise InputError(f"`areas` names {unknown}, which are not ranked areas (small areas "
+                             f"were merged or dropped); use ids such as {shown}.")
+        return self.area_of_cell.index[self.area_of_cell.isin(chosen).to_numpy()].to_numpy()
+
+    def top_cells(self, n: int = 1) -> np.ndarray:
+        """Return the cells of the ``n`` best areas."""
+        return self.cells(list(self.table.index[:n]))
+
+    def summary(self) -> str:
+        """Return one plain sentence on the ranking and the small areas.
+
+        Examples
+        --------
+        Reads like ``"12 areas ranked (at least 20,000 residents each); best: Guangzhou ·
+        Panyu. 3 small areas merged into their neighbours, 0 dropped."``
+        """
+        merged = int(self.small_areas["merged_into"].notna().sum())
+        dropped = len(self.small_areas) - merged
+        best = self.table["name"].iloc[0] if len(self.table) else "none"
+        return (f"{len(self.table):,} areas ranked (at least {self.min_residents:,.0f} residents "
+                f"each); best: {best}. {merged:,} small areas merged into their neighbours, "
+                f"{dropped:,} dropped.")
 
 
 def rank_battlefields(layers: pd.DataFrame, *, areas: str | pd.Series = "region",
                       radius_km: float = 3.0, demand: str = "population",
-                      weights: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Rank areas (regions or coarse H3 parents) as battlefields to enter.
+                      weights: Mapping[str, float] | None = None,
+                      min_residents: float = DEFAULT_MIN_RESIDENTS,
+                      small_areas: SmallAreas = "merge",
+                      places: pd.DataFrame | None = None,
+                      layer_aggregation: Mapping[str, AreaAggregation] | None = None
+                      ) -> pd.DataFrame:
+    """Rank areas (regions, districts or coarse H3 parents) as battlefields to enter.
 
-    Per area: fan index (own customers per resident), average ticket (weighted by customers),
-    market whitespace rate (share of demand no own store reaches within ``radius_km``) and
-    competitor pressure (competitor stores per 100,000 residents). The ``attractiveness`` is the
-    weighted sum of the four percentile ranks across areas; rank 1 is the best battlefield.
-
-    Parameters
-    ----------
-    layers
-        The layer table; needs ``population``, ``customers``, ``avg_ticket``, ``competitor_count``,
-        ``own_store_distance_km`` and the ``demand`` column.
-    areas
-        Column of ``layers`` naming the area of each cell, or a Series of area labels on the same
-        index (e.g. coarse H3 parents).
-    radius_km
-        Reach of a store for the whitespace rate.
-    demand
-        Column measuring demand for the whitespace rate.
-    weights
-        Weight of each of :data:`BATTLEFIELD_COLUMNS`; defaults ``fan_index 1, avg_ticket 1,
-        whitespace_rate 1, competitor_pressure -1``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per area, best first, columns ``population, customers, demand, fan_index,
-        avg_ticket, whitespace_rate, competitor_pressure, attractiveness, rank``.
+    The table of :func:`battlefield_ranking` (same arguments); use that function for the cells
+    of each area and the list of small areas.
 
     Examples
     --------
     >>> t = pd.DataFrame({"region": ["a", "b"], "population": [1000, 1000],
     ...                   "customers": [50, 10], "avg_ticket": [2000, 1000],
     ...                   "competitor_count": [0, 3], "own_store_distance_km": [9.0, 1.0]})
-    >>> rank_battlefields(t).index.tolist()
+    >>> rank_battlefields(t, min_residents=0).index.tolist()
     ['a', 'b']
+    """
+    return battlefield_ranking(layers, areas=areas, radius_km=radius_km, demand=demand,
+                               weights=weights, min_residents=min_residents,
+                               small_areas=small_areas, places=places,
+                               layer_aggregation=layer_aggregation).table
+
+
+def battlefield_ranking(layers: pd.DataFrame, *, areas: str | pd.Series = "region",
+                        radius_km: float = 3.0, demand: str = "population",
+                        weights: Mapping[str, float] | None = None,
+                        min_residents: float = DEFAULT_MIN_RESIDENTS,
+                        small_areas: SmallAreas = "merge",
+                        places: pd.DataFrame | None = None,
+                        layer_aggregation: Mapping[str, AreaAggregation] | None = None
+                        ) -> BattlefieldRanking:
+    """Rank areas of sensible size as battlefields, name them, and keep the cells of each.
+
+    Per area: fan index (own customers per resident), average ticket (weighted by customers),
+    market whitespace rate (share of demand no own store reaches within ``radius_km``),
+    competitor pressure (competitor stores per 100,000 residents) and any user layer column
+    that is weighted (aggregated as ``layer_aggregation`` says). The ``attractiveness`` is the
+    weighted sum of the percentile ranks of the weighted measures across areas; rank 1 is the
+    best battlefield. Areas with fewer than ``min_residents`` residents are merged into the
+    nearest large area or dropped (``small_areas``) before ranking, and reported.
+
+    Parameters
+    ----------
+    layers
+        The layer table; needs ``population``, ``customers``, ``avg_ticket``, ``competitor_count``,
+        ``own_store_distance_km``, the ``demand`` column, and ``lat``/``lng`` to merge areas.
+    areas
+        Column of ``layers`` naming the area of each cell, or a Series of area labels on the same
+        index (e.g. :func:`geodata.areas.cells_to_districts`, or coarse H3 parents).
+    radius_km
+        Reach of a store for the whitespace rate.
+    demand
+        Column measuring demand for the whitespace rate.
+    weights
+        Weight per measure: :data:`BATTLEFIELD_COLUMNS` or any numeric column of ``layers``
+        (brand awareness, reputation index, member value, ...);
+        :data:`DEFAULT_BATTLEFIELD_WEIGHTS` when ``None``.
+    min_residents
+        Smallest area kept as it is (:data:`DEFAULT_MIN_RESIDENTS`); 0 keeps every area.
+    small_areas
+        See :data:`SmallAreas`.
+    places
+        Named places (``name``, ``population``, ``lat``/``lng`` or point geometry; e.g. the
+        GeoNames places of :func:`geodata.demo.load_places`): an area is named after the most
+        populous place in it, or the nearest one, with its region. Without places the area id
+        (or region) is the name.
+    layer_aggregation
+        Per user layer column, see :data:`AreaAggregation` (``mean`` by default).
+
+    Returns
+    -------
+    BattlefieldRanking
+        The ranked table, the area of every cell and the small areas.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"region": ["a", "b", "c"], "population": [30000, 30000, 500],
+    ...                   "customers": [50, 10, 9], "avg_ticket": [2000, 1000, 3000],
+    ...                   "competitor_count": [0, 3, 0], "own_store_distance_km": [9.0, 1.0, 5],
+    ...                   "lat": [22.5, 22.7, 22.51], "lng": [114.0, 114.0, 114.0]})
+    >>> ranking = battlefield_ranking(t)
+    >>> ranking.table.index.tolist(), ranking.small_areas["merged_into"].tolist()
+    (['a', 'b'], ['a'])
     """
     needed = ["population", "customers", "avg_ticket", "competitor_count",
               "own_store_distance_km", demand]
     _require_columns(layers, list(dict.fromkeys(needed)), "layers")
     if not radius_km > 0:
         raise InputError(f"`radius_km` is {radius_km!r}; use a positive distance in km.")
+    if not (np.isfinite(min_residents) and min_residents >= 0):
+        raise InputError(f"`min_residents` is {min_residents!r}; give a number of residents "
+                         ">= 0 (0 keeps every area).")
+    if small_areas not in ("merge", "drop"):
+        raise InputError(f"`small_areas` is {small_areas!r}; use 'merge' or 'drop'.")
+    weights = dict(DEFAULT_BATTLEFIELD_WEIGHTS if weights is None else weights)
+    extra = [c for c in weights if c not in BATTLEFIELD_COLUMNS]
+    _check_battlefield_weights(layers, weights, extra)
+    aggregation = dict(layer_aggregation or {})
+    bad = {c: h for c, h in aggregation.items() if h not in ("mean", "sum", "per_resident")}
+    if bad:
+        raise InputError(f"`layer_aggregation` has {bad}; use 'mean', 'sum' or 'per_resident'.")
+    label = _area_labels(layers, areas)
+    label = _merge_small_areas(layers, label, min_residents, small_areas)
+    small = label.attrs.pop("small_areas")
+    kept = label.notna().to_numpy()
+    if not kept.any():
+        raise InputError(f"No area has {min_residents:,.0f} residents; lower `min_residents` or "
+                         "rank larger areas.")
+    table = _area_frame(layers.loc[kept], label[kept], demand, radius_km, extra, aggregation)
+    ranks = normalise_factors(table, list(weights), method="percentile")
+    table["attractiveness"] = sum(ranks[c] * w for c, w in weights.items())
+    table = table.sort_values("attractiveness", ascending=False, kind="stable")
+    table["rank"] = np.arange(1, len(table) + 1)
+    names, regions = _area_names(layers.loc[kept], label[kept], table.index, places,
+                                 by_region=isinstance(areas, str) and areas == "region")
+    table.insert(0, "name", names)
+    table.insert(1, "region", regions)
+    return BattlefieldRanking(table=table, area_of_cell=label, small_areas=small,
+                              min_residents=float(min_residents))
+
+
+def _check_battlefield_weights(layers: pd.DataFrame, weights: Mapping[str, float],
+                               extra: Sequence[str]) -> None:
+    bad = {k: v for k, v in weights.items() if not np.isfinite(float(v))}
+    if bad:
+        raise InputError(f"`weights` has non-finite values {bad}; use finite numbers.")
+    numeric = [str(c) for c in layers.columns if pd.api.types.is_numeric_dtype(layers[c])
+               and c not in ("lat", "lng")]
+    unknown = [c for c in extra if c not in numeric]
+    if unknown:
+        raise InputError(f"`weights` names {unknown}, which is neither a battlefield measure "
+                         f"{list(BATTLEFIELD_COLUMNS)} nor a numeric column of `layers`; add the "
+                         f"layer (e.g. brand awareness) or use one of {numeric[:12]}.")
+
+
+def _area_labels(layers: pd.DataFrame, areas: str | pd.Series) -> pd.Series:
     if isinstance(areas, str):
         if areas not in layers.columns:
             raise InputError(f"`layers` has no column {areas!r} for `areas`; pass a column name "
@@ -420,19 +600,100 @@ def rank_battlefields(layers: pd.DataFrame, *, areas: str | pd.Series = "region"
         if label.isna().any():
             raise InputError(f"`areas` has no label for {int(label.isna().sum())} cells; give one "
                              "label per row of the layer table.")
+    return pd.Series(label.to_numpy(dtype=object), index=layers.index, name="area", dtype=object)
+
+
+def _merge_small_areas(layers: pd.DataFrame, label: pd.Series, min_residents: float,
+                       how: SmallAreas) -> pd.Series:
+    """Relabel cells of areas below ``min_residents``; the list goes to ``attrs``."""
+    population = layers["population"].to_numpy(float)
+    totals = pd.Series(population).groupby(label.to_numpy()).sum()
+    small = totals[totals < min_residents]
+    report = pd.DataFrame({"population": small.to_numpy(), "merged_into": pd.Series(
+        [None] * len(small), dtype=object).to_numpy()},
+        index=pd.Index(small.index, name="area"))
+    out = label.copy()
+    if len(small) and how == "merge" and {"lat", "lng"} <= set(layers.columns) \
+            and len(small) < len(totals):
+        from scipy.spatial import cKDTree
+
+        from .geometry import unit_vectors
+
+        centre = _area_centres(layers, label)
+        large = totals.index[totals >= min_residents]
+        region = _main_region(layers, label) if "region" in layers.columns else None
+        small_region = (region.reindex(small.index).to_numpy() if region is not None
+                        else np.zeros(len(small)))
+        large_region = (region.reindex(large).to_numpy() if region is not None
+                        else np.zeros(len(large)))
+        target: dict[object, object] = {}
+        for name in pd.unique(small_region):
+            pool = large[large_region == name]
+            pool = pool if len(pool) else large
+            these = small.index[small_region == name]
+            tree = cKDTree(unit_vectors(centre.loc[pool, "lat"].to_numpy(),
+                                        centre.loc[pool, "lng"].to_numpy()))
+            _, nearest = tree.query(unit_vectors(centre.loc[these, "lat"].to_numpy(),
+                                                 centre.loc[these, "lng"].to_numpy()))
+            target.update(zip(these, pool[np.atleast_1d(nearest)], strict=True))
+        report["merged_into"] = pd.Series(target, dtype=object).reindex(report.index).to_numpy()
+        out = label.map(lambda a: target.get(a, a))
+    elif len(small):
+        out = label.where(~label.isin(small.index))
+    out.attrs["small_areas"] = report
+    return out
+
+
+def _main_region(layers: pd.DataFrame, label: pd.Series) -> pd.Series:
+    """Return the region holding most cells of each area."""
+    counts = pd.DataFrame({"area": label.to_numpy(), "region": layers["region"].astype(str)
+                           .to_numpy()}).value_counts(sort=True)
+    first = counts.reset_index().drop_duplicates("area")
+    return pd.Series(first["region"].to_numpy(), index=first["area"].to_numpy(), dtype=object)
+
+
+def _area_centres(layers: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
+    """Resident-weighted centre of each area (plain mean where an area has no residents)."""
+    weight = layers["population"].to_numpy(float)
+    frame = pd.DataFrame({"w": weight, "wlat": weight * layers["lat"].to_numpy(float),
+                          "wlng": weight * layers["lng"].to_numpy(float),
+                          "lat": layers["lat"].to_numpy(float),
+                          "lng": layers["lng"].to_numpy(float)})
+    grouped = frame.groupby(label.to_numpy())
+    sums, means = grouped[["w", "wlat", "wlng"]].sum(), grouped[["lat", "lng"]].mean()
+    has = sums["w"] > 0
+    return pd.DataFrame({
+        "lat": np.where(has, sums["wlat"] / sums["w"].where(has, 1.0), means["lat"]),
+        "lng": np.where(has, sums["wlng"] / sums["w"].where(has, 1.0), means["lng"])},
+        index=sums.index)
+
+
+def _area_frame(layers: pd.DataFrame, label: pd.Series, demand: str, radius_km: float,
+                extra: Sequence[str], aggregation: Mapping[str, AreaAggregation]
+                ) -> pd.DataFrame:
+    population = layers["population"].to_numpy(float)
     frame = pd.DataFrame({
         "area": label.to_numpy(),
-        "population": layers["population"].to_numpy(float),
+        "population": population,
         "customers": layers["customers"].to_numpy(float),
         "ticket_total": (layers["avg_ticket"].fillna(0) * layers["customers"]).to_numpy(float),
         "demand": layers[demand].to_numpy(float),
         "unserved": np.where(layers["own_store_distance_km"].to_numpy(float) > radius_km,
                              layers[demand].to_numpy(float), 0.0),
         "competitors": layers["competitor_count"].to_numpy(float),
+        "n_cells": np.ones(len(layers)),
     })
+    for column in extra:
+        values = layers[column].to_numpy(float)
+        known = np.isfinite(values)
+        frame[f"{column}__sum"] = np.where(known, values, 0.0)
+        frame[f"{column}__wsum"] = np.where(known, values * population, 0.0)
+        frame[f"{column}__w"] = np.where(known, population, 0.0)
+        frame[f"{column}__n"] = known.astype(float)
     grouped = frame.groupby("area", sort=True).sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
+            "cells": grouped["n_cells"].astype(int),
             "population": grouped["population"],
             "customers": grouped["customers"],
             "demand": grouped["demand"],
@@ -441,18 +702,60 @@ def rank_battlefields(layers: pd.DataFrame, *, areas: str | pd.Series = "region"
             "whitespace_rate": grouped["unserved"] / grouped["demand"],
             "competitor_pressure": 1e5 * grouped["competitors"] / grouped["population"],
         })
+        for column in extra:
+            how = aggregation.get(column, "mean")
+            total = grouped[f"{column}__sum"]
+            if how == "sum":
+                table[column] = total
+            elif how == "per_resident":
+                table[column] = 1e3 * total / grouped["population"]
+            else:
+                weighted = grouped[f"{column}__wsum"] / grouped[f"{column}__w"]
+                plain = total / grouped[f"{column}__n"]
+                table[column] = weighted.where(grouped[f"{column}__w"] > 0, plain)
     table = table.replace([np.inf, -np.inf], np.nan)
     table.index.name = "area"
-    weights = dict({"fan_index": 1.0, "avg_ticket": 1.0, "whitespace_rate": 1.0,
-                    "competitor_pressure": -1.0} if weights is None else weights)
-    unknown = set(weights) - set(BATTLEFIELD_COLUMNS)
-    if unknown:
-        raise InputError(f"`weights` names {sorted(unknown)}; use only {list(BATTLEFIELD_COLUMNS)}.")
-    ranks = normalise_factors(table, list(weights), method="percentile")
-    table["attractiveness"] = sum(ranks[c] * w for c, w in weights.items())
-    table = table.sort_values("attractiveness", ascending=False, kind="stable")
-    table["rank"] = np.arange(1, len(table) + 1)
     return table
+
+
+def _area_names(layers: pd.DataFrame, label: pd.Series, areas: pd.Index,
+                places: pd.DataFrame | None, *, by_region: bool) -> tuple[list[str], list[str]]:
+    """Return a readable name and the main region of each area."""
+    if "region" in layers.columns:
+        region = _main_region(layers, label).reindex(areas)
+    else:
+        region = pd.Series("", index=areas)
+    regions = [str(r) for r in region.fillna("")]
+    if by_region or places is None or len(places) == 0:
+        return [str(a) for a in areas], regions
+    from scipy.spatial import cKDTree
+
+    from .geometry import unit_vectors
+    from .huff import frame_lat_lng
+
+    missing = [c for c in ("name", "population") if c not in places.columns]
+    if missing:
+        raise InputError(f"`places` has no column {missing}; give each place a `name` and its "
+                         "`population` (e.g. geodata.demo.load_places()).")
+    place_lat, place_lng = frame_lat_lng(places, "places")
+    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    # Each place belongs to the area of the cell nearest to it.
+    _, nearest_cell = cKDTree(unit_vectors(cell_lat, cell_lng)).query(
+        unit_vectors(place_lat, place_lng))
+    place_area = label.to_numpy()[np.asarray(nearest_cell, dtype=np.int64)]
+    order = np.argsort(-places["population"].to_numpy(float), kind="stable")
+    biggest: dict[object, str] = {}
+    for position in order:
+        biggest.setdefault(place_area[position], str(places["name"].iloc[position]))
+    centre = _area_centres(layers, label)
+    _, nearest_place = cKDTree(unit_vectors(place_lat, place_lng)).query(
+        unit_vectors(centre.loc[areas, "lat"].to_numpy(), centre.loc[areas, "lng"].to_numpy()))
+    names = []
+    for area, near, reg in zip(areas, np.atleast_1d(nearest_place), regions, strict=True):
+        place = biggest.get(area)
+        text = place if place is not None else f"near {places['name'].iloc[int(near)]}"
+        names.append(text if not reg or text == reg else f"{reg} · {text}")
+    return names, regions
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str, *,

@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .calibration import Calibration, calibrate
+from .decisions import DecisionReport, SitingDecisions
 from .errors import InputError
 from .geometry import EARTH_RADIUS_KM
 from .huff import (
@@ -81,6 +82,9 @@ class SiteSelectionRun:
         The location model's own result (assignment, kept-open sites, ...).
     parameters
         The options of the run, for the record.
+    decisions
+        What the survey statuses, candidate list, exclusion areas and restriction did
+        (``None`` when the run had no ``decisions``).
     """
 
     sites: pd.DataFrame
@@ -93,6 +97,7 @@ class SiteSelectionRun:
     calibration: Calibration
     location: LocationResult | None = None
     parameters: Mapping[str, object] = field(default_factory=dict)
+    decisions: DecisionReport | None = None
 
     @property
     def status(self) -> str:
@@ -143,6 +148,7 @@ def run_site_selection(
     solver: str | None = None,
     time_limit: float | None = None,
     gap: float | None = None,
+    decisions: SitingDecisions | None = None,
 ) -> SiteSelectionRun:
     """Choose ``n_new`` new store sites and explain each choice.
 
@@ -180,6 +186,12 @@ def run_site_selection(
         Floor area of a new store for the Huff sales estimate; the median own store when ``None``.
     solver, time_limit, gap
         Passed to the location model's ``solve``.
+    decisions
+        Survey statuses, the user's candidate list, exclusion areas and a restriction to chosen
+        areas (:class:`optimizer.decisions.SitingDecisions`): rejected cells are never chosen,
+        approved ones are kept open and count among the ``n_new`` new sites, and the new sites
+        come only from the candidate list and the allowed cells. ``sites`` then has a
+        ``survey_status`` column.
 
     Returns
     -------
@@ -207,6 +219,12 @@ def run_site_selection(
         free &= layers["own_store_count"].fillna(0).to_numpy() == 0
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
     candidate_rows = order[free[order]][:max_candidates]
+    kept_open = np.zeros(0, dtype=np.int64)
+    decision_report = None
+    if decisions is not None:
+        plan = decisions.candidate_plan(layers, scores.score.to_numpy(), free, max_candidates,
+                                        n_new=n_new)
+        candidate_rows, kept_open, decision_report = plan.rows, plan.kept_open, plan.report
     if len(candidate_rows) == 0:
         raise InputError("`layers` has no cell without an own store to offer as a candidate site.")
     n_own = len(own)
@@ -215,7 +233,8 @@ def run_site_selection(
     cost_per_site = _opening_costs(layers, opening_cost, candidate_rows, budget)
     site_costs = None if cost_per_site is None else np.concatenate([np.zeros(n_own), cost_per_site])
     p = None if n_new is None else n_own + int(n_new)
-    options: dict[str, object] = {"fixed": np.arange(n_own), "p": p}
+    options: dict[str, object] = {"fixed": np.concatenate([np.arange(n_own), n_own + kept_open]),
+                                  "p": p}
     if site_costs is not None:
         options.update(opening_cost=site_costs, budget=budget)
     if min_spacing_km is not None:
@@ -257,11 +276,15 @@ def run_site_selection(
                   "max_candidates": max_candidates, "min_spacing_km": min_spacing_km,
                   "normalisation": normalisation, "weights": dict(scores.weights),
                   "new_store_area_m2": area}
+    if decision_report is not None:
+        parameters["decisions"] = decision_report.as_dict()
+        order_in_table = sites["cell"].to_numpy()
+        sites["survey_status"] = decision_report.status_of(order_in_table)
     return SiteSelectionRun(
         sites=sites, report=result.report, model=model,
         coverage_before=_share(demand, before, total), coverage_after=_share(demand, after, total),
         total_demand=total, scores=scores, calibration=calibration, location=result,
-        parameters=parameters)
+        parameters=parameters, decisions=decision_report)
 
 
 def reach_matrix_km(lat: np.ndarray, lng: np.ndarray, site_lat: np.ndarray, site_lng: np.ndarray,

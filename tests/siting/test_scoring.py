@@ -174,7 +174,7 @@ class TestBattlefields:
             "competitor_count": [0.0, 0.0, 2.0, 2.0],
             "own_store_distance_km": [10.0, 1.0, 1.0, 1.0],
         })
-        table = rank_battlefields(layers, radius_km=3.0)
+        table = rank_battlefields(layers, radius_km=3.0, min_residents=0)
         assert table.index.tolist() == ["good", "bad"]
         assert table.loc["good", "whitespace_rate"] == 0.5
         assert table.loc["bad", "whitespace_rate"] == 0.0
