@@ -94,6 +94,7 @@ class MipProblem:
     offset: float = 0.0
     integral_continuous: bool = True
     cutoff: float | None = None
+    start: np.ndarray | None = None
 
     @property
     def n_variables(self) -> int:
@@ -469,6 +470,11 @@ def _solve_highspy(
         ]
     started = time.perf_counter()
     highs.passModel(lp)
+    if is_mip and problem.start is not None:
+        start = highspy.HighsSolution()
+        start.col_value = np.asarray(problem.start, dtype=float).tolist()
+        start.value_valid = True
+        highs.setSolution(start)
     if is_mip:
         _watch_progress(highs)
     run_status = highs.run()
