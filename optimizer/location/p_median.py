@@ -331,15 +331,19 @@ class PMedian(LocationModel):
         coo = sub.tocoo()
         dense[coo.row, coo.col] = coo.data * self.weights[clients][coo.row]
         p = int(self.p)
-        plan, upper = greedy_interchange(dense, p)
+        span = 240.0 if limit_seconds is None else float(limit_seconds)
+        plan, upper = greedy_interchange(dense, p, deadline=started + 0.2 * span)
         if not np.isfinite(upper):  # the heuristic left a client unserved: no presolve
-            return self._solve_windows(name, limit_seconds, mip_gap)
-        budget = None if limit_seconds is None else limit_seconds / 4
+            remaining = None if limit_seconds is None else max(
+                limit_seconds - (time.perf_counter() - started), 1e-3)
+            return self._solve_windows(name, remaining, mip_gap)
+        budget = 0.15 * span
         lower, closed, lagrangian_plan = lagrangian_bound(dense, p, upper, max_seconds=budget)
-        second_plan, second_upper = swap_improve(dense, lagrangian_plan)
+        second_plan, second_upper = swap_improve(dense, lagrangian_plan,
+                                                 deadline=started + 0.45 * span)
         if second_upper < upper:  # a better plan from the multipliers: fix again against it
             plan, upper = second_plan, second_upper
-            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=budget)
+            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=0.1 * span)
             lower = max(lower, lower_again)
         presolve_seconds = time.perf_counter() - started
         incumbent = np.zeros(self.n_candidates, dtype=bool)
@@ -352,6 +356,11 @@ class PMedian(LocationModel):
             report = SolveReport(
                 "optimal", upper, lower, relative_gap(upper, lower), 0.0, name, note
             )
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
+        if limit_seconds is not None and presolve_seconds >= 0.95 * limit_seconds:
+            report = SolveReport("feasible", upper, lower, relative_gap(upper, lower), 0.0, name,
+                                 f"{note}; no time left for the MIP")
             assignment, distance = nearest_open(self.reach, incumbent)
             return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
         excluded = np.union1d(self.options.excluded, allowed[closed])
