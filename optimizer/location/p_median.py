@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ..errors import InfeasibleError, SolverError
 from ..results import SolveReport, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
-from ._base import LocationModel, nearest_open, site_bounds, site_rows
+from ._base import LocationModel, nearest_open, site_bounds, site_rows, site_rules
 from ._inputs import (
     IndexLike,
     SiteOptions,
@@ -27,6 +27,7 @@ from ._inputs import (
     unreachable_reasons,
 )
 from ._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
+from ._median_search import median_greedy_interchange, median_value
 from ._result import LocationResult
 from .coverage import _check_p
 
@@ -309,7 +310,45 @@ class PMedian(LocationModel):
         limit_seconds, mip_gap = resolve_limits(time_limit, gap)
         if self._presolve_applies():
             return self._solve_with_presolve(name, limit_seconds, mip_gap)
-        return self._solve_windows(name, limit_seconds, mip_gap)
+        return self._solve_from_plan(name, limit_seconds, mip_gap)
+
+    def _solve_from_plan(
+        self, name: str, limit_seconds: float | None, mip_gap: float
+    ) -> LocationResult:
+        """Greedy + interchange over the sparse reach, then the windows MIP cut off at it."""
+        started = time.perf_counter()
+        span = 240.0 if limit_seconds is None else float(limit_seconds)
+        incumbent = median_greedy_interchange(
+            self.reach, self.weights, int(self.p or 0), site_rules(self.options),
+            started + 0.25 * span)
+        remaining = None if limit_seconds is None else max(
+            limit_seconds - (time.perf_counter() - started), 1e-3)
+        if incumbent is None:
+            return self._solve_windows(name, remaining, mip_gap)
+        value = median_value(self.reach, self.weights, incumbent)
+        note = f"greedy + interchange plan {value:.6g}"
+        heuristic_seconds = time.perf_counter() - started
+
+        def incumbent_result(status: str, bound: float | None, message: str) -> LocationResult:
+            report = SolveReport(status, value, bound, relative_gap(value, bound),
+                                 time.perf_counter() - started, name, f"{note}; {message}")
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, heuristic_seconds)
+
+        if remaining is not None and remaining <= 0.05 * span:
+            return incumbent_result("feasible", None, "no time left for the MIP")
+        try:
+            result = self._solve_windows(name, remaining, mip_gap, cutoff=value)
+        except InfeasibleError:  # nothing beats the plan: it is optimal
+            return incumbent_result("optimal", value, "the MIP proved no plan is better")
+        except SolverError:
+            return incumbent_result("feasible", None, "the MIP found no better plan in time")
+        if result.objective < value:
+            return result
+        bound = None if result.bound is None else min(result.bound, value)
+        status = "optimal" if result.status == "optimal" else "feasible"
+        return incumbent_result(status, value if status == "optimal" else bound,
+                                result.report.message)
 
     def _presolve_applies(self) -> bool:
         options = self.options
@@ -418,6 +457,9 @@ class PMedian(LocationModel):
         self.check()
         started = time.perf_counter()
         levels = self._levels()
+        if limit_seconds is not None and time.perf_counter() - started >= limit_seconds:
+            raise SolverError("PMedian: the time limit passed while building the model; "
+                              "give a longer `time_limit`.")
         n_allowed = int(self.options.allowed.sum())
         p = max(int(self.p or 1), 1)
         window = min(n_allowed, max(8, int(np.ceil(2 * n_allowed / p))))

@@ -272,11 +272,11 @@ def test_pmedian_bound_optimum_plan_and_at_most_greedy(seed):
 
 
 def test_pmedian_stopped_by_time_limit_reports_its_plan():
-    clients, sites, weights = points(4, 2_000, 400, side=10_000.0)
+    clients, sites, weights = points(4, 1_500, 300, side=10_000.0)
     cost = dense_cost(clients, sites)
     started = time.perf_counter()
-    result = PMedian.from_cost_matrix(cost, weights, p=25).solve(time_limit=2.0, gap=1e-9)
-    assert time.perf_counter() - started <= 2.0 + LIMIT_MARGIN
+    result = PMedian.from_cost_matrix(cost, weights, p=25).solve(time_limit=3.0, gap=1e-9)
+    assert time.perf_counter() - started <= 3.0 + LIMIT_MARGIN
     true = float((weights * cost[:, result.sites].min(axis=1)).sum())
     assert result.objective == pytest.approx(true)
     assert result.bound <= result.objective
