@@ -51,7 +51,14 @@ DEFAULT_OPENING_COST_CNY = 1_500_000.0
 
 DEFAULT_MAX_CANDIDATES: int | None = None
 """Best-scoring free cells offered to the location model as candidate sites; ``None``: every
-free cell of the region (the location models solve thousands of candidates in seconds)."""
+free cell of the region for ``mclp`` (coverage within ``radius_km`` stays sparse: 25,000
+candidates solve in seconds) and :data:`DISTANCE_MODEL_CANDIDATES` for the models whose reach
+is the calibration cut-off."""
+
+DISTANCE_MODEL_CANDIDATES = 2_000
+"""Candidates offered to ``pmedian`` and ``market_share`` when ``max_candidates`` is ``None``:
+their pairs span the demand model's cut-off distance, so every free cell of a region would
+hold tens of millions of pairs."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -173,7 +180,8 @@ def run_site_selection(
         :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
     max_candidates
         How many best-scoring free cells are offered as candidates; ``None`` (the default):
-        every free cell.
+        every free cell for ``mclp``, the best :data:`DISTANCE_MODEL_CANDIDATES` for the others
+        (all of ``candidate_cells`` when that is given).
     candidate_cells
         Cells (index labels of ``layers``) to offer as candidates instead, e.g. a surveyed
         list; cells with an own store are left out.
@@ -215,7 +223,10 @@ def run_site_selection(
     if candidate_cells is not None:
         free &= _candidate_mask(layers, candidate_cells)
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
-    candidate_rows = order[free[order]][:max_candidates]
+    cap = max_candidates
+    if cap is None and candidate_cells is None and model != "mclp":
+        cap = DISTANCE_MODEL_CANDIDATES
+    candidate_rows = order[free[order]][:cap]
     if len(candidate_rows) == 0:
         raise InputError("`layers` has no cell without an own store to offer as a candidate site.")
     n_own = len(own)
@@ -405,7 +416,10 @@ def _check_run_arguments(model: str, n_new: int | None, radius_km: float, budget
 
 def _candidate_mask(layers: pd.DataFrame, candidate_cells: Sequence[object]) -> np.ndarray:
     """Rows of ``layers`` named in ``candidate_cells``; unknown cells are an error."""
-    wanted = pd.Index(list(candidate_cells))
+    try:  # the layer index's own dtype (H3 ids are uint64: a float index would round them)
+        wanted = pd.Index(list(candidate_cells), dtype=layers.index.dtype)
+    except (TypeError, ValueError, OverflowError):
+        wanted = pd.Index(list(candidate_cells), dtype=object)
     unknown = wanted.difference(layers.index)
     if len(unknown):
         raise InputError(
