@@ -49,16 +49,11 @@ DEFAULT_OPENING_COST_CNY = 1_500_000.0
 """Cost of opening one store (fit-out and first-year rent) used with ``budget`` when no
 ``opening_cost`` is given."""
 
-DEFAULT_MAX_CANDIDATES: int | None = None
-"""Best-scoring free cells offered to the location model as candidate sites; ``None``: every
-free cell of the region for ``mclp`` (coverage within ``radius_km`` stays sparse: 25,000
-candidates solve in seconds) and :data:`DISTANCE_MODEL_CANDIDATES` for the models whose reach
-is the calibration cut-off."""
-
-DISTANCE_MODEL_CANDIDATES = 2_000
-"""Candidates offered to ``pmedian`` and ``market_share`` when ``max_candidates`` is ``None``:
-their pairs span the demand model's cut-off distance, so every free cell of a region would
-hold tens of millions of pairs."""
+DEFAULT_MAX_CANDIDATES = 2_000
+"""Best-scoring free cells offered to ``pmedian`` and ``market_share`` when ``max_candidates``
+is ``None``: their pairs span the demand model's cut-off distance, so every free cell of a
+region would hold tens of millions of pairs. ``mclp`` gets every free cell (coverage within
+``radius_km`` stays sparse: 25,000 candidates solve in seconds)."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -143,7 +138,7 @@ def run_site_selection(
     radius_km: float = 3.0,
     budget: float | None = None,
     opening_cost: float | str | None = None,
-    max_candidates: int | None = DEFAULT_MAX_CANDIDATES,
+    max_candidates: int | None = None,
     candidate_cells: Sequence[object] | None = None,
     min_spacing_km: float | None = None,
     normalisation: Normalisation = "percentile",
@@ -180,7 +175,7 @@ def run_site_selection(
         :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
     max_candidates
         How many best-scoring free cells are offered as candidates; ``None`` (the default):
-        every free cell for ``mclp``, the best :data:`DISTANCE_MODEL_CANDIDATES` for the others
+        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES` for the others
         (all of ``candidate_cells`` when that is given).
     candidate_cells
         Cells (index labels of ``layers``) to offer as candidates instead, e.g. a surveyed
@@ -225,7 +220,7 @@ def run_site_selection(
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
     cap = max_candidates
     if cap is None and candidate_cells is None and model != "mclp":
-        cap = DISTANCE_MODEL_CANDIDATES
+        cap = DEFAULT_MAX_CANDIDATES
     candidate_rows = order[free[order]][:cap]
     if len(candidate_rows) == 0:
         raise InputError("`layers` has no cell without an own store to offer as a candidate site.")

@@ -388,7 +388,7 @@ def cover_lagrangian(
         if theta < 1e-4 or time.perf_counter() >= deadline:
             break
         count = csc @ chosen.astype(float)
-        if iterations % 5 == 1:
+        if iterations % 10 == 1:
             candidate = cover_greedy(csr, csc, need, cost, rules, reduced_cost=reduced,
                                      start=chosen)
             if candidate is not None and float(cost[candidate].sum()) < best_value - 1e-9:

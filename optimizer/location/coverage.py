@@ -474,7 +474,7 @@ class SetCover(LocationModel):
         if plan is not None:
             notes.append(f"greedy cover {format_amount(float(cost[plan].sum()))}")
             lagrangian = cover_lagrangian(csr, csc, need, cost, rules, plan,
-                                          started + 0.4 * span)
+                                          started + 0.25 * span)
             plan = lagrangian.plan
             bounds.append(lagrangian.bound)
             closed, opened = lagrangian.fixed_closed, lagrangian.fixed_open
