@@ -6,13 +6,19 @@ Run from the project root::
     .venv/bin/python bench/location.py --quick          # smaller spopt instances, pmed1-10
     .venv/bin/python bench/location.py orlib --instances 1-5,10
     .venv/bin/python bench/location.py spopt --quick
+    .venv/bin/python bench/location.py scale             # chain-sized instances, 60 s / 120 s each
+    .venv/bin/python bench/location.py scale --cases mclp-uniform,cflp-a --time-limit 30
 
 ``orlib``: solves each pmedN to proven optimality with :class:`optimizer.location.PMedian` (HiGHS
 through highspy) and prints the objective next to the published optimum, the status and the
 time. ``spopt``: builds seeded random instances (uniform points in a 10 km square, Euclidean
 distances in metres), solves the same p-median and MCLP with spopt 0.7 (PuLP + HiGHS, its
 dense formulation) and with Xingtu, and prints both objectives, both times (model building +
-solve) and the ratio.
+solve) and the ratio. ``scale``: chain-sized seeded instances (MCLP 20,000 x 2,000 uniform and
+clustered, set cover 10,000 x 1,000, p-median 3,000 x 600, capacitated facility location
+1,000 x 100 with binding capacities in the manner of Beasley's capa/capb/capc), each solved by
+Xingtu, by plain greedy and by the plain sparse MIP handed to HiGHS with the same time limit,
+with the ratios and whether greedy already meets the bound (a trivial instance).
 """
 
 from __future__ import annotations
@@ -26,9 +32,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scipy.sparse as sp
 from orlib import DATA_DIR, read_pmed
+from scipy.optimize import linprog
+from scipy.spatial import cKDTree
 
-from optimizer.location import MCLP, PMedian
+from optimizer.location import MCLP, CapacitatedPMedian, PMedian, SetCover
+from optimizer.location._base import site_rules
+from optimizer.location._coverage_search import (
+    cover_greedy,
+    covered_weight,
+    indicator_matrix,
+    mclp_greedy,
+)
+from optimizer.solvers import solve_mip
 
 
 def parse_instances(text: str) -> list[int]:
@@ -119,15 +136,173 @@ def run_spopt(quick: bool) -> None:
               f"  {status}{'' if same else ' (objectives differ!)'}", flush=True)
 
 
+def scatter(n: int, rng: np.random.Generator, kind: str, side: float) -> np.ndarray:
+    """``n`` points in a ``side`` square: uniform, or city-like Gaussian clusters."""
+    if kind == "uniform":
+        return rng.uniform(0, side, size=(n, 2))
+    centres = rng.uniform(0.1 * side, 0.9 * side, size=(12, 2))
+    spread = rng.uniform(0.02, 0.08, size=12) * side
+    which = rng.integers(0, 12, size=n)
+    points = centres[which] + rng.normal(size=(n, 2)) * spread[which, None]
+    return np.clip(points, 0, side)
+
+
+def sparse_within(clients: np.ndarray, sites: np.ndarray, radius: float) -> sp.csr_array:
+    """Client x site distances within ``radius`` (a pair at distance 0 kept as 1e-9)."""
+    matrix = cKDTree(clients).sparse_distance_matrix(cKDTree(sites), radius,
+                                                     output_type="coo_matrix").tocsr()
+    matrix.data[matrix.data == 0] = 1e-9
+    return sp.csr_array(matrix)
+
+
+def scale_case(name: str):
+    """The model of one chain-sized case and a function giving its plain greedy value."""
+    if name.startswith("mclp"):
+        rng = np.random.default_rng(7)
+        kind = name.split("-")[1]
+        clients = scatter(20_000, rng, kind, 30_000.0)
+        sites = scatter(2_000, rng, kind, 30_000.0)
+        weights = rng.integers(1, 100, 20_000).astype(float)
+        model = MCLP.from_cost_matrix(sparse_within(clients, sites, 1_500.0), weights,
+                                      radius=1_500.0, p=50)
+
+        def greedy() -> float:
+            csr, csc = indicator_matrix(model.reach, model.options.allowed)
+            plan = mclp_greedy(csr, csc, model.weights, model.p, site_rules(model.options))
+            return covered_weight(csc, model.weights, plan)[0]
+
+        return model, greedy, "max"
+    if name == "setcover":
+        rng = np.random.default_rng(2024)
+        clients = rng.uniform(0, 10_000, size=(10_000, 2))
+        sites = rng.uniform(0, 10_000, size=(1_000, 2))
+        weights = rng.integers(1, 100, 10_000).astype(float)
+        cost = sparse_within(clients, sites, 1_000.0)
+        weights[np.diff(cost.indptr) == 0] = 0.0  # cells no candidate reaches need no cover
+        model = SetCover.from_cost_matrix(cost, weights, radius=1_000.0)
+
+        def greedy() -> float:
+            csr, csc = indicator_matrix(model.reach, model.options.allowed)
+            plan = cover_greedy(csr, csc, model.weights > 0, np.ones(model.n_candidates),
+                                site_rules(model.options))
+            return float(plan.sum())
+
+        return model, greedy, "min"
+    if name == "pmedian":
+        rng = np.random.default_rng(2024)
+        clients = rng.uniform(0, 10_000, size=(3_000, 2))
+        sites = rng.uniform(0, 10_000, size=(600, 2))
+        weights = rng.integers(1, 100, 3_000).astype(float)
+        cost = np.linalg.norm(clients[:, None] - sites[None], axis=2)
+        model = PMedian.from_cost_matrix(cost, weights, p=30)
+
+        def greedy() -> float:
+            weighted = weights[:, None] * cost
+            nearest = np.full(len(weights), np.inf)
+            for _ in range(30):
+                site = int(np.argmin(np.minimum(nearest[:, None], weighted).sum(axis=0)))
+                nearest = np.minimum(nearest, weighted[:, site])
+            return float(nearest.sum())
+
+        return model, greedy, "min"
+    # Capacitated facility location of the size of Beasley's capa/capb/capc (1,000 clients,
+    # 100 sites, one capacity for every site, total demand ~58,000, so 5-8 sites must open).
+    capacity = {"cflp-a": 8_000.0, "cflp-b": 10_000.0, "cflp-c": 12_000.0}[name]
+    rng = np.random.default_rng(11)
+    clients = rng.uniform(0, 10, size=(1_000, 2))
+    sites = rng.uniform(0, 10, size=(100, 2))
+    demand = rng.integers(1, 117, 1_000).astype(float)
+    cost = np.linalg.norm(clients[:, None] - sites[None], axis=2) * 2.0
+    opening = rng.uniform(15_000, 25_000, 100).round()
+    capacities = np.full(100, capacity)
+    model = CapacitatedPMedian.from_cost_matrix(cost, demand, capacity=capacities,
+                                                opening_cost=opening)
+
+    def greedy() -> float:
+        order = np.argsort(opening / capacities, kind="stable")
+        count = int(np.searchsorted(np.cumsum(capacities[order]), demand.sum())) + 1
+        chosen = order[:count]
+        n, k = len(demand), count
+        a_eq = sp.csr_array((np.ones(n * k), (np.repeat(np.arange(n), k), np.arange(n * k))))
+        a_ub = sp.csr_array((np.tile(demand[:, None], (1, k)).ravel(),
+                             (np.tile(np.arange(k), n), np.arange(n * k))))
+        result = linprog((demand[:, None] * cost[:, chosen]).ravel(), A_ub=a_ub,
+                         b_ub=capacities[chosen], A_eq=a_eq, b_eq=np.ones(n), bounds=(0, 1),
+                         method="highs")
+        return float(result.fun + opening[chosen].sum())
+
+    return model, greedy, "min"
+
+
+SCALE_CASES = ["mclp-uniform", "mclp-clustered", "setcover", "pmedian", "cflp-a", "cflp-b",
+               "cflp-c"]
+
+
+def run_scale(cases: list[str], time_limit: float | None, plain: bool) -> None:
+    print(f"{'case':<15}{'xingtu':>13}{'bound':>13}{'gap %':>7}{'s':>6}  {'status':<9}"
+          f"{'greedy':>13}{'x/greedy':>9}{'plain HiGHS':>13}{'gap %':>7}{'s':>6}{'x/plain':>8}"
+          "  trivial")
+    for name in cases:
+        limit = time_limit if time_limit is not None else (120.0 if name.startswith("cflp")
+                                                            else 60.0)
+        model, greedy, sense = scale_case(name)
+        started = time.perf_counter()
+        greedy_value = greedy()
+        greedy_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        result = model.solve(solver="highs", time_limit=limit, gap=1e-6)
+        seconds = time.perf_counter() - started
+        trivial = result.bound is not None and abs(greedy_value - result.bound) <= 1e-6 * max(
+            1.0, abs(result.bound))
+        plain_text = f"{'-':>13}{'-':>7}{'-':>6}{'-':>8}"
+        if plain:
+            started = time.perf_counter()
+            solution = solve_mip(model._problem(), "highs", limit, 1e-6)
+            plain_seconds = time.perf_counter() - started
+            value = None
+            if solution.values is not None:
+                value = model._decode(solution.values, solution.report, 0.0)
+                value = plain_objective(model, value, solution)
+            plain_gap = solution.report.gap
+            plain_text = (f"{value if value is not None else float('nan'):>13.6g}"
+                          f"{100 * plain_gap if plain_gap is not None else float('nan'):>7.2f}"
+                          f"{plain_seconds:>6.0f}"
+                          f"{result.objective / value if value else float('nan'):>8.3f}")
+        gap_text = 100 * result.gap if result.gap is not None else float("nan")
+        print(f"{name:<15}{result.objective:>13.6g}{result.bound or float('nan'):>13.6g}"
+              f"{gap_text:>7.2f}{seconds:>6.0f}  {result.status:<9}{greedy_value:>13.6g}"
+              f"{result.objective / greedy_value:>9.4f}{plain_text}  "
+              f"{'yes' if trivial else 'no'}  (greedy {greedy_seconds:.1f} s)", flush=True)
+
+
+def plain_objective(model, decoded, solution) -> float:
+    """The plain MIP plan's true value (recomputed from its sites and flows)."""
+    if isinstance(model, MCLP):
+        return float(model.weights[decoded.assignment >= 0].sum())
+    if isinstance(model, SetCover):
+        return float(len(decoded.sites))
+    if isinstance(model, PMedian):
+        served = model.weights > 0
+        return float((model.weights[served] * decoded.assigned_distance[served]).sum())
+    return model._objective_of(solution.values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="?", choices=["all", "orlib", "spopt"], default="all")
+    parser.add_argument("which", nargs="?", choices=["all", "orlib", "spopt", "scale"],
+                        default="all")
+    parser.add_argument("--cases", default=",".join(SCALE_CASES),
+                        help=f"scale cases, comma-separated, from {', '.join(SCALE_CASES)}")
+    parser.add_argument("--no-plain", action="store_true",
+                        help="scale: skip the plain HiGHS model (halves the run time)")
     parser.add_argument("--quick", action="store_true", help="smaller instances")
     parser.add_argument("--instances", default=None, help="OR-Library numbers, e.g. 1-5,10")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per instance")
     args = parser.parse_args()
     if args.which in ("all", "spopt"):
         run_spopt(args.quick)
+    if args.which in ("all", "scale"):
+        run_scale(args.cases.split(","), args.time_limit, not args.no_plain)
     if args.which in ("all", "orlib"):
         default = "1-10" if args.quick else "1-40"
         run_orlib(parse_instances(args.instances or default), args.time_limit)

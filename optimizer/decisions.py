@@ -329,7 +329,7 @@ class SitingDecisions:
         return np.array([v for v in ids if v is not None], dtype=np.uint64)
 
     def candidate_plan(self, layers: pd.DataFrame, score: np.ndarray, free: np.ndarray,
-                       max_candidates: int, *, n_new: int | None = None) -> CandidatePlan:
+                       max_candidates: int | None, *, n_new: int | None = None) -> CandidatePlan:
         """Return the candidate rows of a run on ``layers`` after every decision.
 
         Parameters

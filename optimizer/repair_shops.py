@@ -40,8 +40,9 @@ phones including screen and battery replacements)."""
 DEFAULT_MIN_RATING = 3.5
 """Rating (on the 1-5 scale of the demo shops) below which a shop does not count as coverage."""
 
-DEFAULT_MAX_CANDIDATES = 200
-"""Candidate sites kept for the ``"coverage"`` objective (those reaching the most uncovered repairs)."""
+DEFAULT_MAX_CANDIDATES: int | None = None
+"""Candidate sites kept for the ``"coverage"`` objective (those reaching the most uncovered
+repairs); ``None``: every candidate (the coverage model solves thousands in seconds)."""
 
 DEFAULT_MIN_CELL_REPAIRS = 0.5
 """With ``"fewest"``, cells expecting fewer repairs than this a year (one every two years) need no
@@ -140,7 +141,7 @@ def run_repair_siting(
     objective: RepairObjective = "coverage",
     repair_rate: float = DEFAULT_REPAIR_RATE,
     candidate_spacing_km: float | None = None,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    max_candidates: int | None = DEFAULT_MAX_CANDIDATES,
     min_cell_repairs: float = DEFAULT_MIN_CELL_REPAIRS,
     solver: str | None = None,
     time_limit: float | None = None,
@@ -172,7 +173,7 @@ def run_repair_siting(
         ``"fewest"`` stays feasible.
     max_candidates
         With ``"coverage"``: keep only the candidates reaching the most repairs not yet covered
-        by a good shop (the others cannot be among the best few).
+        by a good shop; ``None`` (the default) keeps them all.
     min_cell_repairs
         With ``"fewest"``: cells expecting fewer repairs a year need no shop in reach (they still
         count in the coverage figures); 0 requires every cell with any repair demand.
@@ -205,8 +206,8 @@ def run_repair_siting(
         raise InputError(f"`radius_km` is {radius_km!r}; give a positive distance such as 5.")
     if not (np.isfinite(min_cell_repairs) and min_cell_repairs >= 0):
         raise InputError(f"`min_cell_repairs` is {min_cell_repairs!r}; give a number >= 0.")
-    if max_candidates < 1:
-        raise InputError(f"`max_candidates` is {max_candidates!r}; give at least 1.")
+    if max_candidates is not None and max_candidates < 1:
+        raise InputError(f"`max_candidates` is {max_candidates!r}; give at least 1 or None.")
     if "rating" not in shops.columns:
         raise InputError("`shops` has no `rating` column; add each shop's credit rating.")
     ratings = pd.to_numeric(shops["rating"], errors="coerce").to_numpy(float)
@@ -228,7 +229,8 @@ def run_repair_siting(
     pool = np.flatnonzero(required if objective == "fewest" else demand > 0)
     spacing = radius_km / 2 if candidate_spacing_km is None else candidate_spacing_km
     candidate_rows = pool[thin_candidates(cell_lat[pool], cell_lng[pool], demand[pool], spacing)]
-    if objective == "coverage" and len(candidate_rows) > max_candidates:
+    if objective == "coverage" and max_candidates is not None and \
+            len(candidate_rows) > max_candidates:
         reach = reach_matrix_km(cell_lat, cell_lng, cell_lat[candidate_rows],
                                 cell_lng[candidate_rows], radius_km)
         uncovered = (reach != 0).astype(float).T @ np.where(before, 0.0, demand)

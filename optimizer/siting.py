@@ -6,8 +6,9 @@ This is what the app and the CLI call. Steps of :func:`run_site_selection`:
 1. score every cell (:func:`optimizer.scoring.score_cells`);
 2. calibrate the demand model on the own stores' sales (:func:`optimizer.calibration.calibrate`;
    documented defaults when there are none) and turn the layers into sales potential per cell;
-3. take the best-scoring cells without an own store as candidates (``max_candidates``), add the
-   own stores as sites kept open, and solve the chosen location model on the sales potential;
+3. offer every cell without an own store as a candidate (or a given list of cells, or only the
+   ``max_candidates`` best-scoring ones), add the own stores as sites kept open, and solve the
+   chosen location model on the sales potential;
 4. estimate each new site's sales with the Huff model (all new sites open together): gross
    sales, what it takes from competitors, from our own stores (cannibalisation) and from demand
    nobody served before;
@@ -16,7 +17,7 @@ This is what the app and the CLI call. Steps of :func:`run_site_selection`:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,8 +50,11 @@ DEFAULT_OPENING_COST_CNY = 1_500_000.0
 """Cost of opening one store (fit-out and first-year rent) used with ``budget`` when no
 ``opening_cost`` is given."""
 
-DEFAULT_MAX_CANDIDATES = 150
-"""Best-scoring free cells offered to the location model as candidate sites."""
+DEFAULT_MAX_CANDIDATES = 2_000
+"""Best-scoring free cells offered to ``p_median`` and ``market_share`` when ``max_candidates``
+is ``None``: their pairs span the demand model's cut-off distance, so every free cell of a
+region would hold tens of millions of pairs. ``mclp`` gets every free cell (coverage within
+``radius_km`` stays sparse: 25,000 candidates solve in seconds)."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -139,7 +143,8 @@ def run_site_selection(
     radius_km: float = 3.0,
     budget: float | None = None,
     opening_cost: float | str | None = None,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    max_candidates: int | None = None,
+    candidate_cells: Sequence[object] | None = None,
     min_spacing_km: float | None = None,
     normalisation: Normalisation = "percentile",
     smoothing: Smoothing = None,
@@ -175,7 +180,12 @@ def run_site_selection(
         Cost of one new site: a number, or a layer column with a cost per cell;
         :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
     max_candidates
-        How many best-scoring free cells are offered as candidates.
+        How many best-scoring free cells are offered as candidates; ``None`` (the default):
+        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES` for the others
+        (all of ``candidate_cells`` when that is given).
+    candidate_cells
+        Cells (index labels of ``layers``) to offer as candidates instead, e.g. a surveyed
+        list; cells with an own store are left out.
     min_spacing_km
         No two new sites closer than this.
     normalisation, smoothing
@@ -217,13 +227,17 @@ def run_site_selection(
     free = np.ones(len(layers), dtype=bool)
     if "own_store_count" in layers.columns:
         free &= layers["own_store_count"].fillna(0).to_numpy() == 0
+    if candidate_cells is not None:
+        free &= _candidate_mask(layers, candidate_cells)
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
-    candidate_rows = order[free[order]][:max_candidates]
+    cap = max_candidates
+    if cap is None and candidate_cells is None and model != "mclp":
+        cap = DEFAULT_MAX_CANDIDATES
+    candidate_rows = order[free[order]][:cap]
     kept_open = np.zeros(0, dtype=np.int64)
     decision_report = None
     if decisions is not None:
-        plan = decisions.candidate_plan(layers, scores.score.to_numpy(), free, max_candidates,
-                                        n_new=n_new)
+        plan = decisions.candidate_plan(layers, scores.score.to_numpy(), free, cap, n_new=n_new)
         candidate_rows, kept_open, decision_report = plan.rows, plan.kept_open, plan.report
     if len(candidate_rows) == 0:
         raise InputError("`layers` has no cell without an own store to offer as a candidate site.")
@@ -273,7 +287,8 @@ def run_site_selection(
                         newly.T @ np.where(before, 0.0, demand),
                         None if cost_per_site is None else cost_per_site[chosen])
     parameters = {"model": model, "n_new": n_new, "radius_km": radius_km, "budget": budget,
-                  "max_candidates": max_candidates, "min_spacing_km": min_spacing_km,
+                  "max_candidates": max_candidates, "candidates": len(candidate_rows),
+                  "min_spacing_km": min_spacing_km,
                   "normalisation": normalisation, "weights": dict(scores.weights),
                   "new_store_area_m2": area}
     if decision_report is not None:
@@ -401,7 +416,7 @@ def _opening_costs(layers: pd.DataFrame, opening_cost: float | str | None, rows:
 
 
 def _check_run_arguments(model: str, n_new: int | None, radius_km: float, budget: float | None,
-                         max_candidates: int) -> None:
+                         max_candidates: int | None) -> None:
     if model not in ("mclp", "p_median", "market_share"):
         raise InputError(f"`model` is {model!r}; use 'mclp', 'p_median' or 'market_share'.")
     if n_new is None and budget is None:
@@ -412,8 +427,22 @@ def _check_run_arguments(model: str, n_new: int | None, radius_km: float, budget
         raise InputError(f"`radius_km` is {radius_km!r}; give a positive distance such as 3.")
     if budget is not None and not (np.isfinite(budget) and budget >= 0):
         raise InputError(f"`budget` is {budget!r}; give an amount >= 0 in CNY.")
-    if max_candidates < 1:
-        raise InputError(f"`max_candidates` is {max_candidates!r}; give at least 1.")
+    if max_candidates is not None and max_candidates < 1:
+        raise InputError(f"`max_candidates` is {max_candidates!r}; give at least 1 or None.")
+
+
+def _candidate_mask(layers: pd.DataFrame, candidate_cells: Sequence[object]) -> np.ndarray:
+    """Rows of ``layers`` named in ``candidate_cells``; unknown cells are an error."""
+    try:  # the layer index's own dtype (H3 ids are uint64: a float index would round them)
+        wanted = pd.Index(list(candidate_cells), dtype=layers.index.dtype)
+    except (TypeError, ValueError, OverflowError):
+        wanted = pd.Index(list(candidate_cells), dtype=object)
+    unknown = wanted.difference(layers.index)
+    if len(unknown):
+        raise InputError(
+            f"`candidate_cells` names {len(unknown)} cell(s) not in `layers` (first: "
+            f"{unknown[0]!r}); give cell ids from the layer table's index.")
+    return layers.index.isin(wanted)
 
 
 def _site_table(layers: pd.DataFrame, scores: ScoreTable, rows: np.ndarray,

@@ -94,6 +94,7 @@ class MipProblem:
     offset: float = 0.0
     integral_continuous: bool = True
     cutoff: float | None = None
+    start: np.ndarray | None = None
 
     @property
     def n_variables(self) -> int:
@@ -239,6 +240,24 @@ def resolve_solver(solver: str | None = None) -> str:
             f"choose one of the available solvers: {', '.join(available)}."
         )
     return name
+
+
+def check_solver_fits(name: str, integral: bool) -> None:
+    """Raise :class:`SolverError` when ``name`` cannot solve a model with fractional values.
+
+    CP-SAT needs every variable integer; ``integral`` says whether the model's continuous
+    variables take integer values at an optimum.
+
+    Examples
+    --------
+    >>> check_solver_fits("highs", False)
+    """
+    if name == "cpsat" and not integral:
+        raise SolverError(
+            "CP-SAT needs every variable integer and this model has fractional variables; "
+            "choose `solver='highs'` (or another of: "
+            f"{', '.join(s for s in available_solvers() if s != 'cpsat')})."
+        )
 
 
 @dataclass(frozen=True)
@@ -469,6 +488,11 @@ def _solve_highspy(
         ]
     started = time.perf_counter()
     highs.passModel(lp)
+    if is_mip and problem.start is not None:
+        start = highspy.HighsSolution()
+        start.col_value = np.asarray(problem.start, dtype=float).tolist()
+        start.value_valid = True
+        highs.setSolution(start)
     if is_mip:
         _watch_progress(highs)
     run_status = highs.run()
@@ -595,12 +619,7 @@ def _solve_ortools(
 
     integer = np.asarray(problem.integer, dtype=bool)
     if name == "cpsat":
-        if not problem.integral_continuous and not integer.all():
-            raise SolverError(
-                "CP-SAT needs every variable integer and this model has fractional variables; "
-                "choose `solver='highs'` (or another of: "
-                f"{', '.join(s for s in available_solvers() if s != 'cpsat')})."
-            )
+        check_solver_fits(name, problem.integral_continuous or bool(integer.all()))
         integer = np.ones_like(integer)
     engine = pywraplp.Solver.CreateSolver("CP_SAT" if name == "cpsat" else "SCIP")
     if engine is None:  # pragma: no cover - guarded by available_solvers

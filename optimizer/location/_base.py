@@ -16,6 +16,7 @@ its own variables. The side constraints common to all models are added here:
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, ClassVar
 
@@ -23,8 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InfeasibleError, InputError, SolverError
-from ..results import SolveReport
+from ..results import SolveReport, relative_gap
 from ..solvers import MipProblem, MipSolution, solve_mip
+from ._coverage_search import SiteRules
 from ._geo import distance_matrix_from_geodataframes
 from ._inputs import SiteOptions, raise_if_infeasible
 from ._result import LocationResult
@@ -75,6 +77,57 @@ def site_bounds(options: SiteOptions) -> tuple[np.ndarray, np.ndarray]:
     lower[options.fixed] = 1.0
     upper[options.excluded] = 0.0
     return lower, upper
+
+
+def site_rules(options: SiteOptions) -> SiteRules:
+    """The site options as the rules the heuristics check (budget, spacing conflicts)."""
+    conflicts = None
+    pairs = options.spacing_pairs
+    if len(pairs):
+        m = options.n_candidates
+        both = np.concatenate([pairs, pairs[:, ::-1]])
+        conflicts = sp.csr_array((np.ones(len(both)), (both[:, 0], both[:, 1])), shape=(m, m))
+        conflicts.sum_duplicates()
+        conflicts.data[:] = 1.0
+    return SiteRules(
+        allowed=options.allowed,
+        fixed=options.fixed_mask,
+        cost=options.opening_cost,
+        budget=options.budget if options.opening_cost is not None else None,
+        conflicts=conflicts,
+    )
+
+
+def deadline_after(time_limit: float | None, started: float) -> float:
+    """The :func:`time.perf_counter` value a solve started at ``started`` must end by."""
+    return math.inf if time_limit is None else started + float(time_limit)
+
+
+def combined_report(
+    *,
+    sense: str,
+    objective: float,
+    bounds: list[float | None],
+    mip_gap: float,
+    seconds: float,
+    solver: str,
+    message: str,
+) -> SolveReport:
+    """Report a plan's recomputed objective against the tightest of several valid bounds.
+
+    Status ``"optimal"`` only when that bound proves the plan within ``mip_gap``.
+    """
+    valid = [float(b) for b in bounds if b is not None and math.isfinite(b)]
+    bound = None
+    if valid:
+        bound = min(valid) if sense == "max" else max(valid)
+        # A bound past the plan's value (rounding) is the plan's value.
+        bound = max(bound, objective) if sense == "max" else min(bound, objective)
+    gap = relative_gap(objective, bound)
+    proven = gap is not None and gap <= mip_gap + 1e-12
+    return SolveReport(
+        "optimal" if proven else "feasible", objective, bound, gap, seconds, solver, message
+    )
 
 
 def nearest_open(reach: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

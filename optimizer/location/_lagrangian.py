@@ -19,12 +19,15 @@ reach).
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
 
-def greedy_interchange(cost: np.ndarray, p: int, max_passes: int = 100) -> tuple[np.ndarray, float]:
+def greedy_interchange(
+    cost: np.ndarray, p: int, max_passes: int = 100, deadline: float = math.inf
+) -> tuple[np.ndarray, float]:
     """A good p-median plan: greedy addition, then best-improvement single swaps.
 
     Parameters
@@ -35,6 +38,8 @@ def greedy_interchange(cost: np.ndarray, p: int, max_passes: int = 100) -> tuple
         Number of sites.
     max_passes
         Upper limit on swap passes.
+    deadline
+        A :func:`time.perf_counter` value after which no further swap is tried.
 
     Returns
     -------
@@ -57,13 +62,13 @@ def greedy_interchange(cost: np.ndarray, p: int, max_passes: int = 100) -> tuple
         site = int(np.argmin(totals))
         chosen.append(site)
         current = np.minimum(current, cost[:, site])
-    return swap_improve(cost, np.array(chosen, dtype=np.int64), max_passes)
+    return swap_improve(cost, np.array(chosen, dtype=np.int64), max_passes, deadline)
 
 
 def swap_improve(
-    cost: np.ndarray, sites: np.ndarray, max_passes: int = 100
+    cost: np.ndarray, sites: np.ndarray, max_passes: int = 100, deadline: float = math.inf
 ) -> tuple[np.ndarray, float]:
-    """Best-improvement single swaps from a starting plan until none improves.
+    """Best-improvement single swaps from a starting plan until none improves (or ``deadline``).
 
     Examples
     --------
@@ -78,6 +83,8 @@ def swap_improve(
         return np.sort(sites), best
     rows = np.arange(n_clients)
     for _ in range(max_passes):
+        if time.perf_counter() >= deadline:
+            break
         sub = cost[:, sites]
         order = np.argsort(sub, axis=1)
         nearest = sub[rows, order[:, 0]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -9,8 +11,21 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from ..results import SolveReport
-from ..solvers import MipProblem
-from ._base import LocationModel, site_bounds, site_rows
+from ..solvers import (
+    MipProblem,
+    check_solver_fits,
+    resolve_limits,
+    resolve_solver,
+    solve_mip,
+)
+from ._base import (
+    LocationModel,
+    combined_report,
+    deadline_after,
+    site_bounds,
+    site_rows,
+)
+from ._capacitated_search import capacitated_search
 from ._inputs import (
     IndexLike,
     SiteOptions,
@@ -184,14 +199,150 @@ class CapacitatedPMedian(LocationModel):
                 )
         return reasons
 
-    def _pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def solve(
+        self, solver: str | None = None, time_limit: float | None = None, gap: float | None = None
+    ) -> LocationResult:
+        """Solve: Lagrangian plans and bound, then the MIP from the best plan on the sites left.
+
+        With split demand and no budget or spacing, the Lagrangian relaxation of the demand
+        rows (strong links kept; :mod:`optimizer.location._capacitated_search`) gives a
+        bound, plans priced exactly by a transport LP, drop / add / swap moves, and sites
+        fixed by reduced cost; the MIP starts from the best plan with the time left. The plan
+        returned is the best met, its objective recomputed from its sites and flows, and it is
+        ``"optimal"`` only when proven within ``gap``. Arguments as
+        :meth:`LocationModel.solve`.
+        """
+        self.check()
+        name = resolve_solver(solver)
+        check_solver_fits(name, self.single_source)
+        limit, mip_gap = resolve_limits(time_limit, gap)
+        started = time.perf_counter()
+        deadline = deadline_after(limit, started)
+        span = (deadline - started) if limit is not None else 60.0
+        options = self.options
+        clients = np.flatnonzero(self.weights > 0)
+        searchable = (
+            not self.single_source
+            and options.budget is None
+            and not len(options.spacing_pairs)
+            and len(clients) * self.n_candidates <= 4_000_000
+        )
+        notes: list[str] = []
+        bounds: list[float | None] = []
+        plan_values: np.ndarray | None = None
+        closed = opened = np.zeros(self.n_candidates, dtype=bool)
+        if searchable:
+            dense = np.full((len(clients), self.n_candidates), np.inf)
+            sub = sp.csr_array(self.reach[clients])
+            coo = sub.tocoo()
+            dense[coo.row, coo.col] = coo.data * self.weights[clients][coo.row]
+            opening = (options.opening_cost if self.p is None and options.opening_cost is not None
+                       else np.zeros(self.n_candidates))
+            search = capacitated_search(
+                dense, self.weights[clients], self.capacity, opening, self.p, options.allowed,
+                options.fixed_mask, started + 0.35 * span)
+            bounds.append(search.bound)
+            notes.append(
+                f"Lagrangian bound {format_amount(search.bound)} after {search.iterations} "
+                f"steps, best of {search.plans_priced} plans priced "
+                f"{format_amount(search.plan_value)}"
+            )
+            if search.share is not None:
+                full_share = sp.csr_array(
+                    (search.share.tocoo().data,
+                     (clients[search.share.tocoo().row], search.share.tocoo().col)),
+                    shape=self.reach.shape)
+                plan_values = self._values_of(options, search.plan, full_share)
+                closed, opened = search.fixed_closed, search.fixed_open
+                notes.append(f"{int(closed.sum())} sites ruled out, {int(opened.sum())} fixed open")
+                early = combined_report(sense="min", objective=self._objective_of(plan_values),
+                                        bounds=bounds, mip_gap=mip_gap, seconds=0.0,
+                                        solver=name, message="")
+                if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
+                    notes.append("no MIP needed" if early.status == "optimal"
+                                 else "no time left for the MIP")
+                    return self._values_result(plan_values, early, notes, started)
+        build_started = time.perf_counter()
+        reduced = options
+        if closed.any() or opened.any():
+            reduced = replace(
+                options,
+                excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
+                fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
+            )
+        problem = self._problem_with(reduced)
+        if plan_values is not None:
+            m = self.n_candidates
+            rows, cols, _ = self._pairs(options)
+            share_of = sp.csr_array((plan_values[m:], (rows, cols)), shape=self.reach.shape)
+            r_rows, r_cols, _ = self._pairs(reduced)
+            problem.start = np.concatenate(
+                [plan_values[:m], np.asarray(share_of[r_rows, r_cols]).ravel()])
+        build_seconds = time.perf_counter() - build_started
+        remaining = None if limit is None else max(deadline - time.perf_counter(), 1e-3)
+        solution = solve_mip(problem, name, remaining, mip_gap)
+        mip_report = solution.report
+        if solution.values is None and plan_values is None:
+            return self._finish(solution, build_seconds)
+        incumbent = None if plan_values is None else self._objective_of(plan_values)
+        mip_bound = mip_report.bound
+        if mip_report.status == "optimal" and mip_report.objective is not None:
+            mip_bound = mip_report.objective if mip_bound is None else mip_bound
+        if mip_bound is not None and incumbent is not None and (closed.any() or opened.any()):
+            mip_bound = min(mip_bound, incumbent)  # fixing only rules out dearer plans
+        bounds.append(mip_bound)
+        values = plan_values
+        if solution.values is not None:
+            m = self.n_candidates
+            r_rows, r_cols, _ = self._pairs(reduced)
+            shares = sp.csr_array((solution.values[m:], (r_rows, r_cols)), shape=self.reach.shape)
+            mip_values = self._values_of(options, self._open_mask(solution.values), shares)
+            mip_value = self._objective_of(mip_values)
+            notes.append(f"MIP ({mip_report.message}) plan {format_amount(mip_value)}")
+            if incumbent is None or mip_value < incumbent:
+                values = mip_values
+        else:
+            notes.append(f"MIP: {mip_report.message}, no plan")
+        report = combined_report(sense="min", objective=self._objective_of(values),
+                                 bounds=bounds, mip_gap=mip_gap, seconds=0.0, solver=name,
+                                 message="")
+        return self._values_result(values, report, notes, started, build_seconds)
+
+    def _values_of(self, options: SiteOptions, open_mask: np.ndarray, shares: sp.csr_array
+                   ) -> np.ndarray:
+        """The variable vector (sites, then shares of the pairs under ``options``)."""
+        rows, cols, _ = self._pairs(options)
+        share = np.asarray(sp.csr_array(shares)[rows, cols]).ravel()
+        return np.concatenate([open_mask.astype(float), share])
+
+    def _objective_of(self, values: np.ndarray) -> float:
+        """Objective of a variable vector, recomputed from its sites and shares."""
+        m = self.n_candidates
+        rows, _, dist = self._pairs()
+        total = float((self.weights[rows] * dist * np.clip(values[m:], 0.0, 1.0)).sum())
+        if self.p is None and self.options.opening_cost is not None:
+            total += float(self.options.opening_cost[values[:m] > 0.5].sum())
+        return total
+
+    def _values_result(self, values: np.ndarray, report: SolveReport, notes: list[str],
+                       started: float, build_seconds: float = 0.0) -> LocationResult:
+        report = replace(report, solve_seconds=time.perf_counter() - started,
+                         message="; ".join(notes))
+        return self._decode(values, report, build_seconds)
+
+    def _pairs(self, options: SiteOptions | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        options = self.options if options is None else options
         coo = self.reach.tocoo()
-        keep = self.options.allowed[coo.col] & (self.weights[coo.row] > 0)
+        keep = options.allowed[coo.col] & (self.weights[coo.row] > 0)
         return coo.row[keep], coo.col[keep], coo.data[keep]
 
     def _problem(self) -> MipProblem:
+        return self._problem_with(self.options)
+
+    def _problem_with(self, options: SiteOptions) -> MipProblem:
         m = self.n_candidates
-        rows, cols, dist = self._pairs()
+        rows, cols, dist = self._pairs(options)
         k = len(rows)
         clients = np.flatnonzero(self.weights > 0)
         client_row = np.full(self.n_clients, -1)
@@ -215,11 +366,11 @@ class CapacitatedPMedian(LocationModel):
             ),
             shape=(k, n_variables),
         )
-        side, side_lower, side_upper = site_rows(self.options, self.p, n_variables)
+        side, side_lower, side_upper = site_rows(options, self.p, n_variables)
         site_cost = np.zeros(m)
         if self.p is None and self.options.opening_cost is not None:
             site_cost = self.options.opening_cost.copy()
-        lower, upper = site_bounds(self.options)
+        lower, upper = site_bounds(options)
         return MipProblem(
             objective=np.concatenate([site_cost, self.weights[rows] * dist]),
             matrix=sp.vstack([assign, capacity_rows, link, side], format="csr"),

@@ -7,6 +7,7 @@ it, so model size grows with the number of pairs in reach, not clients x candida
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,10 +15,29 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from ..results import SolveReport
-from ..solvers import MipProblem, resolve_solver
-from ._base import LocationModel, nearest_open, site_bounds, site_rows
+from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
+from ._base import (
+    LocationModel,
+    combined_report,
+    deadline_after,
+    nearest_open,
+    site_bounds,
+    site_rows,
+    site_rules,
+)
+from ._coverage_search import (
+    SiteRules,
+    cover_greedy,
+    cover_lagrangian,
+    covered_weight,
+    indicator_matrix,
+    mclp_greedy,
+    mclp_lagrangian,
+    mclp_local_search,
+)
 from ._inputs import (
     IndexLike,
+    SiteOptions,
     check_weights,
     format_amount,
     reach_matrix,
@@ -153,65 +173,132 @@ class MCLP(LocationModel):
     def solve(
         self, solver: str | None = None, time_limit: float | None = None, gap: float | None = None
     ) -> LocationResult:
-        """Solve; a greedy plan that covers every coverable client is optimal without a MIP.
+        """Solve: a greedy + swap plan, a Lagrangian bound, then the MIP on the sites left.
+
+        1. Greedy addition, then add/drop/swap local search, gives the incumbent.
+        2. For ``p`` sites without budget or spacing, a Lagrangian bound (subgradient on the
+           coverage rows) may prove the incumbent, and fixes the sites that cannot be in (or
+           out of) a better plan.
+        3. The MIP starts from the incumbent (HiGHS) with the time left. The plan returned is
+           the best one met; its objective is recomputed from its sites, and it is
+           ``"optimal"`` only when the best bound proves it within ``gap``.
 
         Arguments and result as :meth:`LocationModel.solve`.
         """
         self.check()
+        name = resolve_solver(solver)
+        limit, mip_gap = resolve_limits(time_limit, gap)
         started = time.perf_counter()
-        greedy = self._greedy_full_cover()
-        if greedy is not None:
-            open_mask, covered = greedy
-            report = SolveReport(
-                "optimal",
-                covered,
-                covered,
-                0.0,
-                time.perf_counter() - started,
-                resolve_solver(solver),
-                "greedy plan covers every client in reach of an allowed site (the bound)",
-            )
-            return self._decode(open_mask.astype(float), report, 0.0)
-        return super().solve(solver, time_limit, gap)
-
-    def _greedy_full_cover(self) -> tuple[np.ndarray, float] | None:
-        """Greedy plan and its coverage when it reaches the trivial bound, else None."""
+        deadline = deadline_after(limit, started)
+        span = (deadline - started) if limit is not None else 60.0
+        csr, csc = indicator_matrix(self.reach, self.options.allowed)
+        rules = site_rules(self.options)
+        plan = self._heuristic_plan(csr, csc, rules, started + 0.2 * span)
+        notes = []
+        bounds: list[float | None] = [self._trivial_bound(csr)]
+        closed = opened = np.zeros(self.n_candidates, dtype=bool)
+        if plan is not None:
+            value, _ = covered_weight(csc, self.weights, plan)
+            notes.append(f"greedy + swap plan {format_amount(value)}")
+            if self._lagrangian_applies():
+                lagrangian = mclp_lagrangian(csr, csc, self.weights, int(self.p), rules, plan,
+                                             started + 0.45 * span)
+                bounds.append(lagrangian.bound)
+                if lagrangian.plan_value > value:
+                    plan = mclp_local_search(csr, csc, self.weights, lagrangian.plan, rules,
+                                             started + 0.5 * span)
+                closed, opened = lagrangian.fixed_closed, lagrangian.fixed_open
+                notes.append(
+                    f"Lagrangian bound {format_amount(lagrangian.bound)} after "
+                    f"{lagrangian.iterations} steps, {int(closed.sum())} sites ruled out, "
+                    f"{int(opened.sum())} fixed open"
+                )
+        incumbent_value = None if plan is None else covered_weight(csc, self.weights, plan)[0]
+        if incumbent_value is not None:
+            early = combined_report(sense="max", objective=incumbent_value, bounds=bounds,
+                                    mip_gap=mip_gap, seconds=0.0, solver=name, message="")
+            if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
+                return self._plan_result(plan, early, notes, started, "no MIP needed"
+                                         if early.status == "optimal" else "no time left for the MIP")
+        build_started = time.perf_counter()
         options = self.options
-        if self.p is None or options.budget is not None or len(options.spacing_pairs):
-            return None
-        coo = self.reach.tocoo()
-        keep = options.allowed[coo.col]
-        indicator = sp.csc_array(
-            (np.ones(int(keep.sum())), (coo.row[keep], coo.col[keep])), shape=self.reach.shape
-        )
-        coverable = np.diff(sp.csr_array(indicator).indptr) > 0
-        bound = float(self.weights[coverable].sum())
-        open_mask = options.fixed_mask.copy()
-        uncovered = self.weights.astype(float).copy()
-        uncovered[(indicator @ open_mask.astype(float)) > 0] = 0.0
-        for _ in range(self.p - int(open_mask.sum())):
-            gain = indicator.T @ uncovered
-            gain[~options.allowed | open_mask] = -1.0
-            site = int(np.argmax(gain))
-            if gain[site] <= 0:
-                break
-            open_mask[site] = True
-            uncovered[indicator[:, [site]].toarray().ravel() > 0] = 0.0
-        covered = float(self.weights.sum() - uncovered.sum())
-        if covered < bound * (1 - 1e-12) or int(open_mask.sum()) > self.p:
-            return None
-        # Fill up to p sites (sum y = p) with any allowed sites; coverage cannot drop.
-        spare = np.flatnonzero(options.allowed & ~open_mask)[: self.p - int(open_mask.sum())]
-        open_mask[spare] = True
-        if int(open_mask.sum()) != self.p:
-            return None
-        return open_mask, covered
+        if closed.any() or opened.any():
+            options = replace(
+                options,
+                excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
+                fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
+            )
+        problem, free = self._problem_with(options)
+        if plan is not None:
+            count = csc @ plan.astype(float)
+            problem.start = np.concatenate(
+                [plan.astype(float), (count[free] > 0).astype(float)]
+            )
+        build_seconds = time.perf_counter() - build_started
+        remaining = None if limit is None else max(deadline - time.perf_counter(), 1e-3)
+        solution = solve_mip(problem, name, remaining, mip_gap)
+        mip_report = solution.report
+        if solution.values is None and plan is None:
+            return self._finish(solution, build_seconds)
+        mip_bound = mip_report.bound
+        if mip_report.status == "optimal" and mip_report.objective is not None:
+            mip_bound = mip_report.objective if mip_bound is None else mip_bound
+        if mip_report.status == "infeasible" and plan is not None:
+            mip_bound = incumbent_value  # nothing better on the sites left
+        if mip_bound is not None and (closed.any() or opened.any()) and incumbent_value is not None:
+            mip_bound = max(mip_bound, incumbent_value)  # fixing only rules out worse plans
+        bounds.append(mip_bound)
+        if solution.values is not None:
+            mip_plan = self._open_mask(solution.values)
+            mip_value, _ = covered_weight(csc, self.weights, mip_plan)
+            notes.append(f"MIP ({mip_report.message}) plan {format_amount(mip_value)}")
+            if incumbent_value is None or mip_value > incumbent_value:
+                plan = mip_plan
+        else:
+            notes.append(f"MIP: {mip_report.message}, no plan")
+        report = combined_report(
+            sense="max", objective=covered_weight(csc, self.weights, plan)[0], bounds=bounds,
+            mip_gap=mip_gap, seconds=0.0, solver=name, message="")
+        return self._plan_result(plan, report, notes, started, "", build_seconds)
+
+    def _plan_result(self, plan: np.ndarray, report: SolveReport, notes: list[str],
+                     started: float, last_note: str, build_seconds: float = 0.0
+                     ) -> LocationResult:
+        message = "; ".join(notes + ([last_note] if last_note else []))
+        report = replace(report, solve_seconds=time.perf_counter() - started, message=message)
+        return self._decode(plan.astype(float), report, build_seconds)
+
+    def _lagrangian_applies(self) -> bool:
+        options = self.options
+        return self.p is not None and options.budget is None and not len(options.spacing_pairs)
+
+    def _trivial_bound(self, csr: sp.csr_array) -> float:
+        """Demand in reach of an allowed site: no plan covers more."""
+        return float(self.weights[np.diff(csr.indptr) > 0].sum())
+
+    def _heuristic_plan(self, csr: sp.csr_array, csc: sp.csc_array, rules: SiteRules,
+                        deadline: float) -> np.ndarray | None:
+        """Greedy, then local search; ``None`` if no plan meets the site count."""
+        plan = mclp_greedy(csr, csc, self.weights, self.p, rules)
+        if self.p is not None:
+            while int(plan.sum()) < self.p:  # fill up: coverage cannot drop
+                addable = np.flatnonzero(rules.can_add(plan))
+                if not len(addable):
+                    return None
+                plan[addable[0]] = True
+        plan = mclp_local_search(csr, csc, self.weights, plan, rules, deadline,
+                                 allow_add=self.p is None)
+        return plan
 
     def _problem(self) -> MipProblem:
+        return self._problem_with(self.options)[0]
+
+    def _problem_with(self, options: SiteOptions) -> tuple[MipProblem, np.ndarray]:
+        """The MIP under ``options`` and the clients that have a coverage variable."""
         m = self.n_candidates
-        allowed = self.options.allowed
+        allowed = options.allowed
         reach = self.reach
-        covered_fixed = _covered_by_fixed(reach, self.options.fixed_mask)
+        covered_fixed = _covered_by_fixed(reach, options.fixed_mask)
         coo = reach.tocoo()
         keep = allowed[coo.col]
         indicator = sp.csr_array(
@@ -224,10 +311,10 @@ class MCLP(LocationModel):
         coverage_rows = sp.hstack(
             [-indicator[free], sp.identity(n_free, format="csr")], format="csr"
         )
-        side, side_lower, side_upper = site_rows(self.options, self.p, n_variables)
+        side, side_lower, side_upper = site_rows(options, self.p, n_variables)
         matrix = sp.vstack([coverage_rows, side], format="csr")
-        site_lower, site_upper = site_bounds(self.options)
-        return MipProblem(
+        site_lower, site_upper = site_bounds(options)
+        problem = MipProblem(
             objective=np.concatenate([np.zeros(m), self.weights[free]]),
             matrix=matrix,
             row_lower=np.concatenate([np.full(n_free, -np.inf), side_lower]),
@@ -239,6 +326,7 @@ class MCLP(LocationModel):
             offset=float(self.weights[covered_fixed].sum()),
             integral_continuous=True,
         )
+        return problem, free
 
     def _decode(
         self, values: np.ndarray, report: SolveReport, build_seconds: float
@@ -353,10 +441,108 @@ class SetCover(LocationModel):
             self.reach, self.weights, self.options, format_amount(self.radius)
         )
 
+    def solve(
+        self, solver: str | None = None, time_limit: float | None = None, gap: float | None = None
+    ) -> LocationResult:
+        """Solve: greedy cover, Beasley's Lagrangian bound, then the MIP on the sites left.
+
+        1. Chvátal's greedy with redundant sites dropped gives the incumbent.
+        2. Without budget or spacing, the Lagrangian bound (subgradient on the cover rows,
+           Lagrangian plans repaired into covers) may prove it, and fixes the sites that
+           cannot be in (or out of) a cheaper cover.
+        3. The MIP starts from the incumbent (HiGHS) with the time left. The plan returned is
+           the cheapest met; its cost is recomputed from its sites, ``"optimal"`` only when
+           proven within ``gap``.
+
+        Arguments and result as :meth:`LocationModel.solve`.
+        """
+        self.check()
+        name = resolve_solver(solver)
+        limit, mip_gap = resolve_limits(time_limit, gap)
+        started = time.perf_counter()
+        deadline = deadline_after(limit, started)
+        span = (deadline - started) if limit is not None else 60.0
+        csr, csc = indicator_matrix(self.reach, self.options.allowed)
+        cost = self._costs()
+        need = self.weights > 0
+        plain = self.options.budget is None and not len(self.options.spacing_pairs)
+        rules = site_rules(self.options)
+        plan = cover_greedy(csr, csc, need, cost, rules) if plain else None
+        notes: list[str] = []
+        bounds: list[float | None] = []
+        closed = opened = np.zeros(self.n_candidates, dtype=bool)
+        if plan is not None:
+            notes.append(f"greedy cover {format_amount(float(cost[plan].sum()))}")
+            lagrangian = cover_lagrangian(csr, csc, need, cost, rules, plan,
+                                          started + 0.25 * span)
+            plan = lagrangian.plan
+            bounds.append(lagrangian.bound)
+            closed, opened = lagrangian.fixed_closed, lagrangian.fixed_open
+            notes.append(
+                f"Lagrangian bound {format_amount(lagrangian.bound)} after "
+                f"{lagrangian.iterations} steps, plan {format_amount(lagrangian.plan_value)}, "
+                f"{int(closed.sum())} sites ruled out, {int(opened.sum())} fixed open"
+            )
+            early = combined_report(sense="min", objective=float(cost[plan].sum()),
+                                    bounds=bounds, mip_gap=mip_gap, seconds=0.0, solver=name,
+                                    message="")
+            if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
+                notes.append("no MIP needed" if early.status == "optimal"
+                             else "no time left for the MIP")
+                return self._plan_result(plan, early, notes, started)
+        build_started = time.perf_counter()
+        options = self.options
+        if closed.any() or opened.any():
+            options = replace(
+                options,
+                excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
+                fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
+            )
+        problem = self._problem_with(options)
+        if plan is not None:
+            problem.start = plan.astype(float)
+        build_seconds = time.perf_counter() - build_started
+        remaining = None if limit is None else max(deadline - time.perf_counter(), 1e-3)
+        solution = solve_mip(problem, name, remaining, mip_gap)
+        mip_report = solution.report
+        if solution.values is None and plan is None:
+            return self._finish(solution, build_seconds)
+        incumbent = None if plan is None else float(cost[plan].sum())
+        mip_bound = mip_report.bound
+        if mip_report.status == "optimal" and mip_report.objective is not None:
+            mip_bound = mip_report.objective if mip_bound is None else mip_bound
+        if mip_bound is not None and incumbent is not None and (closed.any() or opened.any()):
+            mip_bound = min(mip_bound, incumbent)  # fixing only rules out dearer covers
+        bounds.append(mip_bound)
+        if solution.values is not None:
+            mip_plan = self._open_mask(solution.values)
+            mip_value = float(cost[mip_plan].sum())
+            notes.append(f"MIP ({mip_report.message}) plan {format_amount(mip_value)}")
+            if incumbent is None or mip_value < incumbent:
+                plan = mip_plan
+        else:
+            notes.append(f"MIP: {mip_report.message}, no plan")
+        report = combined_report(sense="min", objective=float(cost[plan].sum()), bounds=bounds,
+                                 mip_gap=mip_gap, seconds=0.0, solver=name, message="")
+        return self._plan_result(plan, report, notes, started, build_seconds)
+
+    def _costs(self) -> np.ndarray:
+        costs = self.options.opening_cost
+        return np.ones(self.n_candidates) if costs is None else costs.astype(float)
+
+    def _plan_result(self, plan: np.ndarray, report: SolveReport, notes: list[str],
+                     started: float, build_seconds: float = 0.0) -> LocationResult:
+        report = replace(report, solve_seconds=time.perf_counter() - started,
+                         message="; ".join(notes))
+        return self._decode(plan.astype(float), report, build_seconds)
+
     def _problem(self) -> MipProblem:
+        return self._problem_with(self.options)
+
+    def _problem_with(self, options: SiteOptions) -> MipProblem:
         m = self.n_candidates
-        allowed = self.options.allowed
-        covered_fixed = _covered_by_fixed(self.reach, self.options.fixed_mask)
+        allowed = options.allowed
+        covered_fixed = _covered_by_fixed(self.reach, options.fixed_mask)
         coo = self.reach.tocoo()
         keep = allowed[coo.col]
         indicator = sp.csr_array(
@@ -364,9 +550,9 @@ class SetCover(LocationModel):
         )
         need = np.flatnonzero(~covered_fixed & (self.weights > 0))
         cover_rows = indicator[need]
-        side, side_lower, side_upper = site_rows(self.options, None, m)
+        side, side_lower, side_upper = site_rows(options, None, m)
         costs = self.options.opening_cost
-        site_lower, site_upper = site_bounds(self.options)
+        site_lower, site_upper = site_bounds(options)
         return MipProblem(
             objective=np.ones(m) if costs is None else costs.copy(),
             matrix=sp.vstack([cover_rows, side], format="csr"),

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ..errors import InfeasibleError, SolverError
 from ..results import SolveReport, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
-from ._base import LocationModel, nearest_open, site_bounds, site_rows
+from ._base import LocationModel, nearest_open, site_bounds, site_rows, site_rules
 from ._inputs import (
     IndexLike,
     SiteOptions,
@@ -27,6 +27,7 @@ from ._inputs import (
     unreachable_reasons,
 )
 from ._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
+from ._median_search import median_greedy_interchange, median_value
 from ._result import LocationResult
 from .coverage import _check_p
 
@@ -309,7 +310,45 @@ class PMedian(LocationModel):
         limit_seconds, mip_gap = resolve_limits(time_limit, gap)
         if self._presolve_applies():
             return self._solve_with_presolve(name, limit_seconds, mip_gap)
-        return self._solve_windows(name, limit_seconds, mip_gap)
+        return self._solve_from_plan(name, limit_seconds, mip_gap)
+
+    def _solve_from_plan(
+        self, name: str, limit_seconds: float | None, mip_gap: float
+    ) -> LocationResult:
+        """Greedy + interchange over the sparse reach, then the windows MIP cut off at it."""
+        started = time.perf_counter()
+        span = 240.0 if limit_seconds is None else float(limit_seconds)
+        incumbent = median_greedy_interchange(
+            self.reach, self.weights, int(self.p or 0), site_rules(self.options),
+            started + 0.25 * span)
+        remaining = None if limit_seconds is None else max(
+            limit_seconds - (time.perf_counter() - started), 1e-3)
+        if incumbent is None:
+            return self._solve_windows(name, remaining, mip_gap)
+        value = median_value(self.reach, self.weights, incumbent)
+        note = f"greedy + interchange plan {value:.6g}"
+        heuristic_seconds = time.perf_counter() - started
+
+        def incumbent_result(status: str, bound: float | None, message: str) -> LocationResult:
+            report = SolveReport(status, value, bound, relative_gap(value, bound),
+                                 time.perf_counter() - started, name, f"{note}; {message}")
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, heuristic_seconds)
+
+        if remaining is not None and remaining <= 0.05 * span:
+            return incumbent_result("feasible", None, "no time left for the MIP")
+        try:
+            result = self._solve_windows(name, remaining, mip_gap, cutoff=value)
+        except InfeasibleError:  # nothing beats the plan: it is optimal
+            return incumbent_result("optimal", value, "the MIP proved no plan is better")
+        except SolverError:
+            return incumbent_result("feasible", None, "the MIP found no better plan in time")
+        if result.objective < value:
+            return result
+        bound = None if result.bound is None else min(result.bound, value)
+        status = "optimal" if result.status == "optimal" else "feasible"
+        return incumbent_result(status, value if status == "optimal" else bound,
+                                result.report.message)
 
     def _presolve_applies(self) -> bool:
         options = self.options
@@ -331,15 +370,19 @@ class PMedian(LocationModel):
         coo = sub.tocoo()
         dense[coo.row, coo.col] = coo.data * self.weights[clients][coo.row]
         p = int(self.p)
-        plan, upper = greedy_interchange(dense, p)
+        span = 240.0 if limit_seconds is None else float(limit_seconds)
+        plan, upper = greedy_interchange(dense, p, deadline=started + 0.2 * span)
         if not np.isfinite(upper):  # the heuristic left a client unserved: no presolve
-            return self._solve_windows(name, limit_seconds, mip_gap)
-        budget = None if limit_seconds is None else limit_seconds / 4
+            remaining = None if limit_seconds is None else max(
+                limit_seconds - (time.perf_counter() - started), 1e-3)
+            return self._solve_windows(name, remaining, mip_gap)
+        budget = 0.15 * span
         lower, closed, lagrangian_plan = lagrangian_bound(dense, p, upper, max_seconds=budget)
-        second_plan, second_upper = swap_improve(dense, lagrangian_plan)
+        second_plan, second_upper = swap_improve(dense, lagrangian_plan,
+                                                 deadline=started + 0.45 * span)
         if second_upper < upper:  # a better plan from the multipliers: fix again against it
             plan, upper = second_plan, second_upper
-            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=budget)
+            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=0.1 * span)
             lower = max(lower, lower_again)
         presolve_seconds = time.perf_counter() - started
         incumbent = np.zeros(self.n_candidates, dtype=bool)
@@ -352,6 +395,11 @@ class PMedian(LocationModel):
             report = SolveReport(
                 "optimal", upper, lower, relative_gap(upper, lower), 0.0, name, note
             )
+            assignment, distance = nearest_open(self.reach, incumbent)
+            return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
+        if limit_seconds is not None and presolve_seconds >= 0.95 * limit_seconds:
+            report = SolveReport("feasible", upper, lower, relative_gap(upper, lower), 0.0, name,
+                                 f"{note}; no time left for the MIP")
             assignment, distance = nearest_open(self.reach, incumbent)
             return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
         excluded = np.union1d(self.options.excluded, allowed[closed])
@@ -409,6 +457,9 @@ class PMedian(LocationModel):
         self.check()
         started = time.perf_counter()
         levels = self._levels()
+        if limit_seconds is not None and time.perf_counter() - started >= limit_seconds:
+            raise SolverError("PMedian: the time limit passed while building the model; "
+                              "give a longer `time_limit`.")
         n_allowed = int(self.options.allowed.sum())
         p = max(int(self.p or 1), 1)
         window = min(n_allowed, max(8, int(np.ceil(2 * n_allowed / p))))

@@ -48,7 +48,7 @@ def _survey(**statuses: str) -> pd.DataFrame:
                          "updated_at": pd.Timestamp("2026-01-05")})
 
 
-@pytest.mark.parametrize("model", ["mclp", "pmedian"])
+@pytest.mark.parametrize("model", ["mclp", "p_median"])
 def test_rejected_site_is_not_chosen_again(model: str) -> None:
     layers, stores, competitors = _region()
     first = _run(layers, stores, competitors, model=model)
@@ -81,7 +81,7 @@ def test_approved_site_stays_open_and_counts_as_opened() -> None:
     approved = unchosen[-1]  # a site the unconstrained run does not choose
     decisions = SitingDecisions.from_survey(pd.DataFrame({"site_id": [format(int(approved), "x")],
                                                          "status": ["approved"]}))
-    for model in ("mclp", "pmedian", "market_share"):
+    for model in ("mclp", "p_median", "market_share"):
         run = _run(layers, stores, competitors, decisions, model=model, max_candidates=12)
         assert approved in set(run.sites["cell"]), model
         assert len(run.sites) == 3, model  # the approved site is one of the 3 new sites

@@ -145,6 +145,32 @@ def test_more_sites_never_cover_less() -> None:
     assert coverage == sorted(coverage)
 
 
+def test_every_free_cell_is_a_candidate_by_default() -> None:
+    layers, stores, competitors = _region(n=200, seed=3)  # more free cells than the old cap 150
+    run = run_site_selection(layers, stores, competitors, n_new=3, radius_km=1.5,
+                             calibration=CAL)
+    n_free = int((layers["own_store_count"] == 0).sum())
+    assert run.parameters["candidates"] == n_free
+    capped = run_site_selection(layers, stores, competitors, n_new=3, radius_km=1.5,
+                                max_candidates=5, calibration=CAL)
+    assert capped.parameters["candidates"] == 5
+    # More candidates cannot cover less (both proven optimal).
+    assert run.status == capped.status == "optimal"
+    assert run.coverage_after >= capped.coverage_after - 1e-12
+
+
+def test_candidate_cells_restrict_the_sites() -> None:
+    layers, stores, competitors = _region(n=80, seed=5)
+    offered = list(layers.index[10:30])
+    run = run_site_selection(layers, stores, competitors, n_new=2, radius_km=2.0,
+                             candidate_cells=offered, calibration=CAL)
+    assert run.parameters["candidates"] == 20
+    assert set(run.sites["cell"]) <= set(offered)
+    with pytest.raises(InputError, match="`candidate_cells` names 1 cell"):
+        run_site_selection(layers, stores, competitors, n_new=2, calibration=CAL,
+                           candidate_cells=[*offered, 12345])
+
+
 def test_thin_candidates_keeps_one_per_square_and_the_heaviest() -> None:
     rng = np.random.default_rng(4)
     lat, lng = 22.5 + rng.uniform(0, 0.2, 500), 114.0 + rng.uniform(0, 0.2, 500)
