@@ -290,6 +290,31 @@ def turnover_days(stock: np.ndarray | float, mean_daily: np.ndarray | float) -> 
         return np.where(mean_daily > 0, stock / np.where(mean_daily > 0, mean_daily, 1), np.inf)
 
 
+def project_stock(stock: np.ndarray | float, mean: np.ndarray | float,
+                  variance: np.ndarray | float, *, days: float, period_days: float = 7.0,
+                  distribution: Distribution = "auto") -> np.ndarray:
+    """Expected stock left after ``days`` of sales, in whole units (unmet demand is lost).
+
+    Demand over ``days`` has mean ``mean * days / period_days`` and variance scaled alike; the
+    stock left is ``E[(s - D)^+] = s - E[D] + E[(D - s)^+]``, rounded to the nearest unit.
+
+    Examples
+    --------
+    >>> project_stock([10, 1, 0], [7.0, 7.0, 7.0], [7.0, 7.0, 7.0], days=4,
+    ...               distribution="poisson").tolist()
+    [6, 0, 0]
+    """
+    stock = np.asarray(stock, dtype=float)
+    if days <= 0:
+        return np.round(stock).astype(np.int64)
+    scale = days / period_days
+    mean = np.asarray(mean, float) * scale
+    variance = np.maximum(np.asarray(variance, float) * scale, 1e-9)
+    left = stock - mean + expected_shortage(stock, mean, variance, distribution=distribution)
+    left = np.where(mean > 0, left, stock)
+    return np.clip(np.round(left), 0, None).astype(np.int64)
+
+
 def simulate_service_level(order_up_to: np.ndarray, mean: np.ndarray, variance: np.ndarray, *,
                            lead_time_periods: int = 0, periods: int = 2_000, seed: int = 0,
                            distribution: Distribution = "normal",
