@@ -11,7 +11,9 @@ Documented fallbacks:
 * in-transit stock is assumed to arrive before the planned week and counts as stock;
 * the stock table is the closing stock of the last sales day (``PlanSettings.stock_date``
   overrides it); store stock is projected to the first ship day with the forecast sales of the
-  days in between (:func:`optimizer.allocation.safety_stock.project_stock`);
+  days in between (:func:`optimizer.allocation.safety_stock.project_stock`); when that is more
+  than ``max_projection_days`` (7) days, the stock is taken as the ship day's, unprojected
+  (``kpis["stock_projected_days"]`` is then 0);
 * the forecast uses 7-day periods ending on the last sales day
   (:func:`optimizer.allocation.forecast.demand_history`), so a history that stops mid-week has
   no short last week;
@@ -51,6 +53,7 @@ class PlanSettings:
     max_cross_region_share: float | None = None
     history_weeks: int = 52
     stock_date: str | None = None
+    max_projection_days: int = 7
     cross_region_counts: CrossRegionLanes = "transfers"
     mip_gap: float = 0.01
     time_limit: float = 120.0
@@ -72,6 +75,7 @@ class WeeklyPlan:
     settings: PlanSettings | None = None
     ship_day: pd.Timestamp | None = None
     horizon_days: float = 7.0
+    review_days: float = 7.0
 
     def kpi_table(self) -> pd.DataFrame:
         """KPIs as a two-column table (``kpi``, ``value``) for a sheet."""
@@ -132,6 +136,7 @@ class BuiltProblem:
     forecast: pd.DataFrame
     start: pd.Timestamp
     horizon_days: float
+    review_days: float
     history_end: pd.Timestamp
     projected_days: int
 
@@ -152,7 +157,7 @@ def solve_built(built: BuiltProblem, *, label: str, stores: pd.DataFrame,
     return WeeklyPlan(week=label, lines=lines, kpis=kpis, warehouses=warehouse_table,
                       report=result.report, problem=problem, result=result,
                       forecast=built.forecast, settings=settings, ship_day=built.start,
-                      horizon_days=built.horizon_days)
+                      horizon_days=built.horizon_days, review_days=built.review_days)
 
 
 def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,
@@ -198,6 +203,8 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
     stock_day = (pd.Timestamp(settings.stock_date) if settings.stock_date is not None
                  else history.last_day)
     projected_days = max(int((start - stock_day).days) - 1, 0)
+    if projected_days > settings.max_projection_days:
+        projected_days = 0  # stock older than that is taken as the ship day's (documented)
     locations = _locations(stores, warehouses, throughput_days=horizon_days)
     positions = _positions(stock, forecast, locations, settings, horizon_days=horizon_days,
                            review_days=review_days, projected_days=projected_days,
@@ -214,7 +221,8 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
                                   max_cross_region_share=settings.max_cross_region_share,
                                   cross_region_counts=settings.cross_region_counts)
     return BuiltProblem(problem=problem, without_history=without_history, forecast=forecast,
-                        start=start, horizon_days=horizon_days, history_end=history.last_day,
+                        start=start, horizon_days=horizon_days, review_days=review_days,
+                        history_end=history.last_day,
                         projected_days=projected_days)
 
 
