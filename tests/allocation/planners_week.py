@@ -25,7 +25,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
                          "unit_cost": [1000.0, 200.0, 300.0], "margin": [0.2, 0.3, 0.3],
                          "volume_l": [0.5, 1.0, 1.0], "case_size": [4, 1, 2]})
     days = pd.date_range("2025-10-06", "2026-01-04")  # 13 weeks, Monday .. Sunday
-    rate = {("S1", "K1"): 4.0, ("S2", "K1"): 3.0, ("S3", "K1"): 5.0, ("S1", "K2"): 3.0,
+    rate = {("S1", "K1"): 4.0, ("S2", "K1"): 3.0, ("S3", "K1"): 12.0, ("S1", "K2"): 3.0,
             ("S2", "K2"): 0.2, ("S3", "K2"): 4.0, ("S1", "K3"): 2.0, ("S3", "K3"): 3.0}
     rng = np.random.default_rng(5)
     rows = [pd.DataFrame({"date": days, "store_id": s, "sku": k,
@@ -42,7 +42,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         "destination": ["S1", "S2", "S3", "S3", "S1", "S3"],
         "distance_km": [3.0, 3.0, 30.0, 20.0, 4.0, 20.0],
         "cost_per_unit": [1.0, 1.0, 2.0, 1.5, 1.0, 1.5],
-        "lead_time_days": [1.0, 1.0, 2.5, 1.0, 1.0, 1.0]})
+        "lead_time_days": [1.0, 1.5, 2.5, 1.0, 1.0, 1.0]})
     return {"stores": stores, "warehouses": warehouses, "skus": skus, "sales": sales,
             "stock": stock, "lanes": lanes}
 

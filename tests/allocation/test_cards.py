@@ -116,7 +116,7 @@ def test_warehouse_card_has_every_seed_figure(week) -> None:
         np.average(travel[small], weights=from_w1["quantity"][small]))
     key = from_w1["to"].map(stores["channel"]) == "key_account"
     assert key.any() and card["delivery_days_key_account"] == 3.0  # lead 2.5 days -> arrives day 3
-    assert not (from_w1["to"] == "S2").any() and card["delivery_days_own_store"] == 1.0
+    assert not (from_w1["to"] == "S2").any() and card["delivery_days_own_store"] == 2.0
     # Cross-region: store-to-store transfers into its stores, and its own service, apart.
     region = stores["region"]
     crosses = lines["from"].map(region).fillna("north") != lines["to"].map(region)
