@@ -39,7 +39,9 @@ CHANNELS = ("small_store", "own_store", "key_account")
 
 
 def home_warehouses(problem: AllocationProblem) -> np.ndarray:
-    """Home warehouse (location index) of every location; ``-1`` for stores without a warehouse lane.
+    """Return the home warehouse (location index) of every location.
+
+    ``-1`` for stores without a warehouse lane.
 
     Warehouses are their own home.
 
@@ -73,8 +75,10 @@ def home_warehouses(problem: AllocationProblem) -> np.ndarray:
 
 
 def store_sku_card(plan: WeeklyPlan) -> pd.DataFrame:
-    """One row per store and SKU: stock, demand, safety stock, reorder point, order-up-to level,
-    expected stockout before and after, units in and out, turnover days.
+    """Return one row per store and SKU: stock, demand, safety stock, reorder point and more.
+
+    The columns: order-up-to level, expected stockout before and after, units in and out,
+    turnover days.
 
     Returns
     -------
@@ -120,7 +124,7 @@ def store_sku_card(plan: WeeklyPlan) -> pd.DataFrame:
 
 
 def store_card(plan: WeeklyPlan, stores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per store: the store-SKU card summed, turnover days and the home warehouse.
+    """Return one row per store: the store-SKU card summed, turnover days, home warehouse.
 
     Parameters
     ----------
@@ -169,7 +173,7 @@ def store_card(plan: WeeklyPlan, stores: pd.DataFrame | None = None) -> pd.DataF
 def warehouse_card(plan: WeeklyPlan, *, stores: pd.DataFrame, warehouses: pd.DataFrame,
                    lines: pd.DataFrame | None = None,
                    supplier_orders: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per warehouse with every figure of the seed card (see the module docstring).
+    """Return one row per warehouse with every figure of the seed card (module docstring).
 
     Parameters
     ----------
@@ -309,7 +313,7 @@ def _settings(plan: WeeklyPlan) -> PlanSettings:
 
 
 def _expected_shortages(plan: WeeklyPlan) -> tuple[np.ndarray, np.ndarray]:
-    """Expected units short over the horizon per position, before and after the plan."""
+    """Return the expected units short over the horizon per position, before and after."""
     p = plan.problem
     demand = ~p.is_warehouse[p.position_location] & (p.demand_mean > 0)
     variance = np.maximum(p.demand_variance[demand], 1e-9)

@@ -164,7 +164,7 @@ def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.Dat
                  sales: pd.DataFrame, stock: pd.DataFrame, week: str,
                  lanes: pd.DataFrame | None = None, settings: PlanSettings | None = None,
                  sources: dict[str, str] | None = None) -> tuple[AllocationProblem, list[str]]:
-    """The week's :class:`AllocationProblem` (checks, forecast, reserves, lanes), unsolved.
+    """Build the week's :class:`AllocationProblem` (checks, forecast, reserves, lanes), unsolved.
 
     Parameters are those of :func:`plan_week`. Returns the problem and the stores without any
     sales history (they got the channel-average fallback).
@@ -344,8 +344,10 @@ def _positions(stock: pd.DataFrame, forecast: pd.DataFrame, locations: pd.DataFr
 
 
 def _arrivals(arrivals: pd.DataFrame | None, start: pd.Timestamp | None) -> pd.DataFrame:
-    """Earlier plans' moves on the way, per receiving position: units (``stock``) and the part
-    arriving after ``start`` (``later``)."""
+    """Sum earlier plans' moves on the way per receiving position.
+
+    ``stock``: all their units; ``later``: the part arriving after ``start``.
+    """
     if arrivals is None or len(arrivals) == 0:
         return pd.DataFrame({"location_id": pd.Series(dtype=str), "sku": pd.Series(dtype=str),
                              "stock": pd.Series(dtype=np.int64),

@@ -24,7 +24,7 @@ from .plan import WeeklyPlan
 
 def cover_table(plan: WeeklyPlan, *, sales: pd.DataFrame, stores: pd.DataFrame,
                 skus: pd.DataFrame, recent_weeks: int = 13) -> pd.DataFrame:
-    """One row per store and SKU: stock, weeks of cover, recent sales, days since the last sale.
+    """Return one row per store and SKU: stock, weeks of cover, recent sales, last sale.
 
     Parameters
     ----------
@@ -79,8 +79,10 @@ def cover_table(plan: WeeklyPlan, *, sales: pd.DataFrame, stores: pd.DataFrame,
 
 def region_sku_table(cover: pd.DataFrame, *, overstock_weeks: float = 26.0,
                      stale_days: float = 91.0) -> pd.DataFrame:
-    """Per region and SKU: stock, weekly demand, weeks of cover, recent units, days since the
-    last sale (the most recent of its stores), stores overstocked and stores with stale stock.
+    """Sum the cover table per region and SKU, with overstocked and stale store counts.
+
+    Columns: stock, weekly demand, weeks of cover, recent units, days since the last sale (the
+    most recent of its stores), stores overstocked and stores with stale stock.
 
     ``stores_overstocked`` counts store-SKUs with more than ``overstock_weeks`` weeks of cover,
     ``stores_stale`` those holding stock without a sale in ``stale_days`` days (or ever).
@@ -108,7 +110,7 @@ def region_sku_table(cover: pd.DataFrame, *, overstock_weeks: float = 26.0,
 
 
 def movers(cover: pd.DataFrame, *, n: int = 10) -> pd.DataFrame:
-    """The ``n`` fastest and ``n`` slowest SKUs of every region by recent units sold.
+    """Return the ``n`` fastest and ``n`` slowest SKUs of every region by recent units sold.
 
     Slow movers are taken among the SKUs the region holds stock of; ties go to the larger stock.
 
@@ -141,7 +143,7 @@ def movers(cover: pd.DataFrame, *, n: int = 10) -> pd.DataFrame:
 
 def stockout_risk(plan: WeeklyPlan, *, stores: pd.DataFrame,
                   min_units: float = 0.5) -> pd.DataFrame:
-    """Store-SKUs expected at least ``min_units`` short after the plan, most margin lost first.
+    """List store-SKUs expected at least ``min_units`` short after the plan, by margin lost.
 
     The margin per unit is the plan's (a share of the price converted to CNY per unit).
 
@@ -171,7 +173,7 @@ def stockout_risk(plan: WeeklyPlan, *, stores: pd.DataFrame,
 
 def regional_mix(sales: pd.DataFrame, *, stores: pd.DataFrame, skus: pd.DataFrame,
                  weeks: int | None = 13) -> pd.DataFrame:
-    """Share of units per category in each region, against the chain's share.
+    """Return the share of units per category in each region, against the chain's share.
 
     Parameters
     ----------
@@ -221,7 +223,7 @@ def suggested_returns(plan: WeeklyPlan, *, cover: pd.DataFrame, skus: pd.DataFra
                       keep_weeks: float = 8.0, slow_weeks: float = 26.0,
                       stale_days: float = 91.0, ageing_per_week: float = 0.005,
                       horizon_weeks: float = 52.0) -> pd.DataFrame:
-    """Returns of slow stock from stores to their home warehouse, where they pay.
+    """Suggest returns of slow stock from stores to their home warehouse, where they pay.
 
     The rule. A store-SKU is slow when its stock after the plan covers more than
     ``slow_weeks`` weeks or it has stock and no sale in ``stale_days`` days. It keeps
