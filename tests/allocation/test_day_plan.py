@@ -66,3 +66,33 @@ def test_day_plan_errors_name_the_input() -> None:
     with pytest.raises(InputError, match="arrival_day"):
         plan_day(**tables, day="2026-01-05", settings=SETTINGS,
                  in_transit=pd.DataFrame({"to": ["S1"], "sku": ["K1"], "quantity": [1]}))
+
+
+def test_week_plan_projects_store_stock_from_a_mid_week_cut_off() -> None:
+    """Sales and stock end on Wednesday: four days of expected sales go before Monday's ship."""
+    from optimizer.allocation.safety_stock import project_stock
+
+    tables = tiny_tables()
+    sales = tables["sales"]
+    tables["sales"] = sales[pd.to_datetime(sales["date"]) <= "2025-12-31"]
+    plan = plan_week(**tables, week=WEEK, settings=SETTINGS)
+    assert plan.kpis["stock_projected_days"] == 4
+    assert plan.kpis["sales_history_end"] == "2025-12-31"
+    p = plan.problem
+    forecast = plan.forecast.set_index(["store_id", "sku"])
+    on_hand = tables["stock"].set_index(["location_id", "sku"])["on_hand"]
+    for position in range(len(p.stock)):
+        location = p.location_ids[p.position_location[position]]
+        sku = p.sku_ids[p.position_sku[position]]
+        held = on_hand.get((location, sku), 0)
+        if p.is_warehouse[p.position_location[position]]:
+            assert p.stock[position] == held
+            continue
+        row = forecast.loc[(location, sku)]
+        assert p.stock[position] == project_stock(held, row["mean"], row["variance"], days=4)
+    s2 = (p.location_ids[p.position_location] == "S2") & (p.sku_ids[p.position_sku] == "K1")
+    assert p.stock[s2][0] < 120  # four days of sales gone
+    # Given the stock date, nothing is projected.
+    dated = plan_week(**tables, week=WEEK, settings=PlanSettings(
+        lane_costs=SETTINGS.lane_costs, stock_date="2026-01-04"))
+    assert dated.kpis["stock_projected_days"] == 0
