@@ -10,11 +10,13 @@ from .safety_stock import expected_shortage
 from .solve import AllocationResult
 
 
-def allocation_kpis(problem: AllocationProblem, result: AllocationResult,
-                    ) -> tuple[dict, pd.DataFrame]:
+def allocation_kpis(problem: AllocationProblem, result: AllocationResult, *,
+                    horizon_days: float = 7.0) -> tuple[dict, pd.DataFrame]:
     """KPIs of a solved allocation, and one row per warehouse.
 
-    Expected stockouts use the exact expected shortage of next week's demand (no tail cut).
+    Expected stockouts use the exact expected shortage of the horizon's demand (no tail cut);
+    ``horizon_days`` is the number of days the problem's demand covers (7 for a week, 1 for a
+    day), for turnover days.
     The cross-region transfer rate is what planners mean by it: units moved store to store
     across regions, as a share of all units shipped; warehouse service to stores of another
     region is reported apart (``cross_region_service_rate``), and ``cross_region_capped_share``
@@ -63,7 +65,7 @@ def allocation_kpis(problem: AllocationProblem, result: AllocationResult,
     from_warehouse = p.is_warehouse[p.lane_from[lane]]
     crosses = p.lane_crosses_regions[lane]
     capped = p.lane_is_cross_region[lane]
-    daily_demand = p.demand_mean[store].sum() / 7.0
+    daily_demand = p.demand_mean[store].sum() / horizon_days
     shipped = float(units.sum())
     kpis = {
         "expected_stockout_units_before": float(before.sum()),

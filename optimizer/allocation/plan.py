@@ -147,7 +147,7 @@ def solve_built(built: BuiltProblem, *, label: str, stores: pd.DataFrame,
     problem = built.problem
     result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
                               workers=workers)
-    kpis, warehouse_table = allocation_kpis(problem, result)
+    kpis, warehouse_table = allocation_kpis(problem, result, horizon_days=built.horizon_days)
     kpis["stores_without_history"] = built.without_history
     kpis["service_level"] = settings.service_level
     kpis["sales_history_end"] = str(built.history_end.date())

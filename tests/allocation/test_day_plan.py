@@ -96,3 +96,12 @@ def test_week_plan_projects_store_stock_from_a_mid_week_cut_off() -> None:
     dated = plan_week(**tables, week=WEEK, settings=PlanSettings(
         lane_costs=SETTINGS.lane_costs, stock_date="2026-01-04"))
     assert dated.kpis["stock_projected_days"] == 0
+
+
+def test_day_plan_turnover_days_count_days_not_weeks() -> None:
+    tables = tiny_tables()
+    day = plan_day(**tables, day="2026-01-05", settings=SETTINGS)
+    p = day.problem
+    store = ~p.is_warehouse[p.position_location]
+    daily = p.demand_mean[store].sum()  # one day's demand
+    assert day.kpis["store_turnover_days_before"] == pytest.approx(p.stock[store].sum() / daily)
