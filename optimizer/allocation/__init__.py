@@ -16,7 +16,8 @@ The entry is :func:`plan_week` (stores, warehouses, SKUs, stock and sales in; a
   :mod:`.ship_days` (ship days within the week under daily throughput and delivery days),
   :mod:`.slow_movers` (cover, movers, stockout risk, regional mix, returns),
   :mod:`.demand_guide` (forecast and backtest per store-SKU), :mod:`.supplier_orders`
-  (supplier-to-warehouse orders), :mod:`.day_plan` (:func:`plan_day`, a one-day re-plan).
+  (supplier-to-warehouse orders), :mod:`.day_plan` (:func:`plan_day`, a one-day re-plan),
+  and :mod:`.planner_tables`, all of them for one plan in one call.
 """
 
 from .day_plan import plan_day
