@@ -21,6 +21,7 @@ intermittent ones with the Syntetos-Boylan approximation (SBA) and lumpy ones wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -126,6 +127,101 @@ def weekly_history(sales: pd.DataFrame, *, week: str | None = None,
     return keys, history, labels
 
 
+@dataclass(frozen=True)
+class DemandHistory:
+    """Sales summed into 7-day periods that end on the last day the sales cover.
+
+    Attributes
+    ----------
+    keys
+        ``store_id`` and ``sku`` of each series (row of ``history``).
+    history
+        ``history[i, t]``: units of series ``i`` in period ``t`` (oldest first, zeros filled).
+    period_end
+        Last day of each period; the last one is :attr:`last_day`.
+    last_day
+        Last day the sales cover (the last sales date; for weekly sales, the Sunday of the last
+        ISO week).
+    weekly_rows
+        Whether the sales came as one row per ISO week rather than per day.
+    """
+
+    keys: pd.DataFrame
+    history: np.ndarray
+    period_end: pd.DatetimeIndex
+    last_day: pd.Timestamp
+    weekly_rows: bool
+
+
+def demand_history(sales: pd.DataFrame, *, before: pd.Timestamp | str | None = None,
+                   periods: int | None = None) -> DemandHistory:
+    """Sum sales into complete 7-day periods ending on the last day the sales cover.
+
+    The periods are aligned to the cut-off, not to calendar weeks, so a history that stops on a
+    Wednesday has no short last week: its last period runs Thursday to Wednesday. The oldest
+    period is dropped when it would hold fewer than 7 days. Weekly sales (every row on the same
+    weekday, one row per ISO week) keep their ISO weeks, which are complete.
+
+    Parameters
+    ----------
+    sales
+        Columns ``date``, ``store_id``, ``sku``, ``units`` (daily or weekly rows).
+    before
+        Only sales dated before this day are used (the first ship day of the plan).
+    periods
+        Keep at most this many most recent periods.
+
+    Returns
+    -------
+    DemandHistory
+
+    Examples
+    --------
+    >>> days = pd.date_range("2026-01-01", "2026-01-21")  # Thursday to Wednesday, 21 days
+    >>> sales = pd.DataFrame({"date": days, "store_id": "S1", "sku": "A", "units": 1})
+    >>> h = demand_history(sales)
+    >>> h.history.tolist(), str(h.last_day.date())
+    ([[7.0, 7.0, 7.0]], '2026-01-21')
+    """
+    missing = {"date", "store_id", "sku", "units"} - set(sales.columns)
+    if missing:
+        raise InputError(f"`sales` lacks column(s) {sorted(missing)}; it needs date, store_id, "
+                         "sku and units.")
+    dates = pd.to_datetime(sales["date"]).dt.normalize()
+    if before is not None:
+        keep = (dates < pd.Timestamp(before)).to_numpy()
+        dates, sales = dates[keep], sales.loc[keep]
+    if len(sales) == 0:
+        raise InputError("`sales` has no rows before the forecast week; give at least one week "
+                         "of history.")
+    unique_days = pd.DatetimeIndex(dates.unique())
+    weekly_rows = bool(len(unique_days) > 1 and unique_days.weekday.nunique() == 1)
+    if weekly_rows:
+        # A weekly row stands for its ISO week: place it on that week's Sunday.
+        dates = dates + pd.to_timedelta(6 - dates.dt.weekday, unit="D")
+        first_day = dates.min() - pd.Timedelta(days=6)
+    else:
+        first_day = dates.min()
+    last_day = dates.max()
+    n_periods = max(int(((last_day - first_day).days + 1) // 7), 1)
+    if periods is not None:
+        n_periods = min(n_periods, periods)
+    back = ((last_day - dates).dt.days // 7).to_numpy()
+    column = n_periods - 1 - back
+    inside = column >= 0
+    keys = sales[["store_id", "sku"]].drop_duplicates().sort_values(["store_id", "sku"])
+    keys = keys.reset_index(drop=True)
+    series = pd.MultiIndex.from_frame(keys).get_indexer(
+        pd.MultiIndex.from_frame(sales[["store_id", "sku"]]))
+    history = np.zeros((len(keys), n_periods))
+    np.add.at(history, (series[inside], column[inside]),
+              sales["units"].to_numpy(dtype=float)[inside])
+    period_end = pd.DatetimeIndex(last_day - pd.to_timedelta(
+        7 * np.arange(n_periods - 1, -1, -1), unit="D"))
+    return DemandHistory(keys=keys, history=history, period_end=period_end, last_day=last_day,
+                         weekly_rows=weekly_rows)
+
+
 def week_start(week: str) -> pd.Timestamp:
     """Monday of an ISO week written ``"YYYY-Www"``.
 
@@ -181,11 +277,12 @@ def forecast_demand(history: np.ndarray, *, method: Method = "auto", quantile: f
 
 def backtest(history: np.ndarray, *, holdout_weeks: int = 8, method: Method = "auto",
              ) -> pd.DataFrame:
-    """Rolling one-week-ahead backtest on the last ``holdout_weeks`` weeks, per demand class.
+    """Backtest one week ahead, rolling over the last ``holdout_weeks`` weeks, per demand class.
 
-    For each held-out week the model sees only the weeks before it. Accuracy is the MASE
-    (mean absolute error scaled by the in-sample one-step naive error, pooled over the class)
-    and the bias (sum of errors over sum of actuals), for the method and for the naive
+    For each held-out week the model sees only the weeks before it (statsforecast's
+    ``cross_validation``, refitting at every window; see :func:`rolling_forecasts`). Accuracy is
+    the MASE (mean absolute error scaled by the in-sample one-step naive error, pooled over the
+    class) and the bias (sum of errors over sum of actuals), for the method and for the naive
     forecast (last week's sales) in the same run.
 
     Returns
@@ -202,20 +299,9 @@ def backtest(history: np.ndarray, *, holdout_weeks: int = 8, method: Method = "a
     True
     """
     history = _as_matrix(history)
-    if holdout_weeks < 1 or history.shape[1] - holdout_weeks < 3:
-        raise InputError(f"`holdout_weeks`={holdout_weeks} leaves fewer than 3 weeks to fit on "
-                         f"({history.shape[1]} weeks given); use fewer held-out weeks.")
+    errors, naive_errors, classes, scale = backtest_errors(history, holdout_weeks=holdout_weeks,
+                                                           method=method)
     fit_end = history.shape[1] - holdout_weeks
-    classes = classify_demand(history[:, :fit_end])["demand_class"].to_numpy()
-    scale = np.abs(np.diff(history[:, :fit_end], axis=1)).mean(axis=1)
-    errors = np.zeros((len(history), holdout_weeks))
-    naive_errors = np.zeros_like(errors)
-    for step in range(holdout_weeks):
-        seen = history[:, :fit_end + step]
-        predicted = forecast_demand(seen, method=method)["mean"].to_numpy()
-        actual = history[:, fit_end + step]
-        errors[:, step] = predicted - actual
-        naive_errors[:, step] = seen[:, -1] - actual
     rows = []
     for name in [*sorted(set(classes.tolist())), "all"]:
         chosen = np.ones(len(classes), bool) if name == "all" else classes == name
@@ -230,6 +316,128 @@ def backtest(history: np.ndarray, *, holdout_weeks: int = 8, method: Method = "a
     return pd.DataFrame(rows)
 
 
+def backtest_errors(history: np.ndarray, *, holdout_weeks: int = 8, method: Method = "auto",
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-series errors of the rolling one-week-ahead backtest and of the naive forecast.
+
+    Returns
+    -------
+    (errors, naive_errors, demand_class, scale)
+        ``errors[i, t]``: forecast minus actual of series ``i`` in held-out week ``t``;
+        ``naive_errors`` the same for last week's sales; ``demand_class`` of each series on the
+        fitting weeks; ``scale`` its in-sample mean absolute one-step change (the MASE
+        denominator).
+
+    Examples
+    --------
+    >>> errors, naive, classes, scale = backtest_errors(np.tile([2.0, 4.0], (1, 6)),
+    ...                                                 holdout_weeks=2, method="naive")
+    >>> errors.tolist(), scale.tolist()
+    ([[2.0, -2.0]], [2.0])
+    """
+    history = _as_matrix(history)
+    if holdout_weeks < 1 or history.shape[1] - holdout_weeks < 3:
+        raise InputError(f"`holdout_weeks`={holdout_weeks} leaves fewer than 3 weeks to fit on "
+                         f"({history.shape[1]} weeks given); use fewer held-out weeks.")
+    fit_end = history.shape[1] - holdout_weeks
+    classes = classify_demand(history[:, :fit_end])["demand_class"].to_numpy()
+    scale = np.abs(np.diff(history[:, :fit_end], axis=1)).mean(axis=1)
+    actual = history[:, fit_end:]
+    predicted = rolling_forecasts(history, holdout_weeks=holdout_weeks, method=method)
+    naive = history[:, fit_end - 1:-1]
+    return predicted - actual, naive - actual, classes, scale
+
+
+def rolling_forecasts(history: np.ndarray, *, holdout_weeks: int, method: Method = "auto",
+                      ) -> np.ndarray:
+    """One-week-ahead means for each of the last ``holdout_weeks`` weeks, refit at every week.
+
+    Equal to calling :func:`forecast_demand` on the weeks before each held-out week (the
+    method chosen per series from the class of those weeks), in one statsforecast
+    ``cross_validation`` run per model instead of one fit per week.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(series, holdout_weeks)``.
+
+    Examples
+    --------
+    >>> rolling_forecasts(np.array([[1.0, 2, 3, 4, 5]]), holdout_weeks=2, method="naive").tolist()
+    [[3.0, 4.0]]
+    """
+    history = _as_matrix(history)
+    n_series, n_weeks = history.shape
+    fit_end = n_weeks - holdout_weeks
+    methods = np.empty((n_series, holdout_weeks), dtype=object)
+    for step in range(holdout_weeks):
+        seen = history[:, :fit_end + step]
+        if method == "auto":
+            classes = classify_demand(seen)["demand_class"].to_numpy()
+            methods[:, step] = np.vectorize(_AUTO_METHOD.get)(classes)
+        else:
+            methods[:, step] = method
+    predicted = history[:, fit_end - 1:-1].copy()  # naive: the week before each held-out week
+    models = sorted(set(methods.ravel().tolist()) - {"naive"})
+    if models:
+        for name, values in _cross_validated(history, holdout_weeks, models).items():
+            chosen = methods == name
+            predicted[chosen] = values[chosen]
+    return np.maximum(predicted, 0.0)
+
+
+def _cross_validated(history: np.ndarray, holdout_weeks: int, models: list[str],
+                     ) -> dict[str, np.ndarray]:
+    """Each model's refit one-step forecasts of the last ``holdout_weeks`` weeks.
+
+    A series without any sale before a window gets 0 there, as :func:`forecast_demand` gives.
+    """
+    from statsforecast import StatsForecast
+
+    factories = _model_factories()
+    unknown = set(models) - set(factories)
+    if unknown:
+        raise InputError(f"`method` must be one of auto, ses, sba, tsb, imapa, naive; got "
+                         f"{sorted(unknown)}.")
+    n_series, n_weeks = history.shape
+    fit_end = n_weeks - holdout_weeks
+    result = {name: np.zeros((n_series, holdout_weeks)) for name in models}
+    # Series that sell before the first window (others start later: refit them window by window).
+    early = history[:, :fit_end].sum(axis=1) > 0
+    if early.any():
+        ids = np.flatnonzero(early)
+        long = pd.DataFrame({"unique_id": np.repeat(ids, n_weeks),
+                             "ds": np.tile(np.arange(n_weeks), len(ids)),
+                             "y": history[ids].ravel()})
+        engine = StatsForecast(models=[factories[m]() for m in models], freq=1, n_jobs=1)
+        table = engine.cross_validation(df=long, h=1, n_windows=holdout_weeks, step_size=1)
+        row = table["unique_id"].to_numpy(dtype=int)
+        column = table["ds"].to_numpy(dtype=int) - fit_end
+        for name in models:
+            result[name][row, column] = np.nan_to_num(table[name].to_numpy(dtype=float))
+    for step in range(holdout_weeks):
+        late = ~early & (history[:, :fit_end + step].sum(axis=1) > 0)
+        if late.any():
+            values = _method_forecasts(history[late, :fit_end + step], models)
+            for name in models:
+                result[name][late, step] = values[name]
+    return result
+
+
+def _model_factories() -> dict[str, object]:
+    from statsforecast.models import (
+        IMAPA,
+        TSB,
+        CrostonSBA,
+        SimpleExponentialSmoothingOptimized,
+    )
+
+    return {"ses": lambda: SimpleExponentialSmoothingOptimized(alias="ses"),
+            "sba": lambda: CrostonSBA(alias="sba"),
+            "tsb": lambda: TSB(alpha_d=0.1, alpha_p=0.1, alias="tsb"),
+            "imapa": lambda: IMAPA(alias="imapa")}
+
+
 def _method_forecasts(history: np.ndarray, methods: list[str]) -> dict[str, np.ndarray]:
     """One-step forecasts of every series by each named method."""
     result: dict[str, np.ndarray] = {}
@@ -239,17 +447,8 @@ def _method_forecasts(history: np.ndarray, methods: list[str]) -> dict[str, np.n
     if not models:
         return result
     from statsforecast import StatsForecast
-    from statsforecast.models import (
-        IMAPA,
-        TSB,
-        CrostonSBA,
-        SimpleExponentialSmoothingOptimized,
-    )
 
-    factories = {"ses": lambda: SimpleExponentialSmoothingOptimized(alias="ses"),
-                 "sba": lambda: CrostonSBA(alias="sba"),
-                 "tsb": lambda: TSB(alpha_d=0.1, alpha_p=0.1, alias="tsb"),
-                 "imapa": lambda: IMAPA(alias="imapa")}
+    factories = _model_factories()
     unknown = set(models) - set(factories)
     if unknown:
         raise InputError(f"`method` must be one of auto, ses, sba, tsb, imapa, naive; got "

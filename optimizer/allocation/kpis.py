@@ -10,11 +10,18 @@ from .safety_stock import expected_shortage
 from .solve import AllocationResult
 
 
-def allocation_kpis(problem: AllocationProblem, result: AllocationResult,
-                    ) -> tuple[dict, pd.DataFrame]:
+def allocation_kpis(problem: AllocationProblem, result: AllocationResult, *,
+                    horizon_days: float = 7.0) -> tuple[dict, pd.DataFrame]:
     """KPIs of a solved allocation, and one row per warehouse.
 
-    Expected stockouts use the exact expected shortage of next week's demand (no tail cut).
+    Expected stockouts use the exact expected shortage of the horizon's demand (no tail cut);
+    ``horizon_days`` is the number of days the problem's demand covers (7 for a week, 1 for a
+    day), for turnover days.
+    The cross-region transfer rate is what planners mean by it: units moved store to store
+    across regions, as a share of all units shipped; warehouse service to stores of another
+    region is reported apart (``cross_region_service_rate``), and ``cross_region_capped_share``
+    is the share the optional cap (7) counts (see
+    :attr:`optimizer.allocation.model.AllocationProblem.cross_region_counts`).
 
     Returns
     -------
@@ -56,8 +63,9 @@ def allocation_kpis(problem: AllocationProblem, result: AllocationResult,
     lane = shipments["lane"].to_numpy(dtype=np.int64)
     units = shipments["quantity"].to_numpy(dtype=float)
     from_warehouse = p.is_warehouse[p.lane_from[lane]]
-    cross = p.lane_is_cross_region[lane]
-    daily_demand = p.demand_mean[store].sum() / 7.0
+    crosses = p.lane_crosses_regions[lane]
+    capped = p.lane_is_cross_region[lane]
+    daily_demand = p.demand_mean[store].sum() / horizon_days
     shipped = float(units.sum())
     kpis = {
         "expected_stockout_units_before": float(before.sum()),
@@ -74,7 +82,13 @@ def allocation_kpis(problem: AllocationProblem, result: AllocationResult,
         if daily_demand > 0 else float("inf"),
         "units_transferred_between_stores": float(units[~from_warehouse].sum()),
         "units_replenished_from_warehouses": float(units[from_warehouse].sum()),
-        "cross_region_transfer_rate": float(units[cross].sum() / shipped) if shipped else 0.0,
+        "cross_region_transfer_rate": float(units[crosses & ~from_warehouse].sum() / shipped)
+        if shipped else 0.0,
+        "cross_region_service_rate": float(units[crosses & from_warehouse].sum() / shipped)
+        if shipped else 0.0,
+        "cross_region_transfer_units": float(units[crosses & ~from_warehouse].sum()),
+        "cross_region_service_units": float(units[crosses & from_warehouse].sum()),
+        "cross_region_capped_share": float(units[capped].sum() / shipped) if shipped else 0.0,
         "plan_lines": len(shipments),
         "trucks": result.costs["trucks"],
         "transport_cost": result.costs["unit_cost"] + result.costs["shipment_cost"],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,10 @@ from ..errors import InputError
 from .safety_stock import Distribution, demand_quantile, expected_shortage
 
 ARC_KEEP, ARC_LANE, ARC_SEGMENT, ARC_OVERFLOW = 0, 1, 2, 3
+CrossRegionLanes = Literal["transfers", "all"]
+"""Which lanes between two regions count as cross-region for the cap (7): store-to-store
+transfers only (``"transfers"``, what planners call the cross-region transfer rate), or also
+warehouse service to stores of another region (``"all"``)."""
 TAIL_QUANTILE = 0.9999
 
 
@@ -66,10 +71,19 @@ class AllocationProblem:
     min_transfer_units: int = 1
     max_cross_region_share: float | None = None
     distribution: Distribution = "auto"
+    cross_region_counts: CrossRegionLanes = "transfers"
 
     @property
     def lane_is_cross_region(self) -> np.ndarray:
-        """True for lanes between two regions."""
+        """True for lanes that count as cross-region for the cap (see :data:`CrossRegionLanes`)."""
+        crosses = self.lane_crosses_regions
+        if self.cross_region_counts == "all":
+            return crosses
+        return crosses & ~self.is_warehouse[self.lane_from]
+
+    @property
+    def lane_crosses_regions(self) -> np.ndarray:
+        """True for every lane between two regions (transfers and warehouse service)."""
         return self.location_region[self.lane_from] != self.location_region[self.lane_to]
 
     @property
@@ -86,7 +100,8 @@ class AllocationProblem:
 def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: pd.DataFrame,
                         lanes: pd.DataFrame, *, truck_capacity: float,
                         min_transfer_units: int = 1, max_cross_region_share: float | None = None,
-                        distribution: Distribution = "auto") -> AllocationProblem:
+                        distribution: Distribution = "auto",
+                        cross_region_counts: CrossRegionLanes = "transfers") -> AllocationProblem:
     """Build an :class:`AllocationProblem` from four tables.
 
     Parameters
@@ -109,6 +124,9 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         Smallest store-to-store transfer on a lane (0 or at least this many units).
     max_cross_region_share
         Optional cap on the share of shipped units that cross regions.
+    cross_region_counts
+        Which cross-region lanes the cap counts: store-to-store transfers only (default) or
+        also warehouse service (``"all"``).
 
     Examples
     --------
@@ -185,6 +203,7 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         min_transfer_units=int(min_transfer_units),
         max_cross_region_share=max_cross_region_share,
         distribution=distribution,
+        cross_region_counts=cross_region_counts,
     )
 
 

@@ -9,6 +9,14 @@ Documented fallbacks:
 * a store without any sales history gets, per SKU, the average forecast of the stores of its
   channel that have history (listed in ``kpis["stores_without_history"]``);
 * in-transit stock is assumed to arrive before the planned week and counts as stock;
+* the stock table is the closing stock of the last sales day (``PlanSettings.stock_date``
+  overrides it); store stock is projected to the first ship day with the forecast sales of the
+  days in between (:func:`optimizer.allocation.safety_stock.project_stock`); when that is more
+  than ``max_projection_days`` (7) days, the stock is taken as the ship day's, unprojected
+  (``kpis["stock_projected_days"]`` is then 0);
+* the forecast uses 7-day periods ending on the last sales day
+  (:func:`optimizer.allocation.forecast.demand_history`), so a history that stops mid-week has
+  no short last week;
 * warehouses keep ``warehouse_reserve_share`` of their stock (default 0).
 """
 
@@ -23,12 +31,12 @@ import pandas as pd
 
 from ..errors import InputError
 from ..results import SolveReport
-from .forecast import forecast_demand, week_start, weekly_history
+from .forecast import demand_history, forecast_demand, week_start
 from .inputs import check_inventory_tables
 from .kpis import allocation_kpis
 from .lanes import LaneCosts, lanes_from_locations
-from .model import AllocationProblem, problem_from_frames
-from .safety_stock import demand_quantile
+from .model import AllocationProblem, CrossRegionLanes, problem_from_frames
+from .safety_stock import demand_quantile, project_stock
 from .solve import AllocationResult, solve_allocation
 
 
@@ -44,6 +52,9 @@ class PlanSettings:
     min_transfer_units: int = 1
     max_cross_region_share: float | None = None
     history_weeks: int = 52
+    stock_date: str | None = None
+    max_projection_days: int = 7
+    cross_region_counts: CrossRegionLanes = "transfers"
     mip_gap: float = 0.01
     time_limit: float = 120.0
     lane_costs: LaneCosts = field(default_factory=LaneCosts)
@@ -60,6 +71,11 @@ class WeeklyPlan:
     report: SolveReport
     problem: AllocationProblem
     result: AllocationResult
+    forecast: pd.DataFrame | None = None
+    settings: PlanSettings | None = None
+    ship_day: pd.Timestamp | None = None
+    horizon_days: float = 7.0
+    review_days: float = 7.0
 
     def kpi_table(self) -> pd.DataFrame:
         """KPIs as a two-column table (``kpi``, ``value``) for a sheet."""
@@ -104,41 +120,95 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     WeeklyPlan
     """
     settings = settings or PlanSettings()
-    ship_day = week_start(week)
-    problem, without_history = week_problem(
-        stores=stores, warehouses=warehouses, skus=skus, sales=sales, stock=stock, week=week,
-        lanes=lanes, settings=settings, sources=sources)
+    built = horizon_problem(stores=stores, warehouses=warehouses, skus=skus, sales=sales,
+                            stock=stock, start=week_start(week), horizon_days=7.0,
+                            review_days=settings.review_days, lanes=lanes, settings=settings,
+                            sources=sources)
+    return solve_built(built, label=week, stores=stores, settings=settings, workers=workers)
+
+
+@dataclass(frozen=True)
+class BuiltProblem:
+    """A plan's problem before the solve, with what went into it."""
+
+    problem: AllocationProblem
+    without_history: list[str]
+    forecast: pd.DataFrame
+    start: pd.Timestamp
+    horizon_days: float
+    review_days: float
+    history_end: pd.Timestamp
+    projected_days: int
+
+
+def solve_built(built: BuiltProblem, *, label: str, stores: pd.DataFrame,
+                settings: PlanSettings, workers: int = 1) -> WeeklyPlan:
+    """Solve a :class:`BuiltProblem` and collect its lines and KPIs into a :class:`WeeklyPlan`."""
+    problem = built.problem
     result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
                               workers=workers)
-    kpis, warehouse_table = allocation_kpis(problem, result)
-    kpis["stores_without_history"] = without_history
+    kpis, warehouse_table = allocation_kpis(problem, result, horizon_days=built.horizon_days)
+    kpis["stores_without_history"] = built.without_history
     kpis["service_level"] = settings.service_level
+    kpis["sales_history_end"] = str(built.history_end.date())
+    kpis["stock_projected_days"] = built.projected_days
     kpis.update({f"solve_{k}": v for k, v in asdict(result.report).items()})
-    lines = _plan_lines(problem, result, ship_day, stores)
-    return WeeklyPlan(week=week, lines=lines, kpis=kpis, warehouses=warehouse_table,
-                      report=result.report, problem=problem, result=result)
+    lines = _plan_lines(problem, result, built.start, stores)
+    return WeeklyPlan(week=label, lines=lines, kpis=kpis, warehouses=warehouse_table,
+                      report=result.report, problem=problem, result=result,
+                      forecast=built.forecast, settings=settings, ship_day=built.start,
+                      horizon_days=built.horizon_days, review_days=built.review_days)
 
 
 def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,
                  sales: pd.DataFrame, stock: pd.DataFrame, week: str,
                  lanes: pd.DataFrame | None = None, settings: PlanSettings | None = None,
                  sources: dict[str, str] | None = None) -> tuple[AllocationProblem, list[str]]:
-    """The week's :class:`AllocationProblem` (checks, forecast, reserves, lanes), unsolved.
+    """Build the week's :class:`AllocationProblem` (checks, forecast, reserves, lanes), unsolved.
 
     Parameters are those of :func:`plan_week`. Returns the problem and the stores without any
     sales history (they got the channel-average fallback).
     """
     settings = settings or PlanSettings()
+    built = horizon_problem(stores=stores, warehouses=warehouses, skus=skus, sales=sales,
+                            stock=stock, start=week_start(week), horizon_days=7.0,
+                            review_days=settings.review_days, lanes=lanes, settings=settings,
+                            sources=sources)
+    return built.problem, built.without_history
+
+
+def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,
+                    sales: pd.DataFrame, stock: pd.DataFrame, start: pd.Timestamp,
+                    horizon_days: float, review_days: float, lanes: pd.DataFrame | None,
+                    settings: PlanSettings, sources: dict[str, str] | None = None,
+                    arrivals: pd.DataFrame | None = None) -> BuiltProblem:
+    """Build the problem of a plan that ships on ``start`` and covers ``horizon_days``.
+
+    The forecast is made on 7-day periods ending on the last sales day before ``start`` and
+    scaled to the horizon; store stock is projected from the stock date to ``start``;
+    warehouses may ship ``horizon_days`` times their daily throughput. ``arrivals`` (``to``,
+    ``sku``, ``quantity``, ``arrival_day``: moves of earlier plans still on the way) add to the
+    receiver's stock; those arriving after ``start`` also add to its reserve, so they are
+    never sent on.
+    """
     without_history = check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
                                              stock=stock, sales=sales, sources=sources)
-    keys, history, _ = weekly_history(sales, week=week, weeks=settings.history_weeks)
-    forecast = pd.concat([keys, forecast_demand(history, quantile=settings.service_level)],
+    history = demand_history(sales, before=start, periods=settings.history_weeks)
+    forecast = pd.concat([history.keys, forecast_demand(history.history,
+                                                        quantile=settings.service_level)],
                          axis=1)
     forecast["store_id"] = forecast["store_id"].astype(str)
     forecast["sku"] = forecast["sku"].astype(str)
     forecast = _fallback_forecast(forecast, stores, without_history)
-    locations = _locations(stores, warehouses)
-    positions = _positions(stock, forecast, locations, settings)
+    stock_day = (pd.Timestamp(settings.stock_date) if settings.stock_date is not None
+                 else history.last_day)
+    projected_days = max(int((start - stock_day).days) - 1, 0)
+    if projected_days > settings.max_projection_days:
+        projected_days = 0  # stock older than that is taken as the ship day's (documented)
+    locations = _locations(stores, warehouses, throughput_days=horizon_days)
+    positions = _positions(stock, forecast, locations, settings, horizon_days=horizon_days,
+                           review_days=review_days, projected_days=projected_days,
+                           arrivals=arrivals, start=start)
     sku_table = pd.DataFrame({
         "sku": skus["sku"].astype(str),
         "margin": _margin_per_unit(skus),
@@ -148,8 +218,12 @@ def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.Dat
     problem = problem_from_frames(positions, locations, sku_table, lane_table,
                                   truck_capacity=settings.truck_capacity_l,
                                   min_transfer_units=settings.min_transfer_units,
-                                  max_cross_region_share=settings.max_cross_region_share)
-    return problem, without_history
+                                  max_cross_region_share=settings.max_cross_region_share,
+                                  cross_region_counts=settings.cross_region_counts)
+    return BuiltProblem(problem=problem, without_history=without_history, forecast=forecast,
+                        start=start, horizon_days=horizon_days, review_days=review_days,
+                        history_end=history.last_day,
+                        projected_days=projected_days)
 
 
 def input_fingerprint(tables: Mapping[str, pd.DataFrame], parameters: Mapping[str, object],
@@ -201,7 +275,8 @@ def _fallback_forecast(forecast: pd.DataFrame, stores: pd.DataFrame,
     return pd.concat([forecast, new], ignore_index=True)
 
 
-def _locations(stores: pd.DataFrame, warehouses: pd.DataFrame) -> pd.DataFrame:
+def _locations(stores: pd.DataFrame, warehouses: pd.DataFrame, *,
+               throughput_days: float = 7.0) -> pd.DataFrame:
     def coords(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         if "geometry" in frame.columns:
             return frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy()
@@ -221,34 +296,73 @@ def _locations(stores: pd.DataFrame, warehouses: pd.DataFrame) -> pd.DataFrame:
         "service_radius_km": np.r_[np.zeros(len(stores)),
                                    warehouses["service_radius_km"].to_numpy(float)],
         "weekly_throughput": np.r_[np.full(len(stores), np.inf),
-                                   7.0 * warehouses["daily_throughput"].to_numpy(float)]})
+                                   throughput_days
+                                   * warehouses["daily_throughput"].to_numpy(float)]})
 
 
 def _positions(stock: pd.DataFrame, forecast: pd.DataFrame, locations: pd.DataFrame,
-               settings: PlanSettings) -> pd.DataFrame:
+               settings: PlanSettings, *, horizon_days: float = 7.0, review_days: float = 7.0,
+               projected_days: int = 0, arrivals: pd.DataFrame | None = None,
+               start: pd.Timestamp | None = None) -> pd.DataFrame:
     held = pd.DataFrame({
         "location_id": stock["location_id"].astype(str), "sku": stock["sku"].astype(str),
         "stock": stock["on_hand"].to_numpy(dtype=np.int64)
         + stock.get("in_transit", pd.Series(0, index=stock.index)).fillna(0).to_numpy(np.int64)})
-    demand = forecast.rename(columns={"store_id": "location_id", "mean": "demand_mean",
-                                      "variance": "demand_variance"})[
-        ["location_id", "sku", "demand_mean", "demand_variance"]]
-    positions = held.merge(demand, on=["location_id", "sku"], how="outer")
+    pipeline = _arrivals(arrivals, start)
+    held = pd.concat([held, pipeline.drop(columns="later")], ignore_index=True).groupby(
+        ["location_id", "sku"], as_index=False, sort=False)["stock"].sum()
+    weekly = forecast.rename(columns={"store_id": "location_id"})[
+        ["location_id", "sku", "mean", "variance"]]
+    positions = held.merge(weekly, on=["location_id", "sku"], how="outer")
     positions["stock"] = positions["stock"].fillna(0).astype(np.int64)
-    positions[["demand_mean", "demand_variance"]] = positions[
-        ["demand_mean", "demand_variance"]].fillna(0.0)
+    positions[["mean", "variance"]] = positions[["mean", "variance"]].fillna(0.0)
     warehouse = positions["location_id"].isin(
         locations.loc[locations["is_warehouse"], "location_id"]).to_numpy()
-    days = settings.store_lead_time_days + settings.review_days
-    protected_mean = positions["demand_mean"].to_numpy() * days / 7.0
-    protected_var = positions["demand_variance"].to_numpy() * days / 7.0
+    week_mean = positions["mean"].to_numpy()
+    week_var = positions["variance"].to_numpy()
+    stock_now = positions["stock"].to_numpy()
+    if projected_days > 0:
+        projected = project_stock(stock_now, week_mean, week_var, days=projected_days)
+        stock_now = np.where(warehouse, stock_now, projected)
+    positions["stock"] = stock_now.astype(np.int64)
+    positions["demand_mean"] = week_mean * horizon_days / 7.0
+    positions["demand_variance"] = week_var * horizon_days / 7.0
+    days = settings.store_lead_time_days + review_days
+    protected_mean = week_mean * days / 7.0
+    protected_var = week_var * days / 7.0
     reserve = np.ceil(demand_quantile(settings.service_level, protected_mean,
                                       np.maximum(protected_var, 1e-9)))
     reserve = np.where(protected_mean > 0, reserve, 0)
     reserve = np.where(warehouse, np.ceil(settings.warehouse_reserve_share
                                           * positions["stock"].to_numpy()), reserve)
+    later = positions[["location_id", "sku"]].merge(
+        pipeline.loc[pipeline["later"] > 0, ["location_id", "sku", "later"]],
+        on=["location_id", "sku"], how="left")["later"].fillna(0).to_numpy()
+    reserve = np.maximum(reserve, later)
     positions["reserve"] = np.minimum(reserve, positions["stock"].to_numpy()).astype(np.int64)
-    return positions
+    return positions.drop(columns=["mean", "variance"])
+
+
+def _arrivals(arrivals: pd.DataFrame | None, start: pd.Timestamp | None) -> pd.DataFrame:
+    """Sum earlier plans' moves on the way per receiving position.
+
+    ``stock``: all their units; ``later``: the part arriving after ``start``.
+    """
+    if arrivals is None or len(arrivals) == 0:
+        return pd.DataFrame({"location_id": pd.Series(dtype=str), "sku": pd.Series(dtype=str),
+                             "stock": pd.Series(dtype=np.int64),
+                             "later": pd.Series(dtype=np.int64)})
+    missing = {"to", "sku", "quantity", "arrival_day"} - set(arrivals.columns)
+    if missing:
+        raise InputError(f"`arrivals` lacks column(s) {sorted(missing)}; it needs to, sku, "
+                         "quantity and arrival_day (the lines of earlier plans still on the way).")
+    quantity = arrivals["quantity"].to_numpy(dtype=np.int64)
+    after = pd.to_datetime(arrivals["arrival_day"]).to_numpy() > np.datetime64(start)
+    table = pd.DataFrame({"location_id": arrivals["to"].astype(str).to_numpy(),
+                          "sku": arrivals["sku"].astype(str).to_numpy(), "stock": quantity,
+                          "later": np.where(after, quantity, 0)})
+    return table.groupby(["location_id", "sku"], as_index=False, sort=False)[
+        ["stock", "later"]].sum()
 
 
 def _margin_per_unit(skus: pd.DataFrame) -> np.ndarray:

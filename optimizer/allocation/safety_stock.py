@@ -34,7 +34,7 @@ _DISPERSION_TOLERANCE = 1.05
 
 
 def standard_normal_loss(z: np.ndarray | float) -> np.ndarray:
-    """Standard normal loss function ``G(z) = E[(Z - z)^+] = phi(z) - z (1 - Phi(z))``.
+    """Return the standard normal loss function ``G(z) = E[(Z - z)^+] = phi(z) - z (1 - Phi(z))``.
 
     Examples
     --------
@@ -46,7 +46,7 @@ def standard_normal_loss(z: np.ndarray | float) -> np.ndarray:
 
 
 def inverse_standard_normal_loss(loss: np.ndarray | float) -> np.ndarray:
-    """The ``z`` with ``G(z) = loss`` (Newton's method, vectorised; ``G`` is decreasing).
+    """Return the ``z`` with ``G(z) = loss`` (Newton's method, vectorised; ``G`` is decreasing).
 
     Examples
     --------
@@ -69,7 +69,7 @@ def inverse_standard_normal_loss(loss: np.ndarray | float) -> np.ndarray:
 def lead_time_demand_sigma(sd_daily: np.ndarray | float, days: np.ndarray | float,
                            mean_daily: np.ndarray | float = 0.0,
                            sd_lead_time: np.ndarray | float = 0.0) -> np.ndarray:
-    """Standard deviation of demand over ``days``: ``sqrt(days sigma_D^2 + mu_D^2 sigma_L^2)``.
+    """Return the standard deviation of demand over ``days``: ``sqrt(days sigma_D^2 + mu_D^2 sigma_L^2)``.
 
     Examples
     --------
@@ -207,7 +207,7 @@ def _distribution_codes(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
 def expected_shortage(stock: np.ndarray | float, mean: np.ndarray | float,
                       variance: np.ndarray | float, *,
                       distribution: Distribution = "auto") -> np.ndarray:
-    """Expected units short ``E[(D - stock)^+]`` over one period, closed form.
+    """Return the expected units short ``E[(D - stock)^+]`` over one period (closed form).
 
     Normal: ``sigma G((s - mu) / sigma)``. Poisson: ``mu P(D >= s) - s P(D > s)``. Negative
     binomial: ``mu P(D' >= s) - s P(D > s)`` with ``D' ~ NB(r + 1, p)``. Discrete forms floor
@@ -265,7 +265,7 @@ def demand_quantile(level: float, mean: np.ndarray | float, variance: np.ndarray
 
 def fill_rate(stock: np.ndarray | float, mean: np.ndarray | float, variance: np.ndarray | float,
               *, distribution: Distribution = "auto") -> np.ndarray:
-    """Expected share of demand served from ``stock``: ``1 - E[(D - s)^+] / mu``.
+    """Return the expected share of demand served from ``stock``: ``1 - E[(D - s)^+] / mu``.
 
     Examples
     --------
@@ -288,6 +288,31 @@ def turnover_days(stock: np.ndarray | float, mean_daily: np.ndarray | float) -> 
     stock, mean_daily = np.asarray(stock, float), np.asarray(mean_daily, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(mean_daily > 0, stock / np.where(mean_daily > 0, mean_daily, 1), np.inf)
+
+
+def project_stock(stock: np.ndarray | float, mean: np.ndarray | float,
+                  variance: np.ndarray | float, *, days: float, period_days: float = 7.0,
+                  distribution: Distribution = "auto") -> np.ndarray:
+    """Return the expected stock left after ``days`` of sales, in whole units (lost sales).
+
+    Demand over ``days`` has mean ``mean * days / period_days`` and variance scaled alike; the
+    stock left is ``E[(s - D)^+] = s - E[D] + E[(D - s)^+]``, rounded to the nearest unit.
+
+    Examples
+    --------
+    >>> project_stock([10, 1, 0], [7.0, 7.0, 7.0], [7.0, 7.0, 7.0], days=4,
+    ...               distribution="poisson").tolist()
+    [6, 0, 0]
+    """
+    stock = np.asarray(stock, dtype=float)
+    if days <= 0:
+        return np.round(stock).astype(np.int64)
+    scale = days / period_days
+    mean = np.asarray(mean, float) * scale
+    variance = np.maximum(np.asarray(variance, float) * scale, 1e-9)
+    left = stock - mean + expected_shortage(stock, mean, variance, distribution=distribution)
+    left = np.where(mean > 0, left, stock)
+    return np.clip(np.round(left), 0, None).astype(np.int64)
 
 
 def simulate_service_level(order_up_to: np.ndarray, mean: np.ndarray, variance: np.ndarray, *,

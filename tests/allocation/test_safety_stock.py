@@ -126,3 +126,25 @@ def test_turnover_days_and_bad_service_level() -> None:
     assert turnover_days([70, 0], [10, 0]).tolist() == [7.0, np.inf]
     with pytest.raises(InputError, match="service_level"):
         safety_factor(1.2)
+
+
+def test_project_stock_is_the_expected_stock_left_after_the_days_between() -> None:
+    from scipy import stats as sp_stats
+
+    from optimizer.allocation.safety_stock import project_stock
+
+    stock = np.array([0, 3, 10, 40, 200])
+    weekly = np.array([7.0, 7.0, 7.0, 70.0, 140.0])
+    got = project_stock(stock, weekly, weekly, days=4)
+    mean = weekly * 4 / 7
+    expected = []
+    for s, m in zip(stock, mean, strict=True):
+        if m < 20:  # Poisson: sum over the demand's distribution
+            d = np.arange(0, 400)
+            expected.append(round(float((np.maximum(s - d, 0) * sp_stats.poisson.pmf(d, m)).sum())))
+        else:
+            d = np.linspace(m - 12 * np.sqrt(m), m + 12 * np.sqrt(m), 20001)
+            density = sp_stats.norm.pdf(d, m, np.sqrt(m))
+            expected.append(round(float(np.trapezoid(np.maximum(s - d, 0) * density, d))))
+    assert got.tolist() == expected
+    assert project_stock(stock, weekly, weekly, days=0).tolist() == stock.tolist()
