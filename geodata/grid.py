@@ -20,7 +20,7 @@ from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3vector
 from scipy import sparse
 
-from optimizer.geometry import chord_to_km, haversine_km, unit_vectors
+from optimizer.geometry import haversine_km
 
 from ._errors import InputDataError, problem_at_rows
 
@@ -542,30 +542,6 @@ def line_length_km(lines: np.ndarray) -> np.ndarray:
 
 
 # --- distances, neighbourhoods and smoothing -----------------------------------------------
-
-
-def nearest_distance_km(lat: np.ndarray, lng: np.ndarray, target_lat: np.ndarray,
-                        target_lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Great-circle distance from each point to the nearest target, and that target's position.
-
-    A KD-tree on 3-D unit vectors finds the nearest by chord length, which orders exactly like
-    great-circle distance; the chord is then converted to km. With no targets the distance is
-    ``inf`` and the position ``-1``.
-
-    Examples
-    --------
-    >>> d, i = nearest_distance_km(np.array([0.0]), np.array([0.0]), np.array([0.0, 5.0]), np.array([1.0, 5.0]))
-    >>> round(float(d[0]), 2), int(i[0])
-    (111.2, 0)
-    """
-    from scipy.spatial import cKDTree
-
-    lat = np.asarray(lat, dtype=np.float64)
-    if len(target_lat) == 0:
-        return np.full(lat.size, np.inf), np.full(lat.size, -1, dtype=np.int64)
-    tree = cKDTree(unit_vectors(np.asarray(target_lat, float), np.asarray(target_lng, float)))
-    chord, position = tree.query(unit_vectors(lat, np.asarray(lng, float)), k=1)
-    return chord_to_km(chord), position.astype(np.int64)
 
 
 def grid_disk_pairs(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
