@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from optimizer.errors import InputError
 from optimizer.geometry import frame_to_lat_lng, nearest_km
 
 from . import grid
@@ -140,7 +141,7 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
             source = pd.read_parquet(Path(source), columns=["lat", "lng", "count"])
         table = grid.points_to_cell_table(source, resolution, values)
     else:
-        raise ValueError(f"`engine` must be 'local' or 'dask', got {engine!r}.")
+        raise InputError(f"`engine` must be 'local' or 'dask', got {engine!r}.")
     return table["count"].astype(np.float64).rename("footfall")
 
 
