@@ -28,10 +28,6 @@ from ._errors import InputDataError, problem_at_rows
 Aggregation = Literal["count", "sum", "distinct"]
 Decay = Literal["none", "linear", "exponential"]
 
-"""Mean Earth radius (IUGG), used for every great-circle distance."""
-
-_RES_SHIFT = np.uint64(52)
-_RES_MASK = np.uint64(0xF) << _RES_SHIFT
 
 
 def _check_resolution(resolution: int, name: str = "resolution") -> int:
@@ -313,22 +309,35 @@ def cells_to_geodataframe(cells: np.ndarray, data: pd.DataFrame | None = None) -
     return gpd.GeoDataFrame(frame, geometry=cells_to_polygons(cells), crs="EPSG:4326")
 
 
+def _checked_cells(operation: object, cells: np.ndarray, *args: object) -> np.ndarray:
+    """Run an h3ronpy function over cells, turning its error on an invalid index into ours."""
+    try:
+        return _to_numpy_uint64(operation(cells, *args))  # type: ignore[operator]
+    except ValueError as exc:
+        raise InputError(f"`cells` holds a value that is not an H3 cell index ({exc}). Fix: "
+                         "cells are uint64 H3 indexes, as made by points_to_cells or "
+                         "str_to_cells.") from exc
+
+
 def cells_resolution(cells: np.ndarray) -> np.ndarray:
-    """Resolution of each cell (read from the index bits).
+    """Return the H3 resolution of each cell.
 
     Examples
     --------
     >>> int(cells_resolution(np.array([613635009263173631], dtype=np.uint64))[0])
     8
     """
-    return ((_as_cells(cells) & _RES_MASK) >> _RES_SHIFT).astype(np.int64)
+    cells = _as_cells(cells)
+    if cells.size == 0:
+        return np.empty(0, dtype=np.int64)
+    return _checked_cells(h3ronpy.cells_resolution, cells).astype(np.int64)
 
 
 # --- resolution changes ------------------------------------------------------------------------
 
 
 def cells_to_parent(cells: np.ndarray, resolution: int) -> np.ndarray:
-    """Parent of each cell at a coarser ``resolution`` (pure bit arithmetic, vectorised).
+    """Return the parent of each cell at a coarser ``resolution`` (vectorised, in h3ronpy).
 
     Examples
     --------
@@ -342,10 +351,9 @@ def cells_to_parent(cells: np.ndarray, resolution: int) -> np.ndarray:
         raise InputError(f"`resolution` {resolution} is finer than some cells "
                          f"(resolution {int(cells_resolution(cells).min())}); use "
                          "cells_to_children to go finer.")
-    unused = np.uint64(0)
-    for r in range(resolution + 1, 16):
-        unused |= np.uint64(7) << np.uint64((15 - r) * 3)
-    return (cells & ~_RES_MASK) | (np.uint64(resolution) << _RES_SHIFT) | unused
+    if cells.size == 0:
+        return cells
+    return _checked_cells(h3ronpy.change_resolution, cells, resolution)
 
 
 def cells_to_children(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
