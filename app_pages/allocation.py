@@ -111,7 +111,7 @@ for position, (key, label, pattern) in enumerate(KPIS):
                                  else "–")
 
 # ---- map of the movements ---------------------------------------------------------------------
-from geodata import maps  # noqa: E402
+from xingtu import maps  # noqa: E402
 
 
 def coordinates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:

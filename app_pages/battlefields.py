@@ -66,7 +66,7 @@ c4.metric("Areas ranked", f"{len(table):,}")
 
 map_tab, table_tab = st.tabs(["Map", "Table"])
 with map_tab:
-    from geodata import maps
+    from xingtu import maps
 
     # Each cell shows its area's figures; cells are merged for drawing when there are many.
     per_cell = table.reindex(areas.to_numpy())[["attractiveness", "rank", *METRICS]]

@@ -107,7 +107,7 @@ def store() -> Database:
 
 def tiles() -> str:
     """Base-map choice from the sidebar: a plain background (offline) or OpenStreetMap tiles."""
-    from geodata import maps
+    from xingtu import maps
 
     online = st.sidebar.toggle("Base map tiles (needs internet)",
                                value=maps.tiles_setting() != "none", key="tiles_online",

@@ -51,7 +51,7 @@ if st.button("Run repair-shop siting", type="primary", key="rs_run"):
 
 run = st.session_state.get(RUN_KEY)
 
-from geodata import maps  # noqa: E402
+from xingtu import maps  # noqa: E402
 
 demand = repair.repair_demand(layers).rename("repairs").to_frame()
 fmap = maps.base_map(common.region_center(layers), zoom=9, tiles=tiles)

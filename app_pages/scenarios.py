@@ -59,7 +59,7 @@ comparison = pd.DataFrame({
 st.subheader("Side by side")
 st.dataframe(comparison, hide_index=True, width="stretch")
 
-from geodata import maps  # noqa: E402
+from xingtu import maps  # noqa: E402
 
 everything = pd.concat([sites_a[["lat", "lng"]], sites_b[["lat", "lng"]]])
 fmap = maps.base_map((float(everything["lat"].median()), float(everything["lng"].median())),

@@ -100,7 +100,7 @@ saved = st.session_state.get(RUN_KEY)
 run = saved["run"] if saved else None
 
 # ---- map ------------------------------------------------------------------------------------
-from geodata import maps  # noqa: E402  (imported where the map is drawn)
+from xingtu import maps  # noqa: E402  (imported where the map is drawn)
 
 fmap = maps.base_map(common.region_center(layers), zoom=9, tiles=tiles)
 maps.add_cells(fmap, scores[["score"]], "score", name="Site score", legend="Site score",

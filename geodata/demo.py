@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from optimizer.geometry import nearest_km
+
 from . import grid
 
 SalesFrequency = Literal["daily", "weekly"]
@@ -407,12 +409,9 @@ def _lanes(stores: gpd.GeoDataFrame, warehouses: gpd.GeoDataFrame) -> pd.DataFra
                            "cost_per_unit": np.round(2.0 + 0.03 * road, 2),
                            "lead_time_days": 1 + np.floor(road / 250).astype(np.int64)})
     # store -> store transfers: to the TRANSFER_NEIGHBOURS nearest stores of the same region
-    from scipy.spatial import cKDTree
-
     region = stores["region"].to_numpy()
     k = min(TRANSFER_NEIGHBOURS + 1, len(stores))
-    _, nearest = cKDTree(grid.unit_vectors(s_lat, s_lng)).query(
-        grid.unit_vectors(s_lat, s_lng), k=k)
+    _, nearest = nearest_km(s_lat, s_lng, s_lat, s_lng, k=k)
     nearest = nearest.reshape(len(stores), k)
     a = np.repeat(np.arange(len(stores)), k)
     b = nearest.ravel()
@@ -525,7 +524,7 @@ def generate_region(*, n_stores: int = 100, n_competitors: int = 200, n_pois: in
     rng = _rng(seed, 6)
     store_lat, store_lng = stores.geometry.y.to_numpy(), stores.geometry.x.to_numpy()
     res_lat, res_lng = population.geometry.y.to_numpy(), population.geometry.x.to_numpy()
-    distance, _ = grid.nearest_distance_km(res_lat, res_lng, store_lat, store_lng)
+    distance, _ = nearest_km(res_lat, res_lng, store_lat, store_lng)
     near_store = population["population"].to_numpy() * np.exp(-distance / 3.0)
     n_loyal = int(n_customers * 0.6)
     lat1, lng1, o1 = _sample_near(rng, population, near_store + 1e-9, n_loyal, 0.4)

@@ -20,23 +20,20 @@ from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3vector
 from scipy import sparse
 
-from optimizer.geometry import chord_to_km, haversine_km, unit_vectors
+from optimizer.errors import InputError
+from optimizer.geometry import haversine_km
 
 from ._errors import InputDataError, problem_at_rows
 
 Aggregation = Literal["count", "sum", "distinct"]
 Decay = Literal["none", "linear", "exponential"]
 
-"""Mean Earth radius (IUGG), used for every great-circle distance."""
-
-_RES_SHIFT = np.uint64(52)
-_RES_MASK = np.uint64(0xF) << _RES_SHIFT
 
 
 def _check_resolution(resolution: int, name: str = "resolution") -> int:
     if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) \
             or not 0 <= int(resolution) <= 15:
-        raise ValueError(f"`{name}` must be an integer H3 resolution from 0 to 15, got "
+        raise InputError(f"`{name}` must be an integer H3 resolution from 0 to 15, got "
                          f"{resolution!r}. Fix: use 8 (about 0.74 km2 per cell) for city work.")
     return int(resolution)
 
@@ -78,7 +75,7 @@ def points_to_cells(lat: np.ndarray, lng: np.ndarray, resolution: int) -> np.nda
     lat = np.ascontiguousarray(lat, dtype=np.float64)
     lng = np.ascontiguousarray(lng, dtype=np.float64)
     if lat.shape != lng.shape or lat.ndim != 1:
-        raise ValueError(f"`lat` and `lng` must be 1-D arrays of the same length, got shapes "
+        raise InputError(f"`lat` and `lng` must be 1-D arrays of the same length, got shapes "
                          f"{lat.shape} and {lng.shape}.")
     if lat.size == 0:
         return np.empty(0, dtype=np.uint64)
@@ -157,7 +154,7 @@ def aggregate_cells(cells: np.ndarray, values: Mapping[str, tuple[Aggregation, n
             per_cell = pairs // base
             columns[name] = np.bincount(per_cell, minlength=unique.size).astype(np.int64)
         else:
-            raise ValueError(f"aggregation for `{name}` must be 'count', 'sum' or 'distinct', "
+            raise InputError(f"aggregation for `{name}` must be 'count', 'sum' or 'distinct', "
                              f"got {how!r}.")
     index = pd.Index(unique, dtype=np.uint64, name="cell")
     return pd.DataFrame(columns, index=index)
@@ -204,14 +201,14 @@ def points_to_cell_table(points: pd.DataFrame, resolution: int,
         if not len(points):
             lat_values = lng_values = np.empty(0)
         else:
-            raise ValueError(f"`points` has no column(s) {missing}; pass `lat=`/`lng=` with the "
+            raise InputError(f"`points` has no column(s) {missing}; pass `lat=`/`lng=` with the "
                              f"names of the coordinate columns (columns: {list(points.columns)}).")
     else:
         lat_values, lng_values = points[lat].to_numpy(), points[lng].to_numpy()
     needed = [k for k, how in values.items() if how != "count"]
     absent = [k for k in needed if k not in points.columns]
     if absent:
-        raise ValueError(f"`values` names column(s) {absent} that `points` does not have; "
+        raise InputError(f"`values` names column(s) {absent} that `points` does not have; "
                          f"columns are {list(points.columns)}.")
     cells = points_to_cells(lat_values, lng_values, resolution)
     spec = {k: (how, None if how == "count" else points[k].to_numpy()) for k, how in values.items()}
@@ -267,7 +264,7 @@ def str_to_cells(strings: object) -> np.ndarray:
     try:
         return _to_numpy_uint64(h3ronpy.cells_parse(array))
     except ValueError as exc:
-        raise ValueError(f"could not read H3 cell ids: {exc}. Fix: cell ids are 15 hexadecimal "
+        raise InputError(f"could not read H3 cell ids: {exc}. Fix: cell ids are 15 hexadecimal "
                          "characters such as '881f1d4a8bfffff'.") from exc
 
 
@@ -312,22 +309,35 @@ def cells_to_geodataframe(cells: np.ndarray, data: pd.DataFrame | None = None) -
     return gpd.GeoDataFrame(frame, geometry=cells_to_polygons(cells), crs="EPSG:4326")
 
 
+def _checked_cells(operation: object, cells: np.ndarray, *args: object) -> np.ndarray:
+    """Run an h3ronpy function over cells, turning its error on an invalid index into ours."""
+    try:
+        return _to_numpy_uint64(operation(cells, *args))  # type: ignore[operator]
+    except ValueError as exc:
+        raise InputError(f"`cells` holds a value that is not an H3 cell index ({exc}). Fix: "
+                         "cells are uint64 H3 indexes, as made by points_to_cells or "
+                         "str_to_cells.") from exc
+
+
 def cells_resolution(cells: np.ndarray) -> np.ndarray:
-    """Resolution of each cell (read from the index bits).
+    """Return the H3 resolution of each cell.
 
     Examples
     --------
     >>> int(cells_resolution(np.array([613635009263173631], dtype=np.uint64))[0])
     8
     """
-    return ((_as_cells(cells) & _RES_MASK) >> _RES_SHIFT).astype(np.int64)
+    cells = _as_cells(cells)
+    if cells.size == 0:
+        return np.empty(0, dtype=np.int64)
+    return _checked_cells(h3ronpy.cells_resolution, cells).astype(np.int64)
 
 
 # --- resolution changes ------------------------------------------------------------------------
 
 
 def cells_to_parent(cells: np.ndarray, resolution: int) -> np.ndarray:
-    """Parent of each cell at a coarser ``resolution`` (pure bit arithmetic, vectorised).
+    """Return the parent of each cell at a coarser ``resolution`` (vectorised, in h3ronpy).
 
     Examples
     --------
@@ -338,13 +348,12 @@ def cells_to_parent(cells: np.ndarray, resolution: int) -> np.ndarray:
     resolution = _check_resolution(resolution)
     cells = _as_cells(cells)
     if cells.size and cells_resolution(cells).min() < resolution:
-        raise ValueError(f"`resolution` {resolution} is finer than some cells "
+        raise InputError(f"`resolution` {resolution} is finer than some cells "
                          f"(resolution {int(cells_resolution(cells).min())}); use "
                          "cells_to_children to go finer.")
-    unused = np.uint64(0)
-    for r in range(resolution + 1, 16):
-        unused |= np.uint64(7) << np.uint64((15 - r) * 3)
-    return (cells & ~_RES_MASK) | (np.uint64(resolution) << _RES_SHIFT) | unused
+    if cells.size == 0:
+        return cells
+    return _checked_cells(h3ronpy.change_resolution, cells, resolution)
 
 
 def cells_to_children(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -400,7 +409,7 @@ def change_resolution(table: pd.DataFrame, resolution: int, *,
         return table.copy()
     resolutions = np.unique(cells_resolution(cells))
     if resolutions.size > 1:
-        raise ValueError(f"`table` mixes cell resolutions {resolutions.tolist()}; move each "
+        raise InputError(f"`table` mixes cell resolutions {resolutions.tolist()}; move each "
                          "resolution separately.")
     current = int(resolutions[0])
     means = [c for c in table.columns if how.get(c, "sum") == "mean"]
@@ -544,30 +553,6 @@ def line_length_km(lines: np.ndarray) -> np.ndarray:
 # --- distances, neighbourhoods and smoothing -----------------------------------------------
 
 
-def nearest_distance_km(lat: np.ndarray, lng: np.ndarray, target_lat: np.ndarray,
-                        target_lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Great-circle distance from each point to the nearest target, and that target's position.
-
-    A KD-tree on 3-D unit vectors finds the nearest by chord length, which orders exactly like
-    great-circle distance; the chord is then converted to km. With no targets the distance is
-    ``inf`` and the position ``-1``.
-
-    Examples
-    --------
-    >>> d, i = nearest_distance_km(np.array([0.0]), np.array([0.0]), np.array([0.0, 5.0]), np.array([1.0, 5.0]))
-    >>> round(float(d[0]), 2), int(i[0])
-    (111.2, 0)
-    """
-    from scipy.spatial import cKDTree
-
-    lat = np.asarray(lat, dtype=np.float64)
-    if len(target_lat) == 0:
-        return np.full(lat.size, np.inf), np.full(lat.size, -1, dtype=np.int64)
-    tree = cKDTree(unit_vectors(np.asarray(target_lat, float), np.asarray(target_lng, float)))
-    chord, position = tree.query(unit_vectors(lat, np.asarray(lng, float)), k=1)
-    return chord_to_km(chord), position.astype(np.int64)
-
-
 def grid_disk_pairs(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every cell within ``k`` steps of each cell: ``(origin_position, neighbour, steps)``.
 
@@ -578,7 +563,7 @@ def grid_disk_pairs(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, 
     (7, [0, 1])
     """
     if k < 0:
-        raise ValueError(f"`k` must be 0 or more grid steps, got {k}.")
+        raise InputError(f"`k` must be 0 or more grid steps, got {k}.")
     cells = _as_cells(cells)
     if cells.size == 0:
         empty = np.empty(0, dtype=np.int64)
@@ -599,7 +584,7 @@ def _decay_weights(steps: np.ndarray, k: int, decay: Decay, scale: float) -> np.
         return 1.0 - steps / (k + 1.0)
     if decay == "exponential":
         return np.exp(-steps / scale)
-    raise ValueError(f"`decay` must be 'none', 'linear' or 'exponential', got {decay!r}.")
+    raise InputError(f"`decay` must be 'none', 'linear' or 'exponential', got {decay!r}.")
 
 
 def disk_matrix(target_cells: np.ndarray, source_cells: np.ndarray, k: int, *,

@@ -36,6 +36,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from optimizer.errors import InputError
+from optimizer.geometry import frame_to_lat_lng, nearest_km
+
 from . import grid
 
 Engine = Literal["local", "dask"]
@@ -74,23 +77,16 @@ class UserLayer:
     how: Literal["sum", "count", "mean"] = "sum"
 
 
-def _points(frame: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+def _lat_lng_or_none(frame: pd.DataFrame | None, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of an optional input (:func:`optimizer.geometry.frame_to_lat_lng`)."""
     if frame is None or len(frame) == 0:
         return np.empty(0), np.empty(0)
-    if isinstance(frame, gpd.GeoDataFrame):
-        geometry = frame.geometry
-        if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-            geometry = geometry.to_crs("EPSG:4326")
-        geometry = geometry.to_numpy()
-        if (shapely.get_type_id(geometry) != 0).any():
-            geometry = shapely.point_on_surface(geometry)
-        return shapely.get_y(geometry), shapely.get_x(geometry)
-    return frame["lat"].to_numpy(dtype=np.float64), frame["lng"].to_numpy(dtype=np.float64)
+    return frame_to_lat_lng(frame, name)
 
 
-def _cell_sums(frame: pd.DataFrame | None, resolution: int,
+def _cell_sums(frame: pd.DataFrame | None, name: str, resolution: int,
                values: Mapping[str, tuple[grid.Aggregation, str | None]]) -> pd.DataFrame:
-    lat, lng = _points(frame)
+    lat, lng = _lat_lng_or_none(frame, name)
     cells = grid.points_to_cells(lat, lng, resolution)
     spec = {name: (how, None if column is None else frame[column].to_numpy())
             for name, (how, column) in values.items()}
@@ -128,7 +124,7 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
     values = {"count": "sum"}
     source: object = footfall
     if isinstance(footfall, pd.DataFrame) and not {"lat", "lng"} <= set(footfall.columns):
-        lat, lng = _points(footfall)
+        lat, lng = frame_to_lat_lng(footfall, "footfall")
         source = pd.DataFrame({"lat": lat, "lng": lng,
                                "count": footfall["count"].to_numpy(dtype=np.float64)})
     if engine == "dask":
@@ -145,7 +141,7 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
             source = pd.read_parquet(Path(source), columns=["lat", "lng", "count"])
         table = grid.points_to_cell_table(source, resolution, values)
     else:
-        raise ValueError(f"`engine` must be 'local' or 'dask', got {engine!r}.")
+        raise InputError(f"`engine` must be 'local' or 'dask', got {engine!r}.")
     return table["count"].astype(np.float64).rename("footfall")
 
 
@@ -202,7 +198,7 @@ def shrink_rate(events: np.ndarray, exposure: np.ndarray, group: np.ndarray, *,
 
 
 def _poi_columns(pois: pd.DataFrame | None, resolution: int) -> pd.DataFrame:
-    lat, lng = _points(pois)
+    lat, lng = _lat_lng_or_none(pois, "pois")
     cells = grid.points_to_cells(lat, lng, resolution)
     if cells.size == 0:
         return pd.DataFrame({"poi_total": [], "poi_diversity": []},
@@ -227,14 +223,14 @@ def _poi_columns(pois: pd.DataFrame | None, resolution: int) -> pd.DataFrame:
 def _place_columns(cells: np.ndarray, places: pd.DataFrame | None, resolution: int,
                    reach_k: int, prefix: str) -> pd.DataFrame:
     """``<prefix>_count``, ``<prefix>s_nearby`` and ``<prefix>_distance_km`` for the cells."""
-    lat, lng = _points(places)
+    lat, lng = _lat_lng_or_none(places, prefix + "s")
     place_cells = grid.points_to_cells(lat, lng, resolution)
     per_cell = grid.aggregate_cells(place_cells, {"n": ("count", None)})["n"]
     count = per_cell.reindex(cells, fill_value=0).to_numpy()
     matrix = grid.disk_matrix(cells, per_cell.index.to_numpy(), reach_k)
     nearby = matrix @ per_cell.to_numpy(dtype=np.float64)
     centre_lat, centre_lng = grid.cells_to_latlng(cells)
-    distance, _ = grid.nearest_distance_km(centre_lat, centre_lng, lat, lng)
+    distance, _ = nearest_km(centre_lat, centre_lng, lat, lng)
     return pd.DataFrame({f"{prefix}_count": count.astype(np.int64),
                          f"{prefix}s_nearby": nearby.astype(np.int64),
                          f"{prefix}_distance_km": distance},
@@ -261,7 +257,7 @@ def _population(population: pd.DataFrame | None, resolution: int) -> pd.Series:
                                               {"value": ("sum", values[~areal])})["value"])
         combined = pd.concat(parts)
         return combined.groupby(level=0).sum()
-    cells = grid.points_to_cells(*_points(population), resolution)
+    cells = grid.points_to_cells(*_lat_lng_or_none(population, "population"), resolution)
     return grid.aggregate_cells(cells, {"value": ("sum", values)})["value"]
 
 
@@ -273,8 +269,7 @@ def _regions(cells: np.ndarray, regions: gpd.GeoDataFrame | None) -> np.ndarray:
         else regions.geometry.to_numpy()
     names = regions["region"].astype(str).to_numpy()
     if (shapely.get_type_id(geometry) == 0).all():
-        _, nearest = grid.nearest_distance_km(lat, lng, shapely.get_y(geometry),
-                                              shapely.get_x(geometry))
+        _, nearest = nearest_km(lat, lng, shapely.get_y(geometry), shapely.get_x(geometry))
         return names[nearest]
     centres = shapely.points(lng, lat)
     tree = shapely.STRtree(geometry)
@@ -422,10 +417,10 @@ def build_layers(source: object | None = None, /, *, footfall: FootfallInput | N
         customer_values["devices_sold"] = ("sum", "devices")
     if customers is not None and "ticket" in customers.columns:
         customer_values["ticket_total"] = ("sum", "ticket")
-    parts["customers"] = _cell_sums(customers, resolution, customer_values)
+    parts["customers"] = _cell_sums(customers, "customers", resolution, customer_values)
     parts["pois"] = _poi_columns(pois, resolution)
     for name, frame in (("competitors", competitors), ("stores", stores)):
-        lat, lng = _points(frame)
+        lat, lng = _lat_lng_or_none(frame, name)
         parts[name] = pd.Series(0, index=pd.Index(grid.points_to_cells(lat, lng, resolution),
                                                   dtype=np.uint64))
     extra = [_user_layer(layer, resolution) for layer in user_layers]

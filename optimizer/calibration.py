@@ -29,14 +29,8 @@ import scipy.sparse as sp
 from scipy.optimize import minimize, nnls
 
 from .errors import InputError
-from .huff import (
-    DEFAULT_ALPHA,
-    DEFAULT_BETA,
-    DEFAULT_MIN_DISTANCE_KM,
-    StorePoints,
-    frame_lat_lng,
-    pairs_within_km,
-)
+from .geometry import frame_to_lat_lng, pairs_within_km
+from .huff import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_MIN_DISTANCE_KM, StorePoints
 
 DEFAULT_DEMAND_WEIGHTS: Mapping[str, float] = {"customers": 2000.0, "population": 50.0}
 """Demand (CNY per year) per unit of each layer when no sales exist to calibrate on: an own
@@ -183,12 +177,14 @@ def calibrate(layers: pd.DataFrame, stores: pd.DataFrame, competitors: pd.DataFr
                                    f"{MIN_STORES})")
     if folds < 2:
         raise InputError(f"`folds` is {folds!r}; use 2 or more (5 is usual).")
+    if not cutoff_km > 0:
+        raise InputError(f"`cutoff_km` is {cutoff_km!r}; use a positive distance in km.")
     factors = [f for f in (DEFAULT_DEMAND_FACTORS if factors is None else factors)]
     present = [f for f in factors if f in layers.columns]
     if not present:
         raise InputError(f"`layers` has none of the demand factors {factors}; pass `factors=` with "
                          "numeric layer columns.")
-    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     X = layers[present].fillna(0.0).to_numpy(float)
     if (X < 0).any():
         bad = [f for f in present if (layers[f] < 0).any()]

@@ -22,11 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import shapely
-from scipy.spatial import cKDTree
 
 from .errors import InputError
-from .geometry import haversine_km, km_to_chord, unit_vectors
+from .geometry import frame_to_lat_lng, haversine_km, pairs_within_km
 
 DEFAULT_ALPHA = 1.0
 """Default attractiveness exponent (Huff's original)."""
@@ -49,49 +47,6 @@ def distance_matrix_km(origin_lat: np.ndarray, origin_lng: np.ndarray, dest_lat:
     origin_lat, origin_lng = np.asarray(origin_lat, float), np.asarray(origin_lng, float)
     return haversine_km(origin_lat[:, None], origin_lng[:, None],
                         np.asarray(dest_lat, float)[None, :], np.asarray(dest_lng, float)[None, :])
-
-
-def pairs_within_km(origin_lat: np.ndarray, origin_lng: np.ndarray, dest_lat: np.ndarray,
-                    dest_lng: np.ndarray, radius_km: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (origin, destination) pairs within ``radius_km``, found with a KD-tree.
-
-    Returns
-    -------
-    origin_index, destination_index, distance_km
-        Three aligned arrays (pairs at distance 0 included), sorted by origin then destination.
-
-    Examples
-    --------
-    >>> o, d, km = pairs_within_km(np.array([22.0]), np.array([114.0]),
-    ...                            np.array([22.0, 23.0]), np.array([114.0, 114.0]), 5.0)
-    >>> o.tolist(), d.tolist(), km.tolist()
-    ([0], [0], [0.0])
-    """
-    if not radius_km > 0:
-        raise InputError(f"`radius_km` is {radius_km!r}; use a positive distance in km.")
-    origins = unit_vectors(origin_lat, origin_lng)
-    dests = unit_vectors(dest_lat, dest_lng)
-    if len(origins) == 0 or len(dests) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
-    chord = km_to_chord(radius_km) * (1 + 1e-9)
-    pairs = cKDTree(origins).sparse_distance_matrix(cKDTree(dests), chord, output_type="ndarray")
-    rows = pairs["i"].astype(np.int64)
-    cols = pairs["j"].astype(np.int64)
-    # sparse_distance_matrix drops pairs at distance 0: add coincident points back.
-    coincident = cKDTree(dests).query_ball_point(origins, r=1e-12)
-    extra_rows = np.repeat(np.arange(len(origins)), [len(c) for c in coincident])
-    extra_cols = np.fromiter((j for c in coincident for j in c), dtype=np.int64,
-                             count=len(extra_rows))
-    rows, cols = np.concatenate([rows, extra_rows]), np.concatenate([cols, extra_cols])
-    key = np.unique(rows * len(dests) + cols)
-    rows, cols = key // len(dests), key % len(dests)
-    olat, olng = np.asarray(origin_lat, float), np.asarray(origin_lng, float)
-    dlat, dlng = np.asarray(dest_lat, float), np.asarray(dest_lng, float)
-    dist = haversine_km(olat[rows], olng[rows], dlat[cols], dlng[cols])
-    keep = dist <= radius_km
-    return rows[keep], cols[keep], dist[keep]
 
 
 @dataclass(frozen=True)
@@ -163,7 +118,7 @@ class StorePoints:
         >>> StorePoints.from_frame(f).attractiveness.tolist()
         [300.0]
         """
-        lat, lng = frame_lat_lng(frame, "stores")
+        lat, lng = frame_to_lat_lng(frame, "stores")
         if isinstance(attractiveness, str):
             if attractiveness not in frame.columns:
                 raise InputError(f"`stores` has no column {attractiveness!r} for attractiveness; "
@@ -179,28 +134,6 @@ class StorePoints:
         """Stack several store sets (e.g. own stores then competitors)."""
         return StorePoints(*(np.concatenate([getattr(p, f) for p in parts])
                              for f in ("lat", "lng", "attractiveness", "ids")))
-
-
-def frame_lat_lng(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Latitude and longitude of each row, from ``lat``/``lng`` columns or point geometry."""
-    if {"lat", "lng"} <= set(frame.columns):
-        return frame["lat"].to_numpy(float), frame["lng"].to_numpy(float)
-    if "geometry" in frame.columns:
-        geometry = frame["geometry"]
-    else:
-        geometry = getattr(frame, "geometry", None)
-    if geometry is None:
-        raise InputError(f"`{name}` has neither `lat`/`lng` columns nor point geometry; add them.")
-    crs = getattr(frame, "crs", None)
-    if crs is not None and crs.to_epsg() != 4326:
-        raise InputError(f"`{name}` is in {crs}; use `to_crs(4326)` to reproject to WGS84.")
-    points = np.asarray(geometry, dtype=object)
-    lat, lng = shapely.get_y(points), shapely.get_x(points)
-    bad = ~(np.isfinite(lat) & np.isfinite(lng))
-    if bad.any():
-        raise InputError(f"`{name}` row {int(np.flatnonzero(bad)[0])} has no point geometry "
-                         f"({int(bad.sum())} rows in all); give every row a point.")
-    return lat.astype(float), lng.astype(float)
 
 
 def huff_shares(distance: np.ndarray, attractiveness: np.ndarray, *, alpha: float = DEFAULT_ALPHA,
@@ -277,6 +210,9 @@ def utility_matrix(customer_lat: np.ndarray, customer_lng: np.ndarray, stores: S
     if not min_distance_km > 0:
         raise InputError(f"`min_distance_km` is {min_distance_km!r}; use a positive floor such as "
                          f"{DEFAULT_MIN_DISTANCE_KM}.")
+    if cutoff_km is not None and not cutoff_km > 0:
+        raise InputError(f"`cutoff_km` is {cutoff_km!r}; use a positive distance in km, or None "
+                         "for no cutoff.")
     n_customers, n_stores = len(customer_lat), len(stores)
     if cutoff_km is None:
         dist = distance_matrix_km(customer_lat, customer_lng, stores.lat, stores.lng)

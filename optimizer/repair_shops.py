@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .huff import frame_lat_lng
+from .geometry import frame_to_lat_lng
 from .location import MCLP, LocationResult, SetCover
 from .results import SolveReport
 from .siting import covered_mask, reach_matrix_km, thin_candidates
@@ -217,8 +217,8 @@ def run_repair_siting(
                          "; fill every rating (a missing rating can be set below `min_rating`).")
 
     demand = repair_demand(layers, repair_rate).to_numpy()
-    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
-    shop_lat, shop_lng = frame_lat_lng(shops, "shops") if len(shops) else (np.zeros(0),) * 2
+    cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
+    shop_lat, shop_lng = frame_to_lat_lng(shops, "shops") if len(shops) else (np.zeros(0),) * 2
     good = ratings >= min_rating
     good_table = _shop_table(shops, good, shop_lat, shop_lng)
     poor_table = _shop_table(shops, ~good, shop_lat, shop_lng)

@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import InputError
+from .geometry import pairs_within_km
 
 Normalisation = Literal["percentile", "zscore"]
 """``percentile``: share of the other cells with a strictly lower value, in [0, 1] (ties share the
@@ -213,8 +214,8 @@ def distance_decay_matrix(lat: np.ndarray, lng: np.ndarray, *, radius_km: float,
     >>> m.toarray().tolist()
     [[1.0, 1.0], [1.0, 1.0]]
     """
-    from .huff import pairs_within_km
-
+    if not radius_km > 0:
+        raise InputError(f"`radius_km` is {radius_km!r}; use a positive distance in km.")
     rows, cols, dist = pairs_within_km(lat, lng, lat, lng, radius_km)
     if half_distance_km is None:
         weight = np.ones_like(dist)

@@ -28,14 +28,8 @@ import scipy.sparse as sp
 from .calibration import Calibration, calibrate
 from .decisions import DecisionReport, SitingDecisions
 from .errors import InputError
-from .geometry import EARTH_RADIUS_KM
-from .huff import (
-    StorePoints,
-    frame_lat_lng,
-    network_capture,
-    pairs_within_km,
-    share_matrix,
-)
+from .geometry import EARTH_RADIUS_KM, frame_to_lat_lng, pairs_within_km
+from .huff import StorePoints, network_capture, share_matrix
 from .location import MCLP, LocationResult, MarketShare, PMedian
 from .results import SolveReport
 from .scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
@@ -214,7 +208,7 @@ def run_site_selection(
     >>> run.sites[["cell", "expected_sales", "from_own", "reasons"]]  # doctest: +SKIP
     """
     _check_run_arguments(model, n_new, radius_km, budget, max_candidates)
-    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     scores = score_cells(layers, weights=weights, normalisation=normalisation, smoothing=smoothing)
     if calibration is None:
         calibration = calibrate(layers, own_stores, competitors)
@@ -449,7 +443,7 @@ def _site_table(layers: pd.DataFrame, scores: ScoreTable, rows: np.ndarray,
                 capture: pd.DataFrame, new_demand: np.ndarray,
                 costs: np.ndarray | None) -> pd.DataFrame:
     cells = layers.index.to_numpy()[rows]
-    lat, lng = frame_lat_lng(layers.iloc[rows], "layers")
+    lat, lng = frame_to_lat_lng(layers.iloc[rows], "layers")
     table = pd.DataFrame({"cell": cells, "lat": lat, "lng": lng})
     table["region"] = layers["region"].to_numpy()[rows] if "region" in layers.columns else ""
     table["score"] = scores.score.to_numpy()[rows]

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from ..errors import InputError
-from ..geometry import haversine_km, km_to_chord, unit_vectors
+from ..geometry import haversine_km, pairs_within_km
 
 
 @dataclass(frozen=True)
@@ -73,24 +72,18 @@ def lanes_from_locations(locations: pd.DataFrame, *, costs: LaneCosts | None = N
     warehouse = locations["is_warehouse"].to_numpy(bool)
     radius = (locations["service_radius_km"].to_numpy(float) if "service_radius_km" in locations
               else np.zeros(len(ids)))
-    xyz = unit_vectors(lat, lng)
-    tree = cKDTree(xyz)
-    stores = np.flatnonzero(~warehouse)
-    store_tree = cKDTree(xyz[stores])
+    stores, warehouses = np.flatnonzero(~warehouse), np.flatnonzero(warehouse)
     pairs = []
     # Store -> store transfers within max_transfer_km (road distance).
-    chord = km_to_chord(costs.max_transfer_km / costs.circuity)
-    found = store_tree.query_pairs(chord, output_type="ndarray")
-    if len(found):
-        a, b = stores[found[:, 0]], stores[found[:, 1]]
-        pairs.append(np.column_stack([np.concatenate([a, b]), np.concatenate([b, a])]))
+    a, b, _ = pairs_within_km(lat[stores], lng[stores], lat[stores], lng[stores],
+                              costs.max_transfer_km / costs.circuity)
+    if (a != b).any():
+        pairs.append(np.column_stack([stores[a[a != b]], stores[b[a != b]]]))
     # Warehouse -> store replenishment within the service radius.
-    for w in np.flatnonzero(warehouse):
-        near = tree.query_ball_point(xyz[w], km_to_chord(radius[w] / costs.circuity))
-        near = np.asarray(near, dtype=np.int64)
-        near = near[~warehouse[near]]
-        pairs.append(np.column_stack([np.full(len(near), w), near]))
-    del tree
+    w, s, _ = pairs_within_km(lat[warehouses], lng[warehouses], lat[stores], lng[stores],
+                              radius[warehouses] / costs.circuity)
+    if len(w):
+        pairs.append(np.column_stack([warehouses[w], stores[s]]))
     if not pairs:
         return pd.DataFrame(columns=["from_id", "to_id", "distance_km", "unit_cost",
                                      "shipment_cost", "lead_time_days"])

@@ -1,9 +1,12 @@
-"""Distances between client and candidate points taken from GeoDataFrames.
+"""Distances between client and candidate points taken from GeoDataFrames, in metres.
 
-Projected CRS: straight-line (Euclidean) distance in the CRS unit (metres for the usual UTM /
-Web-Mercator-free local grids). EPSG:4326 or any other geographic CRS: great-circle distance by the
-haversine formula on a sphere of radius 6,371,008.8 m (the mean Earth radius), in metres. The
-haversine error against the WGS84 ellipsoid is below 0.5 %, far under the size of an H3 cell.
+The location models speak the CRS's unit, as spopt does, so ``from_geodataframe`` gives the same
+numbers whatever the frames' CRS: a projected CRS gives straight-line (Euclidean) distances in
+its unit (metres for UTM and the usual local grids); EPSG:4326 or any other geographic CRS (read
+as EPSG:4326 by :func:`optimizer.geometry.frame_to_lat_lng`) gives great-circle distances on a
+sphere of radius 6,371,008.8 m (the mean Earth radius), in metres. The haversine error against
+the WGS84 ellipsoid is below 0.5 %, far under the size of an H3 cell. Everywhere else in the
+optimizer distances are km (:mod:`optimizer.geometry`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.spatial import cKDTree
+import shapely
 
 from ..errors import InputError
-from ..geometry import chord_to_km, haversine_km, km_to_chord, unit_vectors
+from ..geometry import (
+    frame_to_lat_lng,
+    frame_to_points,
+    haversine_km,
+    pairs_within_distance,
+    pairs_within_km,
+)
 
 
 def _points(frame: Any, argument: str) -> tuple[np.ndarray, bool]:
@@ -26,14 +35,11 @@ def _points(frame: Any, argument: str) -> tuple[np.ndarray, bool]:
             f"`{argument}` has no CRS; set one with `.set_crs('EPSG:4326')` for longitude/latitude "
             f"or `.set_crs(<projected EPSG>)` for metres."
         )
-    geographic = bool(crs.is_geographic)
-    geometry = frame.geometry
-    if len(geometry) and not (geometry.geom_type == "Point").all():
-        geometry = geometry.representative_point() if geographic else geometry.centroid
-    if geometry.is_empty.any() or geometry.isna().any():
-        bad = np.flatnonzero((geometry.is_empty | geometry.isna()).to_numpy())[:5].tolist()
-        raise InputError(f"`{argument}` has empty geometries at rows {bad}; drop or fix them.")
-    return np.column_stack([geometry.x.to_numpy(), geometry.y.to_numpy()]), geographic
+    if crs.is_geographic:
+        lat, lng = frame_to_lat_lng(frame.geometry, argument)
+        return np.column_stack([lng, lat]), True
+    points = frame_to_points(frame.geometry, argument)
+    return np.column_stack([shapely.get_x(points), shapely.get_y(points)]), False
 
 
 def haversine_matrix(lon_lat_a: np.ndarray, lon_lat_b: np.ndarray) -> np.ndarray:
@@ -70,7 +76,7 @@ def distance_matrix_from_geodataframes(
     Parameters
     ----------
     clients, candidates
-        GeoDataFrames of points (other geometries use their centroid / representative point).
+        GeoDataFrames of points (any other geometry counts as a point on its surface).
     max_distance
         When given, only pairs within this distance are kept and a sparse matrix is returned
         (missing entries mean "out of reach"); distances in metres for EPSG:4326, else CRS units.
@@ -103,33 +109,14 @@ def distance_matrix_from_geodataframes(
         difference = client_xy[:, None, :] - candidate_xy[None, :, :]
         return np.sqrt((difference**2).sum(axis=2))
     if geographic:
-        # Chord length on the unit sphere for the arc max_distance, then back to arcs.
-        chord = km_to_chord(max_distance / 1000.0)
-        tree_a = cKDTree(unit_vectors(client_xy[:, 1], client_xy[:, 0]))
-        tree_b = cKDTree(unit_vectors(candidate_xy[:, 1], candidate_xy[:, 0]))
-        pairs = tree_a.sparse_distance_matrix(tree_b, chord * (1 + 1e-12), output_type="ndarray")
-        arcs = 1000.0 * chord_to_km(pairs["v"])
-        keep = arcs <= max_distance
-        rows, cols, values = pairs["i"][keep], pairs["j"][keep], arcs[keep]
+        rows, cols, km = pairs_within_km(client_xy[:, 1], client_xy[:, 0], candidate_xy[:, 1],
+                                         candidate_xy[:, 0], max_distance / 1000.0)
+        values = 1000.0 * km
+        keep = values <= max_distance
+        rows, cols, values = rows[keep], cols[keep], values[keep]
     else:
-        tree_a, tree_b = cKDTree(client_xy), cKDTree(candidate_xy)
-        pairs = tree_a.sparse_distance_matrix(tree_b, max_distance, output_type="ndarray")
-        rows, cols, values = pairs["i"], pairs["j"], pairs["v"]
-    # sparse_distance_matrix drops exact zeros (co-located points); add them back explicitly.
-    zero_a, zero_b = _coincident_pairs(client_xy, candidate_xy)
-    rows = np.concatenate([rows, zero_a])
-    cols = np.concatenate([cols, zero_b])
-    values = np.concatenate([values, np.zeros(len(zero_a))])
-    matrix = sp.coo_array((values, (rows, cols)), shape=(len(client_xy), len(candidate_xy)))
-    matrix = sp.csr_array(matrix)
+        rows, cols, values = pairs_within_distance(client_xy, candidate_xy, max_distance)
+    # Explicit zeros (co-located points) stay stored entries: missing means out of reach.
+    matrix = sp.csr_array((values, (rows, cols)), shape=(len(client_xy), len(candidate_xy)))
     matrix.sum_duplicates()
     return matrix
-
-
-def _coincident_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tree_a, tree_b = cKDTree(a), cKDTree(b)
-    matches = tree_a.query_ball_tree(tree_b, r=0.0)
-    counts = np.fromiter((len(m) for m in matches), dtype=np.int64, count=len(matches))
-    rows = np.repeat(np.arange(len(a)), counts)
-    cols = np.fromiter((j for m in matches for j in m), dtype=np.int64, count=int(counts.sum()))
-    return rows, cols

@@ -211,16 +211,3 @@ def test_disk_sums_and_smoothing() -> None:
     assert sorted(set(np.round(linear, 9).tolist())) == [3.5, 7.0]
     assert grid.smooth(series, 1, decay="none").iloc[0] == pytest.approx(1.0)
     assert grid.smooth(series, 2, decay="none", normalize=False).iloc[0] == 7.0
-
-
-def test_nearest_distance_matches_brute_force(random_points: pd.DataFrame) -> None:
-    a = random_points.iloc[:300]
-    b = random_points.iloc[300:400]
-    distance, position = grid.nearest_distance_km(a["lat"], a["lng"], b["lat"], b["lng"])
-    full = grid.haversine_km(a["lat"].to_numpy()[:, None], a["lng"].to_numpy()[:, None],
-                             b["lat"].to_numpy()[None, :], b["lng"].to_numpy()[None, :])
-    np.testing.assert_allclose(distance, full.min(axis=1), rtol=1e-9, atol=1e-9)
-    np.testing.assert_array_equal(position, full.argmin(axis=1))
-    assert h3.great_circle_distance((22.5, 114.0), (22.6, 114.1), "km") == pytest.approx(
-        grid.haversine_km(np.array([22.5]), np.array([114.0]), np.array([22.6]),
-                          np.array([114.1]))[0], rel=1e-3)

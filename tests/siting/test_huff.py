@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer.errors import InputError
+from optimizer.geometry import pairs_within_km
 from optimizer.huff import (
     StorePoints,
     capture_by_candidate,
@@ -16,7 +17,6 @@ from optimizer.huff import (
     distance_matrix_km,
     huff_shares,
     network_capture,
-    pairs_within_km,
     probability_matrix,
     share_matrix,
     store_sales,

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geodata import grid, maps
+from geodata import grid
+from xingtu import maps
 
 ROOT = Path(__file__).resolve().parents[2]
 URL_IN_PAGE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
@@ -81,6 +82,11 @@ def test_vendored_leaflet_is_the_packaged_release_and_streamlit_serves_it() -> N
     assert css_images and all((maps.STATIC_DIR / "images" / name).exists() for name in css_images)
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["enableStaticServing"] is True
+    # Streamlit serves the folder `static` next to app.py: it must be the package's own copy.
+    from streamlit import file_util
+
+    served = Path(file_util.get_app_static_dir(str(ROOT / "app.py")))
+    assert (served / "leaflet").resolve() == maps.STATIC_DIR.resolve()
     assert config["browser"]["gatherUsageStats"] is False
 
 

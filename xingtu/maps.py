@@ -2,9 +2,11 @@
 
 Everything a map needs is served by the project, so maps draw with no network:
 
-* Leaflet (JavaScript, CSS, images) is vendored in ``static/leaflet/`` (from the ``xstatic-leaflet``
-  package, BSD-2-Clause) and referenced at :data:`ASSET_URL` (``/app/static/leaflet/``, where
-  Streamlit serves ``./static`` with ``server.enableStaticServing``). :func:`base_map` replaces
+* Leaflet (JavaScript, CSS, images) is vendored in the package, ``xingtu/static/leaflet/`` (from
+  the ``xstatic-leaflet`` package, BSD-2-Clause), installed with it as package data (so it is
+  found from a wheel too: :data:`STATIC_DIR`), and referenced at :data:`ASSET_URL`
+  (``/app/static/leaflet/``, where Streamlit serves ``./static``, a link to ``xingtu/static``,
+  with ``server.enableStaticServing``). :func:`base_map` replaces
   folium's default CDN links (Leaflet, jQuery, Bootstrap, Font Awesome) with that one local copy;
   none of the others is needed because the layers here are drawn by plain Leaflet code
   (:class:`FeatureLayer`) and the legend is plain HTML (:class:`Legend`), not branca colour maps
@@ -37,13 +39,15 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
-from . import grid
+from geodata import grid
+from optimizer.errors import InputError
+from optimizer.geometry import frame_to_lat_lng
 
 ASSET_URL = os.environ.get("XINGTU_ASSET_URL", "/app/static/leaflet/")
 """Where the browser finds the vendored Leaflet files (Streamlit's static route by default)."""
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "leaflet"
-"""The vendored Leaflet files in the project (used to inline them into standalone HTML)."""
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "leaflet"
+"""The vendored Leaflet files, installed with the package (inlined into standalone HTML)."""
 
 MAX_POLYGONS = 6_000
 """Above this many cells a layer is drawn at a coarser H3 resolution."""
@@ -84,7 +88,7 @@ def tiles_setting() -> Tiles:
     """The base map chosen by the ``XINGTU_MAP_TILES`` environment variable (default ``"none"``)."""
     value = os.environ.get("XINGTU_MAP_TILES", "none").strip().lower() or "none"
     if value != "none" and value not in TILE_LAYERS:
-        raise ValueError(f"`XINGTU_MAP_TILES`={value!r} is not a known base map; use 'none' or "
+        raise InputError(f"`XINGTU_MAP_TILES`={value!r} is not a known base map; use 'none' or "
                          f"one of {', '.join(TILE_LAYERS)}.")
     return value  # type: ignore[return-value]
 
@@ -115,7 +119,7 @@ def base_map(center: tuple[float, float], *, zoom: int = 10, tiles: Tiles | None
     """
     tiles = tiles_setting() if tiles is None else tiles
     if tiles != "none" and tiles not in TILE_LAYERS:
-        raise ValueError(f"`tiles`={tiles!r} is not a known base map; use 'none' or one of "
+        raise InputError(f"`tiles`={tiles!r} is not a known base map; use 'none' or one of "
                          f"{', '.join(TILE_LAYERS)}.")
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
                       height=height)
@@ -257,7 +261,7 @@ class Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         if len(labels) != len(colors):
-            raise ValueError(f"`labels` ({len(labels)}) and `colors` ({len(colors)}) must have "
+            raise InputError(f"`labels` ({len(labels)}) and `colors` ({len(colors)}) must have "
                              "the same length.")
         rows = "".join(
             f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
@@ -547,7 +551,7 @@ def add_cells(fmap: folium.Map, table: pd.DataFrame, value: str, *, name: str,
     2
     """
     if value not in table.columns:
-        raise ValueError(f"`value`={value!r} is not a column of the table; columns: "
+        raise InputError(f"`value`={value!r} is not a column of the table; columns: "
                          f"{', '.join(map(str, table.columns))}.")
     tooltip = dict(tooltip or {value: value})
     shown = cells_for_display(table[[c for c in dict.fromkeys([value, *tooltip]) if c in table]],
@@ -599,7 +603,7 @@ def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str 
     >>> add_points(m, pd.DataFrame({"lat": [22.5], "lng": [114.0]}), name="Stores").n_features
     1
     """
-    lat, lng = _lat_lng(points, name)
+    lat, lng = frame_to_lat_lng(points, name)
     geometry = shapely.points(np.round(lng, 6), np.round(lat, 6))
     titles = points[title].astype(str) if title and title in points else None
     properties = pd.DataFrame({"tip": tooltip_html(points, tooltip or {}, title=titles)})
@@ -647,7 +651,7 @@ def add_transfers(fmap: folium.Map, transfers: pd.DataFrame, *, name: str = "Tra
     needed = ["from_lat", "from_lng", "to_lat", "to_lng", quantity]
     missing = [c for c in needed if c not in transfers.columns]
     if missing:
-        raise ValueError(f"`transfers` lacks column(s) {', '.join(missing)}; it needs "
+        raise InputError(f"`transfers` lacks column(s) {', '.join(missing)}; it needs "
                          f"{', '.join(needed)}.")
     x0, y0 = transfers["from_lng"].to_numpy(float), transfers["from_lat"].to_numpy(float)
     x1, y1 = transfers["to_lng"].to_numpy(float), transfers["to_lat"].to_numpy(float)
@@ -674,7 +678,7 @@ def add_transfers(fmap: folium.Map, transfers: pd.DataFrame, *, name: str = "Tra
 def add_radius_circles(fmap: folium.Map, points: pd.DataFrame, radius_km: float | pd.Series, *,
                        name: str, color: str = "#33a02c", show: bool = True) -> folium.FeatureGroup:
     """Draw a circle of ``radius_km`` around each point (service areas)."""
-    lat, lng = _lat_lng(points, name)
+    lat, lng = frame_to_lat_lng(points, name)
     radius = np.broadcast_to(np.asarray(radius_km, dtype=float), lat.shape)
     group = folium.FeatureGroup(name=name, show=show)
     for y, x, r in zip(lat, lng, radius, strict=True):  # a few dozen shops at most
@@ -688,7 +692,7 @@ def finish(fmap: folium.Map, *, fit_to: pd.DataFrame | None = None) -> folium.Ma
     """Add the layer switcher and, optionally, zoom to the points of ``fit_to``."""
     folium.LayerControl(collapsed=True).add_to(fmap)
     if fit_to is not None and len(fit_to):
-        lat, lng = _lat_lng(fit_to, "fit_to")
+        lat, lng = frame_to_lat_lng(fit_to, "fit_to")
         fmap.fit_bounds([[float(np.nanmin(lat)), float(np.nanmin(lng))],
                          [float(np.nanmax(lat)), float(np.nanmax(lng))]])
     return fmap
@@ -746,18 +750,6 @@ def _short(value: float) -> str:
 def _edge(value: float) -> str:
     """A class edge for a legend: three significant digits, thousands separated."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def _lat_lng(points: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if {"lat", "lng"} <= set(points.columns):
-        return points["lat"].to_numpy(float), points["lng"].to_numpy(float)
-    geometry = getattr(points, "geometry", None)
-    if geometry is not None and len(points) and (geometry.geom_type == "Point").all():
-        return geometry.y.to_numpy(float), geometry.x.to_numpy(float)
-    if geometry is not None and len(points) == 0:
-        return np.empty(0), np.empty(0)
-    raise ValueError(f"`{name}` needs `lat` and `lng` columns or point geometry; it has "
-                     f"{', '.join(map(str, points.columns))}.")
 
 
 def _feature_collection(geometries: np.ndarray, properties: pd.DataFrame) -> str:

@@ -1,5 +1,5 @@
-"""Scale-out on Dask: the partitioned layer build equals the single-machine one, errors name the
-partition or file, and decomposed plans run in parallel equal the same parts solved one by one."""
+"""Scale-out on Dask: the partitioned layer build equals the single-machine one, and errors name
+the partition or file."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from geodata import distributed as geo_distributed
@@ -22,9 +20,6 @@ from geodata import grid
 from geodata._errors import InputDataError
 from geodata.distributed import points_to_cell_table_dask
 from optimizer.errors import InputError
-from optimizer.location import PMedian
-from optimizer.location.distributed import combine_reports, region_parts, run_parts, sites_by_region
-from optimizer.results import SolveReport, relative_gap
 
 N_POINTS = 240_000
 N_FILES = 6
@@ -221,148 +216,3 @@ def test_no_scheduler_starts_a_local_process_cluster(footfall, monkeypatch):
     frame, folder = footfall
     result = points_to_cell_table_dask(folder, 8, {"visits": "sum"}, scheduler=None)
     assert_frame_equal(result, grid.points_to_cell_table(frame, 8, {"visits": "sum"}))
-
-
-# --- plans in parts: run_parts and the combined report --------------------------------------------
-
-
-def _square(x: int) -> int:
-    return x * x
-
-
-def _fail_on_three(x: int) -> int:
-    if x == 3:
-        raise ValueError("region 3 has no candidate site")
-    return x
-
-
-def test_run_parts_keeps_the_order_of_parts(client):
-    parts = list(range(20))
-    assert run_parts(parts, _square, client=client) == [x * x for x in parts]
-    assert run_parts(parts, _square, client=None) == [x * x for x in parts]
-
-
-@pytest.mark.parametrize("use_cluster", [True, False])
-def test_run_parts_names_the_failing_part(client, use_cluster):
-    with pytest.raises(ValueError, match="region 3 has no candidate site") as raised:
-        run_parts([1, 2, 3, 4], _fail_on_three, client=client if use_cluster else None)
-    assert any("part 3 of 4" in note for note in raised.value.__notes__)
-
-
-def test_combined_report_adds_objectives_and_bounds_and_recomputes_the_gap():
-    parts = [SolveReport("optimal", 100.0, 100.0, 0.0, 1.0, "highs"),
-             SolveReport("feasible", 50.0, 40.0, 0.2, 3.0, "highs"),
-             SolveReport("optimal", 10.0, 9.99, 0.001, 0.5, "cbc")]
-    combined = combine_reports(parts)
-    assert combined.status == "feasible"  # one part is not proven: the whole is not proven
-    assert combined.objective == pytest.approx(160.0)
-    assert combined.bound == pytest.approx(149.99)
-    assert combined.gap == pytest.approx((160.0 - 149.99) / 160.0)
-    # The whole plan's gap lies between the best and the worst part gap, never below the best.
-    assert min(p.gap for p in parts) <= combined.gap <= max(p.gap for p in parts)
-    assert combined.solve_seconds == pytest.approx(4.5)
-    assert combined.solver == "cbc,highs"
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(1.0, 1e6), st.floats(0.0, 0.5)), min_size=1, max_size=12))
-def test_combined_gap_is_a_demand_weighted_mean_of_part_gaps(parts):
-    """For minimisation with positive objectives the whole gap lies within the part gaps."""
-    reports = [SolveReport("feasible", objective, objective * (1 - gap),
-                           relative_gap(objective, objective * (1 - gap)), 1.0, "highs")
-               for objective, gap in parts]
-    combined = combine_reports(reports)
-    gaps = [r.gap for r in reports]
-    assert min(gaps) - 1e-9 <= combined.gap <= max(gaps) + 1e-9
-    total = sum(objective for objective, _ in parts)
-    assert combined.gap == pytest.approx(sum(o * g for o, g in parts) / total, abs=1e-9)
-
-
-def test_combined_report_has_no_objective_when_a_part_has_no_solution():
-    parts = [SolveReport("optimal", 1.0, 1.0, 0.0, 0.1, "highs"),
-             SolveReport("not_solved", None, 0.5, None, 5.0, "highs", "time limit")]
-    combined = combine_reports(parts)
-    assert (combined.status, combined.objective, combined.gap) == ("not_solved", None, None)
-    assert not combined.has_solution
-
-
-def _regional_problem(seed: int = 3):
-    """Three separated regions of demand points and candidate sites (Euclidean km)."""
-    rng = np.random.default_rng(seed)
-    centres = {"north": (0.0, 0.0), "east": (40.0, 5.0), "south": (10.0, -40.0)}
-    clients, candidates, client_region, candidate_region = [], [], [], []
-    for region, (x, y) in centres.items():
-        clients.append(rng.normal((x, y), 6.0, size=(30, 2)))
-        candidates.append(rng.normal((x, y), 6.0, size=(9, 2)))
-        client_region += [region] * 30
-        candidate_region += [region] * 9
-    clients, candidates = np.vstack(clients), np.vstack(candidates)
-    cost = np.linalg.norm(clients[:, None, :] - candidates[None, :, :], axis=2)
-    weights = rng.integers(1, 20, len(clients)).astype(float)
-    return cost, weights, np.array(client_region), np.array(candidate_region)
-
-
-def test_sites_by_region_on_dask_equals_each_region_solved_alone(client):
-    cost, weights, client_region, candidate_region = _regional_problem()
-    sites_per_region = {"north": 2, "east": 3, "south": 2}
-    plan = sites_by_region(cost, weights, client_region=client_region,
-                           candidate_region=candidate_region, sites_per_region=sites_per_region,
-                           client=client)
-    objective = 0.0
-    for region, p in sites_per_region.items():
-        rows, cols = np.flatnonzero(client_region == region), np.flatnonzero(candidate_region == region)
-        alone = PMedian.from_cost_matrix(cost[np.ix_(rows, cols)], weights[rows], p=p).solve()
-        objective += alone.objective
-        chosen = plan.sites[candidate_region[plan.sites] == region]
-        # Same optimal value per region; the sites too, unless the region has tied optima.
-        assert len(chosen) == p
-        by_region = next(r for r in plan.regions if r.region == region)
-        assert by_region.result.objective == pytest.approx(alone.objective)
-        assert by_region.sites.tolist() == np.sort(cols[alone.sites]).tolist()
-    assert plan.report.objective == pytest.approx(objective)
-    # Every client goes to an open site of its own region, and the objective is its distance.
-    assert np.isin(plan.assigned_site, plan.sites).all()
-    assert (candidate_region[plan.assigned_site] == client_region).all()
-    recomputed = (weights * cost[np.arange(len(weights)), plan.assigned_site]).sum()
-    assert plan.report.objective == pytest.approx(recomputed)
-
-
-def test_regional_report_is_honest_about_its_bound(client):
-    cost, weights, client_region, candidate_region = _regional_problem()
-    # A poor split (one site in the biggest region) is still solved to optimality per region ...
-    plan = sites_by_region(cost, weights, client_region=client_region,
-                           candidate_region=candidate_region,
-                           sites_per_region={"north": 4, "east": 1, "south": 2}, client=client)
-    report = plan.report
-    assert report.status == "optimal"
-    assert report.bound <= report.objective + 1e-6
-    assert report.gap == pytest.approx(relative_gap(report.objective, report.bound))
-    assert report.bound == pytest.approx(sum(r.result.bound for r in plan.regions))
-    # ... but its bound is only a bound for this split: the national model with the same number
-    # of sites can do better, and the report says the bound does not cover it.
-    national = PMedian.from_cost_matrix(cost, weights, p=7).solve()
-    assert national.objective <= report.objective + 1e-6
-    assert "not for one national model" in report.message
-
-
-def test_mclp_by_region_maximises_covered_demand(client):
-    cost, weights, client_region, candidate_region = _regional_problem()
-    plan = sites_by_region(cost, weights, client_region=client_region,
-                           candidate_region=candidate_region,
-                           sites_per_region={"north": 1, "east": 1, "south": 1},
-                           model="mclp", radius=5.0, client=client)
-    covered = (cost[:, plan.sites] <= 5.0).any(axis=1)
-    assert plan.report.objective == pytest.approx(weights[covered].sum())
-    assert plan.report.bound >= plan.report.objective - 1e-6
-
-
-def test_region_without_candidates_is_refused():
-    cost, weights, client_region, candidate_region = _regional_problem()
-    candidate_region = np.where(candidate_region == "east", "north", candidate_region)
-    with pytest.raises(InputError, match="region 'east' has 30 demand points but no candidate"):
-        region_parts(cost, weights, client_region=client_region,
-                     candidate_region=candidate_region,
-                     sites_per_region={"north": 2, "east": 1, "south": 1})
-    with pytest.raises(InputError, match=r"no number of sites for the region\(s\) \['south'\]"):
-        region_parts(cost, weights, client_region=client_region,
-                     candidate_region=candidate_region, sites_per_region={"north": 2, "east": 1})
