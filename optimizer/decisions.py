@@ -31,11 +31,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from .errors import InputError
-from .geometry import chord_to_km, unit_vectors
-from .huff import frame_lat_lng
+from .geometry import frame_to_lat_lng, nearest_km
 
 SurveyStatus = Literal["candidate", "surveyed", "approved", "rejected"]
 """Field-survey steps of a candidate site (the values ``survey_statuses()`` stores)."""
@@ -481,11 +479,10 @@ def snap_points_to_rows(layers: pd.DataFrame, lat: np.ndarray, lng: np.ndarray, 
     if bad.any():
         raise InputError(f"candidate point {int(np.flatnonzero(bad)[0]) + 1} has no valid "
                          "latitude/longitude; fill it in or drop the row.")
-    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     if len(cell_lat) == 0:
         raise InputError("`layers` has no cells to place the candidate points on.")
-    chord, rows = cKDTree(unit_vectors(cell_lat, cell_lng)).query(unit_vectors(lat, lng))
-    distance = chord_to_km(chord)
+    distance, rows = nearest_km(lat, lng, cell_lat, cell_lng)
     rows = np.asarray(rows, dtype=np.int64)
     far = distance > max_km
     if far.any():

@@ -616,9 +616,7 @@ def _merge_small_areas(layers: pd.DataFrame, label: pd.Series, min_residents: fl
     out = label.copy()
     if len(small) and how == "merge" and {"lat", "lng"} <= set(layers.columns) \
             and len(small) < len(totals):
-        from scipy.spatial import cKDTree
-
-        from .geometry import unit_vectors
+        from .geometry import nearest_km
 
         centre = _area_centres(layers, label)
         large = totals.index[totals >= min_residents]
@@ -632,10 +630,10 @@ def _merge_small_areas(layers: pd.DataFrame, label: pd.Series, min_residents: fl
             pool = large[large_region == name]
             pool = pool if len(pool) else large
             these = small.index[small_region == name]
-            tree = cKDTree(unit_vectors(centre.loc[pool, "lat"].to_numpy(),
-                                        centre.loc[pool, "lng"].to_numpy()))
-            _, nearest = tree.query(unit_vectors(centre.loc[these, "lat"].to_numpy(),
-                                                 centre.loc[these, "lng"].to_numpy()))
+            _, nearest = nearest_km(centre.loc[these, "lat"].to_numpy(),
+                                    centre.loc[these, "lng"].to_numpy(),
+                                    centre.loc[pool, "lat"].to_numpy(),
+                                    centre.loc[pool, "lng"].to_numpy())
             target.update(zip(these, pool[np.atleast_1d(nearest)], strict=True))
         report["merged_into"] = pd.Series(target, dtype=object).reindex(report.index).to_numpy()
         out = label.map(lambda a: target.get(a, a))
@@ -729,28 +727,24 @@ def _area_names(layers: pd.DataFrame, label: pd.Series, areas: pd.Index,
     regions = [str(r) for r in region.fillna("")]
     if by_region or places is None or len(places) == 0:
         return [str(a) for a in areas], regions
-    from scipy.spatial import cKDTree
-
-    from .geometry import unit_vectors
-    from .huff import frame_lat_lng
+    from .geometry import frame_to_lat_lng, nearest_km
 
     missing = [c for c in ("name", "population") if c not in places.columns]
     if missing:
         raise InputError(f"`places` has no column {missing}; give each place a `name` and its "
                          "`population` (e.g. geodata.demo.load_places()).")
-    place_lat, place_lng = frame_lat_lng(places, "places")
-    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    place_lat, place_lng = frame_to_lat_lng(places, "places")
+    cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     # Each place belongs to the area of the cell nearest to it.
-    _, nearest_cell = cKDTree(unit_vectors(cell_lat, cell_lng)).query(
-        unit_vectors(place_lat, place_lng))
+    _, nearest_cell = nearest_km(place_lat, place_lng, cell_lat, cell_lng)
     place_area = label.to_numpy()[np.asarray(nearest_cell, dtype=np.int64)]
     order = np.argsort(-places["population"].to_numpy(float), kind="stable")
     biggest: dict[object, str] = {}
     for position in order:
         biggest.setdefault(place_area[position], str(places["name"].iloc[position]))
     centre = _area_centres(layers, label)
-    _, nearest_place = cKDTree(unit_vectors(place_lat, place_lng)).query(
-        unit_vectors(centre.loc[areas, "lat"].to_numpy(), centre.loc[areas, "lng"].to_numpy()))
+    _, nearest_place = nearest_km(centre.loc[areas, "lat"].to_numpy(),
+                                  centre.loc[areas, "lng"].to_numpy(), place_lat, place_lng)
     names = []
     for area, near, reg in zip(areas, np.atleast_1d(nearest_place), regions, strict=True):
         place = biggest.get(area)

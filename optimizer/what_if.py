@@ -30,12 +30,11 @@ import scipy.sparse as sp
 
 from .calibration import Calibration, calibrate
 from .errors import InputError
-from .geometry import haversine_km
+from .geometry import frame_to_lat_lng, haversine_km
 from .huff import (
     DEFAULT_MIN_DISTANCE_KM,
     StorePoints,
     capture_by_candidate,
-    frame_lat_lng,
     utility_matrix,
 )
 
@@ -218,7 +217,7 @@ def store_what_if(layers: pd.DataFrame, own_stores: pd.DataFrame,
 def _what_if(layers: pd.DataFrame, demand: np.ndarray, site_lat: float, site_lng: float,
              area: float, own: StorePoints, comp: StorePoints | None, calibration: Calibration,
              *, site: str, cell: object | None, min_probability: float) -> SiteWhatIf:
-    cell_lat, cell_lng = frame_lat_lng(layers, "layers")
+    cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     options = {"alpha": calibration.alpha, "beta": calibration.beta,
                "cutoff_km": calibration.cutoff_km, "min_distance_km": DEFAULT_MIN_DISTANCE_KM}
     index = layers.index
@@ -319,7 +318,7 @@ def _site_position(layers: pd.DataFrame, cell: object | None, lat: float | None,
             raise InputError(f"`cell` {_cell_text(wanted)} is not a cell of the layer table; "
                              "click inside the region or give `lat` and `lng`.")
         row = int(matches[0])
-        cell_lat, cell_lng = frame_lat_lng(layers.iloc[[row]], "layers")
+        cell_lat, cell_lng = frame_to_lat_lng(layers.iloc[[row]], "layers")
         return float(cell_lat[0]), float(cell_lng[0]), layers.index[row], _cell_text(wanted)
     if lat is None or lng is None:
         raise InputError("Give the site as `cell`, or as `lat` and `lng`.")
