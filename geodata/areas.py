@@ -26,6 +26,8 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3vector
 
+from optimizer.geometry import nearest_km
+
 from . import grid
 from ._errors import InputDataError, Problem, problem_at_rows
 from ._validate import Column, Schema, register_schema, validate
@@ -271,13 +273,13 @@ def cells_to_districts(layers: pd.DataFrame, places: pd.DataFrame, *,
     lat, lng = layers["lat"].to_numpy(float), layers["lng"].to_numpy(float)
     cell_region = (layers[region_column].astype(str).to_numpy() if region_column in layers
                    else np.full(len(layers), "", dtype=object))
-    nearest = grid.nearest_distance_km(lat, lng, place_lat, place_lng)[1]
+    nearest = nearest_km(lat, lng, place_lat, place_lng)[1]
     for region in np.unique(cell_region):
         own = np.flatnonzero(place_region == region)
         if own.size == 0:
             continue
         rows = np.flatnonzero(cell_region == region)
-        nearest[rows] = own[grid.nearest_distance_km(lat[rows], lng[rows], place_lat[own],
+        nearest[rows] = own[nearest_km(lat[rows], lng[rows], place_lat[own],
                                                      place_lng[own])[1]]
     region_of = np.where(cell_region == "", place_region[nearest], cell_region)
     place = names[nearest]

@@ -18,7 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import grid
+from optimizer.geometry import nearest_km
+
 from .demo import DemoRegion
 
 DEMO_END = pd.Timestamp("2025-12-31")
@@ -85,7 +86,7 @@ def generate_members(region: DemoRegion, *, n_members: int | None = 5_000, years
     when = start[owner] + rng.uniform(0, 1, owner.size) * active[owner]
     store_lat = region.stores.geometry.y.to_numpy()
     store_lng = region.stores.geometry.x.to_numpy()
-    _, nearest = grid.nearest_distance_km(lat, lng, store_lat, store_lng)
+    _, nearest = nearest_km(lat, lng, store_lat, store_lng)
     first_day = DEMO_END - pd.Timedelta(days=int(round(days)) - 1)
     table = pd.DataFrame({
         "member_id": customers["customer_id"].to_numpy()[owner],
