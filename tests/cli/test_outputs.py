@@ -3,10 +3,12 @@ exit codes and ``--version``."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -125,50 +127,46 @@ def test_an_existing_output_is_refused_without_force(tmp_path: Path) -> None:
     assert out.read_text() == "keep\n" and _files(tmp_path) == ["a.csv"]
 
 
-def _claim_and_report(path: str, ready: object, release: object, results: object) -> None:
-    try:
-        with claim_outputs([Path(path)], force=False):
-            results.put("claimed")
-            ready.set()
-            release.wait(30)
-    except OutputExistsError as error:
-        results.put(f"refused: {error}")
-        ready.set()
+HOLD_A_CLAIM = """
+import sys
+from pathlib import Path
+from xingtu.jobs.outputs import claim_outputs
+with claim_outputs([Path(sys.argv[1])], force=False):
+    print("claimed", flush=True)
+    sys.stdin.read()  # hold the claim until the test closes our input
+"""
 
 
 def test_two_runs_cannot_claim_one_out(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    out = str(tmp_path / "plan.xlsx")
-    results = context.Queue()
-    events = [(context.Event(), context.Event()) for _ in range(2)]
-    first = context.Process(target=_claim_and_report, args=(out, *events[0], results))
-    first.start()
-    assert events[0][0].wait(60)
-    second = context.Process(target=_claim_and_report, args=(out, *events[1], results))
-    second.start()
-    assert events[1][0].wait(60)
-    for ready_release in events:
-        ready_release[1].set()
-    first.join(30)
-    second.join(30)
-    answers = sorted(results.get(timeout=5) for _ in range(2))
-    assert answers[0] == "claimed" and answers[1].startswith("refused: Another run is writing")
-    assert not lock_path(Path(out)).exists()
+    out = tmp_path / "plan.xlsx"
+    first = subprocess.Popen([sys.executable, "-c", HOLD_A_CLAIM, str(out)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "claimed"
+        with pytest.raises(OutputExistsError, match="Another run is writing"), \
+                claim_outputs([out], force=True):  # --force does not take a running claim
+            pass
+    finally:
+        first.stdin.close()
+        first.wait(60)
+        first.stdout.close()
+    assert first.returncode == 0
+    assert not lock_path(out).exists()
+    with claim_outputs([out], force=False):  # free again once the first run ended
+        pass
 
 
 def test_the_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
     out = tmp_path / "plan.xlsx"
-    dead = multiprocessing.get_context("spawn").Process(target=int)
-    dead.start()
-    dead.join()
-    import socket
-
-    lock_path(out).write_text(f"{dead.pid} {socket.gethostname()}\n")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    lock_path(out).write_text(f"{int(dead.stdout)} {socket.gethostname()}\n")
     leftover = tmp_path / ".plan.xlsx.new-abc.tmp"
     leftover.write_bytes(b"")  # the 0-byte temporary file a killed write leaves
     with claim_outputs([out], force=False) as claim:
         commit_outputs(claim, {out: lambda tmp: tmp.write_text("x")})
-    assert _files(tmp_path) == ["plan.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".plan", "plan"))
+                  ) == ["plan.xlsx"]
 
 
 # ---- the command line: database first, then files ------------------------------------------
