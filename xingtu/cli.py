@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from .commands import allocate, demo, layers, sites
+from .commands import allocate, demo, layers, repair_rating, sites
 
 app = typer.Typer(
     name="xingtu",
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (demo, layers, sites, allocate):
+for _module in (demo, layers, sites, allocate, repair_rating):
     _module.register(app)
 
 

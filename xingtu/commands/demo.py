@@ -36,7 +36,9 @@ def run_demo(out: Path, *, resolution: int = 8) -> str:
     """Run every batch job on the demo region and write the results under ``out``.
 
     Builds the layer table (``layers.parquet``), chooses 5 new store sites by maximal coverage
-    (``sites.geojson``), sites 5 new repair shops (``repair_shops.geojson``) and plans the week
+    (``sites.geojson``), rates the repair shops from the demo repair records
+    (``repair_ratings.xlsx``), sites 5 new repair shops with those ratings and the expected
+    repairs (``repair_shops.geojson``) and plans the week
     after the sales history (``plan-<week>.xlsx``). Returns the summary text.
     """
     from geodata.demo import build_layers, load_demo
@@ -71,10 +73,18 @@ def _demo_repair_shops(region: object, table: object, out: Path) -> str:
 
     from .sites import report_lines, write_sites
 
+    from .repair_rating import assess, load_records, write_results
+
+    records, devices = load_records(demo=True, repairs=None, devices=None, shops=None)
+    after_sales = assess(records, devices)
+    rated = write_results(after_sales, out / "repair_ratings.xlsx")
     run = run_repair_siting(table, region.repair_shops, radius_km=5.0, min_rating=3.5, n_new=5,
-                            objective="coverage")
+                            objective="coverage", ratings=after_sales.ratings.ratings,
+                            expected_repairs=after_sales.expected_repairs)
     written = write_sites(run.new_shops, out / "repair_shops.geojson")
-    return "\n".join(["Repair-shop siting (5 new shops, 5 km, rating >= 3.5):",
+    return "\n".join(["Repair-shop ratings from the demo repair records:", after_sales.summary(),
+                      f"written to {rated[0]}",
+                      "Repair-shop siting (5 new shops, 5 km, rating >= 3.5):",
                       report_lines(run.report), run.summary(), f"written to {written}"])
 
 

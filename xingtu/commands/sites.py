@@ -245,6 +245,14 @@ def register(app: typer.Typer) -> None:
         solver: Annotated[str | None, typer.Option(help="Solver name, e.g. highs.")] = None,
         time_limit: Annotated[float | None, typer.Option(help="Solver time limit, s.")] = None,
         gap: Annotated[float | None, typer.Option(help="Relative MIP gap accepted.")] = None,
+        repairs: Annotated[Path | None, typer.Option(
+            help="Repair records: ratings computed from them replace the given ones (--demo "
+                 "uses the demo's records).")] = None,
+        devices: Annotated[Path | None, typer.Option(
+            help="Devices sold (with --repairs): expected repairs by model and age.")] = None,
+        given_ratings: Annotated[bool, typer.Option(
+            "--given-ratings", help="Ignore repair records: use the shops' given ratings and "
+                                    "devices sold x repair rate.")] = False,
         out: Annotated[Path, typer.Option(
             help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_REPAIR_OUT,
     ) -> None:
@@ -258,11 +266,21 @@ def register(app: typer.Typer) -> None:
                 raise CommandInputError(f"`--objective` is {chosen!r}; use coverage or fewest.")
             _check_out(out)
             table, frames = _load(demo, layers, {"repair_shops": shops}, ("repair_shops",))
+            ratings = expected = None
+            if not given_ratings:
+                from .repair_rating import assess, load_records
+
+                records, sold = load_records(demo=demo, repairs=repairs, devices=devices,
+                                             shops=frames["repair_shops"])
+                if records is not None:
+                    after_sales = assess(records, sold)
+                    ratings, expected = (after_sales.ratings.ratings,
+                                         after_sales.expected_repairs)
             run = run_repair_siting(
                 table, frames["repair_shops"], radius_km=radius_km, min_rating=min_rating,
                 n_new=n_new, objective=chosen,  # type: ignore[arg-type]
                 repair_rate=repair_rate, min_cell_repairs=min_cell_repairs, solver=solver,
-                time_limit=time_limit, gap=gap)
+                time_limit=time_limit, gap=gap, ratings=ratings, expected_repairs=expected)
             written = write_sites(run.new_shops, out)
         except (XingtuError, ValueError, OSError) as error:
             raise _fail(error) from None
