@@ -222,7 +222,8 @@ def generate_repairs(region: object, *, seed: int = 7, resolution: int = 8,
     records = pd.concat([first, second], ignore_index=True)
     end_day = RECORDS_END.to_datetime64().astype("datetime64[D]").astype(np.int64)
     records = records[records["day"] + records["days"] <= end_day + 0].reset_index(drop=True)
-    records = records[records["day"] <= end_day].reset_index(drop=True)
+    records = records[records["day"] <= end_day]
+    records = records.drop_duplicates(["device", "shop", "day"]).reset_index(drop=True)
 
     sold = devices["sold"].to_numpy("datetime64[D]").astype(np.int64)
     warranty_end = devices["warranty_end"].to_numpy("datetime64[D]").astype(np.int64)
@@ -303,12 +304,16 @@ def _plant(records: pd.DataFrame, devices: pd.DataFrame, shop_ids: np.ndarray,
                    & (records["redo_of"] < 0)]
     targets = base.sample(n=min(30, len(base)), random_state=rng.integers(1 << 31))
     extra = []
+    taken = set(zip(records["device"].to_numpy().tolist(), records["day"].to_numpy().tolist(),
+                    strict=True))
     for _, row in targets.iterrows():
         day = int(row["day"])
         for _ in range(int(rng.integers(2, 4))):
             day += int(row["days"]) + int(rng.integers(15, 60))
             if day > min(end_day - 10, warranty_end[int(row["device"])]):
                 break
+            if (int(row["device"]), day) in taken:
+                continue
             extra.append({"device": row["device"], "shop": repeat_shop, "fault": row["fault"],
                           "day": day, "redo_of": -1, "days": int(row["days"]), "warranty": True,
                           "parts": row["parts"], "labour": row["labour"], "rating": np.nan})
@@ -326,7 +331,13 @@ def _plant(records: pd.DataFrame, devices: pd.DataFrame, shop_ids: np.ndarray,
 
     # 3. warranty claims on devices out of warranty (well past the end, no recent repair)
     dev = records["device"].to_numpy()
-    outside = (records["day"].to_numpy() > warranty_end[dev] + 120)
+    order = np.lexsort((records["day"].to_numpy(), dev))
+    recent = np.zeros(len(records), dtype=bool)  # a repair of the device in the 90 days before
+    same = dev[order][1:] == dev[order][:-1]
+    gap = records["day"].to_numpy()[order][1:] - (records["day"] + records["days"]).to_numpy()[
+        order][:-1]
+    recent[order[1:]] = same & (gap <= 90)
+    outside = (records["day"].to_numpy() > warranty_end[dev] + 120) & ~recent
     mask = ((records["shop"] == warranty_shop).to_numpy() & outside & ~records["warranty"]
             .to_numpy(bool) & (rng.random(len(records)) < 0.45))
     records.loc[mask, "warranty"] = True

@@ -8,8 +8,8 @@ Per claim
     claim's fault and model (the fault alone when the pair has fewer than 20 repairs).
     ``out_of_warranty``: a warranty claim received after ``warranty_end`` and not within
     :data:`REPAIR_GUARANTEE_DAYS` of an earlier repair of the same device (a redo is free);
-    scored ``3.5 + days outside / 30``, so every such claim is flagged and the furthest outside
-    rank first.
+    scored ``3.5 + log2(1 + days outside / 30)``, so every such claim is flagged and the
+    furthest outside rank first.
     ``repeat_warranty``: a warranty claim on a device that already had
     :data:`REPEAT_LIMIT` or more warranty repairs at the same shop in the previous 365 days;
     scored ``3.5 + (earlier claims - REPEAT_LIMIT)``.
@@ -190,7 +190,7 @@ def _claim_scores(records: pd.DataFrame) -> pd.DataFrame:
         end_day = end.to_numpy("datetime64[D]").astype(np.int64)
         days_out = np.where(known, received - end_day, 0).astype(np.float64)
         bad = warranty & known & (days_out > 0) & ~(since_previous <= REPAIR_GUARANTEE_DAYS)
-        outside = np.where(bad, FLAG_THRESHOLD + days_out / 30.0, 0.0)
+        outside = np.where(bad, FLAG_THRESHOLD + np.log2(1.0 + np.maximum(days_out, 0) / 30.0), 0.0)
 
     earlier = _earlier_warranty_claims(serial, shop, received, warranty, window=365)
     repeat = np.where(warranty & (earlier >= REPEAT_LIMIT),
@@ -199,8 +199,8 @@ def _claim_scores(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"cost": cost_z, "out_of_warranty": outside, "repeat_warranty": repeat,
                          "earlier_warranty_claims": earlier, "repeat_90": warranty & (recent > 0),
                          "cost_ratio": np.log1p(cost) - np.log1p(cost_norm(records).to_numpy()),
-                         "days_out_of_warranty": np.where(outside > 0,
-                                                          (outside - FLAG_THRESHOLD) * 30, 0)})
+                         "days_out_of_warranty": np.where(
+                             outside > 0, (2.0 ** (outside - FLAG_THRESHOLD) - 1.0) * 30, 0)})
 
 
 def _earlier_warranty_claims(serial: np.ndarray, shop: np.ndarray, received: np.ndarray,
