@@ -19,11 +19,10 @@ Candidate sites are the cells with the most repair demand in each square of side
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -107,15 +106,19 @@ class RepairSitingRun:
         if self.objective == "fewest":
             target = (f" Every cell expecting at least {self.parameters.get('min_cell_repairs', 0):g}"
                       " repairs a year is within reach of a good shop.")
-        return "\n".join([
+        lines = [
             f"{len(self.new_shops)} new repair shops ({self.objective}, {proven}).",
             f"Expected repairs {self.total_repairs:,.0f} a year; within reach of a good shop: "
             f"{100 * self.coverage_before:.1f}% today -> {100 * self.coverage_after:.1f}% after "
             f"({100 * self.coverage_if_poor_counted:.1f}% today if the {len(self.poor_shops)} "
             f"poorly rated shops counted).{target}",
-        ] + ([f"Ratings computed from repair records; demand from "
-              f"{'the devices sold by model and age' if self.parameters.get('demand') == 'expected_repairs' else 'devices sold x repair rate'}."]
-             if self.parameters.get("ratings") == "records" else []))
+        ]
+        if self.parameters.get("ratings") == "records":
+            demand = ("the devices sold by model and age"
+                      if self.parameters.get("demand") == "expected_repairs"
+                      else "devices sold x repair rate")
+            lines.append(f"Ratings computed from repair records; demand from {demand}.")
+        return "\n".join(lines)
 
 
 def repair_demand(layers: pd.DataFrame, repair_rate: float = DEFAULT_REPAIR_RATE) -> pd.Series:
@@ -307,7 +310,8 @@ def shops_with_ratings(shops: pd.DataFrame, ratings: pd.Series | None = None) ->
     Examples
     --------
     >>> shops = pd.DataFrame({"shop_id": ["R1", "R2"], "rating": [4.5, 4.0]})
-    >>> shops_with_ratings(shops, pd.Series({"R1": 2.9}))[["rating", "rating_source"]].values.tolist()
+    >>> rated = shops_with_ratings(shops, pd.Series({"R1": 2.9}))
+    >>> rated[["rating", "rating_source"]].values.tolist()
     [[2.9, 'records'], [4.0, 'given']]
     """
     frame = shops.copy()

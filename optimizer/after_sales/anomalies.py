@@ -307,8 +307,8 @@ def _shop_table(records: pd.DataFrame, scores: pd.DataFrame, threshold: float) -
             parts.append(f"{int(flagged.iloc[i])} flagged claims of {n[i]} "
                          f"({100 * flagged.iloc[i] / max(n[i], 1):.1f} %)")
         if not parts:
-            return ("fewer than {MIN_SHOP_REPAIRS} repairs: not compared with its peers"
-                    .format(MIN_SHOP_REPAIRS=MIN_SHOP_REPAIRS) if not peers[i]
+            return (f"fewer than {MIN_SHOP_REPAIRS} repairs: not compared with its peers"
+                     if not peers[i]
                     else "in line with its peers")
         return "; ".join(parts)
 

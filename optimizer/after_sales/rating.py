@@ -25,7 +25,7 @@ turnaround and cost ``-log2(shop / chain)`` (twice as slow or as dear: -1); re-r
 ``-max(shop - median shop, 0) / 2 pp`` (the median shop, not the chain's mean, which the
 abusive shops themselves raise); volume ``log2(repairs a year since the shop's first record /
 the shops' median)`` clipped to [-1, 1]. The score
-is the weighted sum and the rating ``clip(4 + 2 x score, 1, 5)`` on the 1-5 scale of the given
+is the weighted sum and the rating ``clip(4 + 2 x score, 1, 5)`` (to 2 decimals) on the 1-5 scale of the given
 ratings, so a shop at the chain's average rates 4.0 and
 :data:`optimizer.repair_shops.DEFAULT_MIN_RATING` (3.5) is a score of -0.25. Grades: A >= 4.5,
 B >= 4.0, C >= 3.5, D >= 2.5, E below.
@@ -201,9 +201,9 @@ def rate_shops(repairs: pd.DataFrame, *, anomalies: ClaimAnomalies | None = None
 
     points = _points(columns, chain)
     score = sum(weights.get(f, 0.0) * points[f] for f in points)
-    rating = np.clip(BASE_RATING + RATING_PER_POINT * score, 1.0, 5.0)
+    rating = np.round(np.clip(BASE_RATING + RATING_PER_POINT * score, 1.0, 5.0), 2)
     table = pd.DataFrame({"shop_id": labels.to_numpy(), "repairs": n,
-                          "rating": np.round(rating, 2), "grade": grade_of(rating),
+                          "rating": rating, "grade": grade_of(rating),
                           "score": score})
     for name in points:
         table[name] = columns[name]
@@ -273,7 +273,8 @@ def _describe(name: str, value: float, chain: float) -> str:
     if name == "customer_rating":
         return f"customer rating {value:.2f} against {chain:.2f} for the chain"
     if name == "cost":
-        return f"cost per repair {np.exp(value - chain):.2g}x the chain's for the same fault and model"
+        return (f"cost per repair {np.exp(value - chain):.2g}x the chain's for the same fault "
+                "and model")
     if name == "warranty_share":
         return f"warranty share {100 * value:.0f} % against {100 * chain:.0f} % for the chain"
     if name == "flagged_claims":

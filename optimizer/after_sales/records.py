@@ -68,9 +68,10 @@ def came_back_within(repairs: pd.DataFrame, days: int) -> np.ndarray:
 
     Examples
     --------
+    >>> days = pd.to_datetime
     >>> frame = pd.DataFrame({"serial": ["a", "a", "b"],
-    ...                       "received": pd.to_datetime(["2025-01-01", "2025-01-20", "2025-01-01"]),
-    ...                       "returned": pd.to_datetime(["2025-01-03", "2025-01-22", "2025-01-02"])})
+    ...                       "received": days(["2025-01-01", "2025-01-20", "2025-01-01"]),
+    ...                       "returned": days(["2025-01-03", "2025-01-22", "2025-01-02"])})
     >>> came_back_within(frame, 30).tolist()
     [True, False, False]
     """
@@ -106,9 +107,10 @@ def turnaround_norm(repairs: pd.DataFrame) -> pd.Series:
 
     Examples
     --------
+    >>> returned = pd.to_datetime(["2025-01-02", "2025-01-04", "2025-01-08"])
     >>> frame = pd.DataFrame({"fault_code": ["A", "A", "B"],
     ...                       "received": pd.to_datetime(["2025-01-01"] * 3),
-    ...                       "returned": pd.to_datetime(["2025-01-02", "2025-01-04", "2025-01-08"])})
+    ...                       "returned": returned})
     >>> turnaround_norm(frame).tolist()
     [2.0, 2.0, 7.0]
     """

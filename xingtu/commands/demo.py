@@ -71,9 +71,8 @@ def _demo_sites(region: object, table: object, out: Path) -> str:
 def _demo_repair_shops(region: object, table: object, out: Path) -> str:
     from optimizer.repair_shops import run_repair_siting
 
-    from .sites import report_lines, write_sites
-
     from .repair_rating import assess, load_records, write_results
+    from .sites import report_lines, write_sites
 
     records, devices = load_records(demo=True, repairs=None, devices=None, shops=None)
     after_sales = assess(records, devices)
