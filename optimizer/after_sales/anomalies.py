@@ -22,8 +22,8 @@ Per shop (shops with at least :data:`MIN_SHOP_REPAIRS` repairs, against their pe
     small shop with one unlucky claim is not flagged.
 
 The claims and the shops are each ranked by their largest signal, with the reason in words.
-On clean simulated records (the demo generator without planted abuse, 5 seeds) 0.4 % of
-claims and no shop are flagged (see ``docs/data.md``); a test keeps that under
+On clean simulated records (the demo generator without planted abuse, 5 seeds) 0.16-0.40 % of
+claims and 1 shop in 200 are flagged (see ``docs/data.md``); a test keeps that under
 :data:`CLAIM_FALSE_ALARM_RATE` and :data:`SHOP_FALSE_ALARM_RATE`.
 """
 

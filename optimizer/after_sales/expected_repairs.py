@@ -42,7 +42,8 @@ class FailureRates:
     Attributes
     ----------
     table
-        One row per model and band: ``model, band`` (label such as ``"1-2 y"``), ``band_start,
+        One row per model and band: ``model, band`` (``"0-3 m"``, ``"3-12 m"``, ``"1-2 y"``,
+        ``"2-3 y"``, ``"3 y+"`` by default), ``band_index``, ``band_start,
         band_end`` (years), ``repairs``, ``device_years``, ``raw_rate``, ``rate`` (shrunk).
     band_rates
         The chain's rate per band (all models).
@@ -66,10 +67,19 @@ class FailureRates:
 
 def _band_labels(edges: Sequence[float]) -> list[str]:
     def text(x: float) -> str:
-        return f"{x * 12:.0f} m" if 0 < x < 1 else f"{x:g} y"
+        return "0" if x == 0 else f"{x * 12:g} m" if x < 1 else f"{x:g} y"
 
-    return [f"{text(a)}+" if not np.isfinite(b) else f"{text(a)}-{text(b)}"
-            for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    labels = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if not np.isfinite(b):
+            labels.append(f"{text(a)}+")
+        elif a >= 1 or (a == 0 and b >= 1):
+            labels.append(f"{a:g}-{b:g} y")
+        elif b <= 1 and a < 1:
+            labels.append(f"{a * 12:g}-{b * 12:g} m")
+        else:
+            labels.append(f"{text(a)}-{text(b)}")
+    return labels
 
 
 def band_exposure_years(sold: np.ndarray, start: np.datetime64, end: np.datetime64,
