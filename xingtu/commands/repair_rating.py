@@ -49,7 +49,7 @@ def assess(records: pd.DataFrame, devices: pd.DataFrame | None, *,
 
 
 def result_tables(result: Any) -> dict[str, pd.DataFrame]:
-    """The tables written by ``repair-shops rate``: ratings, flagged claims, shop signals, rates."""
+    """Return the tables ``repair-shops rate`` writes: ratings, flags, shop signals, rates."""
     tables = {"ratings": result.ratings.table, "flagged_claims": result.anomalies.claims,
               "shop_signals": result.anomalies.shops}
     if result.failure_rates is not None:
