@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import grid
+
+if TYPE_CHECKING:
+    from .demo import DemoRegion
 
 RECORDS_START = pd.Timestamp("2024-01-01")
 """First day of the demo repair records."""
@@ -87,7 +91,7 @@ def _rng(seed: int, part: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 101, part]))
 
 
-def _devices(region: object, rng: np.random.Generator, resolution: int) -> pd.DataFrame:
+def _devices(region: DemoRegion, rng: np.random.Generator, resolution: int) -> pd.DataFrame:
     customers = region.customers
     count = customers["devices"].to_numpy(np.int64)
     owner = np.repeat(np.arange(len(customers)), count)
@@ -144,7 +148,7 @@ def _failures(devices: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarr
     return np.concatenate(device_parts), np.concatenate(day_parts)
 
 
-def generate_repairs(region: object, *, seed: int = 7, resolution: int = 8,
+def generate_repairs(region: DemoRegion, *, seed: int = 7, resolution: int = 8,
                      abuses: bool = True) -> DemoRepairs:
     """Generate the demo region's repair records and devices sold (seeded).
 
@@ -297,7 +301,8 @@ def _plant(records: pd.DataFrame, devices: pd.DataFrame, shop_ids: np.ndarray,
     eligible = eligible[eligible != new_shop]
     chosen = rng.choice(eligible, size=3, replace=False)
     repeat_shop, cost_shop, warranty_shop = (int(s) for s in chosen)
-    planted = {"repeat_warranty": [], "high_cost": [], "out_of_warranty": []}
+    planted: dict[str, list[int]] = {"repeat_warranty": [], "high_cost": [],
+                                     "out_of_warranty": []}
 
     # 1. extra warranty repairs on devices the shop already repaired under warranty
     base = records[(records["shop"] == repeat_shop) & records["warranty"]

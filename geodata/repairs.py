@@ -67,7 +67,7 @@ register_schema(DEVICES_SCHEMA)
 
 
 def _warranty_flags(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The flag of each row and where it could not be read."""
+    """Return the flag of each row and where it could not be read."""
     if raw.dtype == bool:
         return raw.to_numpy(bool), np.zeros(len(raw), dtype=bool)
     text = raw.astype("string").str.strip().str.lower()
@@ -206,7 +206,7 @@ def _check_given_comebacks(checked: pd.DataFrame, given: dict[int, pd.Series],
 
 def read_repairs(path: PathLike, *, shops: pd.DataFrame | Sequence[str] | None = None,
                  layer: str | None = None) -> pd.DataFrame:
-    """Read and check repair records from a file (CSV, Excel, Parquet, ...).
+    r"""Read and check repair records from a file (CSV, Excel, Parquet, ...).
 
     Parameters
     ----------
@@ -227,7 +227,7 @@ def read_repairs(path: PathLike, *, shops: pd.DataFrame | Sequence[str] | None =
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "repairs.csv"
     >>> _ = p.write_text("shop_id,serial,model,received,returned,fault_code,parts_cost,"
-    ...                  "labour_cost,warranty\\nR1,A,M,2025-01-02,2025-01-05,SCREEN,100,50,no\\n")
+    ...                  "labour_cost,warranty\nR1,A,M,2025-01-02,2025-01-05,SCREEN,100,50,no\n")
     >>> read_repairs(p, shops=["R1"])["warranty"].tolist()
     [False]
     """
@@ -235,13 +235,13 @@ def read_repairs(path: PathLike, *, shops: pd.DataFrame | Sequence[str] | None =
 
 
 def read_devices(path: PathLike, *, layer: str | None = None) -> pd.DataFrame:
-    """Read and check the devices sold (serial, model, sold date, where the owner lives).
+    r"""Read and check the devices sold (serial, model, sold date, where the owner lives).
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "devices.csv"
-    >>> _ = p.write_text("serial,model,sold,lat,lng\\nA,M,2024-03-01,22.5,114.0\\n")
+    >>> _ = p.write_text("serial,model,sold,lat,lng\nA,M,2024-03-01,22.5,114.0\n")
     >>> len(read_devices(p))
     1
     """

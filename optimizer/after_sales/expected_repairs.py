@@ -1,4 +1,4 @@
-"""Expected repairs from the devices sold, their model and age (failure rates fitted on records).
+r"""Expected repairs from the devices sold, their model and age (failure rates fitted on records).
 
 A device of model ``m`` and age ``a`` comes in for repair at a rate ``lambda(m, band(a))`` a year.
 The rate is fitted on the repair records against the devices sold: repairs of model ``m``
@@ -6,7 +6,7 @@ received while the device was in age band ``b``, divided by the device-years the
 of that model spent in that band during the records' period. Each model's rate is shrunk toward
 the chain's rate for the band (all models) by the gamma-Poisson posterior mean
 
-.. math:: \\hat\\lambda_{mb} = \\frac{r_{mb} + k_b \\lambda_b}{E_{mb} + k_b}
+.. math:: \hat\lambda_{mb} = \frac{r_{mb} + k_b \lambda_b}{E_{mb} + k_b}
 
 with the prior strength ``k_b`` (device-years) estimated per band by the method of moments, as
 the fan index is (clipped to ``[PRIOR_MIN_DEVICE_YEARS, 1e6]``). A model without records gets
@@ -108,8 +108,8 @@ def band_exposure_years(sold: np.ndarray, start: np.datetime64, end: np.datetime
     [[0.5, 0.5]]
     """
     sold_day = np.asarray(sold, dtype="datetime64[D]").astype(np.float64)
-    begin = float(np.datetime64(start, "D").astype(np.int64))
-    finish = float(np.datetime64(end, "D").astype(np.int64))
+    begin = float(np.asarray(start, dtype="datetime64[D]").astype(np.int64))
+    finish = float(np.asarray(end, dtype="datetime64[D]").astype(np.int64))
     edges_days = np.asarray(edges, dtype=np.float64) * _DAYS_PER_YEAR
     low = sold_day[:, None] + edges_days[None, :-1]
     high = sold_day[:, None] + edges_days[None, 1:]

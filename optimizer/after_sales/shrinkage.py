@@ -1,16 +1,16 @@
-"""Empirical-Bayes shrinkage of per-shop averages toward the chain's average.
+r"""Empirical-Bayes shrinkage of per-shop averages toward the chain's average.
 
 A shop with 2 repairs and one comeback has a raw re-repair rate of 50 %, far above any real shop,
 only because it is small. Each shop's average of a per-repair value ``x`` (a 0/1 comeback, a
 customer rating, a log cost ratio) is pulled toward the chain's average ``mu`` with a prior worth
 ``k`` repairs:
 
-.. math:: \\hat{x}_s = \\frac{n_s \\bar{x}_s + k \\mu}{n_s + k}
+.. math:: \hat{x}_s = \frac{n_s \bar{x}_s + k \mu}{n_s + k}
 
 the normal-normal (or, for 0/1 values, beta-binomial) posterior mean, the same shape as the fan
-index of :mod:`geodata.layers`. ``k = s^2 / \\tau^2`` is estimated by the method of moments:
-``s^2`` is the pooled within-shop variance and ``\\tau^2 = max(Var_w(\\bar{x}_s) - s^2
-\\overline{1/n_s}, tiny)`` the variance between shops beyond sampling noise; ``k`` is clipped to
+index of :mod:`geodata.layers`. ``k = s^2 / \tau^2`` is estimated by the method of moments:
+``s^2`` is the pooled within-shop variance and ``\tau^2 = max(Var_w(\bar{x}_s) - s^2
+\overline{1/n_s}, tiny)`` the variance between shops beyond sampling noise; ``k`` is clipped to
 ``[PRIOR_MIN_REPAIRS, PRIOR_MAX_REPAIRS]``, so a shop with 2 repairs keeps at most 2/12 of its
 own deviation.
 """
