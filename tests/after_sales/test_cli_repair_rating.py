@@ -69,3 +69,36 @@ def test_repair_sites_demo_uses_the_records(tmp_path: Path) -> None:
     assert given.exit_code == 0, given.output
     assert "Ratings computed" not in given.output
     assert "Expected repairs 5,399 a year" in given.output
+
+
+def test_repair_sites_from_files_with_records(tmp_path: Path, demo_region, demo_repairs) -> None:
+    from geodata.layers import build_layers
+    from optimizer.after_sales import assess_repair_shops
+    from xingtu.commands.layers import write_layers
+
+    table = build_layers(demo_region)
+    layers = write_layers(table, tmp_path / "layers.parquet")
+    flat = f"Expected repairs {table['devices_sold'].sum() * 0.08:,.0f} a year"
+    expected = assess_repair_shops(demo_repairs.repairs, devices=demo_repairs.devices)
+    by_model_and_age = f"Expected repairs {expected.expected_repairs.sum():,.0f} a year"
+    shops = tmp_path / "shops.csv"
+    frame = demo_region.repair_shops
+    pd.DataFrame({"shop_id": frame["shop_id"], "rating": frame["rating"],
+                  "lat": frame.geometry.y, "lng": frame.geometry.x}).to_csv(shops, index=False)
+    repairs = tmp_path / "repairs.csv"
+    demo_repairs.repairs.to_csv(repairs, index=False)
+    devices = tmp_path / "devices.csv"
+    demo_repairs.devices.drop(columns="cell").to_csv(devices, index=False)
+    base = ["repair-sites", "--layers", str(layers), "--shops", str(shops), "--n-new", "2",
+            "--out", str(tmp_path / "r.csv")]
+    given = runner.invoke(app, base)
+    assert given.exit_code == 0, given.output
+    assert "Ratings computed" not in given.output  # no records given: the given ratings
+    rated = runner.invoke(app, [*base, "--repairs", str(repairs)])
+    assert rated.exit_code == 0, rated.output
+    assert "demand from devices sold x repair rate" in rated.output
+    assert flat in rated.output
+    full = runner.invoke(app, [*base, "--repairs", str(repairs), "--devices", str(devices)])
+    assert full.exit_code == 0, full.output
+    assert by_model_and_age in full.output and by_model_and_age != flat
+    assert "demand from the devices sold by model and age" in full.output
