@@ -1,6 +1,9 @@
 """Repair-shop siting: after-sales demand, a service radius and shop ratings.
 
-Expected repairs per cell are ``devices_sold * repair_rate``. A shop rated at least
+Expected repairs per cell are ``devices_sold * repair_rate``, or, given repair records and the
+devices sold, the expected repairs of :mod:`optimizer.after_sales` (failure rates by model and
+age); shop ratings computed from the records replace the given ones
+(:func:`shops_with_ratings`). A shop rated at least
 ``min_rating`` covers the cells within ``radius_km`` and stays open (a kept-open site); a shop
 rated below it does not count as coverage at all. Two objectives:
 
@@ -16,6 +19,7 @@ Candidate sites are the cells with the most repair demand in each square of side
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -103,13 +107,19 @@ class RepairSitingRun:
         if self.objective == "fewest":
             target = (f" Every cell expecting at least {self.parameters.get('min_cell_repairs', 0):g}"
                       " repairs a year is within reach of a good shop.")
-        return "\n".join([
+        lines = [
             f"{len(self.new_shops)} new repair shops ({self.objective}, {proven}).",
             f"Expected repairs {self.total_repairs:,.0f} a year; within reach of a good shop: "
             f"{100 * self.coverage_before:.1f}% today -> {100 * self.coverage_after:.1f}% after "
             f"({100 * self.coverage_if_poor_counted:.1f}% today if the {len(self.poor_shops)} "
             f"poorly rated shops counted).{target}",
-        ])
+        ]
+        if self.parameters.get("ratings") == "records":
+            demand = ("the devices sold by model and age"
+                      if self.parameters.get("demand") == "expected_repairs"
+                      else "devices sold x repair rate")
+            lines.append(f"Ratings computed from repair records; demand from {demand}.")
+        return "\n".join(lines)
 
 
 def repair_demand(layers: pd.DataFrame, repair_rate: float = DEFAULT_REPAIR_RATE) -> pd.Series:
@@ -146,6 +156,8 @@ def run_repair_siting(
     solver: str | None = None,
     time_limit: float | None = None,
     gap: float | None = None,
+    ratings: pd.Series | None = None,
+    expected_repairs: pd.Series | None = None,
 ) -> RepairSitingRun:
     """Site new repair shops where good after-sales service is missing.
 
@@ -179,6 +191,14 @@ def run_repair_siting(
         count in the coverage figures); 0 requires every cell with any repair demand.
     solver, time_limit, gap
         Passed to the location model's ``solve``.
+    ratings
+        Ratings computed from repair records, indexed by ``shop_id``
+        (:attr:`optimizer.after_sales.ShopRatings.ratings`). They replace the given ``rating``
+        of those shops; shops without records keep their given rating (the fallback).
+    expected_repairs
+        Expected repairs a year per cell, indexed like ``layers``
+        (:func:`optimizer.after_sales.expected_repairs_by_cell`); replaces
+        ``devices_sold * repair_rate``. Cells of ``layers`` missing from it expect none.
 
     Returns
     -------
@@ -208,15 +228,16 @@ def run_repair_siting(
         raise InputError(f"`min_cell_repairs` is {min_cell_repairs!r}; give a number >= 0.")
     if max_candidates is not None and max_candidates < 1:
         raise InputError(f"`max_candidates` is {max_candidates!r}; give at least 1 or None.")
-    if "rating" not in shops.columns:
-        raise InputError("`shops` has no `rating` column; add each shop's credit rating.")
-    ratings = pd.to_numeric(shops["rating"], errors="coerce").to_numpy(float)
-    if np.isnan(ratings).any():
-        row = int(np.flatnonzero(np.isnan(ratings))[0])
+    shops = shops_with_ratings(shops, ratings)
+    ratings_given = pd.to_numeric(shops["rating"], errors="coerce").to_numpy(float)
+    if np.isnan(ratings_given).any():
+        row = int(np.flatnonzero(np.isnan(ratings_given))[0])
         raise InputError(f"`shops` row {row} has no numeric `rating` ({shops['rating'].iloc[row]!r})"
                          "; fill every rating (a missing rating can be set below `min_rating`).")
+    ratings = ratings_given
 
-    demand = repair_demand(layers, repair_rate).to_numpy()
+    demand = (repair_demand(layers, repair_rate) if expected_repairs is None
+              else _expected_demand(layers, expected_repairs)).to_numpy()
     cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     shop_lat, shop_lng = frame_to_lat_lng(shops, "shops") if len(shops) else (np.zeros(0),) * 2
     good = ratings >= min_rating
@@ -277,7 +298,62 @@ def run_repair_siting(
         parameters={"radius_km": radius_km, "min_rating": min_rating, "n_new": n_new,
                     "objective": objective, "repair_rate": repair_rate,
                     "min_cell_repairs": min_cell_repairs, "max_candidates": max_candidates,
-                    "candidates": len(candidate_rows)})
+                    "candidates": len(candidate_rows),
+                    "ratings": "records" if ratings_source_records(shops) else "given",
+                    "demand": "given" if expected_repairs is None else "expected_repairs"})
+
+
+def shops_with_ratings(shops: pd.DataFrame, ratings: pd.Series | None = None) -> pd.DataFrame:
+    """Return the shops with computed ratings in place of the given ones where they exist.
+
+    ``rating_source`` says ``"records"`` or ``"given"``; a shop with neither keeps a missing
+    rating (refused by :func:`run_repair_siting`).
+
+    Examples
+    --------
+    >>> shops = pd.DataFrame({"shop_id": ["R1", "R2"], "rating": [4.5, 4.0]})
+    >>> rated = shops_with_ratings(shops, pd.Series({"R1": 2.9}))
+    >>> rated[["rating", "rating_source"]].values.tolist()
+    [[2.9, 'records'], [4.0, 'given']]
+    """
+    frame = shops.copy()
+    given = (pd.to_numeric(frame["rating"], errors="coerce") if "rating" in frame.columns
+             else pd.Series(np.nan, index=frame.index))
+    if ratings is None:
+        if "rating" not in shops.columns:
+            raise InputError("`shops` has no `rating` column; add each shop's credit rating, or "
+                             "give repair records to compute it.")
+        frame["rating"] = given.to_numpy(float)
+        frame["rating_source"] = "given"
+        return frame
+    if "shop_id" not in frame.columns:
+        raise InputError("`shops` has no `shop_id` column, needed to match the computed ratings.")
+    computed = pd.to_numeric(pd.Series(ratings), errors="coerce")
+    computed.index = computed.index.astype(str)
+    matched = frame["shop_id"].astype(str).map(computed).to_numpy(float)
+    has = np.isfinite(matched)
+    frame["rating"] = np.where(has, matched, given.to_numpy(float))
+    frame["rating_source"] = np.where(has, "records", "given")
+    return frame
+
+
+def _expected_demand(layers: pd.DataFrame, expected: pd.Series) -> pd.Series:
+    values = pd.to_numeric(pd.Series(expected), errors="coerce")
+    if not np.isfinite(values.to_numpy(float)).all() or (values.to_numpy(float) < 0).any():
+        raise InputError("`expected_repairs` has missing, infinite or negative values; give "
+                         "expected repairs a year (>= 0) per cell.")
+    values.index = values.index.astype(layers.index.dtype, copy=False)
+    outside = float(values[~values.index.isin(layers.index)].sum())
+    if outside > 1e-9 * max(float(values.sum()), 1.0):
+        warnings.warn(f"{outside:,.1f} of {values.sum():,.1f} expected repairs lie in cells "
+                      "outside `layers` and are left out; build the layers with the devices' "
+                      "cells.", UserWarning, stacklevel=3)
+    return values.reindex(layers.index, fill_value=0.0).astype(float).rename("repairs")
+
+
+def ratings_source_records(shops: pd.DataFrame) -> bool:
+    """Return whether any shop's rating came from repair records."""
+    return bool("rating_source" in shops.columns and (shops["rating_source"] == "records").any())
 
 
 def _share(demand: np.ndarray, mask: np.ndarray, total: float) -> float:
@@ -295,4 +371,6 @@ def _shop_table(shops: pd.DataFrame, mask: np.ndarray, lat: np.ndarray, lng: np.
         "lat": lat[mask],
         "lng": lng[mask],
     })
+    if "rating_source" in shops.columns:
+        table["rating_source"] = shops["rating_source"].to_numpy()[mask]
     return table.reset_index(drop=True)

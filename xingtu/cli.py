@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import allocate, demo, layers, sites
+from .commands import allocate, demo, layers, repair_rating, sites
 
 app = typer.Typer(
     name="xingtu",
@@ -38,7 +38,7 @@ def main_options(
     """Xingtu (星图): where to open stores and repair shops, and how to move stock each week."""
 
 
-for _module in (demo, layers, sites, allocate):
+for _module in (demo, layers, sites, allocate, repair_rating):
     _module.register(app)
 
 

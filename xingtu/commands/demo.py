@@ -40,6 +40,7 @@ def region_summary(region: object) -> str:
 def demo_outputs(out: Path, week: str) -> dict[str, Path]:
     """Return the files ``xingtu demo`` writes under ``out``, by job."""
     return {"layers": out / "layers.parquet", "sites": out / "sites.geojson",
+            "repair_ratings": out / "repair_ratings.xlsx",
             "repair_shops": out / "repair_shops.geojson",
             "plan": out / weekly.plan_file_name(week)}
 
@@ -49,9 +50,11 @@ def run_demo(out: Path, *, resolution: int | None = None, force: bool = False,
     """Run every batch job on the demo region and write the results under ``out``.
 
     Builds the layer table (``layers.parquet``), chooses 5 new store sites by maximal coverage
-    (``sites.geojson``), sites 5 new repair shops (``repair_shops.geojson``) and plans the week
-    after the sales history (``plan-<week>.xlsx``). Every output is claimed first: an existing
-    one is refused unless ``force``. Returns the summary text.
+    (``sites.geojson``), rates the repair shops from the demo repair records
+    (``repair_ratings.xlsx``), sites 5 new repair shops with those ratings and the expected
+    repairs (``repair_shops.geojson``) and plans the week after the sales history
+    (``plan-<week>.xlsx``). Every output is claimed first: an existing one is refused unless
+    ``force``. Returns the summary text.
     """
     from geodata.demo import build_layers, load_demo
 
@@ -71,7 +74,7 @@ def run_demo(out: Path, *, resolution: int | None = None, force: bool = False,
         progress.stage("Choosing new store sites")
         parts.append(_demo_sites(region, table, claim, paths["sites"]))
         progress.stage("Siting repair shops")
-        parts.append(_demo_repair_shops(region, table, claim, paths["repair_shops"]))
+        parts.append(_demo_repair_shops(region, table, claim, paths))
         parts.append(_demo_plan(region, week, claim, paths["plan"], progress))
     return "\n\n".join(parts)
 
@@ -84,11 +87,17 @@ def _demo_sites(region: object, table: object, claim: OutputClaim, path: Path) -
                       run.summary(), f"written to {written}"])
 
 
-def _demo_repair_shops(region: object, table: object, claim: OutputClaim, path: Path) -> str:
+def _demo_repair_shops(region: object, table: object, claim: OutputClaim,
+                       paths: dict[str, Path]) -> str:
+    assessment = repair.records_assessment(demo=True, repairs=None, devices=None, shops=None)
+    assert assessment is not None  # the demo region always has its repair records
+    rated = repair.commit_results(claim, assessment, paths["repair_ratings"])
     run = repair.site_repair_shops(table, region.repair_shops, radius_km=5.0, min_rating=3.5,
-                                   n_new=5, objective="coverage")
-    written = repair.commit_shops(claim, run, path)
-    return "\n".join(["Repair-shop siting (5 new shops, 5 km, rating >= 3.5):",
+                                   n_new=5, objective="coverage", assessment=assessment)
+    written = repair.commit_shops(claim, run, paths["repair_shops"])
+    return "\n".join(["Repair-shop ratings from the demo repair records:", assessment.summary(),
+                      f"written to {rated[0]}",
+                      "Repair-shop siting (5 new shops, 5 km, rating >= 3.5):",
                       run.report.summary(), run.summary(), f"written to {written}"])
 
 

@@ -169,6 +169,14 @@ def register(app: typer.Typer) -> None:
         solver: Annotated[str | None, typer.Option(help=SOLVER_HELP)] = None,
         time_limit: Annotated[float | None, typer.Option(help=TIME_HELP)] = None,
         gap: Annotated[float | None, typer.Option(help=GAP_HELP)] = None,
+        repairs: Annotated[Path | None, typer.Option(
+            help="Repair records: ratings computed from them replace the given ones (--demo "
+                 "uses the demo's records).")] = None,
+        devices: Annotated[Path | None, typer.Option(
+            help="Devices sold (with --repairs): expected repairs by model and age.")] = None,
+        given_ratings: Annotated[bool, typer.Option(
+            "--given-ratings", help="Ignore repair records: use the shops' given ratings and "
+                                    "devices sold x repair rate.")] = False,
         out: Annotated[Path, typer.Option(
             help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_REPAIR_OUT,
         force: Force = False,
@@ -187,12 +195,18 @@ def register(app: typer.Typer) -> None:
                     raise CommandInputError("Missing input: pass --shops (or --demo).")
                 progress.stage("Building the layers" if layers is None else "Reading the layers")
                 table = layer_table(demo=demo, layers_path=layers, tables={})
+                assessment = None
+                if not given_ratings:
+                    progress.stage("Rating the shops from their repair records")
+                    assessment = repair.records_assessment(
+                        demo=demo, repairs=repairs, devices=devices,
+                        shops=tables["repair_shops"])
                 progress.stage("Solving the location model")
                 run = repair.site_repair_shops(
                     table, tables["repair_shops"], n_new=n_new, objective=objective,
                     radius_km=radius_km, min_rating=min_rating, repair_rate=repair_rate,
                     min_cell_repairs=min_cell_repairs, solver=solver, time_limit=time_limit,
-                    gap=gap)
+                    gap=gap, assessment=assessment)
                 progress.stage("Writing the shops")
                 written = repair.commit_shops(claim, run, out)
         typer.echo(repair.shop_lines(run))
