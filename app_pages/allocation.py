@@ -62,6 +62,7 @@ def without_geometry(frame: pd.DataFrame) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Fingerprinting the inputs…", max_entries=16)
 def fingerprint_for(key: str, week: str, settings_repr: str, _tables: dict) -> str:
+    """Return the fingerprint of the week's inputs (cached per data key, week and settings)."""
     plain = {name: without_geometry(table) for name, table in _tables.items()}
     return plan.input_fingerprint(plain, {"week": week, "settings": settings_repr})
 
@@ -133,6 +134,7 @@ from xingtu import maps  # noqa: E402
 
 
 def coordinates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Return ``lat``/``lng`` of each location, indexed by its id."""
     return pd.DataFrame({"lat": frame.geometry.y.to_numpy(), "lng": frame.geometry.x.to_numpy()},
                         index=frame[id_column].astype(str).to_numpy())
 
@@ -176,7 +178,7 @@ with tab_warehouses:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def workbook_bytes(week: str, fingerprint: str, _sheets: dict) -> bytes:
-    """The plan as an Excel workbook (written by the project's atomic exporter)."""
+    """Return the plan as an Excel workbook (written by the project's atomic exporter)."""
     from xingtu.export import write_workbook
 
     with tempfile.TemporaryDirectory() as folder:

@@ -181,7 +181,7 @@ def forecast_demand(history: np.ndarray, *, method: Method = "auto", quantile: f
 
 def backtest(history: np.ndarray, *, holdout_weeks: int = 8, method: Method = "auto",
              ) -> pd.DataFrame:
-    """Rolling one-week-ahead backtest on the last ``holdout_weeks`` weeks, per demand class.
+    """Run a rolling one-week-ahead backtest on the last ``holdout_weeks`` weeks, per demand class.
 
     For each held-out week the model sees only the weeks before it. Accuracy is the MASE
     (mean absolute error scaled by the in-sample one-step naive error, pooled over the class)

@@ -79,7 +79,7 @@ class HuffCapture:
         return np.where(whole, 1.0, total_ratio / (1.0 + total_ratio))
 
     def value(self, open_mask: np.ndarray) -> float:
-        """Captured demand ``F(S)`` of the open sites."""
+        """Return the captured demand ``F(S)`` of the open sites."""
         return float((self.weights * self.client_share(open_mask)).sum())
 
     def pair_gains(self, open_mask: np.ndarray) -> np.ndarray:
@@ -264,7 +264,7 @@ class CutPool:
         self.bounds.append(constant)
 
     def rows(self) -> tuple[sp.csr_array, np.ndarray]:
-        """``[-A | I]`` over ``(y, theta)`` and the right-hand sides ``b``."""
+        """Return ``[-A | I]`` over ``(y, theta)`` and the right-hand sides ``b``."""
         coefficients = sp.vstack(self.blocks, format="csr")
         k = coefficients.shape[0]
         theta = sp.csr_array(

@@ -55,7 +55,7 @@ def write_plan(plan, path: Path) -> list[Path]:
 
 
 def summary(plan, written: list[Path]) -> str:
-    """What a planner reads after the run."""
+    """Return what a planner reads after the run."""
     k = plan.kpis
     report = plan.report
     lines = [

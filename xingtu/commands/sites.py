@@ -1,4 +1,6 @@
-"""``xingtu sites`` and ``xingtu repair-sites``: choose new store / repair-shop sites and write
+"""``xingtu sites`` and ``xingtu repair-sites``: new store and repair-shop sites.
+
+``xingtu sites`` and ``xingtu repair-sites``: choose new store / repair-shop sites and write
 them with the reasons for each.
 
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
@@ -74,7 +76,7 @@ def report_lines(report: SolveReport) -> str:
 
 
 def sites_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """A site table as a point GeoDataFrame (EPSG:4326) with the H3 cell as a hex string."""
+    """Return a site table as a point GeoDataFrame (EPSG:4326) with the H3 cell as a hex string."""
     import geopandas as gpd
 
     from geodata.grid import cells_to_str
@@ -109,7 +111,7 @@ def _check_out(out: Path) -> None:
 
 def _load(demo: bool, layers_path: Path | None, files: dict[str, Path | None],
           needed: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame | None]]:
-    """The layer table and the point inputs, from the demo region and/or files."""
+    """Return the layer table and the point inputs, from the demo region and/or files."""
     from geodata import io
 
     if not demo and layers_path is None:
