@@ -405,9 +405,10 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
             if state.idle >= IDLE_STEPS:
                 state.step_factor *= FACTOR_SHRINK
                 state.idle = 0
-        state.direction = tuple(alpha * new + (1 - alpha) * old
-                                for new, old in zip(gradient, (lam_d, mu_d, nu_d, cross_d),
-                                                    strict=True))
+        state.direction = (alpha * gradient[0] + (1 - alpha) * lam_d,
+                           alpha * gradient[1] + (1 - alpha) * mu_d,
+                           alpha * gradient[2] + (1 - alpha) * nu_d,
+                           alpha * gradient[3] + (1 - alpha) * cross_d)
         state.lane_open_share = alpha * value.open_lanes + (1 - alpha) * state.lane_open_share
         if on_step is not None:
             on_step(state.value.bound)

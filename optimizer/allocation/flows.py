@@ -161,6 +161,7 @@ def _cap_warehouse_throughput(p: AllocationProblem, lane: np.ndarray, from_wareh
 
 def _cap_cross_region(p: AllocationProblem, lane: np.ndarray, from_warehouse: np.ndarray,
                       case: np.ndarray, q: np.ndarray) -> np.ndarray:
+    assert p.max_cross_region_share is not None  # called only when the week has the cap
     share = float(p.max_cross_region_share)
     cross = p.lane_is_cross_region[lane]
     cross_units, other_units = q[cross].sum(), q[~cross].sum()

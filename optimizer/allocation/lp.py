@@ -163,7 +163,8 @@ class _LaneProgram:
         own_cols = col_o + np.arange(n_own)
         lane_cols = d.arc_lane
         case = d.arc_case.astype(float)
-        rows, cols, values, upper, named = [], [], [], [], {}
+        rows, cols, values, named = [], [], [], {}
+        upper: list[np.ndarray] = []
 
         def add_rows(name: str, count: int, row_upper: np.ndarray | float) -> int:
             first = sum(len(u) for u in upper)

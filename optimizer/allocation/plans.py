@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..errors import InputError
 from .flows import (
     enforce_limits,
     lane_closing_savings,
@@ -111,6 +112,7 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
             candidate_cost = plan_cost(problem, network, candidate)
             if cost is None or candidate_cost["objective"] < cost["objective"]:
                 quantity, cost = candidate, candidate_cost
+        assert quantity is not None and cost is not None  # two candidates at least
         if best_cost is None or cost["objective"] < best_cost["objective"]:
             best_quantity, best_cost = quantity, cost
         savings = lane_closing_savings(problem, network, quantity)
@@ -125,6 +127,8 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
         capacity[lane_arc & closing[lane_of_arc]] = 0
         reopen = lane_arc & opening[lane_of_arc]
         capacity[reopen] = network.arc_capacity[reopen]
+    if best_quantity is None or best_cost is None:
+        raise InputError(f"`rounds` is {rounds!r}; plan with at least one round.")
     return best_quantity, best_cost
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
@@ -58,7 +59,8 @@ moved since the last plan."""
 LP_TIME_SHARE = 0.25
 """Share of the time limit the lane program (:mod:`optimizer.allocation.lp`) may take."""
 
-BOUND_PHASES = (("joint", 25), ("receivers", 20), ("senders", 20))
+BOUND_PHASES: tuple[tuple[Literal["joint", "receivers", "senders"], int], ...] = (
+    ("joint", 25), ("receivers", 20), ("senders", 20))
 """The bound steps' cycle: volume-algorithm steps on all prices, then block steps
 (:func:`optimizer.allocation.blocks.block_steps`) on the cover prices and on the supply and
 throughput prices, with these numbers of steps. Block steps alone get stuck, and joint steps
@@ -182,6 +184,7 @@ class PlanSearch:
         Run bound steps towards the best plan; ``False`` once the search should stop
         (gap closed, step budget spent, or the bound stalled).
         """
+        assert self.best_cost is not None  # the first plan comes before any bound step
         target = self.best_cost["objective"]
         steps_before = self.steps
 

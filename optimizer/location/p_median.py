@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InfeasibleError, SolverError
-from ..results import SolveReport, relative_gap
+from ..results import SolveReport, SolveStatus, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 from ._base import LocationModel, nearest_open, site_bounds, site_rows
 from ._inputs import (
@@ -207,7 +207,7 @@ class PMedian(LocationModel):
     """
 
     model_name: ClassVar[str] = "PMedian"
-    objective_name: ClassVar[str] = "demand-weighted distance"
+    objective_name: str = "demand-weighted distance"
 
     @classmethod
     def from_cost_matrix(
@@ -330,6 +330,7 @@ class PMedian(LocationModel):
         sub = sp.csr_array(self.reach[clients][:, allowed])
         coo = sub.tocoo()
         dense[coo.row, coo.col] = coo.data * self.weights[clients][coo.row]
+        assert self.p is not None  # set by from_cost_matrix
         p = int(self.p)
         plan, upper = greedy_interchange(dense, p)
         if not np.isfinite(upper):  # the heuristic left a client unserved: no presolve
@@ -348,7 +349,8 @@ class PMedian(LocationModel):
             f"presolve: heuristic plan {upper:.6g}, Lagrangian bound {lower:.6g}, "
             f"{int(closed.sum())} of {len(allowed)} sites ruled out"
         )
-        if relative_gap(upper, lower) is not None and relative_gap(upper, lower) <= mip_gap:
+        presolve_gap = relative_gap(upper, lower)
+        if presolve_gap is not None and presolve_gap <= mip_gap:
             report = SolveReport(
                 "optimal", upper, lower, relative_gap(upper, lower), 0.0, name, note
             )
@@ -378,9 +380,12 @@ class PMedian(LocationModel):
             assignment, distance = nearest_open(self.reach, incumbent)
             return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
         inner = result.report
-        if result.objective <= upper:
+        found = result.objective
+        assert found is not None  # the MIP returned a plan (it raises otherwise)
+        objective: float
+        if found <= upper:
             objective, open_mask = (
-                result.objective,
+                found,
                 np.isin(np.arange(self.n_candidates), result.sites),
             )
         else:
@@ -469,7 +474,7 @@ class PMedian(LocationModel):
         objective, open_mask = best
         if proven:
             bound = objective if bound is None or bound > objective else bound
-        status = "optimal" if proven else "feasible"
+        status: SolveStatus = "optimal" if proven else "feasible"
         report = SolveReport(
             status,
             objective,
