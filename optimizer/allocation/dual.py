@@ -344,8 +344,7 @@ IDLE_STEPS, FACTOR_SHRINK = 10, 0.66
 class VolumeState:
     """Where the volume algorithm stands.
 
-    Where the volume algorithm stands: best prices, their value, the averaged direction,
-    and how often each lane has been open lately (``lane_open_share``, averaged like the
+    Best prices, their value, the averaged direction, and how often each lane has been open lately (``lane_open_share``, averaged like the
     direction: the algorithm's estimate of the fractional primal solution).
     """
 

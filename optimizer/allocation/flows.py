@@ -117,8 +117,8 @@ def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
                  sender: np.ndarray, case: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Round each shipment to whole cases.
 
-    Round each shipment to whole cases: down, then up where the extra units save more than
-    they cost, best saving per unit first, as far as the sender's shippable stock allows.
+    Down first, then up where the extra units save more than they cost, best saving per unit
+    first, as far as the sender's shippable stock allows.
     """
     down = (q // case) * case
     extra = np.where(q % case > 0, case, 0)

@@ -181,8 +181,8 @@ class PlanSearch:
     def step_bound(self, iterations: int, deadline: float) -> bool:
         """Run bound steps towards the best plan.
 
-        Run bound steps towards the best plan; ``False`` once the search should stop
-        (gap closed, step budget spent, or the bound stalled).
+        Return ``False`` once the search should stop (gap closed, step budget spent, or the
+        bound stalled).
         """
         assert self.best_cost is not None  # the first plan comes before any bound step
         target = self.best_cost["objective"]
@@ -274,8 +274,7 @@ class PlanSearch:
     def _plan(self, open_lanes: np.ndarray, **options) -> None:
         """Build a plan on ``open_lanes`` in this process and offer it.
 
-        Build a plan on ``open_lanes`` in this process (``options`` for
-        :func:`plan_on_lanes`) and offer it.
+        ``options`` go to :func:`plan_on_lanes`.
         """
         started = time.perf_counter()
         quantity, cost = plan_on_lanes(self.problem, self.network, open_lanes,
