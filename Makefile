@@ -32,13 +32,16 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## test: the whole test suite, with the browser test
+## test: lint, type check, then the whole test suite, with the browser test
 test: $(VENV)/.installed-all browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+## lint: ruff (with the numpy docstring rules) and mypy, configured in pyproject.toml
 lint: $(VENV)/.installed-all
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-all
 	$(BIN)/python bench/grid.py

@@ -115,6 +115,7 @@ from xingtu import maps  # noqa: E402
 
 
 def coordinates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Return ``lat``/``lng`` of each location, indexed by its id."""
     return pd.DataFrame({"lat": frame.geometry.y.to_numpy(), "lng": frame.geometry.x.to_numpy()},
                         index=frame[id_column].astype(str).to_numpy())
 

@@ -39,7 +39,7 @@ resolution = LEVELS[level]
 @st.cache_data(show_spinner="Ranking areas…", max_entries=16)
 def ranking(key: str, resolution: int | None, radius_km: float, weights: tuple,
             _layers: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """The ranking and the area label of every cell (cached per data and settings)."""
+    """Return the ranking and the area label of every cell (cached per data and settings)."""
     if resolution is None:
         areas = _layers["region"].astype(str)
     else:

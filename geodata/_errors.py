@@ -119,20 +119,20 @@ class InputDataError(XingtuError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        """The multi-line message: a headline, then one numbered line per problem."""
+        """Return the multi-line message: a headline, then one numbered line per problem."""
         count = len(self.problems)
         lines = [f"{self.source}: {count} problem{'s' if count != 1 else ''} found"]
         lines += [f"  {i}. {p.render()}" for i, p in enumerate(self.problems, start=1)]
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        """The same message as a Markdown list, for a web page."""
+        """Return the same message as a Markdown list, for a web page."""
         count = len(self.problems)
         lines = [f"**{self.source}**: {count} problem{'s' if count != 1 else ''} found", ""]
         lines += [f"- {p.render()}" for p in self.problems]
         return "\n".join(lines)
 
     def to_records(self) -> list[dict[str, Any]]:
-        """The problems as plain dictionaries (one per problem), e.g. for a table on screen."""
+        """Return the problems as plain dictionaries (one per problem), e.g. for a table."""
         return [{"file": p.source, "column": p.column, "row": p.row, "rows": len(p.rows) and p.n_rows,
                  "value": p.value, "message": p.message, "fix": p.fix} for p in self.problems]

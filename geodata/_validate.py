@@ -190,7 +190,7 @@ for _schema in (
 
 
 def schema_of(kind: str) -> Schema:
-    """The schema of an input kind; an unknown kind lists the known ones.
+    """Return the schema of an input kind; an unknown kind lists the known ones.
 
     Examples
     --------

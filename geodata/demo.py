@@ -148,7 +148,7 @@ def _points(lat: np.ndarray, lng: np.ndarray, columns: dict[str, object]) -> gpd
 
 
 def load_places() -> gpd.GeoDataFrame:
-    """The GeoNames populated places of the demo region (real data, CC BY 4.0).
+    """Return the GeoNames populated places of the demo region (real data, CC BY 4.0).
 
     Examples
     --------
@@ -580,7 +580,7 @@ def generate_region(*, n_stores: int = 100, n_competitors: int = 200, n_pois: in
 
 @functools.lru_cache(maxsize=4)
 def load_demo(seed: int = 7) -> DemoRegion:
-    """The standard demo region: the Pearl River Delta with about 100 own stores (cached).
+    """Return the standard demo region: the Pearl River Delta with about 100 own stores (cached).
 
     About 100 own stores, 200 competitor stores, 20,000 POIs, 200,000 footfall points, 50,000
     customers, 6 warehouses, 120 SKUs with a year of daily sales, stock and 40 repair shops.
@@ -597,7 +597,7 @@ def load_demo(seed: int = 7) -> DemoRegion:
 
 def build_layers(region: DemoRegion, *, resolution: int = 8, engine: Literal["local", "dask"] = "local",
                  scheduler: str | None = None) -> pd.DataFrame:
-    """The layer table of a demo region (see :func:`geodata.layers.build_layers`).
+    """Return the layer table of a demo region (see :func:`geodata.layers.build_layers`).
 
     Examples
     --------

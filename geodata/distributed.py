@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -272,7 +272,7 @@ def _points_frame(
     lng: str,
     value_columns: list[str],
 ) -> dd.DataFrame:
-    """A Dask frame with the ``lat``, ``lng`` and value columns only, one partition per file part."""
+    """Return a Dask frame of ``lat``, ``lng`` and the values, one partition per file part."""
     import dask.dataframe as dd
     import dask_geopandas
 
@@ -291,7 +291,8 @@ def _points_frame(
 
     # Local paths are checked here; URLs (s3://, gs://, abfs://, hdfs://) go to pyarrow / fsspec.
     is_url = isinstance(source, str) and "://" in source
-    path: Path | str = source if is_url else Path(source)
+    local = cast("str | os.PathLike[str]", source)
+    path: Path | str = str(local) if is_url else Path(local)
     where = str(path)
     if not is_url and not Path(path).exists():
         raise _data_error(where, "the dataset does not exist",
@@ -387,7 +388,7 @@ class _Partial:
 
 def _tree_reduction(points: dd.DataFrame, plan: _Plan, resolution: int, *, lat: str, lng: str,
                     weight: str | None, where: str):
-    """A Dask delayed object computing the combined :class:`_Partial` of every partition."""
+    """Return a Dask delayed object computing the combined :class:`_Partial` of every partition."""
     from dask import delayed
 
     chunk = delayed(_aggregate_partition, pure=True)
@@ -450,7 +451,7 @@ def _combine_partials(partials: list[_Partial]) -> _Partial:
 
 
 def _finish(combined: _Partial, plan: _Plan) -> pd.DataFrame:
-    """The final cell table from the root partial: counts, sums and distinct counts per cell."""
+    """Return the cell table from the root partial: counts, sums, distinct counts per cell."""
     additive = combined.additive.sort_index()
     cells = pd.Index(additive.index.to_numpy(dtype=np.uint64), dtype=np.uint64, name="cell")
     columns: dict[str, np.ndarray] = {}

@@ -87,7 +87,7 @@ def points_to_cells(lat: np.ndarray, lng: np.ndarray, resolution: int) -> np.nda
             if bad.any():
                 rows = np.flatnonzero(bad)
                 problems.append(problem_at_rows(
-                    "points", name, rows, values[rows],
+                    "points", name, rows, values[rows].tolist(),
                     f"coordinate missing or outside -{limit}..{limit} degrees",
                     "drop or correct these rows; check that latitude and longitude are not swapped"))
         raise InputDataError(problems, "points")

@@ -59,7 +59,7 @@ def _problem_error(source: str, message: str, fix: str) -> InputDataError:
 
 
 def read_table(path: PathLike, *, layer: str | None = None) -> pd.DataFrame:
-    """Read one table from disk, choosing the reader by extension.
+    r"""Read one table from disk, choosing the reader by extension.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ def read_table(path: PathLike, *, layer: str | None = None) -> pd.DataFrame:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
-    >>> _ = p.write_text("lat,lng,count\\n22.5,114.0,3\\n")
+    >>> _ = p.write_text("lat,lng,count\n22.5,114.0,3\n")
     >>> read_table(p)["count"].tolist()
     [3]
     """
@@ -122,7 +122,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def read_input(path: PathLike, kind: str, *, layer: str | None = None) -> pd.DataFrame:
-    """Read a file and check it as input ``kind`` (one error listing every problem).
+    r"""Read a file and check it as input ``kind`` (one error listing every problem).
 
     Parameters
     ----------
@@ -137,7 +137,7 @@ def read_input(path: PathLike, kind: str, *, layer: str | None = None) -> pd.Dat
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "footfall.csv"
-    >>> _ = p.write_text("lat,lng,count\\n22.5,114.0,3\\n")
+    >>> _ = p.write_text("lat,lng,count\n22.5,114.0,3\n")
     >>> len(read_input(p, "footfall"))
     1
     """
@@ -153,7 +153,7 @@ def read_input(path: PathLike, kind: str, *, layer: str | None = None) -> pd.Dat
 
 
 def read_inputs(files: Mapping[str, PathLike | None]) -> dict[str, pd.DataFrame]:
-    """Read and check several input files; every problem of every file is reported together.
+    r"""Read and check several input files; every problem of every file is reported together.
 
     Parameters
     ----------
@@ -174,7 +174,7 @@ def read_inputs(files: Mapping[str, PathLike | None]) -> dict[str, pd.DataFrame]
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "footfall.csv"
-    >>> _ = p.write_text("lat,lng,count\\n22.5,114.0,3\\n")
+    >>> _ = p.write_text("lat,lng,count\n22.5,114.0,3\n")
     >>> list(read_inputs({"footfall": p, "stores": None}))
     ['footfall']
     """
@@ -358,7 +358,7 @@ def read_osm_competitors(path: PathLike, *,
 
 
 def points_frame(lat: np.ndarray, lng: np.ndarray, **columns: object) -> gpd.GeoDataFrame:
-    """A point GeoDataFrame (EPSG:4326) from coordinate arrays and extra columns.
+    """Return a point GeoDataFrame (EPSG:4326) from coordinate arrays and extra columns.
 
     Examples
     --------

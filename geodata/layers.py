@@ -1,4 +1,4 @@
-"""The layer table: one row per H3 cell with everything scoring needs.
+r"""The layer table: one row per H3 cell with everything scoring needs.
 
 Columns (see ``docs/architecture.md``): ``lat``, ``lng``, ``region``, ``population``,
 ``footfall``, ``customers``, ``devices_sold``, ``fan_index``, ``avg_ticket``, ``poi_total``,
@@ -13,7 +13,7 @@ as ``customers_c ~ Poisson(population_c * rate_c)`` with ``rate_c ~ Gamma(a_r, b
 ``a_r``, rate ``b_r``). The prior mean is the regional rate ``m_r = sum(customers) /
 sum(population)`` over the region and ``b_r`` is its strength in residents. The posterior mean is
 
-.. math:: \\text{fan\\_index}_c = \\frac{\\text{customers}_c + m_r b_r}{\\text{population}_c + b_r}
+.. math:: \text{fan\_index}_c = \frac{\text{customers}_c + m_r b_r}{\text{population}_c + b_r}
 
 so cells with many residents keep their own rate and small cells are pulled to ``m_r``. ``b_r``
 is estimated per region by the method of moments: the between-cell variance of the rates
@@ -29,7 +29,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -42,7 +42,7 @@ from optimizer.geometry import frame_to_lat_lng, nearest_km
 from . import grid
 
 Engine = Literal["local", "dask"]
-FootfallInput = pd.DataFrame | str | os.PathLike[str]
+FootfallInput: TypeAlias = pd.DataFrame | str | os.PathLike[str]
 
 BASE_COLUMNS = ("lat", "lng", "region", "population", "footfall", "customers", "devices_sold",
                 "fan_index", "avg_ticket", "poi_total")
@@ -88,7 +88,7 @@ def _cell_sums(frame: pd.DataFrame | None, name: str, resolution: int,
                values: Mapping[str, tuple[grid.Aggregation, str | None]]) -> pd.DataFrame:
     lat, lng = _lat_lng_or_none(frame, name)
     cells = grid.points_to_cells(lat, lng, resolution)
-    spec = {name: (how, None if column is None else frame[column].to_numpy())
+    spec = {name: (how, None if column is None or frame is None else frame[column].to_numpy())
             for name, (how, column) in values.items()}
     return grid.aggregate_cells(cells, spec)
 
@@ -121,8 +121,8 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
     >>> footfall_table(ff, 8).tolist()
     [5.0]
     """
-    values = {"count": "sum"}
-    source: object = footfall
+    values: dict[str, grid.Aggregation] = {"count": "sum"}
+    source: Any = footfall
     if isinstance(footfall, pd.DataFrame) and not {"lat", "lng"} <= set(footfall.columns):
         lat, lng = frame_to_lat_lng(footfall, "footfall")
         source = pd.DataFrame({"lat": lat, "lng": lng,
@@ -203,6 +203,7 @@ def _poi_columns(pois: pd.DataFrame | None, resolution: int) -> pd.DataFrame:
     if cells.size == 0:
         return pd.DataFrame({"poi_total": [], "poi_diversity": []},
                             index=pd.Index([], dtype=np.uint64, name="cell"))
+    assert pois is not None  # cells.size > 0
     category = pd.Categorical(pois["category"].astype(str))
     unique, codes = grid._group_codes(cells)
     n_categories = len(category.categories)
@@ -467,7 +468,7 @@ def build_layers(source: object | None = None, /, *, footfall: FootfallInput | N
 
 
 def layers_to_geodataframe(table: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The layer table with cell hexagons as geometry (EPSG:4326) and a ``cell`` column.
+    """Return the layer table with cell hexagons as geometry (EPSG:4326) and a ``cell`` column.
 
     Examples
     --------

@@ -1,20 +1,20 @@
-"""Fit demand weights and the Huff exponents to the sales of existing stores.
+r"""Fit demand weights and the Huff exponents to the sales of existing stores.
 
 Model: a store's annual sales are the demand it captures under the Huff model,
 
 .. math::
 
-    \\text{sales}_s = \\sum_i P_{is}(\\alpha, \\beta)\\, \\text{demand}_i, \\qquad
-    \\text{demand}_i = \\sum_f w_f\\, x_{if}, \\; w_f \\ge 0,
+    \text{sales}_s = \sum_i P_{is}(\alpha, \beta)\, \text{demand}_i, \qquad
+    \text{demand}_i = \sum_f w_f\, x_{if}, \; w_f \ge 0,
 
 with :math:`P_{is}` the Huff visit probability of cell :math:`i` over own *and* competitor
 stores and :math:`x_{if}` the cell's layer values (residents, footfall, own customers, ...).
-For fixed :math:`(\\alpha, \\beta)` sales are linear in :math:`w`, so :math:`w` is a ridge-regularised
-non-negative least-squares fit on the "captured factors" :math:`A = P^\\top X`; :math:`(\\alpha, \\beta)`
+For fixed :math:`(\alpha, \beta)` sales are linear in :math:`w`, so :math:`w` is a ridge-regularised
+non-negative least-squares fit on the "captured factors" :math:`A = P^\top X`; :math:`(\alpha, \beta)`
 are then chosen by a coarse grid followed by a bounded Nelder-Mead search on the profiled error.
 
 Skill is measured honestly: k-fold cross-validation over stores, every fold refitting
-:math:`(\\alpha, \\beta, w)` on the training stores only, and R2 / MAPE computed on the held-out ones.
+:math:`(\alpha, \beta, w)` on the training stores only, and R2 / MAPE computed on the held-out ones.
 With too few stores with sales the documented defaults are returned instead.
 """
 
@@ -108,7 +108,7 @@ class Calibration:
 
 
 def default_calibration(reason: str = "no store sales were given") -> Calibration:
-    """The documented defaults (Huff's alpha=1, beta=2 and :data:`DEFAULT_DEMAND_WEIGHTS`).
+    """Return the documented defaults (Huff's alpha=1, beta=2 and :data:`DEFAULT_DEMAND_WEIGHTS`).
 
     Examples
     --------

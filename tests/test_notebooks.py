@@ -23,7 +23,7 @@ CELL_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def kernel_name(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A kernelspec that runs ipykernel on this interpreter (the project's virtual environment)."""
+    """Return a kernelspec that runs ipykernel on this interpreter (the project's venv)."""
     jupyter_path = tmp_path_factory.mktemp("jupyter")
     spec_dir = jupyter_path / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)

@@ -139,7 +139,7 @@ def _migration_1_initial(conn: Connection) -> None:
 
 
 def _migration_2_versions_and_users(conn: Connection) -> None:
-    """Number the saves of one scenario name (1, 2, ...) and record who set a survey status."""
+    """Give the saves of one scenario name numbers (1, 2, ...); record who set a status."""
     conn.execute(sa.text("ALTER TABLE scenarios ADD COLUMN version INTEGER NOT NULL DEFAULT 1"))
     conn.execute(sa.text(
         "UPDATE scenarios SET version = (SELECT COUNT(*) FROM scenarios AS older "
@@ -305,7 +305,7 @@ class Database:
                "lines": frame_to_bytes(lines, "lines"), "kpis": _dumps(kpis, "kpis"),
                "report": _dumps(report, "report")}
         with self._write() as conn:
-            return int(conn.execute(_plans.insert().values(**row)).inserted_primary_key[0])
+            return _new_id(conn.execute(_plans.insert().values(**row)))
 
     def load_plan(self, week: str | int) -> tuple[pd.DataFrame, dict, dict, str]:
         """Load the latest plan saved for a week, or a plan by its id.
@@ -398,7 +398,7 @@ class Database:
         [['north', 2], ['north', 1]]
         """
         _require_text(name, "name")
-        payload = {"name": name, "created_at": _now(), "params": _dumps(params, "params"),
+        payload: dict[str, Any] = {"name": name, "created_at": _now(), "params": _dumps(params, "params"),
                    "sites": frame_to_bytes(sites, "sites"), "summary": _dumps(summary, "summary")}
         for attempt in range(SAVE_ATTEMPTS):
             try:
@@ -409,7 +409,7 @@ class Database:
                                           .where(_scenarios.c.name == name)).scalar()
                     payload["version"] = int(latest or 0) + 1
                     inserted = conn.execute(_scenarios.insert().values(**payload))
-                    return int(inserted.inserted_primary_key[0])
+                    return _new_id(inserted)
             except IntegrityError:
                 if attempt == SAVE_ATTEMPTS - 1:
                     raise
@@ -514,7 +514,7 @@ class Database:
             conn.execute(_survey.insert().values(**row))
 
     def survey_statuses(self, *, history: bool = False) -> pd.DataFrame:
-        """The latest survey status of every candidate (or every change with ``history=True``).
+        """Return the latest survey status of every candidate (every change with ``history=True``).
 
         Returns
         -------
@@ -757,3 +757,12 @@ def _first_line(error: BaseException) -> str:
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SURVEY_STATUSES", "Database", "DatabaseError", "SurveyStatus",
            "bytes_to_frame", "database_url", "default_database_url", "frame_to_bytes", "json_ready"]
+
+
+
+def _new_id(result: Any) -> int:
+    """Return the primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise DatabaseError("The database did not return the id of the new row.")
+    return int(key[0])

@@ -72,7 +72,7 @@ Aggregation = Literal["sum", "mean"]
 
 
 def local_assets(asset_url: str = ASSET_URL) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """The JavaScript and CSS links a map needs, all pointing at the local Leaflet copy.
+    """Return the JavaScript and CSS links a map needs, all pointing at the local Leaflet copy.
 
     Examples
     --------
@@ -85,7 +85,7 @@ def local_assets(asset_url: str = ASSET_URL) -> tuple[list[tuple[str, str]], lis
 
 
 def tiles_setting() -> Tiles:
-    """The base map chosen by the ``XINGTU_MAP_TILES`` environment variable (default ``"none"``)."""
+    """Return the base map set by the ``XINGTU_MAP_TILES`` variable (default ``"none"``)."""
     value = os.environ.get("XINGTU_MAP_TILES", "none").strip().lower() or "none"
     if value != "none" and value not in TILE_LAYERS:
         raise InputError(f"`XINGTU_MAP_TILES`={value!r} is not a known base map; use 'none' or "
@@ -95,7 +95,7 @@ def tiles_setting() -> Tiles:
 
 def base_map(center: tuple[float, float], *, zoom: int = 10, tiles: Tiles | None = None,
              asset_url: str = ASSET_URL, height: str = "100%") -> folium.Map:
-    """An empty folium map that loads nothing from the internet unless tiles are asked for.
+    """Return an empty folium map that loads nothing from the internet unless tiles are asked for.
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def external_urls(fmap: folium.Map) -> list[str]:
 
 
 def standalone_html(fmap: folium.Map) -> str:
-    """The map as one self-contained HTML page, Leaflet inlined (opens offline from a file).
+    """Return the map as one self-contained HTML page, Leaflet inlined (opens offline from a file).
 
     Examples
     --------
@@ -352,7 +352,7 @@ class CellLayer(folium.map.Layer):
 
 def encode_cells(table: pd.DataFrame, fill: np.ndarray, tooltip: Mapping[str, str],
                  ) -> dict[str, Any]:
-    """The compact form :class:`CellLayer` sends: integer outlines, colour indexes, tooltip columns.
+    """Return the compact form :class:`CellLayer` sends: outlines, colour indexes, tooltips.
 
     Returns
     -------
@@ -395,7 +395,7 @@ def decode_cell_outlines(payload: Mapping[str, Any]) -> list[np.ndarray]:
 
 def cells_for_display(table: pd.DataFrame, *, max_polygons: int = MAX_POLYGONS,
                       how: Mapping[str, Aggregation] | None = None) -> pd.DataFrame:
-    """A cell table small enough to draw: moved to coarser resolutions until it fits.
+    """Return a cell table small enough to draw: moved to coarser resolutions until it fits.
 
     Parameters
     ----------
@@ -748,7 +748,7 @@ def _short(value: float) -> str:
 
 
 def _edge(value: float) -> str:
-    """A class edge for a legend: three significant digits, thousands separated."""
+    """Return a class edge for a legend: three significant digits, thousands separated."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 

@@ -1,0 +1,1 @@
+"""Data files shipped with geodata: the GeoNames extract of the demo region."""

@@ -84,7 +84,7 @@ class _Blocks:
 
     def part(self, cover: np.ndarray, supply: np.ndarray, throughput: np.ndarray,
              *_: object) -> np.ndarray:
-        """This side's part of a direction over all prices."""
+        """Return this side's part of a direction over all prices."""
         if self.side == "receivers":
             return cover
         return np.concatenate([supply, throughput])

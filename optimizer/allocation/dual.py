@@ -86,8 +86,11 @@ class LaneDual:
 
 @dataclass(frozen=True)
 class Prices:
-    """Lagrange multipliers: cover (per segment), supply (per position), throughput (per
-    location) and the cross-region share."""
+    """Lagrange multipliers of the lane dual.
+
+    Lagrange multipliers: cover (per segment), supply (per position), throughput (per
+    location) and the cross-region share.
+    """
 
     cover: np.ndarray
     supply: np.ndarray
@@ -145,8 +148,11 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
 
 @dataclass(frozen=True)
 class SortedBlocks:
-    """Values of the segments sorted ascending within each position's block, for two quick
-    questions per position: how many lie below a threshold, and what the first few add up to."""
+    """Segment values sorted within each position's block.
+
+    Values of the segments sorted ascending within each position's block, for two quick
+    questions per position: how many lie below a threshold, and what the first few add up to.
+    """
 
     dual: LaneDual
     keys: np.ndarray
@@ -159,18 +165,20 @@ class SortedBlocks:
                    np.concatenate([[0.0], np.cumsum(values)]))
 
     def count_below(self, position: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """Count each position's segments below ``threshold``."""
         d = self.dual
         found = (np.searchsorted(self.keys, position * d.key_scale + threshold)
                  - d.segment_start[position])
         return np.clip(found, 0, d.segment_count[position])
 
     def first_sum(self, position: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """Add up the first ``count`` segments of each position."""
         start = self.dual.segment_start[position]
         return self.prefix[start + count] - self.prefix[start]
 
 
 def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = None) -> DualValue:
-    """The Lagrangian value (a valid lower bound on the plan cost) and its subgradient.
+    """Return the Lagrangian value (a valid lower bound on the plan cost) and its subgradient.
 
     ``order_hint`` is the ``segment_order`` of an earlier evaluation: prices move a little
     between steps, so the segments are then nearly sorted already and sort in linear time.
@@ -242,9 +250,12 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
 
 
 def coupling_price(dual: LaneDual, prices: Prices) -> np.ndarray:
-    """Price per unit on each lane arc of the constraints that couple SKUs: the origin's
+    """Return the coupling price per unit on each lane arc.
+
+    Price per unit on each lane arc of the constraints that couple SKUs: the origin's
     throughput and the cross-region share. A location without a throughput limit has no such
-    constraint, so a price given for it is ignored (the bound stays valid at any prices)."""
+    constraint, so a price given for it is ignored (the bound stays valid at any prices).
+    """
     throughput = np.zeros(len(dual.throughput))
     throughput[dual.capped] = prices.throughput[dual.capped]
     price = throughput[dual.arc_origin]
@@ -254,8 +265,11 @@ def coupling_price(dual: LaneDual, prices: Prices) -> np.ndarray:
 
 
 def plan_arc_costs(dual: LaneDual, arc_cost: np.ndarray, prices: Prices) -> np.ndarray:
-    """Arc costs for a plan: the network's ``arc_cost`` plus, on lane arcs, the coupling prices
-    (so plans steer away from full warehouses and the cross-region cap)."""
+    """Return the arc costs a plan is built on.
+
+    Arc costs for a plan: the network's ``arc_cost`` plus, on lane arcs, the coupling prices
+    (so plans steer away from full warehouses and the cross-region cap).
+    """
     cost = arc_cost.copy()
     cost[dual.arc] += coupling_price(dual, prices)
     return cost
@@ -328,9 +342,11 @@ IDLE_STEPS, FACTOR_SHRINK = 10, 0.66
 
 @dataclass
 class VolumeState:
-    """Where the volume algorithm stands: best prices, their value, the averaged direction,
-    and how often each lane has been open lately (``lane_open_share``, averaged like the
-    direction: the algorithm's estimate of the fractional primal solution)."""
+    """Where the volume algorithm stands.
+
+    Best prices, their value, the averaged direction, and how often each lane has been open lately (``lane_open_share``, averaged like the
+    direction: the algorithm's estimate of the fractional primal solution).
+    """
 
     center: Prices
     value: DualValue
@@ -388,9 +404,10 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
             if state.idle >= IDLE_STEPS:
                 state.step_factor *= FACTOR_SHRINK
                 state.idle = 0
-        state.direction = tuple(alpha * new + (1 - alpha) * old
-                                for new, old in zip(gradient, (lam_d, mu_d, nu_d, cross_d),
-                                                    strict=True))
+        state.direction = (alpha * gradient[0] + (1 - alpha) * lam_d,
+                           alpha * gradient[1] + (1 - alpha) * mu_d,
+                           alpha * gradient[2] + (1 - alpha) * nu_d,
+                           alpha * gradient[3] + (1 - alpha) * cross_d)
         state.lane_open_share = alpha * value.open_lanes + (1 - alpha) * state.lane_open_share
         if on_step is not None:
             on_step(state.value.bound)

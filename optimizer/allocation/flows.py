@@ -101,8 +101,11 @@ def enforce_limits(problem: AllocationProblem, network: FlowNetwork, flows: np.n
 
 def lane_arc_terms(problem: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per lane arc of ``arcs``: its lane, its sending position, whether it leaves a warehouse,
-    and the units it ships in (the SKU's case size from a warehouse, 1 between stores)."""
+    """Return the lane, sender, warehouse flag and unit of each lane arc.
+
+    Per lane arc of ``arcs``: its lane, its sending position, whether it leaves a warehouse,
+    and the units it ships in (the SKU's case size from a warehouse, 1 between stores).
+    """
     p = problem
     lane = network.arc_lane[arcs]
     from_warehouse = p.is_warehouse[p.lane_from[lane]]
@@ -112,8 +115,11 @@ def lane_arc_terms(problem: AllocationProblem, network: FlowNetwork, arcs: np.nd
 
 def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
                  sender: np.ndarray, case: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Round each shipment to whole cases: down, then up where the extra units save more than
-    they cost, best saving per unit first, as far as the sender's shippable stock allows."""
+    """Round each shipment to whole cases.
+
+    Down first, then up where the extra units save more than they cost, best saving per unit
+    first, as far as the sender's shippable stock allows.
+    """
     down = (q // case) * case
     extra = np.where(q % case > 0, case, 0)
     receiver = network.arc_position[arcs]
@@ -155,6 +161,7 @@ def _cap_warehouse_throughput(p: AllocationProblem, lane: np.ndarray, from_wareh
 
 def _cap_cross_region(p: AllocationProblem, lane: np.ndarray, from_warehouse: np.ndarray,
                       case: np.ndarray, q: np.ndarray) -> np.ndarray:
+    assert p.max_cross_region_share is not None  # called only when the week has the cap
     share = float(p.max_cross_region_share)
     cross = p.lane_is_cross_region[lane]
     cross_units, other_units = q[cross].sum(), q[~cross].sum()
@@ -216,8 +223,11 @@ def plan_cost(problem: AllocationProblem, network: FlowNetwork,
 
 def lane_closing_savings(problem: AllocationProblem, network: FlowNetwork,
                          quantity: np.ndarray) -> np.ndarray:
-    """Per lane: truck cost saved minus shortage cost added if the lane's shipments were dropped
-    (each lane on its own, other moves kept). Positive means closing the lane looks better."""
+    """Return what closing each lane would save.
+
+    Per lane: truck cost saved minus shortage cost added if the lane's shipments were dropped
+    (each lane on its own, other moves kept). Positive means closing the lane looks better.
+    """
     p = problem
     arcs = np.flatnonzero(quantity > 0)
     sent, received = position_moves(p, network, quantity)

@@ -277,7 +277,7 @@ def forecast_demand(history: np.ndarray, *, method: Method = "auto", quantile: f
 
 def backtest(history: np.ndarray, *, holdout_weeks: int = 8, method: Method = "auto",
              ) -> pd.DataFrame:
-    """Backtest one week ahead, rolling over the last ``holdout_weeks`` weeks, per demand class.
+    """Run a rolling one-week-ahead backtest on the last ``holdout_weeks`` weeks, per demand class.
 
     For each held-out week the model sees only the weeks before it (statsforecast's
     ``cross_validation``, refitting at every window; see :func:`rolling_forecasts`). Accuracy is

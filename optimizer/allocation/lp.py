@@ -70,8 +70,11 @@ class LpPrices:
 
 
 def fill_count(dual: LaneDual) -> np.ndarray:
-    """Per lane arc, how many of its receiver's segments are worth more than its unit cost
-    (savings descend within a position, so these are the first ones)."""
+    """Count the receiver's segments worth filling from each lane arc.
+
+    Per lane arc, how many of its receiver's segments are worth more than its unit cost
+    (savings descend within a position, so these are the first ones).
+    """
     blocks = SortedBlocks.of(dual, -dual.saving)
     return blocks.count_below(dual.arc_receiver, -dual.arc_unit_cost)
 
@@ -118,15 +121,21 @@ def lp_prices(dual: LaneDual, *, time_limit: float,
 
 
 def program_size(dual: LaneDual) -> int:
-    """Fill columns of the lane program: segment shares filled by a lane arc worth more than
-    its unit cost, and shares a position fills from its own surplus."""
+    """Return the number of fill columns of the lane program.
+
+    Fill columns of the lane program: segment shares filled by a lane arc worth more than
+    its unit cost, and shares a position fills from its own surplus.
+    """
     return int(fill_count(dual).sum()) + int(dual.segment_count[dual.own_positions].sum())
 
 
 @dataclass(frozen=True)
 class _LaneProgram:
-    """The lane program's columns (truck shares, cases, fills, own fills) and rows, in HiGHS's
-    form (``row <= row_upper``, ``0 <= column <= col_upper``); ``rows`` names the row ranges."""
+    """The lane program in HiGHS's form.
+
+    The lane program's columns (truck shares, cases, fills, own fills) and rows, in HiGHS's
+    form (``row <= row_upper``, ``0 <= column <= col_upper``); ``rows`` names the row ranges.
+    """
 
     matrix: sp.csc_matrix
     cost: np.ndarray
@@ -136,7 +145,7 @@ class _LaneProgram:
 
     @classmethod
     def build(cls, dual: LaneDual) -> _LaneProgram:
-        """The program of the module docstring."""
+        """Return the program of the module docstring."""
         d = dual
         n_arcs, n_lanes = len(d.arc), len(d.lane_cost)
         n_segments, n_positions = len(d.saving), len(d.supply)
@@ -154,7 +163,8 @@ class _LaneProgram:
         own_cols = col_o + np.arange(n_own)
         lane_cols = d.arc_lane
         case = d.arc_case.astype(float)
-        rows, cols, values, upper, named = [], [], [], [], {}
+        rows, cols, values, named = [], [], [], {}
+        upper: list[np.ndarray] = []
 
         def add_rows(name: str, count: int, row_upper: np.ndarray | float) -> int:
             first = sum(len(u) for u in upper)
@@ -215,9 +225,12 @@ class _LaneProgram:
 def _solve(cost: np.ndarray, col_upper: np.ndarray, row_upper: np.ndarray,
            matrix: sp.csc_matrix, time_limit: float,
            ) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """Minimise ``cost @ x`` over ``matrix @ x <= row_upper``, ``0 <= x <= col_upper`` with
+    """Solve the lane program with HiGHS's dual simplex.
+
+    Minimise ``cost @ x`` over ``matrix @ x <= row_upper``, ``0 <= x <= col_upper`` with
     HiGHS's dual simplex; the rows' prices (minus their duals), the columns' values and the
-    model status, or ``None`` when HiGHS returned no prices."""
+    model status, or ``None`` when HiGHS returned no prices.
+    """
     import highspy
 
     lp = highspy.HighsLp()

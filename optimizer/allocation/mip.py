@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
-from ..results import SolveReport, relative_gap
+from ..results import SolveReport, SolveStatus, relative_gap
 from .model import ARC_LANE, ARC_SEGMENT, AllocationProblem, FlowNetwork
 
 
@@ -145,6 +145,7 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     solution = np.asarray(solver.getSolution().col_value)
     quantity = np.where(lane_arc, np.round(solution[:n_arcs]) * scale, 0).astype(np.int64)
     objective = float(info.objective_function_value)
+    label: SolveStatus
     if relax:
         bound, label = objective, "optimal"
     else:

@@ -234,7 +234,7 @@ class FlowNetwork:
 
 
 def build_network(problem: AllocationProblem) -> FlowNetwork:
-    """The per-SKU flow networks of ``problem`` (see the module docstring).
+    """Return the per-SKU flow networks of ``problem`` (see the module docstring).
 
     Lanes are kept for a SKU only where the sender has units to ship, the receiver is a store
     with demand, and the first unit's margin-weighted shortage saving exceeds the lane's cost
@@ -357,9 +357,12 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
 
 @dataclass(frozen=True)
 class SegmentTable:
-    """The unit segments of a network by position: position ``p`` owns segments
+    """The unit segments of a network by position.
+
+    The unit segments of a network by position: position ``p`` owns segments
     ``start[p] .. start[p]+count[p]-1`` of ``position`` and ``saving`` (margin-weighted
-    shortage saved by that unit, non-increasing within a position)."""
+    shortage saved by that unit, non-increasing within a position).
+    """
 
     position: np.ndarray
     start: np.ndarray
@@ -372,9 +375,12 @@ class SegmentTable:
 
     def saving_between(self, position: np.ndarray, low: np.ndarray,
                        high: np.ndarray) -> np.ndarray:
-        """Per entry, the savings of segments ``low+1 .. high`` of ``position`` (the units that
+        """Return the savings of the segments between two levels.
+
+        Per entry, the savings of segments ``low+1 .. high`` of ``position`` (the units that
         take its level from ``low`` to ``high`` above its reserve), both clipped to the
-        position's segments."""
+        position's segments.
+        """
         start, count = self.start[position], self.count[position]
         return (self._prefix[start + np.clip(high, 0, count)]
                 - self._prefix[start + np.clip(low, 0, count)])
@@ -415,7 +421,7 @@ def ranges_from(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _sender_positions(arrays: dict[str, np.ndarray], avail_node: np.ndarray) -> np.ndarray:
-    """Sending position of every arc (``-1`` for arcs that leave a keep node)."""
+    """Return the sending position of every arc (``-1`` for arcs that leave a keep node)."""
     lookup = np.full(int(avail_node.max(initial=-1)) + 2, -1, dtype=np.int64)
     lookup[avail_node] = np.arange(len(avail_node))
     tails = arrays["tail"]
@@ -428,8 +434,11 @@ def _sender_positions(arrays: dict[str, np.ndarray], avail_node: np.ndarray) -> 
 
 
 def _monotone_within(costs: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Make costs non-decreasing along each (contiguous, ascending) group: floating-point noise in
-    far tails could otherwise break the convexity the segments rely on."""
+    """Make costs non-decreasing along each group.
+
+    Make costs non-decreasing along each (contiguous, ascending) group: floating-point noise in
+    far tails could otherwise break the convexity the segments rely on.
+    """
     if costs.size == 0:
         return costs
     spread = float(np.abs(costs).max()) * 2 + 1.0

@@ -164,7 +164,7 @@ def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.Dat
                  sales: pd.DataFrame, stock: pd.DataFrame, week: str,
                  lanes: pd.DataFrame | None = None, settings: PlanSettings | None = None,
                  sources: dict[str, str] | None = None) -> tuple[AllocationProblem, list[str]]:
-    """Build the week's :class:`AllocationProblem` (checks, forecast, reserves, lanes), unsolved.
+    """Return the week's :class:`AllocationProblem` (checks, forecast, reserves, lanes), unsolved.
 
     Parameters are those of :func:`plan_week`. Returns the problem and the stores without any
     sales history (they got the channel-average fallback).

@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..errors import InputError
 from .flows import (
     enforce_limits,
     lane_closing_savings,
@@ -61,7 +62,9 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
                   arc_cost: np.ndarray | None = None, rounds: int = 4,
                   deadline: float | None = None, transfers_first: bool = True,
                   ) -> tuple[np.ndarray, dict[str, float]]:
-    """A plan that ships on ``open_lanes``, then closes lanes that do not pay their trucks and
+    """Return a plan on ``open_lanes``, closing and opening lanes round by round.
+
+    A plan that ships on ``open_lanes``, then closes lanes that do not pay their trucks and
     opens lanes that would.
 
     Each round solves every SKU's min-cost flow with the open lanes' trucks already paid (unit
@@ -109,6 +112,7 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
             candidate_cost = plan_cost(problem, network, candidate)
             if cost is None or candidate_cost["objective"] < cost["objective"]:
                 quantity, cost = candidate, candidate_cost
+        assert quantity is not None and cost is not None  # two candidates at least
         if best_cost is None or cost["objective"] < best_cost["objective"]:
             best_quantity, best_cost = quantity, cost
         savings = lane_closing_savings(problem, network, quantity)
@@ -123,6 +127,8 @@ def plan_on_lanes(problem: AllocationProblem, network: FlowNetwork, open_lanes: 
         capacity[lane_arc & closing[lane_of_arc]] = 0
         reopen = lane_arc & opening[lane_of_arc]
         capacity[reopen] = network.arc_capacity[reopen]
+    if best_quantity is None or best_cost is None:
+        raise InputError(f"`rounds` is {rounds!r}; plan with at least one round.")
     return best_quantity, best_cost
 
 
@@ -246,8 +252,11 @@ def reflow_transfers(problem: AllocationProblem, network: FlowNetwork, quantity:
 
 def _transfers_first(problem: AllocationProblem, network: FlowNetwork, segments: SegmentTable,
                      capacity: np.ndarray, arc_cost: np.ndarray) -> np.ndarray:
-    """A plan built from the other side: transfers alone, then cases for what they leave, then
-    transfers again (``CASE_PASSES`` times)."""
+    """Return a plan built transfers first.
+
+    A plan built from the other side: transfers alone, then cases for what they leave, then
+    transfers again (``CASE_PASSES`` times).
+    """
     quantity = reflow_transfers(problem, network, np.zeros(len(arc_cost), dtype=np.int64),
                                 capacity, arc_cost)
     for _ in range(CASE_PASSES):
@@ -257,8 +266,11 @@ def _transfers_first(problem: AllocationProblem, network: FlowNetwork, segments:
 
 
 def _present(n_positions: int, *indices: np.ndarray) -> np.ndarray:
-    """The positions that occur in ``indices``, ascending (``np.unique`` of their union, by
-    counting: positions are dense integers, and hashing millions of them took seconds)."""
+    """Return the positions that occur in ``indices``, ascending.
+
+    The positions that occur in ``indices``, ascending (``np.unique`` of their union, by
+    counting: positions are dense integers, and hashing millions of them took seconds).
+    """
     seen = np.zeros(n_positions, dtype=bool)
     for index in indices:
         seen[index] = True
@@ -266,7 +278,7 @@ def _present(n_positions: int, *indices: np.ndarray) -> np.ndarray:
 
 
 def _from_warehouse(problem: AllocationProblem, network: FlowNetwork) -> np.ndarray:
-    """True on the lane arcs of ``network`` that leave a warehouse (shipped in whole cases)."""
+    """Return True on the lane arcs of ``network`` that leave a warehouse (whole cases)."""
     lane_arc = network.arc_kind == ARC_LANE
     result = np.zeros(len(lane_arc), dtype=bool)
     result[lane_arc] = problem.lane_from_warehouse[network.arc_lane[lane_arc]]

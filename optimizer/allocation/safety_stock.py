@@ -69,7 +69,9 @@ def inverse_standard_normal_loss(loss: np.ndarray | float) -> np.ndarray:
 def lead_time_demand_sigma(sd_daily: np.ndarray | float, days: np.ndarray | float,
                            mean_daily: np.ndarray | float = 0.0,
                            sd_lead_time: np.ndarray | float = 0.0) -> np.ndarray:
-    """Return the standard deviation of demand over ``days``: ``sqrt(days sigma_D^2 + mu_D^2 sigma_L^2)``.
+    """Return the standard deviation of demand over ``days`` of lead time.
+
+    ``sqrt(days sigma_D^2 + mu_D^2 sigma_L^2)``.
 
     Examples
     --------
@@ -207,7 +209,7 @@ def _distribution_codes(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
 def expected_shortage(stock: np.ndarray | float, mean: np.ndarray | float,
                       variance: np.ndarray | float, *,
                       distribution: Distribution = "auto") -> np.ndarray:
-    """Return the expected units short ``E[(D - stock)^+]`` over one period (closed form).
+    """Return the expected units short ``E[(D - stock)^+]`` over one period, closed form.
 
     Normal: ``sigma G((s - mu) / sigma)``. Poisson: ``mu P(D >= s) - s P(D > s)``. Negative
     binomial: ``mu P(D' >= s) - s P(D > s)`` with ``D' ~ NB(r + 1, p)``. Discrete forms floor

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
@@ -58,7 +59,8 @@ moved since the last plan."""
 LP_TIME_SHARE = 0.25
 """Share of the time limit the lane program (:mod:`optimizer.allocation.lp`) may take."""
 
-BOUND_PHASES = (("joint", 25), ("receivers", 20), ("senders", 20))
+BOUND_PHASES: tuple[tuple[Literal["joint", "receivers", "senders"], int], ...] = (
+    ("joint", 25), ("receivers", 20), ("senders", 20))
 """The bound steps' cycle: volume-algorithm steps on all prices, then block steps
 (:func:`optimizer.allocation.blocks.block_steps`) on the cover prices and on the supply and
 throughput prices, with these numbers of steps. Block steps alone get stuck, and joint steps
@@ -123,8 +125,11 @@ class PlanSearch:
         return self.deadline - self.started
 
     def quick_plans(self, first_plan_seconds: float) -> bool:
-        """Whether plans are quick enough for the transfers-first candidate: the first plan
-        took less than ``TRANSFERS_FIRST_BELOW`` of the time limit."""
+        """Tell whether plans are quick enough for the transfers-first candidate.
+
+        Whether plans are quick enough for the transfers-first candidate: the first plan
+        took less than ``TRANSFERS_FIRST_BELOW`` of the time limit.
+        """
         return first_plan_seconds < TRANSFERS_FIRST_BELOW * self.time_limit
 
     def gap(self) -> float:
@@ -133,8 +138,11 @@ class PlanSearch:
 
     def offer(self, quantity: np.ndarray, cost: dict, seconds: float, *,
               built: bool = True) -> None:
-        """Count a finished plan (unless it was not ``built``, as moving nothing); keep it if
-        it is the cheapest so far."""
+        """Count a finished plan and keep it if it is the cheapest so far.
+
+        Count a finished plan (unless it was not ``built``, as moving nothing); keep it if
+        it is the cheapest so far.
+        """
         self.plans += built
         self.plan_seconds = max(self.plan_seconds, seconds)
         if self.best_cost is None or cost["objective"] < self.best_cost["objective"]:
@@ -143,9 +151,12 @@ class PlanSearch:
                           new_plan=True)
 
     def start_from_lp(self) -> None:
-        """Solve the lane program when the week is small enough and, if its prices bound
+        """Start from the lane program's prices when they bound higher.
+
+        Solve the lane program when the week is small enough and, if its prices bound
         higher than the volume state's, go on from them, with its truck shares as the lanes'
-        open shares (what the plans read)."""
+        open shares (what the plans read).
+        """
         lp = lp_prices(self.dual, time_limit=min(LP_TIME_SHARE * self.time_limit,
                                                  self.deadline - time.perf_counter()))
         if lp is None:
@@ -159,14 +170,21 @@ class PlanSearch:
             self.progress(self.elapsed(), objective, state.value.bound)
 
     def first_plan(self, *, transfers_first: bool) -> None:
-        """A plan on every lane. It mostly gives the bound steps a target; two rounds of lane
-        closing are enough for that, and the time is better spent on the bound."""
+        """Return a plan on every lane.
+
+        A plan on every lane. It mostly gives the bound steps a target; two rounds of lane
+        closing are enough for that, and the time is better spent on the bound.
+        """
         self._plan(np.ones(len(self.problem.lane_from), dtype=bool), rounds=FIRST_PLAN_ROUNDS,
                    transfers_first=transfers_first)
 
     def step_bound(self, iterations: int, deadline: float) -> bool:
-        """Run bound steps towards the best plan; ``False`` once the search should stop
-        (gap closed, step budget spent, or the bound stalled)."""
+        """Run bound steps towards the best plan.
+
+        Return ``False`` once the search should stop (gap closed, step budget spent, or the
+        bound stalled).
+        """
+        assert self.best_cost is not None  # the first plan comes before any bound step
         target = self.best_cost["objective"]
         steps_before = self.steps
 
@@ -188,8 +206,11 @@ class PlanSearch:
 
     def _climb(self, target: float, iterations: int, deadline: float,
                on_step: Callable[[float], None]) -> None:
-        """Up to ``iterations`` bound steps of ``BOUND_PHASES`` in turn (where the last call
-        stopped): volume-algorithm steps, then block steps for receivers and for senders."""
+        """Run up to ``iterations`` bound steps of ``BOUND_PHASES`` in turn.
+
+        Up to ``iterations`` bound steps of ``BOUND_PHASES`` in turn (where the last call
+        stopped): volume-algorithm steps, then block steps for receivers and for senders.
+        """
         last = self.steps + iterations
         while self.steps < last and time.perf_counter() < deadline:
             side, length = BOUND_PHASES[self._phase]
@@ -208,9 +229,12 @@ class PlanSearch:
                 self._phase, self._phase_steps = (self._phase + 1) % len(BOUND_PHASES), 0
 
     def lanes_to_plan(self) -> tuple[np.ndarray, np.ndarray]:
-        """The open lanes and arc costs of the next plan: lanes open in a good share of recent
+        """Return the open lanes and arc costs of the next plan.
+
+        The open lanes and arc costs of the next plan: lanes open in a good share of recent
         bound steps (the volume algorithm's primal estimate makes better plans than the lanes of
-        any single step); the share asked for cycles."""
+        any single step); the share asked for cycles.
+        """
         share = PLAN_OPEN_SHARES[(self.plans - 1) % len(PLAN_OPEN_SHARES)]
         arc_cost = plan_arc_costs(self.dual, self.network.arc_cost, self.state.center)
         return self.state.lane_open_share >= share, arc_cost
@@ -242,28 +266,33 @@ class PlanSearch:
             self.plan_in_turn(transfers_first)
 
     def plan_in_turn(self, transfers_first: bool) -> None:
-        """A plan on the lanes of the latest bound state, built in this process."""
+        """Return a plan on the lanes of the latest bound state, built in this process."""
         open_lanes, arc_cost = self.lanes_to_plan()
         self._plan(open_lanes, arc_cost=arc_cost, rounds=PLAN_ROUNDS,
                    transfers_first=transfers_first)
 
     def _plan(self, open_lanes: np.ndarray, **options) -> None:
-        """Build a plan on ``open_lanes`` in this process (``options`` for
-        :func:`plan_on_lanes`) and offer it."""
+        """Build a plan on ``open_lanes`` in this process and offer it.
+
+        ``options`` go to :func:`plan_on_lanes`.
+        """
         started = time.perf_counter()
         quantity, cost = plan_on_lanes(self.problem, self.network, open_lanes,
                                        deadline=self.deadline, **options)
         self.offer(quantity, cost, time.perf_counter() - started)
 
     def run_with_worker(self, worker: PlanWorker) -> None:
-        """Bound steps here while ``worker`` builds plans: the first on every lane, then one
+        """Run bound steps here while ``worker`` builds plans.
+
+        Bound steps here while ``worker`` builds plans: the first on every lane, then one
         from the latest bound state whenever the worker is free.
 
         When the first plan is not in after ``FIRST_PLAN_WAIT`` of the time limit, the steps
         start, aimed at the cost of moving nothing (a valid plan) until it is: on the national
         week that put the bound at 5.07 M after 45 s instead of 3.22 M when the steps waited
         for the first plan. Small weeks wait, because there the steps towards that far target
-        ended lower (40 x 200: 84,790 against 85,137 to 85,282 when they waited)."""
+        ended lower (40 x 200: 84,790 against 85,137 to 85,282 when they waited).
+        """
         clock = time.perf_counter
         self.parallel = True
         every_lane = np.ones(len(self.problem.lane_from), dtype=bool)

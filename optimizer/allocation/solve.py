@@ -161,6 +161,7 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
             search.run_with_worker(worker)
     else:
         search.run()
+    assert search.best_cost is not None and search.best_plan is not None  # a first plan always
     gap = plan_gap(search.best_cost, search.state.value.bound)
     report = SolveReport(
         status="optimal" if gap <= mip_gap else "feasible",

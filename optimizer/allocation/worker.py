@@ -100,11 +100,11 @@ class PlanWorker:
         self.busy = True
 
     def poll(self) -> PlanReply | None:
-        """The finished plan if there is one now, else ``None`` (never waits)."""
+        """Return the finished plan if there is one now, else ``None`` (never waits)."""
         return self.wait(timeout=0.0)
 
     def wait(self, timeout: float) -> PlanReply | None:
-        """The finished plan, waiting at most ``timeout`` seconds for it.
+        """Return the finished plan, waiting at most ``timeout`` seconds for it.
 
         Raises
         ------
@@ -147,7 +147,7 @@ class PlanWorker:
 
 
 def _serve(connection: Connection, problem: AllocationProblem, network: FlowNetwork) -> None:
-    """The worker's loop: build each requested plan and send it back, until ``None``."""
+    """Return the worker's loop: build each requested plan and send it back, until ``None``."""
     while True:
         request = connection.recv()
         if request is None:

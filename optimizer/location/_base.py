@@ -1,17 +1,17 @@
-"""Shared machinery of the location models: site variables, side constraints, solve, decode.
+r"""Shared machinery of the location models: site variables, side constraints, solve, decode.
 
 Every model orders its variables with the site variables ``y`` (one per candidate) first, then
 its own variables. The side constraints common to all models are added here:
 
 .. math::
 
-    \\sum_j y_j = p                                  \\quad (S1: number of sites, when p is given)
+    \sum_j y_j = p                                  \quad (S1: number of sites, when p is given)
 
-    \\sum_j f_j y_j \\le B                            \\quad (S2: opening-cost budget)
+    \sum_j f_j y_j \le B                            \quad (S2: opening-cost budget)
 
-    y_j + y_k \\le 1 \\quad \\forall (j, k): d_{jk} < s  \\quad (S3: minimum spacing)
+    y_j + y_k \le 1 \quad \forall (j, k): d_{jk} < s  \quad (S3: minimum spacing)
 
-    y_j = 1 \\; (j \\in \\text{fixed}), \\quad y_j = 0 \\; (j \\in \\text{excluded})   \\quad (S4)
+    y_j = 1 \; (j \in \text{fixed}), \quad y_j = 0 \; (j \in \text{excluded})   \quad (S4)
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def site_rows(
 ) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     """Rows S1-S3 over the first ``n_candidates`` columns of a model with ``n_variables``."""
     m = options.n_candidates
-    blocks, lower, upper = [], [], []
+    blocks: list[sp.csr_array] = []
+    lower: list[Any] = []
+    upper: list[Any] = []
     if p is not None:
         blocks.append(
             sp.csr_array((np.ones(m), (np.zeros(m, int), np.arange(m))), shape=(1, n_variables))
@@ -159,7 +161,7 @@ class LocationModel:
     """
 
     model_name: ClassVar[str] = "LocationModel"
-    objective_name: ClassVar[str] = "objective"
+    objective_name: str = "objective"
     #: Keyword passed to ``distance_matrix_from_geodataframes`` as ``max_distance``.
     _reach_keyword: ClassVar[str | None] = None
 
@@ -182,7 +184,7 @@ class LocationModel:
         return int(self.reach.shape[1])
 
     @classmethod
-    def from_cost_matrix(cls, cost: Any, weights: Any, **options: Any) -> LocationModel:
+    def from_cost_matrix(cls, *args: Any, **options: Any) -> LocationModel:
         """Build the model from a clients x candidates cost matrix (see each subclass)."""
         raise NotImplementedError
 
@@ -247,7 +249,7 @@ class LocationModel:
         raise NotImplementedError
 
     def _problem(self) -> MipProblem:
-        """The MIP as arrays."""
+        """Return the MIP as arrays."""
         raise NotImplementedError
 
     def _decode(

@@ -1,16 +1,16 @@
-"""p-median presolve: a greedy + interchange plan and Lagrangian site fixing.
+r"""p-median presolve: a greedy + interchange plan and Lagrangian site fixing.
 
 Used by :class:`optimizer.location.PMedian` on dense-enough instances to shrink the MIP:
 
 1. A plan from greedy addition then best-improvement swaps (Teitz & Bart, 1968) gives an upper
    bound ``UB``.
 2. Subgradient optimisation of the Lagrangian relaxation of the assignment constraints
-   (Cornuéjols, Fisher & Nemhauser, 1977) gives multipliers :math:`\\lambda` and the bound
-   :math:`L(\\lambda) = \\sum_i \\lambda_i + \\sum_{j \\in P} \\rho_j`, with
-   :math:`\\rho_j = \\sum_i \\min(0, w_i d_{ij} - \\lambda_i)` and :math:`P` the ``p`` smallest
-   :math:`\\rho_j`.
-3. Forcing a site :math:`j \\notin P` open raises the bound to
-   :math:`L(\\lambda) - \\rho_{[p]} + \\rho_j`; when that is ``>= UB`` no plan better than the
+   (Cornuéjols, Fisher & Nemhauser, 1977) gives multipliers :math:`\lambda` and the bound
+   :math:`L(\lambda) = \sum_i \lambda_i + \sum_{j \in P} \rho_j`, with
+   :math:`\rho_j = \sum_i \min(0, w_i d_{ij} - \lambda_i)` and :math:`P` the ``p`` smallest
+   :math:`\rho_j`.
+3. Forcing a site :math:`j \notin P` open raises the bound to
+   :math:`L(\lambda) - \rho_{[p]} + \rho_j`; when that is ``>= UB`` no plan better than the
    incumbent opens :math:`j`, so :math:`j` is closed for the search.
 
 Every step is vectorised over the dense weighted cost matrix (clients x sites, ``inf`` out of
@@ -28,7 +28,7 @@ import numpy as np
 def greedy_interchange(
     cost: np.ndarray, p: int, max_passes: int = 100, deadline: float = math.inf
 ) -> tuple[np.ndarray, float]:
-    """A good p-median plan: greedy addition, then best-improvement single swaps.
+    """Return a good p-median plan: greedy addition, then best-improvement single swaps.
 
     Parameters
     ----------

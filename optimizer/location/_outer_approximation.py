@@ -79,7 +79,7 @@ class HuffCapture:
         return np.where(whole, 1.0, total_ratio / (1.0 + total_ratio))
 
     def value(self, open_mask: np.ndarray) -> float:
-        """Captured demand ``F(S)`` of the open sites."""
+        """Return the captured demand ``F(S)`` of the open sites."""
         return float((self.weights * self.client_share(open_mask)).sum())
 
     def pair_gains(self, open_mask: np.ndarray) -> np.ndarray:
@@ -151,7 +151,8 @@ def swap_search(
     value = capture.value(current)
     visited = []
     while time.perf_counter() < deadline:
-        best_value, best_move = value, None
+        best_value = value
+        best_move: tuple[int | None, int] | None = None
         if p is None:
             candidates = addable(options, current)
             gains = np.where(candidates, capture.gains(current), -np.inf)
@@ -171,10 +172,10 @@ def swap_search(
                 best_move = (int(out), int(np.argmax(gains)))
         if best_move is None or best_value <= value * (1 + 1e-12) + 1e-12:
             break
-        out, enter = best_move
+        leave, enter = best_move
         moved = current.copy()
-        if out is not None:
-            moved[out] = False
+        if leave is not None:
+            moved[leave] = False
         moved[enter] = True
         moved_value = capture.value(moved)
         if moved_value <= value:
@@ -264,7 +265,7 @@ class CutPool:
         self.bounds.append(constant)
 
     def rows(self) -> tuple[sp.csr_array, np.ndarray]:
-        """``[-A | I]`` over ``(y, theta)`` and the right-hand sides ``b``."""
+        """Return ``[-A | I]`` over ``(y, theta)`` and the right-hand sides ``b``."""
         coefficients = sp.vstack(self.blocks, format="csr")
         k = coefficients.shape[0]
         theta = sp.csr_array(

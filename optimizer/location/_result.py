@@ -106,7 +106,7 @@ class LocationResult:
         return {int(site): float(totals[site]) for site in self.sites}
 
     def summary(self) -> str:
-        """A few plain sentences a planner can read.
+        """Return a few plain sentences a planner can read.
 
         Examples
         --------

@@ -76,7 +76,7 @@ class CapacitatedPMedian(LocationModel):
     """
 
     model_name: ClassVar[str] = "CapacitatedPMedian"
-    objective_name: ClassVar[str] = "demand-weighted distance"
+    objective_name: str = "demand-weighted distance"
 
     def __init__(
         self,

@@ -104,7 +104,7 @@ class MCLP(LocationModel):
     """
 
     model_name: ClassVar[str] = "MCLP"
-    objective_name: ClassVar[str] = "covered demand"
+    objective_name: str = "covered demand"
     _reach_keyword: ClassVar[str | None] = "radius"
 
     def __init__(
@@ -374,7 +374,7 @@ class SetCover(LocationModel):
     """
 
     model_name: ClassVar[str] = "SetCover"
-    objective_name: ClassVar[str] = "number of sites"
+    objective_name: str = "number of sites"
     _reach_keyword: ClassVar[str | None] = "radius"
 
     def __init__(

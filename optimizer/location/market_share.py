@@ -138,7 +138,7 @@ class MarketShare(LocationModel):
     """
 
     model_name: ClassVar[str] = "MarketShare"
-    objective_name: ClassVar[str] = "captured demand"
+    objective_name: str = "captured demand"
 
     def __init__(
         self, reach: sp.csr_array, weights: np.ndarray, options: SiteOptions, p: int | None

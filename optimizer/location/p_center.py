@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InfeasibleError, SolverError
-from ..results import SolveReport, relative_gap
+from ..results import SolveReport, SolveStatus, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 from ._base import LocationModel, nearest_open, site_bounds, site_rows
 from ._inputs import (
@@ -52,7 +52,7 @@ class PCenter(LocationModel):
     """
 
     model_name: ClassVar[str] = "PCenter"
-    objective_name: ClassVar[str] = "largest distance"
+    objective_name: str = "largest distance"
 
     @classmethod
     def from_cost_matrix(
@@ -176,7 +176,7 @@ class PCenter(LocationModel):
         objective = float(distance[served].max(initial=0.0))
         bound = float(radii[low]) if low < len(radii) else objective
         bound = min(bound, objective)
-        status = "optimal" if proven else "feasible"
+        status: SolveStatus = "optimal" if proven else "feasible"
         if status == "optimal":
             bound = objective
         report = SolveReport(

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InfeasibleError, SolverError
-from ..results import SolveReport, relative_gap
+from ..results import SolveReport, SolveStatus, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 from ._base import LocationModel, nearest_open, site_bounds, site_rows, site_rules
 from ._inputs import (
@@ -208,7 +208,7 @@ class PMedian(LocationModel):
     """
 
     model_name: ClassVar[str] = "PMedian"
-    objective_name: ClassVar[str] = "demand-weighted distance"
+    objective_name: str = "demand-weighted distance"
 
     @classmethod
     def from_cost_matrix(
@@ -369,6 +369,7 @@ class PMedian(LocationModel):
         sub = sp.csr_array(self.reach[clients][:, allowed])
         coo = sub.tocoo()
         dense[coo.row, coo.col] = coo.data * self.weights[clients][coo.row]
+        assert self.p is not None  # set by from_cost_matrix
         p = int(self.p)
         span = 240.0 if limit_seconds is None else float(limit_seconds)
         plan, upper = greedy_interchange(dense, p, deadline=started + 0.2 * span)
@@ -391,7 +392,8 @@ class PMedian(LocationModel):
             f"presolve: heuristic plan {upper:.6g}, Lagrangian bound {lower:.6g}, "
             f"{int(closed.sum())} of {len(allowed)} sites ruled out"
         )
-        if relative_gap(upper, lower) is not None and relative_gap(upper, lower) <= mip_gap:
+        presolve_gap = relative_gap(upper, lower)
+        if presolve_gap is not None and presolve_gap <= mip_gap:
             report = SolveReport(
                 "optimal", upper, lower, relative_gap(upper, lower), 0.0, name, note
             )
@@ -426,9 +428,12 @@ class PMedian(LocationModel):
             assignment, distance = nearest_open(self.reach, incumbent)
             return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
         inner = result.report
-        if result.objective <= upper:
+        found = result.objective
+        assert found is not None  # the MIP returned a plan (it raises otherwise)
+        objective: float
+        if found <= upper:
             objective, open_mask = (
-                result.objective,
+                found,
                 np.isin(np.arange(self.n_candidates), result.sites),
             )
         else:
@@ -520,7 +525,7 @@ class PMedian(LocationModel):
         objective, open_mask = best
         if proven:
             bound = objective if bound is None or bound > objective else bound
-        status = "optimal" if proven else "feasible"
+        status: SolveStatus = "optimal" if proven else "feasible"
         report = SolveReport(
             status,
             objective,

@@ -8,7 +8,8 @@ import pytest
 
 def records(rows: list[tuple]) -> pd.DataFrame:
     """Repair records from ``(shop, serial, model, received, returned, fault, parts, labour,
-    warranty, rating)`` tuples (warranty_end one year after 2024-06-01 unless given as 11th)."""
+    warranty, rating)`` tuples (warranty_end one year after 2024-06-01 unless given as 11th).
+    """
     columns = ["shop_id", "serial", "model", "received", "returned", "fault_code", "parts_cost",
                "labour_cost", "warranty", "customer_rating"]
     frame = pd.DataFrame([r[:10] for r in rows], columns=columns)

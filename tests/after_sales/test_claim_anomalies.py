@@ -1,5 +1,6 @@
 """Claim anomalies: the planted abuses rank at the top, clean records stay under the documented
-false-alarm rates, and each claim signal on a hand-made case."""
+false-alarm rates, and each claim signal on a hand-made case.
+"""
 
 from __future__ import annotations
 

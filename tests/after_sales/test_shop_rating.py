@@ -77,7 +77,8 @@ def test_shrunk_factors_and_rating_by_hand(tiny_records: pd.DataFrame) -> None:
 
 def _chain_with_small_shop(records) -> pd.DataFrame:
     """Ten shops of 100 repairs with about 5 % comebacks, and one shop of 2 repairs that both
-    came back."""
+    came back.
+    """
     rng = np.random.default_rng(3)
     rows = []
     day0 = pd.Timestamp("2025-01-01")

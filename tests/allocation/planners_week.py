@@ -13,7 +13,8 @@ WEEK = "2026-W02"  # ships Monday 2026-01-05; sales end Sunday 2026-01-04 (no pr
 def tiny_tables() -> dict[str, pd.DataFrame]:
     """Stores S1 (north, small store), S2 (north, own store, overstocked), S3 (south, key
     account, empty); warehouse W1 in the north; SKUs K1 (case 4), K2 (case 1) and K3 (case 2,
-    held only by the warehouse)."""
+    held only by the warehouse).
+    """
     stores = pd.DataFrame({"store_id": ["S1", "S2", "S3"], "name": ["One", "Two", "Three"],
                            "region": ["north", "north", "south"],
                            "channel": ["small_store", "own_store", "key_account"],

@@ -18,7 +18,7 @@ def synthetic_problem(*, n_stores: int = 20, n_skus: int = 4, n_warehouses: int 
                       seed: int = 0, throughput: float = np.inf, share: float | None = None,
                       min_lot: int = 1, cases: bool = True, truck_fixed: float = 150.0,
                       truck_capacity: float = 2_000.0) -> AllocationProblem:
-    """A small seeded region: imbalanced store stock, warehouses with stock, two regions."""
+    """Return a small seeded region: imbalanced store stock, warehouses with stock, two regions."""
     rng = np.random.default_rng(seed)
     ids = np.array([f"S{i:03d}" for i in range(n_stores)] + [f"W{i}" for i in range(n_warehouses)])
     lat = 22.5 + rng.uniform(0, 0.4, len(ids))
@@ -93,8 +93,9 @@ def assert_plan_invariants(problem: AllocationProblem, result) -> None:
 
 
 def assert_ran_with(result, workers: int) -> None:
-    """The solve took the path asked for: plans in a second process only with 2 workers (on
-    platforms that can fork)."""
+    """Return the solve took the path asked for: plans in a second process only with 2 workers (on
+    platforms that can fork).
+    """
     from optimizer.allocation.worker import fork_available
 
     assert ("second process" in result.report.message) == (workers > 1 and fork_available())
@@ -128,7 +129,8 @@ def test_pure_flow_decomposition_is_the_mip_optimum() -> None:
 
 def test_monolithic_mip_runs_after_another_highs_model_in_the_same_process() -> None:
     """HiGHS keeps one thread pool per process: a site-selection MIP solved first must not make
-    the monolithic allocation model refuse to run."""
+    the monolithic allocation model refuse to run.
+    """
     import scipy.sparse as sp
 
     from optimizer.solvers import MipProblem, solve_mip
@@ -255,7 +257,8 @@ def test_cross_table_checks_list_every_problem() -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_lane_dual_is_a_lower_bound_at_any_prices(seed: int) -> None:
     """Weak duality: random prices, and the best prices the volume algorithm finds, give a value
-    below the proven MIP optimum."""
+    below the proven MIP optimum.
+    """
     from optimizer.allocation.dual import (
         Prices,
         evaluate,
@@ -286,7 +289,8 @@ def test_lane_dual_is_a_lower_bound_at_any_prices(seed: int) -> None:
 def test_lane_dual_excess_is_a_supergradient(seed: int) -> None:
     """The Lagrangian is concave in the prices and the excess :func:`evaluate` reports is a
     supergradient: ``L(q) <= L(p) + excess(p) . (q - p)`` for any ``q``. Checked both for far
-    prices and for small moves either way, where it pins the excess down to the slope."""
+    prices and for small moves either way, where it pins the excess down to the slope.
+    """
     from optimizer.allocation.dual import Prices, evaluate, lane_dual
 
     problem = synthetic_problem(seed=seed, n_stores=12, n_skus=4, throughput=60.0, share=0.3)
@@ -326,7 +330,8 @@ def test_lane_dual_excess_is_a_supergradient(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_lane_dual_starts_with_every_truck_paid(seed: int) -> None:
     """At the starting prices no lane gains from opening, and the bound is at least the one
-    where each segment pays only the cheapest unit cost into it and own surplus is free."""
+    where each segment pays only the cheapest unit cost into it and own surplus is free.
+    """
     from optimizer.allocation.dual import Prices, evaluate, initial_prices, lane_dual
 
     problem = synthetic_problem(seed=seed, n_stores=10, n_skus=3, throughput=60.0)

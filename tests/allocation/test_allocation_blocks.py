@@ -1,5 +1,6 @@
 """Block steps of the lane dual (optimizer.allocation.blocks): valid, exact in their
-bookkeeping, and what they add to the volume algorithm."""
+bookkeeping, and what they add to the volume algorithm.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_block_steps_move_one_side_and_bound_exactly_what_they_report(seed: int,
     """Each location's step is kept on its own, and the bound of the prices kept is the
     constant plus the best terms; that sum (reported after every step) must equal a fresh
     evaluation of the prices, or the terms were not separate. Both sides of every week raise
-    the bound after 40 volume steps, and it stays below the proven optimum."""
+    the bound after 40 volume steps, and it stays below the proven optimum.
+    """
     _, dual, best = _week(seed)
     start = improve_bound(dual, start_volume(dual, initial_prices(dual)), best, iterations=40)
     reported: list[float] = []
@@ -59,7 +61,8 @@ def test_block_steps_that_cannot_gain_return_the_state_as_it_was() -> None:
 def test_block_steps_raise_the_solve_bound_on_average(monkeypatch: pytest.MonkeyPatch) -> None:
     """What they are for: with the same number of bound steps (and no lane program), the mean
     gap of the bound to the proven optimum on four seeded weeks is lower with the block
-    steps than with the volume algorithm alone (3.7 % against 5.4 % when written)."""
+    steps than with the volume algorithm alone (3.7 % against 5.4 % when written).
+    """
     monkeypatch.setattr("optimizer.allocation.lp.LP_MAX_FILLS", 0)
     gaps: dict[str, list[float]] = {"blocks": [], "joint": []}
     shipped = allocation_search.BOUND_PHASES

@@ -1,5 +1,6 @@
 """Plans on open lanes: whole cases chosen exactly, transfers re-solved around them, lanes
-closed and opened."""
+closed and opened.
+"""
 
 from __future__ import annotations
 

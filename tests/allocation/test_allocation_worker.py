@@ -1,5 +1,6 @@
 """Plans built in a second process: the same plans as in-process, errors surface, time left is
-used. (The two-process solve's constraints and bounds are checked in test_allocation.py.)"""
+used. (The two-process solve's constraints and bounds are checked in test_allocation.py.)
+"""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ def week():
 
 def _quantile(level: float, mean: float, variance: float) -> float:
     """The plan's demand distribution, written out: normal from 20 units, else Poisson or
-    negative binomial (variance above 1.05 x mean)."""
+    negative binomial (variance above 1.05 x mean).
+    """
     if mean >= 20:
         return float(stats.norm.ppf(level, mean, np.sqrt(variance)))
     if variance <= 1.05 * mean:

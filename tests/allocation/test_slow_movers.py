@@ -27,7 +27,8 @@ LAST_DAY = pd.Timestamp("2026-01-04")
 @pytest.fixture(scope="module")
 def slow_week():
     """The tiny week plus K4 (a TV S2 holds 100 of and last sold on 2025-10-20, S1 sells about
-    one a day) and K5 (sold in the south, held nowhere)."""
+    one a day) and K5 (sold in the south, held nowhere).
+    """
     tables = tiny_tables()
     tables["skus"] = pd.concat([tables["skus"], pd.DataFrame({
         "sku": ["K4", "K5"], "category": ["tv", "tv"], "unit_cost": [3000.0, 2000.0],

@@ -166,7 +166,8 @@ def _save_scenario(page: Any, name: str) -> None:
 def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
                                                        tmp_path: Path) -> None:
     """Site selection, two saved scenarios compared, next week's plan with its Excel file,
-    and a repair-shop siting, all in one session, with every request kept on localhost."""
+    and a repair-shop siting, all in one session, with every request kept on localhost.
+    """
     import openpyxl
     import pandas as pd
     from playwright.sync_api import expect

@@ -1,5 +1,6 @@
 """``xingtu sites`` and ``xingtu repair-sites`` from the command line: outputs by extension,
-reasons per site, printed solve report, and readable errors with exit code 2."""
+reasons per site, printed solve report, and readable errors with exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def small_inputs(tmp_path: Path) -> dict[str, Path]:
-    """A small region as files: a layer table, own stores with sales, competitors, shops."""
+    """Return a small region as files: a layer table, own stores with sales, competitors, shops."""
     rng = np.random.default_rng(5)
     lat, lng = rng.uniform(22.50, 22.62, 3000), rng.uniform(113.90, 114.05, 3000)
     stores = pd.DataFrame({"store_id": [f"S{i}" for i in range(8)],

@@ -27,7 +27,7 @@ def db_url(tmp_path: Path) -> str:
 
 
 def _mixed_frame() -> pd.DataFrame:
-    """A table with every dtype the app saves, plus a named index."""
+    """Return a table with every dtype the app saves, plus a named index."""
     frame = pd.DataFrame({
         "cell": np.array([0x881F1D4A8BFFFFF, 0x881F1D4A8DFFFFF, 0x881F1D4A89FFFFF], dtype="uint64"),
         "units": np.array([3, -1, 0], dtype="int32"),

@@ -1,5 +1,6 @@
 """The same week through ``xingtu allocate`` and through the app's Allocation page gives the same
-plan record: fingerprint, sheets, file name, saved lines, KPIs and warehouse figures."""
+plan record: fingerprint, sheets, file name, saved lines, KPIs and warehouse figures.
+"""
 
 from __future__ import annotations
 

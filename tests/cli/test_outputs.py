@@ -1,5 +1,6 @@
 """A run's files and its database row commit together or not at all; workbooks hold no formula;
-exit codes and ``--version``."""
+exit codes and ``--version``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Scale-out on Dask: the partitioned layer build equals the single-machine one, and errors name
-the partition or file."""
+the partition or file.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from geodata._validate import SCHEMAS, Column, Schema, register_schema, schema_o
 
 
 def _good_frame(schema: Schema, n: int = 3) -> pd.DataFrame:
-    """A small table satisfying ``schema`` (built from the schema itself)."""
+    """Return a small table satisfying ``schema`` (built from the schema itself)."""
     columns: dict[str, object] = {}
     for column in schema.columns:
         if column.type == "date":

@@ -31,7 +31,7 @@ def random_instance(seed: int, n_clients: int = 40, n_candidates: int = 9, densi
 
 
 def huff_value(share, weights, sites):
-    """Captured demand written out independently, ``share == 1`` capturing the client whole."""
+    """Return the captured demand, written out independently (``share == 1``: all of it)."""
     chosen = share[:, list(sites)]
     whole = (chosen >= 1.0).any(axis=1)
     safe = np.where(chosen >= 1.0, 0.0, chosen)

@@ -22,7 +22,7 @@ SOLVERS = available_solvers()
 
 
 def knapsack() -> MipProblem:
-    """max 5a + 4b + 3c  s.t. 2a + 3b + c <= 5, a, b, c binary: optimum 9 (a, c) ... or (a, b)."""
+    """Max 5a + 4b + 3c  s.t. 2a + 3b + c <= 5, a, b, c binary: optimum 9 (a, c) ... or (a, b)."""
     return MipProblem(
         objective=np.array([5.0, 4.0, 3.0]),
         matrix=sp.csr_array(np.array([[2.0, 3.0, 1.0]])),

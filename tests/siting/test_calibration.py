@@ -1,5 +1,6 @@
 """Calibration of demand weights and Huff exponents: recovery of known parameters, honest
-held-out skill, defaults without sales, and the demo stores."""
+held-out skill, defaults without sales, and the demo stores.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Survey statuses, candidate lists, exclusion areas and restrictions reach the siting models
-through the library API (run_site_selection(decisions=...))."""
+through the library API (run_site_selection(decisions=...)).
+"""
 
 from __future__ import annotations
 

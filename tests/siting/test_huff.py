@@ -1,5 +1,6 @@
 """Huff gravity model: the textbook example, share invariants, sparse = dense, and the
-cannibalisation accounting identities."""
+cannibalisation accounting identities.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Member value: RFM scores and expected value against hand-computed values, the per-cell layer
-preserves the total, and the layer enters battlefields and the site score."""
+preserves the total, and the layer enters battlefields and the site score.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Repair-shop siting: poorly rated shops do not cover, coverage invariants, known optima by
-enumeration, errors, and the demo region."""
+enumeration, errors, and the demo region.
+"""
 
 from __future__ import annotations
 

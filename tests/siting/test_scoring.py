@@ -1,5 +1,6 @@
 """Site scores: normalisation, exact additivity of contributions, smoothing, explanations,
-battlefield ranking and error messages."""
+battlefield ranking and error messages.
+"""
 
 from __future__ import annotations
 

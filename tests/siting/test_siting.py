@@ -1,5 +1,6 @@
 """Store siting runs: known optima by enumeration, coverage and sales accounting, budget,
-score breakdown, errors, and the demo region."""
+score breakdown, errors, and the demo region.
+"""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ DEFAULT_OUT = Path("out/demo")
 
 
 def region_summary(region: object) -> str:
-    """A few lines describing a demo region (stores, competitors, SKUs, sales rows...)."""
+    """Return a few lines describing a demo region (stores, competitors, SKUs, sales rows...)."""
     stores = region.stores
     sales = region.sales
     channels = ", ".join(f"{name} {count}" for name, count in

@@ -32,7 +32,7 @@ def commit_layers(claim: OutputClaim, table: pd.DataFrame, path: Path) -> Path:
 
 
 def summary(table: pd.DataFrame, seconds: float, path: Path | None = None) -> str:
-    """A few lines describing a layer table: cells, columns, totals and time.
+    """Return a few lines describing a layer table: cells, columns, totals and time.
 
     Examples
     --------
@@ -78,7 +78,7 @@ def read_inputs(files: dict[str, Path | str | None]) -> dict[str, object]:
 
 
 def parse_user_layer(text: str) -> UserLayer:
-    """A user layer from ``NAME=PATH[,COLUMN[,HOW]]`` (HOW: sum, count or mean; default sum).
+    """Return a user layer from ``NAME=PATH[,COLUMN[,HOW]]`` (HOW: sum, count or mean; default sum).
 
     Examples
     --------

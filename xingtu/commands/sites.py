@@ -1,4 +1,6 @@
-"""``xingtu sites`` and ``xingtu repair-sites``: choose new store / repair-shop sites and write
+"""``xingtu sites`` and ``xingtu repair-sites``: new store and repair-shop sites.
+
+``xingtu sites`` and ``xingtu repair-sites``: choose new store / repair-shop sites and write
 them with the reasons for each.
 
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
