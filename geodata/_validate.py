@@ -97,6 +97,10 @@ def _count(name: str, description: str, required: bool = True) -> Column:
     return Column(name, "number", required=required, minimum=0, description=description)
 
 
+def _units(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, "integer", required=required, minimum=0, description=description)
+
+
 _POINT_ID = "one row per {}; ids must be unique"
 SCHEMAS: dict[str, Schema] = {}
 
@@ -161,15 +165,15 @@ for _schema in (
     Schema("stock", (
         Column("location_id", "id"),
         Column("sku", "id"),
-        _count("on_hand", "units on hand"),
-        _count("in_transit", "units in transit", required=False),
+        _units("on_hand", "units on hand"),
+        _units("in_transit", "units in transit", required=False),
     ), geometry=None, unique_together=(("location_id", "sku"),),
         description="stock per store or warehouse and SKU"),
     Schema("sales", (
         Column("date", "date"),
         Column("store_id", "id"),
         Column("sku", "id"),
-        _count("units", "units sold"),
+        _units("units", "units sold"),
     ), geometry=None, unique_together=(("date", "store_id", "sku"),),
         description="sales per day (or week), store and SKU"),
     Schema("repair_shops", (
@@ -181,6 +185,7 @@ for _schema in (
         Column("origin", "id"),
         Column("destination", "id"),
         _count("cost_per_unit", "transport cost per unit in CNY"),
+        _count("distance_km", "road distance in km", required=False),
         _count("lead_time_days", "days from dispatch to arrival", required=False),
         _count("capacity", "units per week", required=False),
     ), geometry=None, unique_together=(("origin", "destination"),),

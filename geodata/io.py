@@ -165,7 +165,7 @@ def _read_excel(path: Path, source: str, sheet: str | None) -> pd.DataFrame:
         workbook = openpyxl.load_workbook(path, read_only=True)
         sheets = list(workbook.sheetnames)
         workbook.close()
-    except Exception as exc:  # noqa: BLE001 - any failure to open becomes a readable problem
+    except Exception as exc:  # any failure to open becomes a readable problem
         raise _problem_error(source, f"the workbook could not be opened ({exc})",
                              "check that it is a valid .xlsx file (not .xls or a renamed CSV)"
                              ) from exc
@@ -332,7 +332,7 @@ def _read_osm_features(path: PathLike) -> gpd.GeoDataFrame:
                              "check the path of the .osm.pbf extract")
     try:
         features = pyrosm.OSM(str(path)).get_pois(custom_filter=_OSM_FILTER)
-    except Exception as exc:  # noqa: BLE001 - a damaged extract fails deep inside the decoder
+    except Exception as exc:  # a damaged extract fails deep inside the decoder
         raise _problem_error(path.name, f"the OpenStreetMap extract could not be decoded "
                                         f"({type(exc).__name__}); the file is truncated or not a "
                                         ".osm.pbf file",

@@ -5,6 +5,8 @@ Each group of commands lives in its own module under :mod:`xingtu.commands` and 
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from .commands import allocate, demo, layers, sites
@@ -21,6 +23,13 @@ for _module in (demo, layers, sites, allocate):
     _module.register(app)
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: object = None, line: str | None = None) -> None:
+    """Print a warning as one readable line on the console (``Warning: ...``), without its source."""
+    typer.echo(f"Warning: {message}", err=True)
+
+
 def main() -> None:
     """Entry point of the ``xingtu`` console script."""
+    warnings.showwarning = show_warning
     app()

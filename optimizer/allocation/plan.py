@@ -24,11 +24,12 @@ import pandas as pd
 from ..errors import InputError
 from ..results import SolveReport
 from .forecast import forecast_demand, week_start, weekly_history
-from .inputs import check_inventory_tables
+from .inputs import InventoryTables, prepare_inventory_tables
 from .kpis import allocation_kpis
 from .lanes import LaneCosts, lanes_from_locations
 from .model import AllocationProblem, problem_from_frames
 from .safety_stock import demand_quantile
+from .sizing import check_model_size
 from .solve import AllocationResult, solve_allocation
 
 
@@ -105,9 +106,10 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     """
     settings = settings or PlanSettings()
     ship_day = week_start(week)
-    problem, without_history = week_problem(
+    problem, inputs = _week_problem(
         stores=stores, warehouses=warehouses, skus=skus, sales=sales, stock=stock, week=week,
         lanes=lanes, settings=settings, sources=sources)
+    stores, without_history = inputs.stores, inputs.without_history
     result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
                               workers=workers)
     kpis, warehouse_table = allocation_kpis(problem, result)
@@ -128,9 +130,23 @@ def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.Dat
     Parameters are those of :func:`plan_week`. Returns the problem and the stores without any
     sales history (they got the channel-average fallback).
     """
+    problem, inputs = _week_problem(
+        stores=stores, warehouses=warehouses, skus=skus, sales=sales, stock=stock, week=week,
+        lanes=lanes, settings=settings, sources=sources)
+    return problem, inputs.without_history
+
+
+def _week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,
+                  sales: pd.DataFrame, stock: pd.DataFrame, week: str,
+                  lanes: pd.DataFrame | None, settings: PlanSettings | None,
+                  sources: dict[str, str] | None) -> tuple[AllocationProblem, InventoryTables]:
     settings = settings or PlanSettings()
-    without_history = check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
-                                             stock=stock, sales=sales, sources=sources)
+    inputs = prepare_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
+                                      stock=stock, sales=sales, lanes=lanes, week=week,
+                                      sources=sources)
+    stores, warehouses, skus = inputs.stores, inputs.warehouses, inputs.skus
+    stock, sales, lanes = inputs.stock, inputs.sales, inputs.lanes
+    without_history = inputs.without_history
     keys, history, _ = weekly_history(sales, week=week, weeks=settings.history_weeks)
     forecast = pd.concat([keys, forecast_demand(history, quantile=settings.service_level)],
                          axis=1)
@@ -149,7 +165,8 @@ def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.Dat
                                   truck_capacity=settings.truck_capacity_l,
                                   min_transfer_units=settings.min_transfer_units,
                                   max_cross_region_share=settings.max_cross_region_share)
-    return problem, without_history
+    check_model_size(problem)
+    return problem, inputs
 
 
 def input_fingerprint(tables: Mapping[str, pd.DataFrame], parameters: Mapping[str, object],
