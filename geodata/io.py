@@ -143,8 +143,8 @@ def _refuse_url(path: PathLike, fix: str) -> None:
     text = os.fspath(path)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise _problem_error(text, f"a {scheme}:// address cannot be read from this machine's "
-                                   "disk", fix)
+        raise _problem_error(text, f"this is a remote address ({scheme}://), which cannot be "
+                                   "read from this machine's disk", fix)
 
 
 def _read_csv(path: Path, source: str) -> pd.DataFrame:

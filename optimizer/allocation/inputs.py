@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -52,16 +53,32 @@ OUTLIER_MIN_ROWS = 20
 STALE_HISTORY_WEEKS = 52
 """A week planned this many weeks or more after the last sale gets a warning."""
 
-_NUMBERS: dict[str, tuple[tuple[str, bool, bool, float], ...]] = {
-    # table: (column, required, whole units, minimum)
-    "warehouses": (("daily_throughput", True, False, 0.0), ("service_radius_km", True, False, 0.0)),
-    "skus": (("unit_cost", True, False, 0.0), ("margin", False, False, 0.0),
-             ("volume_l", False, False, 0.0), ("case_size", False, True, 1.0)),
-    "stock": (("on_hand", True, True, 0.0), ("in_transit", False, True, 0.0)),
-    "sales": (("units", True, True, 0.0),),
-    "lanes": (("cost_per_unit", True, False, 0.0), ("lead_time_days", False, False, 0.0),
-              ("distance_km", False, False, 0.0), ("capacity", False, False, 0.0)),
+class NumberRule(NamedTuple):
+    """What one numeric column of an allocation table must hold."""
+
+    column: str
+    required: bool
+    whole: bool
+    minimum: float
+    maximum: float
+
+
+NUMBER_RULES: dict[str, tuple[NumberRule, ...]] = {
+    "warehouses": (NumberRule("daily_throughput", True, False, 0, 1e8),
+                   NumberRule("service_radius_km", True, False, 0, 5_000)),
+    "skus": (NumberRule("unit_cost", True, False, 0, 1e7), NumberRule("margin", False, False, 0, 1e7),
+             NumberRule("volume_l", False, False, 0, 10_000),
+             NumberRule("case_size", False, True, 1, 10_000)),
+    "stock": (NumberRule("on_hand", True, True, 0, 1e9), NumberRule("in_transit", False, True, 0, 1e9)),
+    "sales": (NumberRule("units", True, True, 0, 1e9),),
+    "lanes": (NumberRule("cost_per_unit", True, False, 0, 1e5),
+              NumberRule("lead_time_days", False, False, 0, 365),
+              NumberRule("distance_km", False, False, 0, 20_000),
+              NumberRule("capacity", False, False, 0, 1e9)),
 }
+"""Range of every numeric column the plan reads (inclusive); values outside are refused as
+implausible (a wrong unit or a typing error), so no input value can overflow the solver's
+integer costs or size an array."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +141,7 @@ def prepare_inventory_tables(*, stores: pd.DataFrame, warehouses: pd.DataFrame,
     frames = {"stores": stores, "warehouses": warehouses, "skus": skus, "stock": stock,
               "sales": sales, "lanes": lanes}
     problems: list[Problem] = []
-    for table, columns in _NUMBERS.items():
+    for table, columns in NUMBER_RULES.items():
         frame = frames[table]
         if frame is not None:
             problems += _number_problems(frame, columns, names[table])
@@ -139,7 +156,8 @@ def prepare_inventory_tables(*, stores: pd.DataFrame, warehouses: pd.DataFrame,
     stock = _with_defaults(stock, "stock", names["stock"])
     if lanes is not None:
         lanes = _lanes_with_defaults(lanes, stores, warehouses, names["lanes"])
-    sales = _capped_outliers(sales, names["sales"])
+    warehouses = _numeric(warehouses, "warehouses")
+    sales = _capped_outliers(_numeric(sales, "sales"), names["sales"])
     _warn_no_demand(stores, without_history, names["stores"])
     _warn_no_warehouse_capacity(warehouses, names["warehouses"])
     if week is not None:
@@ -218,10 +236,10 @@ def check_inventory_tables(*, stores: pd.DataFrame, warehouses: pd.DataFrame,
     return [s for s in store_ids if s not in with_history]
 
 
-def _number_problems(frame: pd.DataFrame, columns: tuple[tuple[str, bool, bool, float], ...],
+def _number_problems(frame: pd.DataFrame, rules: tuple[NumberRule, ...],
                      source: str) -> list[Problem]:
     problems: list[Problem] = []
-    for column, required, whole, minimum in columns:
+    for column, required, whole, minimum, maximum in rules:
         if column not in frame.columns:
             if required:
                 problems.append(Problem(source, f"required column `{column}` is missing",
@@ -242,11 +260,21 @@ def _number_problems(frame: pd.DataFrame, columns: tuple[tuple[str, bool, bool, 
         word = "negative" if minimum == 0 else f"below {minimum:g}"
         _rows(problems, source, column, np.flatnonzero(finite & (values < minimum)), values,
               f"value is {word}", f"`{column}` must be at least {minimum:g}")
+        _rows(problems, source, column, np.flatnonzero(finite & (values > maximum)), values,
+              f"value is above {maximum:g}, more than any real {column}",
+              "check the unit and the digits (see docs/data.md for each column's range)")
         if whole:
             _rows(problems, source, column,
                   np.flatnonzero(finite & (np.floor(values) != values)), values,
                   "value is not a whole number", "units are whole: round to a whole number")
     return problems
+
+
+def _numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The checked numeric columns as numbers (a column of text cells read as objects)."""
+    columns = {rule.column: pd.to_numeric(frame[rule.column], errors="coerce")
+               for rule in NUMBER_RULES.get(table, ()) if rule.column in frame.columns}
+    return frame.assign(**columns) if columns else frame
 
 
 def _date_problems(sales: pd.DataFrame, source: str) -> list[Problem]:
@@ -261,14 +289,26 @@ def _date_problems(sales: pd.DataFrame, source: str) -> list[Problem]:
 
 
 def _with_defaults(frame: pd.DataFrame, table: str, source: str) -> pd.DataFrame:
-    missing = {c: v for c, v in OPTIONAL_DEFAULTS[table].items() if c not in frame.columns}
-    if not missing:
-        return frame
-    _warn(f"{source}: no {_listing(missing)} column; assumed "
-          + ", ".join(f"{c} = {v!r}" for c, v in missing.items())
-          + " for every row (the documented defaults, docs/data.md). Add the column to plan with "
-          "real values.")
-    return frame.assign(**missing)
+    frame = _numeric(frame, table)
+    defaults = OPTIONAL_DEFAULTS[table]
+    missing = {c: v for c, v in defaults.items() if c not in frame.columns}
+    if missing:
+        _warn(f"{source}: no {_listing(missing)} column; assumed "
+              + ", ".join(f"{c} = {v!r}" for c, v in missing.items())
+              + " for every row (the documented defaults, docs/data.md). Add the column to plan "
+              "with real values.")
+        frame = frame.assign(**missing)
+    for column, value in defaults.items():
+        if column in missing or column in ("channel",):
+            continue  # a store without a channel is reported by _warn_no_demand
+        blank = frame[column].isna().to_numpy()
+        if blank.any():
+            rows = np.flatnonzero(blank)
+            more = f" and {rows.size - 1} more rows" if rows.size > 1 else ""
+            _warn(f"{source}, column `{column}`, row {rows[0] + 1}{more}: the cell is empty; "
+                  f"assumed {value!r} (the documented default, docs/data.md).")
+            frame = frame.assign(**{column: frame[column].where(~blank, value)})
+    return frame
 
 
 def _warehouses_with_region(warehouses: pd.DataFrame, stores: pd.DataFrame,
