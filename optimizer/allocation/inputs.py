@@ -271,7 +271,7 @@ def _number_problems(frame: pd.DataFrame, rules: tuple[NumberRule, ...],
 
 
 def _numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """The checked numeric columns as numbers (a column of text cells read as objects)."""
+    """Return the checked numeric columns as numbers (text cells read as objects become NaN)."""
     columns = {rule.column: pd.to_numeric(frame[rule.column], errors="coerce")
                for rule in NUMBER_RULES.get(table, ()) if rule.column in frame.columns}
     return frame.assign(**columns) if columns else frame

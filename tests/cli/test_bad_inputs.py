@@ -429,7 +429,13 @@ def test_random_corruptions_give_an_input_error_or_a_valid_plan(region, corrupti
 def test_size_estimate_counts_the_networks_arcs(region) -> None:
     """The estimate made before the build counts exactly the unit arcs the build makes, and at
     least every lane arc (the build prunes lanes that cannot pay)."""
-    from optimizer.allocation.model import ARC_LANE, ARC_OVERFLOW, ARC_KEEP, ARC_SEGMENT, build_network
+    from optimizer.allocation.model import (
+        ARC_KEEP,
+        ARC_LANE,
+        ARC_OVERFLOW,
+        ARC_SEGMENT,
+        build_network,
+    )
     from optimizer.allocation.plan import week_problem
     from optimizer.allocation.sizing import estimate_model_size
 
