@@ -477,3 +477,31 @@ def test_model_size_limit_is_honoured(region) -> None:
     assert check_model_size(problem, max_bytes=size.bytes) == size
     with pytest.raises(InputError, match="more than the"):
         check_model_size(problem, max_bytes=size.bytes - 1)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(corruptions())
+def test_random_corruptions_of_files_never_give_a_traceback(tables, tmp_path_factory,
+                                                            corruption) -> None:
+    """The same corruptions written to CSV files and run through ``xingtu allocate``: exit 2 with
+    a message naming a file, or exit 0 with a plan file of whole, positive quantities."""
+    kind, action, column, value, row = corruption
+    folder = tmp_path_factory.mktemp("corrupt")
+    files = _csv(tables, folder, **{kind: _corrupt(tables, *corruption)[kind]})
+    out = folder / "plan.csv"
+    args = ["allocate", "--week", WEEK, "--out", str(out), "--database",
+            f"sqlite:///{folder / 'plans.db'}", "--time-limit", "5"]
+    args += [arg for name, path in files.items() for arg in (f"--{name}", str(path))]
+    result = _invoke(args)
+    assert "Traceback" not in result.output
+    assert result.exc_info is None or result.exc_info[0] is SystemExit, result.output
+    if result.exit_code == 2:
+        # The broken file, or (a dropped row) the file whose rows now name a missing id.
+        assert re.search(r"\w+\.csv, column `[^`]+`", result.output), result.output
+        assert not out.exists()
+    else:
+        assert result.exit_code == 0, result.output
+        lines = pd.read_csv(out)
+        assert (lines["quantity"] > 0).all()
+        assert (lines["quantity"] == lines["quantity"].round()).all()
