@@ -12,6 +12,7 @@ kinds with :func:`register_schema` and validate through the same function.
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._errors import InputDataError, Problem, problem_at_rows
+from ._errors import InputDataError, InputWarning, Problem, problem_at_rows
 
 ColumnType = Literal["id", "text", "number", "integer", "date"]
 GeometryKind = Literal["point", "polygon", "line", "any"]
@@ -46,6 +47,10 @@ class Column:
         Allowed range for numbers (inclusive).
     unique
         Whether values must not repeat (ids).
+    outlier_factor
+        Values above this many times the column's median (of positive values) are accepted with
+        an :class:`~optimizer.errors.InputWarning` naming the rows (a slipped digit, or a real
+        extreme the user should confirm).
     choices
         Allowed values for a text column.
     description
@@ -60,6 +65,7 @@ class Column:
     unique: bool = False
     choices: tuple[str, ...] | None = None
     description: str = ""
+    outlier_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,8 @@ for _schema in (
         Column("poi_id", "id", unique=True, required=False),
         Column("category", "text"),
     ), description="points of interest by category"),
-    Schema("footfall", (_count("count", "people counted at the point"),),
+    Schema("footfall", (Column("count", minimum=0, description="people counted at the point",
+                               outlier_factor=1000.0),),
            description="footfall counts at points"),
     Schema("customers", (
         Column("customer_id", "id", unique=True, required=False),
@@ -269,7 +276,27 @@ def validate(frame: pd.DataFrame, kind: str, *, source: str = "input") -> pd.Dat
     problems += _check_values(frame, schema, source)
     if problems:
         raise InputDataError(problems, source)
+    _warn_extremes(frame, schema, source)
     return frame
+
+
+def _warn_extremes(frame: pd.DataFrame, schema: Schema, source: str) -> None:
+    for column in schema.columns:
+        if column.outlier_factor is None or column.name not in frame.columns:
+            continue
+        values = frame[column.name].to_numpy(dtype=np.float64)
+        positive = values[values > 0]
+        if positive.size == 0:
+            continue
+        limit = column.outlier_factor * max(float(np.median(positive)), 1.0)
+        rows = np.flatnonzero(values > limit)
+        if rows.size:
+            more = f" and {rows.size - 1} more rows" if rows.size > 1 else ""
+            warnings.warn(f"{source}, column `{column.name}`, row {rows[0] + 1}{more}: "
+                          f"{values[rows[0]]:,.0f} is more than {column.outlier_factor:g} times "
+                          f"the column's median ({limit / column.outlier_factor:,.0f}); kept as "
+                          "it is. Check it if it is not a real extreme.", InputWarning,
+                          stacklevel=2)
 
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> list[Problem]:

@@ -505,3 +505,12 @@ def test_random_corruptions_of_files_never_give_a_traceback(tables, tmp_path_fac
         lines = pd.read_csv(out)
         assert (lines["quantity"] > 0).all()
         assert (lines["quantity"] == lines["quantity"].round()).all()
+
+
+def test_layers_accepts_an_extreme_footfall_count_with_a_warning(tmp_path: Path) -> None:
+    out = tmp_path / "layers.parquet"
+    result = _invoke(["layers", *_footfall([30, 20, 5_000_000])(tmp_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Warning: footfall.parquet, column `count`, row 3: 5,000,000 is more than" \
+        in result.output
+    assert out.exists()

@@ -195,3 +195,12 @@ def test_coordinates_that_do_not_fit_the_stated_crs_name_the_likely_one() -> Non
         validate(degrees.to_crs("EPSG:3857").set_crs("EPSG:4326", allow_override=True), "stores")
     utm = validate(degrees.to_crs("EPSG:32649"), "stores")  # a real projection is reprojected
     assert np.allclose(utm.geometry.x, [113.9, 114.1])
+
+
+def test_extreme_footfall_counts_are_kept_with_a_warning() -> None:
+    from optimizer.errors import InputWarning
+
+    frame = pd.DataFrame({"count": [30.0, 25.0, 2_000_000.0, 40.0], "lat": 22.5, "lng": 114.0})
+    with pytest.warns(InputWarning, match=r"ff.csv, column `count`, row 3: 2,000,000 is more than"):
+        checked = validate(frame, "footfall", source="ff.csv")
+    assert checked["count"].tolist() == [30.0, 25.0, 2_000_000.0, 40.0]
