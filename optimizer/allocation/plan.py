@@ -9,7 +9,11 @@ Documented fallbacks:
 * a store without any sales history gets, per SKU, the average forecast of the stores of its
   channel that have history (listed in ``kpis["stores_without_history"]``);
 * in-transit stock is assumed to arrive before the planned week and counts as stock;
-* warehouses keep ``warehouse_reserve_share`` of their stock (default 0).
+* warehouses keep ``warehouse_reserve_share`` of their stock (default 0);
+* optional columns missing from the tables take the defaults of
+  :data:`optimizer.allocation.inputs.OPTIONAL_DEFAULTS`, and a sales row far above its store's
+  usual is capped (:func:`optimizer.allocation.inputs.prepare_inventory_tables`), each with an
+  :class:`~optimizer.errors.InputWarning`.
 """
 
 from __future__ import annotations
