@@ -160,7 +160,7 @@ def show_error(error: BaseException, *, what: str) -> None:
             st.markdown(f"- {reason}")
         return
     problems = getattr(error, "problems", None)
-    if problems is not None and hasattr(error, "to_records"):
+    if problems and hasattr(error, "to_records"):
         st.error(f"**{what}: the file has {len(problems)} problem(s).** Fix them and upload again.")
         records = pd.DataFrame(error.to_records())
         # Values of different types in one column: shown as text.

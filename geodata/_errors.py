@@ -1,138 +1,16 @@
-"""Errors of the data layer: one error per input, listing every problem found in it.
+"""Errors of the data layer: the public input error of :mod:`optimizer.errors`.
 
-An :class:`InputDataError` carries a list of :class:`Problem` records (file, column, row, value,
-message, fix) so a command line, a log or a web page can show all of them at once, and a program
-can inspect them.
+Files and tables share one error type, :class:`optimizer.errors.InputError`, which carries a list
+of :class:`~optimizer.errors.Problem` records (file, column, row, value, message, fix).
+``InputDataError`` is the same class under the name the data layer has always used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from optimizer.errors import MAX_ROWS_SHOWN, InputError, InputWarning, Problem, problem_at_rows
 
-from optimizer.errors import XingtuError
+InputDataError = InputError
+"""The public :class:`optimizer.errors.InputError` (one type to catch for every input)."""
 
-MAX_ROWS_SHOWN = 5
-"""How many row numbers one problem lists before it says "and N more"."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one input.
-
-    Attributes
-    ----------
-    source
-        The file (or table name) the problem is in.
-    message
-        What is wrong, in plain words.
-    fix
-        What to do about it.
-    column
-        The column concerned, or ``None`` for the whole table (CRS, empty file).
-    rows
-        Row numbers concerned, counted as a spreadsheet user counts data rows: row 1 is the first
-        row below the header (``frame.iloc[0]``). Empty for a whole-column or whole-file problem.
-    value
-        The offending value (the first one when several rows are concerned).
-    n_rows
-        How many rows are concerned in total (``rows`` may be truncated).
-    """
-
-    source: str
-    message: str
-    fix: str
-    column: str | None = None
-    rows: tuple[int, ...] = ()
-    value: Any = None
-    n_rows: int = 0
-
-    @property
-    def row(self) -> int | None:
-        """The first row concerned, or ``None``."""
-        return self.rows[0] if self.rows else None
-
-    def render(self) -> str:
-        """One readable line (two with the fix) describing the problem.
-
-        Examples
-        --------
-        >>> Problem("stores.csv", "missing value", "fill it in", column="lat", rows=(3,)).render()
-        'stores.csv, column `lat`, row 3: missing value. Fix: fill it in'
-        """
-        where = [self.source]
-        if self.column is not None:
-            where.append(f"column `{self.column}`")
-        if self.rows:
-            shown = ", ".join(str(r) for r in self.rows[:MAX_ROWS_SHOWN])
-            total = max(self.n_rows, len(self.rows))
-            more = f" and {total - MAX_ROWS_SHOWN} more" if total > MAX_ROWS_SHOWN else ""
-            where.append(f"row{'s' if total > 1 else ''} {shown}{more}")
-        value = f" (value {self.value!r})" if self.value is not None else ""
-        return f"{', '.join(where)}: {self.message}{value}. Fix: {self.fix}"
-
-
-def problem_at_rows(source: str, column: str | None, positions: Sequence[int] | Iterable[int],
-                    values: Sequence[Any] | None, message: str, fix: str) -> Problem:
-    """Build a :class:`Problem` for many rows from 0-based positions, keeping the first few.
-
-    Positions are turned into row numbers (position 0 is row 1, the first row below the header).
-
-    Examples
-    --------
-    >>> p = problem_at_rows("a.csv", "x", [0, 4], [5, 6], "too big", "shrink it")
-    >>> p.rows, p.n_rows
-    ((1, 5), 2)
-    """
-    rows = [int(r) + 1 for r in positions]
-    first = None
-    if values is not None and len(values):
-        first = values[0]
-        if hasattr(first, "item"):
-            first = first.item()
-    return Problem(source=source, message=message, fix=fix, column=column,
-                   rows=tuple(rows[:MAX_ROWS_SHOWN]), value=first, n_rows=len(rows))
-
-
-class InputDataError(XingtuError):
-    """An input file or table has problems; ``problems`` lists every one of them.
-
-    Parameters
-    ----------
-    problems
-        Every problem found, in the order the checks ran.
-    source
-        The file or table the problems are in (used in the headline).
-
-    Examples
-    --------
-    >>> err = InputDataError([Problem("s.csv", "missing value", "fill it in", "lat", (1,))], "s.csv")
-    >>> print(err)
-    s.csv: 1 problem found
-      1. s.csv, column `lat`, row 1: missing value. Fix: fill it in
-    """
-
-    def __init__(self, problems: Sequence[Problem], source: str = "input") -> None:
-        self.problems = list(problems)
-        self.source = source
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        """Return the multi-line message: a headline, then one numbered line per problem."""
-        count = len(self.problems)
-        lines = [f"{self.source}: {count} problem{'s' if count != 1 else ''} found"]
-        lines += [f"  {i}. {p.render()}" for i, p in enumerate(self.problems, start=1)]
-        return "\n".join(lines)
-
-    def to_markdown(self) -> str:
-        """Return the same message as a Markdown list, for a web page."""
-        count = len(self.problems)
-        lines = [f"**{self.source}**: {count} problem{'s' if count != 1 else ''} found", ""]
-        lines += [f"- {p.render()}" for p in self.problems]
-        return "\n".join(lines)
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """Return the problems as plain dictionaries (one per problem), e.g. for a table."""
-        return [{"file": p.source, "column": p.column, "row": p.row, "rows": len(p.rows) and p.n_rows,
-                 "value": p.value, "message": p.message, "fix": p.fix} for p in self.problems]
+__all__ = ["MAX_ROWS_SHOWN", "InputDataError", "InputError", "InputWarning", "Problem",
+           "problem_at_rows"]

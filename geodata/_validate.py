@@ -12,6 +12,7 @@ kinds with :func:`register_schema` and validate through the same function.
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._errors import InputDataError, Problem, problem_at_rows
+from ._errors import InputDataError, InputWarning, Problem, problem_at_rows
 
 ColumnType = Literal["id", "text", "number", "integer", "date"]
 GeometryKind = Literal["point", "polygon", "line", "any"]
@@ -46,6 +47,10 @@ class Column:
         Allowed range for numbers (inclusive).
     unique
         Whether values must not repeat (ids).
+    outlier_factor
+        Values above this many times the column's median (of positive values) are accepted with
+        an :class:`~optimizer.errors.InputWarning` naming the rows (a slipped digit, or a real
+        extreme the user should confirm).
     choices
         Allowed values for a text column.
     description
@@ -60,6 +65,7 @@ class Column:
     unique: bool = False
     choices: tuple[str, ...] | None = None
     description: str = ""
+    outlier_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,10 @@ def _count(name: str, description: str, required: bool = True) -> Column:
     return Column(name, "number", required=required, minimum=0, description=description)
 
 
+def _units(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, "integer", required=required, minimum=0, description=description)
+
+
 _POINT_ID = "one row per {}; ids must be unique"
 SCHEMAS: dict[str, Schema] = {}
 
@@ -132,7 +142,8 @@ for _schema in (
         Column("poi_id", "id", unique=True, required=False),
         Column("category", "text"),
     ), description="points of interest by category"),
-    Schema("footfall", (_count("count", "people counted at the point"),),
+    Schema("footfall", (Column("count", minimum=0, description="people counted at the point",
+                               outlier_factor=1000.0),),
            description="footfall counts at points"),
     Schema("customers", (
         Column("customer_id", "id", unique=True, required=False),
@@ -161,15 +172,15 @@ for _schema in (
     Schema("stock", (
         Column("location_id", "id"),
         Column("sku", "id"),
-        _count("on_hand", "units on hand"),
-        _count("in_transit", "units in transit", required=False),
+        _units("on_hand", "units on hand"),
+        _units("in_transit", "units in transit", required=False),
     ), geometry=None, unique_together=(("location_id", "sku"),),
         description="stock per store or warehouse and SKU"),
     Schema("sales", (
         Column("date", "date"),
         Column("store_id", "id"),
         Column("sku", "id"),
-        _count("units", "units sold"),
+        _units("units", "units sold"),
     ), geometry=None, unique_together=(("date", "store_id", "sku"),),
         description="sales per day (or week), store and SKU"),
     Schema("repair_shops", (
@@ -181,6 +192,7 @@ for _schema in (
         Column("origin", "id"),
         Column("destination", "id"),
         _count("cost_per_unit", "transport cost per unit in CNY"),
+        _count("distance_km", "road distance in km", required=False),
         _count("lead_time_days", "days from dispatch to arrival", required=False),
         _count("capacity", "units per week", required=False),
     ), geometry=None, unique_together=(("origin", "destination"),),
@@ -264,7 +276,27 @@ def validate(frame: pd.DataFrame, kind: str, *, source: str = "input") -> pd.Dat
     problems += _check_values(frame, schema, source)
     if problems:
         raise InputDataError(problems, source)
+    _warn_extremes(frame, schema, source)
     return frame
+
+
+def _warn_extremes(frame: pd.DataFrame, schema: Schema, source: str) -> None:
+    for column in schema.columns:
+        if column.outlier_factor is None or column.name not in frame.columns:
+            continue
+        values = frame[column.name].to_numpy(dtype=np.float64)
+        positive = values[values > 0]
+        if positive.size == 0:
+            continue
+        limit = column.outlier_factor * max(float(np.median(positive)), 1.0)
+        rows = np.flatnonzero(values > limit)
+        if rows.size:
+            more = f" and {rows.size - 1} more rows" if rows.size > 1 else ""
+            warnings.warn(f"{source}, column `{column.name}`, row {rows[0] + 1}{more}: "
+                          f"{values[rows[0]]:,.0f} is more than {column.outlier_factor:g} times "
+                          f"the column's median ({limit / column.outlier_factor:,.0f}); kept as "
+                          "it is. Check it if it is not a real extreme.", InputWarning,
+                          stacklevel=2)
 
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> list[Problem]:
@@ -303,6 +335,13 @@ def _check_values(frame: pd.DataFrame, schema: Schema, source: str) -> list[Prob
                 problems.append(problem_at_rows(
                     source, column.name, rows, raw.to_numpy()[rows], "value is not a number",
                     "write plain numbers (no units or thousands separators)"))
+            infinite = np.isinf(values.to_numpy(dtype=np.float64))
+            if infinite.any():
+                rows = np.flatnonzero(infinite)
+                problems.append(problem_at_rows(
+                    source, column.name, rows, raw.to_numpy()[rows], "value is infinite",
+                    "write a finite number (an empty cell where the column is optional)"))
+                values = values.where(~infinite)
             frame[column.name] = values
         elif column.type == "date":
             values = pd.to_datetime(raw, errors="coerce")
@@ -393,6 +432,10 @@ def _check_geometry(frame: pd.DataFrame, schema: Schema, source: str,
             "save the file with its CRS (e.g. EPSG:4326 for longitude/latitude, or the local "
             "projection it was drawn in) so it can be reprojected"))
         return frame
+    crs_problem = _implausible_crs(frame, source)
+    if crs_problem is not None:
+        problems.append(crs_problem)
+        return frame
     if not frame.crs.equals("EPSG:4326"):
         frame = frame.to_crs("EPSG:4326")
     geometry = frame.geometry.to_numpy()
@@ -406,7 +449,7 @@ def _check_geometry(frame: pd.DataFrame, schema: Schema, source: str,
         rows = np.flatnonzero(invalid)
         reason = shapely.is_valid_reason(geometry[rows[0]])
         problems.append(problem_at_rows(
-            source, "geometry", rows, reason, "geometry is invalid",
+            source, "geometry", rows, [reason], "geometry is invalid",
             "repair it (e.g. `shapely.make_valid` or QGIS 'Fix geometries')"))
     present = ~missing
     types = shapely.get_type_id(geometry)
@@ -419,8 +462,9 @@ def _check_geometry(frame: pd.DataFrame, schema: Schema, source: str,
             f"geometry is not a {schema.geometry}",
             f"{schema.kind} need {schema.geometry} geometries"))
     if schema.geometry == "point" and present.any():
-        x = np.where(present, shapely.get_x(geometry), 0.0)
-        y = np.where(present, shapely.get_y(geometry), 0.0)
+        points = present & (types == 0)
+        x, y = np.zeros(len(geometry)), np.zeros(len(geometry))
+        x[points], y[points] = shapely.get_x(geometry[points]), shapely.get_y(geometry[points])
         _check_ranges(y, x, source, "geometry", "geometry", problems)
     else:
         bounds = shapely.bounds(geometry)
@@ -432,6 +476,45 @@ def _check_geometry(frame: pd.DataFrame, schema: Schema, source: str,
                 source, "geometry", rows, None, "coordinates are outside the Earth",
                 "check the CRS declared in the file"))
     return frame
+
+
+def _implausible_crs(frame: gpd.GeoDataFrame, source: str) -> Problem | None:
+    """Refuse coordinates that cannot be in the CRS the file states, naming the likely CRS.
+
+    Degrees labelled with a projected CRS (metres) would all lie within 180 m of the CRS's
+    origin, in the ocean off Africa for web Mercator; metres labelled with a geographic CRS
+    (degrees) go beyond 180 degrees. Either way the rows would be moved to a wrong place.
+    """
+    geometry = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geometry) | shapely.is_empty(geometry))
+    if not present.any():
+        return None
+    bounds = shapely.bounds(geometry[present])
+    finite = np.isfinite(bounds).all(axis=1)
+    if not finite.any():
+        return None
+    x_low, y_low = bounds[finite, 0].min(), bounds[finite, 1].min()
+    x_high, y_high = bounds[finite, 2].max(), bounds[finite, 3].max()
+    within_degrees = x_low >= -180 and x_high <= 180 and y_low >= -90 and y_high <= 90
+    stated = frame.crs.to_string()
+    if frame.crs.is_projected and within_degrees and max(x_high - x_low, y_high - y_low) > 0:
+        return Problem(
+            source, f"the file says its coordinates are in {stated} (metres), but every "
+            f"coordinate lies within x {x_low:g}..{x_high:g}, y {y_low:g}..{y_high:g}: these "
+            "look like longitude/latitude degrees, i.e. EPSG:4326",
+            "save the file with the CRS the coordinates were written in (EPSG:4326 for degrees; "
+            "in geopandas `set_crs('EPSG:4326', allow_override=True)`)", column="geometry")
+    if frame.crs.is_geographic and not within_degrees:
+        likely = ("EPSG:3857 (web Mercator metres) or a local projection" if
+                  max(abs(x_low), abs(x_high)) <= 20_037_509 and
+                  max(abs(y_low), abs(y_high)) <= 20_048_967 else "a projected CRS in metres")
+        return Problem(
+            source, f"the file says its coordinates are in {stated} (degrees), but they reach "
+            f"x {x_low:g}..{x_high:g}, y {y_low:g}..{y_high:g}, beyond 180 / 90 degrees: they look "
+            f"like {likely}",
+            "save the file with the CRS the coordinates were written in (in geopandas "
+            "`set_crs('EPSG:3857', allow_override=True)` for web Mercator)", column="geometry")
+    return None
 
 
 def _points_from_coordinates(frame: pd.DataFrame, schema: Schema, source: str,
@@ -453,7 +536,7 @@ def _points_from_coordinates(frame: pd.DataFrame, schema: Schema, source: str,
     lat = pd.to_numeric(frame[lat_name], errors="coerce").to_numpy(dtype=np.float64)
     lng = pd.to_numeric(frame[lng_name], errors="coerce").to_numpy(dtype=np.float64)
     for name, values in ((lat_name, lat), (lng_name, lng)):
-        missing = np.isnan(values)
+        missing = ~np.isfinite(values)
         if missing.any():
             rows = np.flatnonzero(missing)
             shown = frame[name].to_numpy()[rows]

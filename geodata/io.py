@@ -87,7 +87,8 @@ def read_table(path: PathLike, *, layer: str | None = None) -> pd.DataFrame:
     >>> read_table(p)["count"].tolist()
     [3]
     """
-    path = Path(path)
+    _refuse_url(path, "read it with the dask engine (`--engine dask`) or copy it to a local file")
+    path, layer = split_layer(path, layer)
     source = path.name or str(path)
     if not path.exists():
         raise _problem_error(source, f"file not found at {path}",
@@ -103,13 +104,82 @@ def read_table(path: PathLike, *, layer: str | None = None) -> pd.DataFrame:
         if kind in ("gpkg", "geojson"):
             return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
         if kind == "csv":
-            return pd.read_csv(path)
-        return pd.read_excel(path, sheet_name=layer or 0)
+            return _read_csv(path, source)
+        return _read_excel(path, source, layer)
     except InputDataError:
         raise
     except Exception as exc:  # any reader failure becomes a readable problem
         raise _problem_error(source, f"the file could not be read ({type(exc).__name__}: "
                                      f"{exc})", f"check that it is a valid {kind} file") from exc
+
+
+def split_layer(path: PathLike, layer: str | None = None) -> tuple[Path, str | None]:
+    """Split ``book.xlsx#Sheet2`` (or ``shops.gpkg#layer``) into the file and the sheet or layer.
+
+    A ``#`` suffix names the workbook sheet or GeoPackage layer wherever only a path can be
+    given (a command-line option, an upload); an explicit ``layer`` wins.
+
+    Examples
+    --------
+    >>> split_layer("in/stores.xlsx#Sheet2")
+    (PosixPath('in/stores.xlsx'), 'Sheet2')
+    >>> split_layer("in/stores.csv")
+    (PosixPath('in/stores.csv'), None)
+    """
+    path = Path(path)
+    if not path.exists() and "#" in path.name:
+        name, _, suffix = path.name.rpartition("#")
+        if Path(name).suffix.lower() in (".xlsx", ".gpkg") and suffix:
+            return path.with_name(name), layer if layer is not None else suffix
+    return path, layer
+
+
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+"""Encodings tried in order for a CSV: UTF-8 (with or without a byte-order mark), then GB18030
+(a superset of GBK and GB2312, the usual export of Chinese spreadsheet software)."""
+
+
+def _refuse_url(path: PathLike, fix: str) -> None:
+    text = os.fspath(path)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise _problem_error(text, f"this is a remote address ({scheme}://), which cannot be "
+                                   "read from this machine's disk", fix)
+
+
+def _read_csv(path: Path, source: str) -> pd.DataFrame:
+    for encoding in CSV_ENCODINGS:
+        try:
+            return pd.read_csv(path, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+    raise _problem_error(source, "the text is neither UTF-8 nor GBK/GB18030 (the encodings "
+                                 "Xingtu reads)",
+                         "save the file as 'CSV UTF-8' (Excel: Save As, CSV UTF-8) and try again")
+
+
+def _read_excel(path: Path, source: str, sheet: str | None) -> pd.DataFrame:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True)
+        sheets = list(workbook.sheetnames)
+        workbook.close()
+    except Exception as exc:  # any failure to open becomes a readable problem
+        raise _problem_error(source, f"the workbook could not be opened ({exc})",
+                             "check that it is a valid .xlsx file (not .xls or a renamed CSV)"
+                             ) from exc
+    if sheet is not None and sheet not in sheets:
+        raise _problem_error(source, f"the workbook has no sheet {sheet!r}",
+                             f"choose one of its sheets: {', '.join(map(repr, sheets))}")
+    frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else sheets[0])
+    if sheet is None and frame.empty and len(frame.columns) == 0 and len(sheets) > 1:
+        raise _problem_error(source, f"the first sheet {sheets[0]!r} of the workbook is empty",
+                             f"choose the sheet with the data (its sheets are "
+                             f"{', '.join(map(repr, sheets))}): name it after the file on the "
+                             f"command line, e.g. `{path.name}#{sheets[1]}`, or pass `layer=` "
+                             "to `read_input`")
+    return frame
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -150,6 +220,31 @@ def read_input(path: PathLike, kind: str, *, layer: str | None = None) -> pd.Dat
                                  f"{kind} as GeoParquet, GeoPackage, GeoJSON or CSV")
         return osm_readers[kind](path)
     return validate(read_table(path, layer=layer), kind, source=Path(path).name)
+
+
+def read_footfall_points(path: PathLike) -> pd.DataFrame:
+    """Read footfall from a Parquet file or folder as ``lat``, ``lng``, ``count``, checked.
+
+    The same checks as :func:`read_footfall` (a missing or text ``count``, negative, missing or
+    infinite counts and coordinates are refused with file, column and row), for the layer build's
+    local engine. A ``s3://`` (or other) address is refused with the engine that can read it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "footfall.parquet"
+    >>> pd.DataFrame({"lat": [22.5], "lng": [114.0], "count": [3]}).to_parquet(p)
+    >>> read_footfall_points(p)["count"].tolist()
+    [3.0]
+    """
+    _refuse_url(path, "the local engine reads files on this machine; pass `--engine dask` (and "
+                      "`--scheduler`) to stream a remote dataset")
+    table = read_table(path)
+    source = Path(path).name or str(path)
+    frame = validate(table, "footfall", source=source)
+    lat, lng = frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy()
+    return pd.DataFrame({"lat": lat, "lng": lng,
+                         "count": frame["count"].to_numpy(dtype=np.float64)})
 
 
 def read_inputs(files: Mapping[str, PathLike | None]) -> dict[str, pd.DataFrame]:
@@ -235,7 +330,14 @@ def _read_osm_features(path: PathLike) -> gpd.GeoDataFrame:
     if not path.exists():
         raise _problem_error(path.name, f"file not found at {path}",
                              "check the path of the .osm.pbf extract")
-    features = pyrosm.OSM(str(path)).get_pois(custom_filter=_OSM_FILTER)
+    try:
+        features = pyrosm.OSM(str(path)).get_pois(custom_filter=_OSM_FILTER)
+    except Exception as exc:  # a damaged extract fails deep inside the decoder
+        raise _problem_error(path.name, f"the OpenStreetMap extract could not be decoded "
+                                        f"({type(exc).__name__}); the file is truncated or not a "
+                                        ".osm.pbf file",
+                             "download the extract again (e.g. from download.geofabrik.de) and "
+                             "check its size against the server's") from exc
     if features is None or len(features) == 0:
         return gpd.GeoDataFrame({"osm_id": [], "name": []}, geometry=[], crs="EPSG:4326")
     features = features.to_crs("EPSG:4326") if features.crs else features.set_crs("EPSG:4326")

@@ -138,7 +138,9 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
         table = points_to_cell_table_dask(source, resolution, values, scheduler=scheduler)
     elif engine == "local":
         if not isinstance(source, pd.DataFrame):
-            source = pd.read_parquet(Path(source), columns=["lat", "lng", "count"])
+            from .io import read_footfall_points
+
+            source = read_footfall_points(source)  # type: ignore[arg-type]
         table = grid.points_to_cell_table(source, resolution, values)
     else:
         raise InputError(f"`engine` must be 'local' or 'dask', got {engine!r}.")

@@ -7,6 +7,7 @@ here. Exit codes: 0 done, 1 a runtime failure, 2 a usage or input error
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated
 
 import typer
@@ -42,6 +43,13 @@ for _module in (demo, layers, sites, allocate, repair_rating):
     _module.register(app)
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: object = None, line: str | None = None) -> None:
+    """Print a warning as one readable line on the console (``Warning: ...``), without its source."""
+    typer.echo(f"Warning: {message}", err=True)
+
+
 def main() -> None:
     """Run the ``xingtu`` console script."""
+    warnings.showwarning = show_warning
     app()

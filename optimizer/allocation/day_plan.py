@@ -54,5 +54,5 @@ def plan_day(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFra
                             stock=stock, start=start, horizon_days=1.0, review_days=1.0,
                             lanes=lanes, settings=settings, sources=sources,
                             arrivals=in_transit)
-    return solve_built(built, label=str(start.date()), stores=stores, settings=settings,
+    return solve_built(built, label=str(start.date()), settings=settings,
                        workers=workers)

@@ -232,9 +232,15 @@ def week_start(week: str) -> pd.Timestamp:
     """
     try:
         year, number = week.split("-W")
-        return pd.Timestamp.fromisocalendar(int(year), int(number), 1)
+        monday = pd.Timestamp.fromisocalendar(int(year), int(number), 1)
     except (ValueError, AttributeError) as exc:
         raise InputError(f"`week` must look like '2026-W48', got {week!r}.") from exc
+    canonical = f"{monday.isocalendar()[0]:04d}-W{monday.isocalendar()[1]:02d}"
+    if week != canonical:
+        # One week, one label: files and saved plans are named by it.
+        raise InputError(f"`week` must be written {canonical!r} (four-digit year, two-digit "
+                         f"week), got {week!r}.")
+    return monday
 
 
 def forecast_demand(history: np.ndarray, *, method: Method = "auto", quantile: float = 0.95,

@@ -17,7 +17,12 @@ Documented fallbacks:
 * the forecast uses 7-day periods ending on the last sales day
   (:func:`optimizer.allocation.forecast.demand_history`), so a history that stops mid-week has
   no short last week;
-* warehouses keep ``warehouse_reserve_share`` of their stock (default 0).
+* warehouses keep ``warehouse_reserve_share`` of their stock (default 0);
+* optional columns missing from the tables take the defaults of
+  :data:`optimizer.allocation.inputs.OPTIONAL_DEFAULTS`, and a sales row far above its store's
+  usual is capped (:func:`optimizer.allocation.inputs.prepare_inventory_tables`), each with an
+  :class:`~optimizer.errors.InputWarning`; a model too large for the machine is refused before
+  it is built (:func:`optimizer.allocation.sizing.check_model_size`).
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ import pandas as pd
 from ..errors import InputError
 from ..results import SolveReport
 from .forecast import demand_history, forecast_demand, week_start
-from .inputs import check_inventory_tables
+from .inputs import prepare_inventory_tables
 from .kpis import allocation_kpis
 from .lanes import LaneCosts, lanes_from_locations
 from .model import AllocationProblem, CrossRegionLanes, problem_from_frames
 from .safety_stock import demand_quantile, project_stock
+from .sizing import check_model_size
 from .solve import AllocationResult, solve_allocation
 
 
@@ -123,8 +129,8 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     built = horizon_problem(stores=stores, warehouses=warehouses, skus=skus, sales=sales,
                             stock=stock, start=week_start(week), horizon_days=7.0,
                             review_days=settings.review_days, lanes=lanes, settings=settings,
-                            sources=sources)
-    return solve_built(built, label=week, stores=stores, settings=settings, workers=workers)
+                            sources=sources, week=week)
+    return solve_built(built, label=week, settings=settings, workers=workers)
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ class BuiltProblem:
 
     problem: AllocationProblem
     without_history: list[str]
+    stores: pd.DataFrame
     forecast: pd.DataFrame
     start: pd.Timestamp
     horizon_days: float
@@ -141,8 +148,8 @@ class BuiltProblem:
     projected_days: int
 
 
-def solve_built(built: BuiltProblem, *, label: str, stores: pd.DataFrame,
-                settings: PlanSettings, workers: int = 1) -> WeeklyPlan:
+def solve_built(built: BuiltProblem, *, label: str, settings: PlanSettings,
+                workers: int = 1) -> WeeklyPlan:
     """Solve a :class:`BuiltProblem` and collect its lines and KPIs into a :class:`WeeklyPlan`."""
     problem = built.problem
     result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
@@ -153,7 +160,7 @@ def solve_built(built: BuiltProblem, *, label: str, stores: pd.DataFrame,
     kpis["sales_history_end"] = str(built.history_end.date())
     kpis["stock_projected_days"] = built.projected_days
     kpis.update({f"solve_{k}": v for k, v in asdict(result.report).items()})
-    lines = _plan_lines(problem, result, built.start, stores)
+    lines = _plan_lines(problem, result, built.start, built.stores)
     return WeeklyPlan(week=label, lines=lines, kpis=kpis, warehouses=warehouse_table,
                       report=result.report, problem=problem, result=result,
                       forecast=built.forecast, settings=settings, ship_day=built.start,
@@ -173,7 +180,7 @@ def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.Dat
     built = horizon_problem(stores=stores, warehouses=warehouses, skus=skus, sales=sales,
                             stock=stock, start=week_start(week), horizon_days=7.0,
                             review_days=settings.review_days, lanes=lanes, settings=settings,
-                            sources=sources)
+                            sources=sources, week=week)
     return built.problem, built.without_history
 
 
@@ -181,7 +188,8 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
                     sales: pd.DataFrame, stock: pd.DataFrame, start: pd.Timestamp,
                     horizon_days: float, review_days: float, lanes: pd.DataFrame | None,
                     settings: PlanSettings, sources: dict[str, str] | None = None,
-                    arrivals: pd.DataFrame | None = None) -> BuiltProblem:
+                    arrivals: pd.DataFrame | None = None, week: str | None = None
+                    ) -> BuiltProblem:
     """Build the problem of a plan that ships on ``start`` and covers ``horizon_days``.
 
     The forecast is made on 7-day periods ending on the last sales day before ``start`` and
@@ -191,8 +199,12 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
     receiver's stock; those arriving after ``start`` also add to its reserve, so they are
     never sent on.
     """
-    without_history = check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
-                                             stock=stock, sales=sales, sources=sources)
+    inputs = prepare_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
+                                      stock=stock, sales=sales, lanes=lanes, week=week,
+                                      sources=sources)
+    stores, warehouses, skus = inputs.stores, inputs.warehouses, inputs.skus
+    stock, sales, lanes = inputs.stock, inputs.sales, inputs.lanes
+    without_history = inputs.without_history
     history = demand_history(sales, before=start, periods=settings.history_weeks)
     forecast = pd.concat([history.keys, forecast_demand(history.history,
                                                         quantile=settings.service_level)],
@@ -220,7 +232,9 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
                                   min_transfer_units=settings.min_transfer_units,
                                   max_cross_region_share=settings.max_cross_region_share,
                                   cross_region_counts=settings.cross_region_counts)
+    check_model_size(problem)
     return BuiltProblem(problem=problem, without_history=without_history, forecast=forecast,
+                        stores=stores,
                         start=start, horizon_days=horizon_days, review_days=review_days,
                         history_end=history.last_day,
                         projected_days=projected_days)

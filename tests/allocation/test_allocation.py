@@ -245,10 +245,14 @@ def test_cross_table_checks_list_every_problem() -> None:
         check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus, stock=stock,
                                sales=sales, sources={"stock": "stock.csv"})
     message = str(caught.value)
-    assert "`stock.csv`, column `location_id`: row 2 ('S7')" in message
-    assert "`stock.csv`, column `sku`: row 3 ('Z')" in message
-    assert "`stock.csv`, column `location_id+sku`: row 1 ('S1/A')" in message
-    assert "`stock.csv`, column `on_hand`: row 3 (-4) is negative" in message
+    # Rows count from 1 (the first data row), as in the file checks.
+    assert "stock.csv, column `location_id`, row 3: the id is not a store or warehouse" in message
+    assert "(value 'S7')" in message
+    assert "stock.csv, column `sku`, row 4: the id is not a SKU of the master data (value 'Z')" \
+        in message
+    assert "stock.csv, column `location_id+sku`, row 2: appears more than once (value 'S1/A')" \
+        in message
+    assert "stock.csv, column `on_hand`, row 4: stock is negative (value -4)" in message
     ok_stock = stock.iloc[[0]]
     assert check_inventory_tables(stores=stores, warehouses=warehouses, skus=skus,
                                   stock=ok_stock, sales=sales) == ["S3"]

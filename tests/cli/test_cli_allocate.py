@@ -82,7 +82,9 @@ def test_bad_inputs_exit_2_with_file_column_row(tmp_path: Path, input_files) -> 
     result = runner.invoke(app, ["allocate", "--week", "2026-W02", "--out", str(out),
                                  "--database", f"sqlite:///{tmp_path / 'p.db'}", *_args(files)])
     assert result.exit_code == 2
-    assert "`stock.csv`, column `sku`: row 3 ('NO-SUCH-SKU')" in result.output
+    # stock.loc[3] is the fourth data row: row 4 (row 1 = the first row under the header).
+    assert "stock.csv, column `sku`, row 4: the id is not a SKU" in result.output
+    assert "'NO-SUCH-SKU'" in result.output
     assert not out.exists()
 
 

@@ -96,3 +96,50 @@ def test_helsinki_competitor_shops(helsinki_pbf: Path) -> None:
     assert shops["competitor_id"].is_unique and shops["brand"].notna().all()
     phones = io.read_osm_competitors(helsinki_pbf, shop_types=["mobile_phone"])
     assert 0 < len(phones) < len(shops)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings_of_chinese_exports(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "stores.csv"
+    path.write_bytes("store_id,name,lat,lng\nS1,深圳福田店,22.54,114.05\n".encode(encoding))
+    stores = io.read_stores(path)
+    assert stores["name"].tolist() == ["深圳福田店"] and list(stores.columns)[0] == "store_id"
+
+
+def test_undecodable_csv_names_the_encodings(tmp_path: Path) -> None:
+    path = tmp_path / "stores.csv"
+    path.write_bytes(b"store_id,lat,lng\n\xff\xfe\xff,22.5,114.0\n")
+    with pytest.raises(InputDataError, match="neither UTF-8 nor GBK/GB18030"):
+        io.read_stores(path)
+
+
+def test_workbook_sheet_by_option_or_after_the_file_name(tmp_path: Path) -> None:
+    book = tmp_path / "skus.xlsx"
+    skus = pd.DataFrame({"sku": ["A"], "category": ["phone"], "unit_cost": [100.0]})
+    with pd.ExcelWriter(book) as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="Cover", index=False)
+        skus.to_excel(writer, sheet_name="Data", index=False)
+    with pytest.raises(InputDataError, match=r"first sheet 'Cover'.*'Cover', 'Data'"):
+        io.read_skus(book)
+    assert io.read_skus(book, layer="Data")["sku"].tolist() == ["A"]
+    assert io.read_skus(f"{book}#Data")["sku"].tolist() == ["A"]
+    with pytest.raises(InputDataError, match="no sheet 'Prices'"):
+        io.read_skus(f"{book}#Prices")
+
+
+def test_remote_paths_and_damaged_extracts_are_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="remote address"):
+        io.read_stores("s3://bucket/stores.parquet")
+    with pytest.raises(InputDataError, match="--engine dask"):
+        io.read_footfall_points("s3://bucket/footfall/")
+    garbage = tmp_path / "x.osm.pbf"
+    garbage.write_bytes(b"\x00\x00\x00\x0dnot a protocol buffer" * 20)
+    with pytest.raises(InputDataError, match="could not be decoded"):
+        io.read_osm_pois(garbage)
+
+
+def test_footfall_parquet_is_checked_like_csv(tmp_path: Path) -> None:
+    path = tmp_path / "ff.parquet"
+    pd.DataFrame({"lat": [22.5, 22.6], "lng": [114.0, 114.1], "count": [3.0, -1.0]}).to_parquet(path)
+    with pytest.raises(InputDataError, match=r"ff.parquet, column `count`, row 2: value is negative"):
+        io.read_footfall_points(path)

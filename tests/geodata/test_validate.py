@@ -149,3 +149,61 @@ def test_error_renders_for_a_web_page_and_as_records() -> None:
                                    "value": -2, "message": "value is negative",
                                    "fix": "use 0 or more"}]
     assert isinstance(error, ValueError)
+
+
+def test_one_input_error_type_for_files_and_tables() -> None:
+    from optimizer.errors import InputError
+
+    assert InputDataError is InputError
+    with pytest.raises(InputError):
+        validate(pd.DataFrame({"count": [1], "lat": [95.0], "lng": [10.0]}), "footfall")
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_numbers_and_coordinates_are_refused_with_row(value: float) -> None:
+    frame = pd.DataFrame({"count": [1.0, value, 2.0], "lat": [22.5, 22.6, value],
+                          "lng": [114.0, 114.1, 114.2]})
+    with pytest.raises(InputDataError) as caught:
+        validate(frame, "footfall", source="ff.csv")
+    rendered = [p.render() for p in caught.value.problems]
+    assert any(r.startswith("ff.csv, column `count`, row 2: value is infinite") for r in rendered)
+    assert any(r.startswith("ff.csv, column `lat`, row 3:") for r in rendered)
+
+
+def test_invalid_geometry_names_the_full_reason() -> None:
+    bow = shapely.Polygon([(113.0, 22.0), (113.1, 22.1), (113.1, 22.0), (113.0, 22.1)])
+    frame = gpd.GeoDataFrame({"population": [1]}, geometry=[bow], crs="EPSG:4326")
+    with pytest.raises(InputDataError) as caught:
+        validate(frame, "population")
+    assert caught.value.problems[0].value == "Self-intersection[113.05 22.05]"
+
+
+def test_empty_point_is_named_not_a_geos_error() -> None:
+    frame = gpd.GeoDataFrame({"store_id": ["S1", "S2"]},
+                             geometry=[shapely.Point(114.0, 22.5), shapely.Point()],
+                             crs="EPSG:4326")
+    with pytest.raises(InputDataError) as caught:
+        validate(frame, "stores", source="stores.gpkg")
+    assert caught.value.problems[0].render().startswith(
+        "stores.gpkg, column `geometry`, row 2: geometry is empty")
+
+
+def test_coordinates_that_do_not_fit_the_stated_crs_name_the_likely_one() -> None:
+    degrees = gpd.GeoDataFrame({"store_id": ["S1", "S2"]},
+                               geometry=[shapely.Point(113.9, 22.5), shapely.Point(114.1, 22.6)],
+                               crs="EPSG:4326")
+    with pytest.raises(InputDataError, match="EPSG:4326"):
+        validate(degrees.set_crs("EPSG:3857", allow_override=True), "stores")
+    with pytest.raises(InputDataError, match="EPSG:3857"):
+        validate(degrees.to_crs("EPSG:3857").set_crs("EPSG:4326", allow_override=True), "stores")
+    utm = validate(degrees.to_crs("EPSG:32649"), "stores")  # a real projection is reprojected
+    assert np.allclose(utm.geometry.x, [113.9, 114.1])
+
+
+def test_extreme_footfall_counts_are_kept_with_a_warning() -> None:
+    from optimizer.errors import InputWarning
+
+    frame = pd.DataFrame({"count": [30.0, 25.0, 2_000_000.0, 40.0], "lat": 22.5, "lng": 114.0})
+    with pytest.warns(InputWarning, match=r"ff.csv, column `count`, row 3: 2,000,000 is more than"):
+        checked = validate(frame, "footfall", source="ff.csv")
+    assert checked["count"].tolist() == [30.0, 25.0, 2_000_000.0, 40.0]
