@@ -33,7 +33,7 @@ UPLOADS_KEY = "uploads"
 
 @st.cache_resource(show_spinner="Loading the demo region…")
 def demo_region() -> Any:
-    """The bundled demo region (built once per server process)."""
+    """Return the bundled demo region (built once per server process)."""
     return demo.load_demo()
 
 
@@ -76,7 +76,7 @@ def layers(resolution: int | None = None) -> pd.DataFrame:
 
 
 def default_resolution() -> int:
-    """The H3 resolution of the analysis grid, from the settings (:mod:`optimizer.settings`)."""
+    """Return the H3 resolution of the analysis grid, from :mod:`optimizer.settings`."""
     return settings.h3_resolution
 
 
@@ -96,7 +96,7 @@ def _store_for(url: str) -> Database:
 
 
 def store() -> Database:
-    """The database of saved scenarios, survey statuses and plans (shared by all sessions)."""
+    """Return the database of saved scenarios, survey statuses and plans (one for all)."""
     return _store_for(database_url())
 
 

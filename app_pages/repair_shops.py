@@ -58,7 +58,7 @@ if assessment is not None:
 
 
 def _show_after_sales() -> None:
-    """The ratings table, the flagged shops and the flagged claims."""
+    """Return the ratings table, the flagged shops and the flagged claims."""
     if assessment is None:
         st.caption("Ratings as given (no repair records in use).")
         return

@@ -59,7 +59,7 @@ def scores_for(key: str, weights: tuple, _layers: pd.DataFrame) -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def calibration_for(key: str, _layers: pd.DataFrame, _stores: pd.DataFrame,
                     _competitors: pd.DataFrame | None) -> object:
-    """The demand model calibrated on the own stores' sales (cached per data)."""
+    """Return the demand model calibrated on the own stores' sales (cached per data)."""
     return calibrate(_layers, _stores, _competitors)
 
 

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.geometry import nearest_km
+
 from . import grid
 
 if TYPE_CHECKING:
@@ -183,14 +185,11 @@ def generate_repairs(region: DemoRegion, *, seed: int = 7, resolution: int = 8,
     quality = np.clip((shops["rating"].to_numpy(np.float64) - 3.9) / 0.8, -3.0, 2.0)
 
     # the shop: one of the three nearest, weighted by exp(-distance / 3 km)
-    from scipy.spatial import cKDTree
-
     k = min(3, len(shops))
-    tree = cKDTree(grid.unit_vectors(shop_lat, shop_lng))
-    chord, nearest = tree.query(grid.unit_vectors(devices["lat"].to_numpy()[device],
-                                                  devices["lng"].to_numpy()[device]), k=k)
-    chord, nearest = chord.reshape(device.size, k), nearest.reshape(device.size, k)
-    weight = np.exp(-chord * 6371.0 / 3.0)
+    km, nearest = nearest_km(devices["lat"].to_numpy()[device], devices["lng"].to_numpy()[device],
+                             shop_lat, shop_lng, k=k)
+    km, nearest = km.reshape(device.size, k), nearest.reshape(device.size, k)
+    weight = np.exp(-km / 3.0)
     pick = (rng.random(device.size)[:, None] > np.cumsum(weight / weight.sum(axis=1,
                                                          keepdims=True), axis=1)).sum(axis=1)
     shop = nearest[np.arange(device.size), np.minimum(pick, k - 1)]

@@ -614,8 +614,9 @@ def bytes_to_frame(data: bytes) -> pd.DataFrame:
 
 
 def json_ready(value: dict) -> dict:
-    """Return ``value`` as it comes back from the database (JSON: numpy numbers become Python
-    numbers, tuples lists, keys strings), so a fresh result and a loaded one compare equal.
+    """Return ``value`` as it comes back from the database, so fresh and loaded results compare.
+
+    Saved as JSON, numpy numbers become Python numbers, tuples lists and keys strings.
 
     Examples
     --------

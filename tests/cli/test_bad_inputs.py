@@ -428,7 +428,8 @@ def test_random_corruptions_give_an_input_error_or_a_valid_plan(region, corrupti
 
 def test_size_estimate_counts_the_networks_arcs(region) -> None:
     """The estimate made before the build counts exactly the unit arcs the build makes, and at
-    least every lane arc (the build prunes lanes that cannot pay)."""
+    least every lane arc (the build prunes lanes that cannot pay).
+    """
     from optimizer.allocation.model import (
         ARC_KEEP,
         ARC_LANE,
@@ -449,7 +450,8 @@ def test_size_estimate_counts_the_networks_arcs(region) -> None:
 
 def test_huge_regular_demand_is_refused_before_any_large_array(region) -> None:
     """A store whose every sale is 10 million units (no outlier against its own history) would
-    need billions of arcs: refused with the store and the fix, in small memory."""
+    need billions of arcs: refused with the store and the fix, in small memory.
+    """
     import tracemalloc
 
     from optimizer.allocation.plan import plan_week
@@ -485,7 +487,8 @@ def test_model_size_limit_is_honoured(region) -> None:
 def test_random_corruptions_of_files_never_give_a_traceback(tables, tmp_path_factory,
                                                             corruption) -> None:
     """The same corruptions written to CSV files and run through ``xingtu allocate``: exit 2 with
-    a message naming a file, or exit 0 with a plan file of whole, positive quantities."""
+    a message naming a file, or exit 0 with a plan file of whole, positive quantities.
+    """
     kind, action, column, value, row = corruption
     folder = tmp_path_factory.mktemp("corrupt")
     files = _csv(tables, folder, **{kind: _corrupt(tables, *corruption)[kind]})
