@@ -109,7 +109,7 @@ def validate_repairs(frame: pd.DataFrame, *, shops: pd.DataFrame | Sequence[str]
     >>> validate_repairs(bad, shops=["R1"], source="r.csv")
     Traceback (most recent call last):
     ...
-    geodata._errors.InputDataError: r.csv: 1 problem found
+    optimizer.errors.InputError: r.csv: 1 problem found
       1. r.csv, column `returned`, row 1: returned before it was received ...
     """
     problems: list[Problem] = []

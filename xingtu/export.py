@@ -76,8 +76,10 @@ def check_week_label(week: object) -> str:
         except ValueError:
             valid = False
     if not valid:
+        short = re.fullmatch(r"(\d{4})-W(\d)", text)
+        hint = f" ('{short[1]}-W0{short[2]}')" if short else ""
         raise InputError(f"`week` is {week!r}; write an ISO week as YYYY-Www with two digits for "
-                         "the week, e.g. '2026-W02' (a week that exists in that year).")
+                         f"the week{hint}, e.g. '2026-W02' (a week that exists in that year).")
     return text
 
 

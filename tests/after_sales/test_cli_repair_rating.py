@@ -65,19 +65,19 @@ def test_repair_sites_demo_uses_the_records(tmp_path: Path) -> None:
     rated = runner.invoke(app, args)
     assert rated.exit_code == 0, rated.output
     assert "Ratings computed from repair records" in rated.output
-    given = runner.invoke(app, [*args, "--given-ratings"])
+    given = runner.invoke(app, [*args, "--given-ratings", "--force"])
     assert given.exit_code == 0, given.output
     assert "Ratings computed" not in given.output
     assert "Expected repairs 5,399 a year" in given.output
 
 
 def test_repair_sites_from_files_with_records(tmp_path: Path, demo_region, demo_repairs) -> None:
-    from geodata.layers import build_layers
+    from geodata.layers import build_layers, save_layers
     from optimizer.after_sales import assess_repair_shops
-    from xingtu.commands.layers import write_layers
 
     table = build_layers(demo_region)
-    layers = write_layers(table, tmp_path / "layers.parquet")
+    layers = tmp_path / "layers.parquet"
+    save_layers(table, layers)
     flat = f"Expected repairs {table['devices_sold'].sum() * 0.08:,.0f} a year"
     expected = assess_repair_shops(demo_repairs.repairs, devices=demo_repairs.devices)
     by_model_and_age = f"Expected repairs {expected.expected_repairs.sum():,.0f} a year"
@@ -90,7 +90,7 @@ def test_repair_sites_from_files_with_records(tmp_path: Path, demo_region, demo_
     devices = tmp_path / "devices.csv"
     demo_repairs.devices.drop(columns="cell").to_csv(devices, index=False)
     base = ["repair-sites", "--layers", str(layers), "--shops", str(shops), "--n-new", "2",
-            "--out", str(tmp_path / "r.csv")]
+            "--out", str(tmp_path / "r.csv"), "--force"]
     given = runner.invoke(app, base)
     assert given.exit_code == 0, given.output
     assert "Ratings computed" not in given.output  # no records given: the given ratings
