@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InfeasibleError, SolverError
-from ..results import SolveReport, relative_gap
+from ..results import SolveReport, SolveStatus, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 from ._base import LocationModel, nearest_open, site_bounds, site_rows, site_rules
 from ._inputs import (
@@ -329,7 +329,8 @@ class PMedian(LocationModel):
         note = f"greedy + interchange plan {value:.6g}"
         heuristic_seconds = time.perf_counter() - started
 
-        def incumbent_result(status: str, bound: float | None, message: str) -> LocationResult:
+        def incumbent_result(status: SolveStatus, bound: float | None, message: str
+                             ) -> LocationResult:
             report = SolveReport(status, value, bound, relative_gap(value, bound),
                                  time.perf_counter() - started, name, f"{note}; {message}")
             assignment, distance = nearest_open(self.reach, incumbent)
@@ -346,7 +347,7 @@ class PMedian(LocationModel):
         if result.objective < value:
             return result
         bound = None if result.bound is None else min(result.bound, value)
-        status = "optimal" if result.status == "optimal" else "feasible"
+        status: SolveStatus = "optimal" if result.status == "optimal" else "feasible"
         return incumbent_result(status, value if status == "optimal" else bound,
                                 result.report.message)
 
