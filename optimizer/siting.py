@@ -46,11 +46,12 @@ DEFAULT_OPENING_COST_CNY = 1_500_000.0
 """Cost of opening one store (fit-out and first-year rent) used with ``budget`` when no
 ``opening_cost`` is given."""
 
-DEFAULT_MAX_CANDIDATES = 2_000
+DEFAULT_MAX_CANDIDATES = 150
 """Best-scoring free cells offered to ``p_median`` and ``market_share`` when ``max_candidates``
-is ``None``: their pairs span the demand model's cut-off distance, so every free cell of a
-region would hold tens of millions of pairs. ``mclp`` gets every free cell (coverage within
-``radius_km`` stays sparse: 25,000 candidates solve in seconds)."""
+is ``None``. ``mclp`` gets every free cell (coverage within ``radius_km`` stays sparse: the
+24,991 free cells of the demo region solve in seconds). The p-median serves every cell with a
+candidate within the demand model's cut-off, so offering remote cells as candidates makes it
+infeasible for a few new sites; market share's pairs span that cut-off too."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -107,7 +107,7 @@ def deadline_after(time_limit: float | None, started: float) -> float:
 
 def combined_report(
     *,
-    sense: str,
+    sense: Literal["min", "max"],
     objective: float,
     bounds: list[float | None],
     mip_gap: float,

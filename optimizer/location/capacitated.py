@@ -279,7 +279,7 @@ class CapacitatedPMedian(LocationModel):
             problem.start = np.concatenate(
                 [plan_values[:m], np.asarray(share_of[r_rows, r_cols]).ravel()])
         build_seconds = time.perf_counter() - build_started
-        remaining = None if limit is None else max(deadline - time.perf_counter(), 1e-3)
+        remaining = None if limit is None else max(deadline - time.perf_counter() - 0.05 * span, 1e-3)
         solution = solve_mip(problem, name, remaining, mip_gap)
         mip_report = solution.report
         if solution.values is None and plan_values is None:

@@ -235,7 +235,7 @@ class MCLP(LocationModel):
                 [plan.astype(float), (count[free] > 0).astype(float)]
             )
         build_seconds = time.perf_counter() - build_started
-        remaining = None if limit is None else max(deadline - time.perf_counter(), 1e-3)
+        remaining = None if limit is None else max(deadline - time.perf_counter() - 0.05 * span, 1e-3)
         solution = solve_mip(problem, name, remaining, mip_gap)
         mip_report = solution.report
         if solution.values is None and plan is None:
@@ -502,7 +502,7 @@ class SetCover(LocationModel):
         if plan is not None:
             problem.start = plan.astype(float)
         build_seconds = time.perf_counter() - build_started
-        remaining = None if limit is None else max(deadline - time.perf_counter(), 1e-3)
+        remaining = None if limit is None else max(deadline - time.perf_counter() - 0.05 * span, 1e-3)
         solution = solve_mip(problem, name, remaining, mip_gap)
         mip_report = solution.report
         if solution.values is None and plan is None:

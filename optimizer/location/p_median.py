@@ -329,7 +329,8 @@ class PMedian(LocationModel):
         note = f"greedy + interchange plan {value:.6g}"
         heuristic_seconds = time.perf_counter() - started
 
-        def incumbent_result(status: str, bound: float | None, message: str) -> LocationResult:
+        def incumbent_result(status: SolveStatus, bound: float | None, message: str
+                             ) -> LocationResult:
             report = SolveReport(status, value, bound, relative_gap(value, bound),
                                  time.perf_counter() - started, name, f"{note}; {message}")
             assignment, distance = nearest_open(self.reach, incumbent)
@@ -346,7 +347,7 @@ class PMedian(LocationModel):
         if result.objective < value:
             return result
         bound = None if result.bound is None else min(result.bound, value)
-        status = "optimal" if result.status == "optimal" else "feasible"
+        status: SolveStatus = "optimal" if result.status == "optimal" else "feasible"
         return incumbent_result(status, value if status == "optimal" else bound,
                                 result.report.message)
 
@@ -377,13 +378,13 @@ class PMedian(LocationModel):
             remaining = None if limit_seconds is None else max(
                 limit_seconds - (time.perf_counter() - started), 1e-3)
             return self._solve_windows(name, remaining, mip_gap)
-        budget = 0.15 * span
+        budget = 0.25 * span
         lower, closed, lagrangian_plan = lagrangian_bound(dense, p, upper, max_seconds=budget)
         second_plan, second_upper = swap_improve(dense, lagrangian_plan,
                                                  deadline=started + 0.45 * span)
         if second_upper < upper:  # a better plan from the multipliers: fix again against it
             plan, upper = second_plan, second_upper
-            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=0.1 * span)
+            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=budget)
             lower = max(lower, lower_again)
         presolve_seconds = time.perf_counter() - started
         incumbent = np.zeros(self.n_candidates, dtype=bool)
