@@ -121,7 +121,7 @@ def read_exclusion_areas(path: str | os.PathLike[str], *, layer: str | None = No
     """
     from .io import read_input
 
-    return read_input(path, "exclusion_areas", layer=layer)  # type: ignore[return-value]
+    return read_input(path, "exclusion_areas", layer=layer)
 
 
 def read_candidate_sites(path: str | os.PathLike[str], *, layer: str | None = None

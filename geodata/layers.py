@@ -140,7 +140,7 @@ def footfall_table(footfall: FootfallInput, resolution: int, *, engine: Engine =
         if not isinstance(source, pd.DataFrame):
             from .io import read_footfall_points
 
-            source = read_footfall_points(source)  # type: ignore[arg-type]
+            source = read_footfall_points(source)
         table = grid.points_to_cell_table(source, resolution, values)
     else:
         raise InputError(f"`engine` must be 'local' or 'dask', got {engine!r}.")

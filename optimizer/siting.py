@@ -284,7 +284,8 @@ def run_site_selection(
     sites = _site_table(layers, scores, chosen_rows, capture,
                         newly.T @ np.where(before, 0.0, demand),
                         None if cost_per_site is None else cost_per_site[chosen])
-    parameters = {"model": model, "n_new": n_new, "radius_km": radius_km, "budget": budget,
+    parameters: dict[str, Any] = {"model": model, "n_new": n_new, "radius_km": radius_km,
+                                  "budget": budget,
                   "max_candidates": max_candidates, "candidates": len(candidate_rows),
                   "min_spacing_km": min_spacing_km,
                   "normalisation": normalisation, "weights": dict(scores.weights),

@@ -67,7 +67,9 @@ def demand_guide(sales: pd.DataFrame, *, before: pd.Timestamp | str | None = Non
             mase_naive = np.where(scale > 0, mae_naive / np.where(scale > 0, scale, 1), np.nan)
     guide["mae"], guide["mae_naive"] = mae, mae_naive
     guide["mase"], guide["mase_naive"] = mase, mase_naive
-    guide["beats_naive"] = np.where(np.isnan(mae), None, mae < mae_naive)
+    beats = (mae < mae_naive).astype(object)
+    beats[np.isnan(mae)] = None
+    guide["beats_naive"] = beats
     guide["weeks"] = matrix.shape[1]
     if stores is not None:
         extra = [c for c in ("name", "region", "channel") if c in stores.columns]

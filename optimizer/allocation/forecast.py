@@ -21,8 +21,9 @@ intermittent ones with the Syntetos-Boylan approximation (SBA) and lumpy ones wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -430,7 +431,7 @@ def _cross_validated(history: np.ndarray, holdout_weeks: int, models: list[str],
     return result
 
 
-def _model_factories() -> dict[str, object]:
+def _model_factories() -> dict[str, Callable[[], Any]]:
     from statsforecast.models import (
         IMAPA,
         TSB,

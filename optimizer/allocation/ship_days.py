@@ -98,7 +98,7 @@ def schedule_ship_days(lines: pd.DataFrame, *, warehouses: pd.DataFrame, skus: p
         row = int(np.flatnonzero(no_day)[0])
         raise InputError(f"`delivery_days`: store {lines['to'].iloc[row]!r} (line {row + 1}) "
                          f"accepts no delivery that a line shipped in the {days} days from "
-                         f"{start.date()} can reach; add a delivery weekday for it.")
+                         f"{pd.Timestamp(start).date()} can reach; add a delivery weekday for it.")
     units = np.zeros((len(lines), days), dtype=np.int64)
     over = np.zeros((len(lines), days), dtype=bool)
     first_allowed = allowed.argmax(axis=1)

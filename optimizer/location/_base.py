@@ -82,7 +82,7 @@ def site_bounds(options: SiteOptions) -> tuple[np.ndarray, np.ndarray]:
 
 
 def site_rules(options: SiteOptions) -> SiteRules:
-    """The site options as the rules the heuristics check (budget, spacing conflicts)."""
+    """Return the site options as the rules the heuristics check (budget, spacing conflicts)."""
     conflicts = None
     pairs = options.spacing_pairs
     if len(pairs):
@@ -101,7 +101,7 @@ def site_rules(options: SiteOptions) -> SiteRules:
 
 
 def deadline_after(time_limit: float | None, started: float) -> float:
-    """The :func:`time.perf_counter` value a solve started at ``started`` must end by."""
+    """Return the :func:`time.perf_counter` value a solve started at ``started`` must end by."""
     return math.inf if time_limit is None else started + float(time_limit)
 
 

@@ -1,4 +1,4 @@
-"""Plans and bounds for capacitated location (split demand) without a MIP.
+r"""Plans and bounds for capacitated location (split demand) without a MIP.
 
 Used by :class:`optimizer.location.CapacitatedPMedian` before the MIP:
 
@@ -59,7 +59,7 @@ def transport(
 
 def plan_cost(cost: np.ndarray, weights: np.ndarray, capacity: np.ndarray,
               opening: np.ndarray, open_mask: np.ndarray) -> tuple[float, sp.csr_array | None]:
-    """Opening cost plus transport cost of a plan (``inf`` when it cannot serve everyone)."""
+    """Return opening cost plus transport cost of a plan (``inf`` when it cannot serve everyone)."""
     moved, share = transport(cost, weights, capacity, open_mask)
     return float(opening[open_mask].sum()) + moved, share
 

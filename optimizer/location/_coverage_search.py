@@ -1,4 +1,4 @@
-"""Plans and bounds for the coverage models without a MIP: greedy, local search, Lagrangian.
+r"""Plans and bounds for the coverage models without a MIP: greedy, local search, Lagrangian.
 
 Used by :class:`optimizer.location.MCLP` and :class:`optimizer.location.SetCover` before (and
 instead of, when it proves enough) the MIP:
@@ -75,7 +75,7 @@ class SiteRules:
 
 
 def indicator_matrix(reach: sp.csr_array, allowed: np.ndarray) -> tuple[sp.csr_array, sp.csc_array]:
-    """The 0/1 client x site matrix of the allowed pairs in reach, as CSR and CSC."""
+    """Return the 0/1 client x site matrix of the allowed pairs in reach, as CSR and CSC."""
     coo = reach.tocoo()
     keep = allowed[coo.col]
     csr = sp.csr_array(

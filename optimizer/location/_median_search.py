@@ -1,4 +1,4 @@
-"""A p-median plan over sparse reach: greedy addition, then drop / add interchange.
+r"""A p-median plan over sparse reach: greedy addition, then drop / add interchange.
 
 For instances the dense presolve (:mod:`optimizer.location._lagrangian`) does not take: kept-open
 sites, budget or spacing, many candidates with a distance cut-off. One pass over the reachable
@@ -38,7 +38,7 @@ def median_value(reach: sp.csr_array, weights: np.ndarray, open_mask: np.ndarray
 def median_greedy_interchange(
     reach: sp.csr_array, weights: np.ndarray, p: int, rules: SiteRules, deadline: float
 ) -> np.ndarray | None:
-    """A plan of ``p`` sites serving every client with demand, or ``None`` if none found."""
+    """Return a plan of ``p`` sites serving every client with demand, or ``None`` if none found."""
     coo = reach.tocoo()
     n_clients = reach.shape[0]
     served = weights > 0

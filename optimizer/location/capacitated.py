@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InputError
+from ..errors import InputError, SolverError
 from ..results import SolveReport
 from ..solvers import (
     MipProblem,
@@ -303,6 +303,9 @@ class CapacitatedPMedian(LocationModel):
                 values = mip_values
         else:
             notes.append(f"MIP: {mip_report.message}, no plan")
+        if values is None:
+            raise SolverError(f"No plan found within the time limit ({mip_report.message}); "
+                              "give the solve more time.")
         report = combined_report(sense="min", objective=self._objective_of(values),
                                  bounds=bounds, mip_gap=mip_gap, seconds=0.0, solver=name,
                                  message="")
@@ -310,7 +313,7 @@ class CapacitatedPMedian(LocationModel):
 
     def _values_of(self, options: SiteOptions, open_mask: np.ndarray, shares: sp.csr_array
                    ) -> np.ndarray:
-        """The variable vector (sites, then shares of the pairs under ``options``)."""
+        """Return the variable vector (sites, then shares of the pairs under ``options``)."""
         rows, cols, _ = self._pairs(options)
         share = np.asarray(sp.csr_array(shares)[rows, cols]).ravel()
         return np.concatenate([open_mask.astype(float), share])

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InputError
+from ..errors import InputError, SolverError
 from ..results import SolveReport
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
 from ._base import (
@@ -201,6 +201,7 @@ class MCLP(LocationModel):
             value, _ = covered_weight(csc, self.weights, plan)
             notes.append(f"greedy + swap plan {format_amount(value)}")
             if self._lagrangian_applies():
+                assert self.p is not None  # the Lagrangian applies to a fixed number of sites
                 lagrangian = mclp_lagrangian(csr, csc, self.weights, int(self.p), rules, plan,
                                              started + 0.45 * span)
                 bounds.append(lagrangian.bound)
@@ -218,6 +219,7 @@ class MCLP(LocationModel):
             early = combined_report(sense="max", objective=incumbent_value, bounds=bounds,
                                     mip_gap=mip_gap, seconds=0.0, solver=name, message="")
             if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
+                assert plan is not None  # incumbent_value comes from it
                 return self._plan_result(plan, early, notes, started, "no MIP needed"
                                          if early.status == "optimal" else "no time left for the MIP")
         build_started = time.perf_counter()
@@ -256,6 +258,9 @@ class MCLP(LocationModel):
                 plan = mip_plan
         else:
             notes.append(f"MIP: {mip_report.message}, no plan")
+        if plan is None:
+            raise SolverError(f"No plan found within the time limit ({mip_report.message}); "
+                              "give the solve more time.")
         report = combined_report(
             sense="max", objective=covered_weight(csc, self.weights, plan)[0], bounds=bounds,
             mip_gap=mip_gap, seconds=0.0, solver=name, message="")
@@ -294,7 +299,7 @@ class MCLP(LocationModel):
         return self._problem_with(self.options)[0]
 
     def _problem_with(self, options: SiteOptions) -> tuple[MipProblem, np.ndarray]:
-        """The MIP under ``options`` and the clients that have a coverage variable."""
+        """Return the MIP under ``options`` and the clients that have a coverage variable."""
         m = self.n_candidates
         allowed = options.allowed
         reach = self.reach
@@ -522,6 +527,9 @@ class SetCover(LocationModel):
                 plan = mip_plan
         else:
             notes.append(f"MIP: {mip_report.message}, no plan")
+        if plan is None:
+            raise SolverError(f"No plan found within the time limit ({mip_report.message}); "
+                              "give the solve more time.")
         report = combined_report(sense="min", objective=float(cost[plan].sum()), bounds=bounds,
                                  mip_gap=mip_gap, seconds=0.0, solver=name, message="")
         return self._plan_result(plan, report, notes, started, build_seconds)

@@ -344,7 +344,7 @@ class PMedian(LocationModel):
             return incumbent_result("optimal", value, "the MIP proved no plan is better")
         except SolverError:
             return incumbent_result("feasible", None, "the MIP found no better plan in time")
-        if result.objective < value:
+        if result.objective is not None and result.objective < value:
             return result
         bound = None if result.bound is None else min(result.bound, value)
         status: SolveStatus = "optimal" if result.status == "optimal" else "feasible"

@@ -107,8 +107,10 @@ def register(app: typer.Typer) -> None:
             help="Opening cost of one site, CNY (default 1.5 million with --budget).")] = None,
         min_spacing_km: Annotated[float | None, typer.Option(
             help="No two new sites closer than this, km.")] = None,
-        max_candidates: Annotated[int, typer.Option(
-            help="Best-scoring free cells offered as candidates.")] = DEFAULT_MAX_CANDIDATES,
+        max_candidates: Annotated[int | None, typer.Option(
+            help="Best-scoring free cells offered as candidates (default: every free cell for "
+                 f"mclp, the {DEFAULT_MAX_CANDIDATES} best for p_median and market_share).")
+        ] = None,
         weight: Annotated[list[str] | None, typer.Option(
             help="Score weight LAYER=NUMBER, repeatable (e.g. footfall=0.4).")] = None,
         normalisation: Annotated[Normalisation, typer.Option(

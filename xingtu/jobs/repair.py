@@ -10,6 +10,7 @@ the new shops through the output transaction, :func:`shop_lines` is the text a p
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def result_writers(result: AfterSalesAssessment, out: Path) -> dict[Path, Writer
     for path, name in zip(paths, ["ratings", "flagged_claims", "shop_signals", "failure_rates"],
                           strict=True):
         table = tables.get(name, pd.DataFrame())
-        writers[path] = lambda tmp, table=table: render_table(table, tmp, out.suffix)
+        writers[path] = partial(_render_into, table, suffix=out.suffix)
     return writers
 
 
@@ -162,3 +163,8 @@ def commit_results(claim: OutputClaim, result: AfterSalesAssessment, out: Path) 
     writers = result_writers(result, out)
     commit_outputs(claim, writers)
     return list(writers)
+
+
+def _render_into(table: pd.DataFrame, tmp: Path, *, suffix: str) -> None:
+    """Write ``table`` to the temporary path ``tmp`` in the format of ``suffix``."""
+    render_table(table, tmp, suffix)

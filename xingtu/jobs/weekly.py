@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +253,7 @@ def plan_writers(record: PlanRecord, path: Path) -> dict[Path, Writer]:
     for name, table in sheets.items():
         target = path if name == SHEETS[0] else path.with_name(
             f"{path.stem}-{name}{path.suffix}")
-        writers[target] = lambda tmp, table=table: render_table(table, tmp, suffix)
+        writers[target] = partial(_render_into, table, suffix=suffix)
     return writers
 
 
@@ -328,3 +329,8 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
             save_row=None if database is None else lambda: save_record(database, run.record),
             delete_row=None if database is None else database.delete_plan)
     return run, paths, plan_id
+
+
+def _render_into(table: pd.DataFrame, tmp: Path, *, suffix: str) -> None:
+    """Write ``table`` to the temporary path ``tmp`` in the format of ``suffix``."""
+    render_table(table, tmp, suffix)
