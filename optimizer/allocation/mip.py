@@ -2,7 +2,8 @@
 
 It states the formulation of :mod:`optimizer.allocation.solve` over the same per-SKU flow network
 (:func:`optimizer.allocation.model.build_network`): one variable per arc (warehouse lane arcs
-count whole cases), one integer truck count per lane, one on/off variable per store lane arc
+count whole cases), one integer count of trucks or parcels per lane that pays per load (none on
+scheduled routes), a volume row per capped lane, one on/off variable per store lane arc
 when a minimum lot applies. Built as one sparse matrix; meant for small instances, for checking
 the decomposition and for the benchmark.
 """
@@ -40,7 +41,11 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     upper = np.where(network.arc_kind == ARC_SEGMENT, 1.0,
                      np.floor(network.arc_capacity / scale)).astype(float)
 
-    used_lanes, lane_of_arc = np.unique(network.arc_lane[lane_arc], return_inverse=True)
+    # One integer load count (trucks or parcels) per lane that pays per load; scheduled routes
+    # pay none, so their lanes get no count.
+    lane_arcs = np.flatnonzero(lane_arc)
+    paid = p.lane_shipment_cost[network.arc_lane[lane_arcs]] > 0
+    used_lanes, lane_of_arc = np.unique(network.arc_lane[lane_arcs[paid]], return_inverse=True)
     n_trucks = len(used_lanes)
     lot = p.min_transfer_units
     lot_arcs = np.flatnonzero(lane_arc & ~from_warehouse) if lot > 1 else np.empty(0, np.int64)
@@ -58,14 +63,24 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     upper_row.append(network.node_supply.astype(float))
     next_row = n_nodes
 
-    lane_arcs = np.flatnonzero(lane_arc)
     litres = p.sku_volume[network.arc_sku[lane_arcs]] * scale[lane_arcs]
     rows += [next_row + lane_of_arc, next_row + np.arange(n_trucks)]
-    cols += [lane_arcs, truck_col]
-    values += [litres, np.full(n_trucks, -p.truck_capacity)]
+    cols += [lane_arcs[paid], truck_col]
+    values += [litres[paid], -p.lane_litres_per_load[used_lanes]]
     lower.append(np.full(n_trucks, -np.inf))
     upper_row.append(np.zeros(n_trucks))
     next_row += n_trucks
+
+    capped_lane = np.isfinite(p.lane_litre_cap[network.arc_lane[lane_arcs]])
+    if capped_lane.any():
+        cap_lanes, which = np.unique(network.arc_lane[lane_arcs[capped_lane]],
+                                     return_inverse=True)
+        rows.append(next_row + which)
+        cols.append(lane_arcs[capped_lane])
+        values.append(litres[capped_lane])
+        lower.append(np.full(len(cap_lanes), -np.inf))
+        upper_row.append(p.lane_litre_cap[cap_lanes])
+        next_row += len(cap_lanes)
 
     origin = p.lane_from[network.arc_lane[lane_arcs]]
     capped = np.isfinite(p.weekly_throughput[origin])
@@ -99,8 +114,8 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
 
     matrix = sp.csc_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(next_row, n_cols))
-    truck_upper = np.ceil(np.bincount(lane_of_arc, weights=litres * upper[lane_arcs],
-                                      minlength=n_trucks) / p.truck_capacity)
+    truck_upper = np.ceil(np.bincount(lane_of_arc, weights=litres[paid] * upper[lane_arcs[paid]],
+                                      minlength=n_trucks) / p.lane_litres_per_load[used_lanes])
     col_cost = np.concatenate([network.arc_cost * scale,
                                p.lane_shipment_cost[used_lanes], np.zeros(len(lot_arcs))])
     col_upper = np.concatenate([upper, truck_upper, np.ones(len(lot_arcs))])

@@ -177,10 +177,12 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
 
 
 def _uncoupled(p: AllocationProblem) -> bool:
-    """Nothing ties the SKUs together: no truck costs, no throughput cap, no cross-region cap."""
+    """Nothing ties the SKUs together: no truck or parcel costs, no throughput, lane volume or
+    cross-region cap."""
     used_origin = np.unique(p.lane_from)
     return (not np.any(p.lane_shipment_cost > 0) and p.max_cross_region_share is None
-            and not np.any(np.isfinite(p.weekly_throughput[used_origin])))
+            and not np.any(np.isfinite(p.weekly_throughput[used_origin]))
+            and not np.any(np.isfinite(p.lane_litre_cap)))
 
 
 def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
@@ -196,7 +198,7 @@ def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
         "sku": p.sku_ids[sku], "quantity": units.astype(np.int64),
         "cases": (units // case).astype(np.int64),
         "loose_units": (units % case).astype(np.int64),
-        "unit_cost": p.lane_unit_cost[lane], "lane": lane,
+        "unit_cost": network.arc_cost[arcs], "lane": lane, "mode": p.lane_modes[lane],
         "lead_time_days": p.lane_lead_time_days[lane]})
     costs = plan_cost(p, network, quantity)
     return AllocationResult(shipments=shipments.sort_values(["from_id", "to_id", "sku"])
