@@ -82,6 +82,7 @@ class AllocationProblem:
     lane_cost_per_litre: np.ndarray | None = None
     lane_volume_cap: np.ndarray | None = None
     sku_pick_unit: np.ndarray | None = None
+    order_up_to: np.ndarray | None = None
 
     @property
     def lane_modes(self) -> np.ndarray:
@@ -148,7 +149,10 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
     ----------
     positions
         ``location_id``, ``sku``, ``stock`` (on hand plus arriving in-transit, whole units),
-        ``reserve`` (units that must stay), ``demand_mean``, ``demand_variance`` (next week).
+        ``reserve`` (units that must stay; more than the stock means all of it),
+        ``demand_mean``, ``demand_variance`` (next week), optional ``order_up_to`` (the level
+        a planner tops a store up to; default the reserve as given, before it is cut to the
+        stock).
     locations
         ``location_id``, ``region``, ``is_warehouse``, ``weekly_throughput`` (items in and out,
         ``inf`` for stores).
@@ -236,6 +240,8 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         position_sku=position_sku[order],
         stock=stock[order].astype(np.int64),
         reserve=np.minimum(reserve[order], stock[order]).astype(np.int64),
+        order_up_to=(positions["order_up_to"].to_numpy(dtype=float)[order]
+                     if "order_up_to" in positions else reserve[order]).astype(np.int64),
         demand_mean=np.where(is_warehouse[position_location[order]], 0.0,
                              positions["demand_mean"].to_numpy(dtype=float)[order]),
         demand_variance=np.where(is_warehouse[position_location[order]], 0.0,

@@ -278,6 +278,7 @@ def _positions(stock: pd.DataFrame, forecast: pd.DataFrame, locations: pd.DataFr
     reserve = np.where(protected_mean > 0, reserve, 0)
     reserve = np.where(warehouse, np.ceil(settings.warehouse_reserve_share
                                           * positions["stock"].to_numpy()), reserve)
+    positions["order_up_to"] = reserve.astype(np.int64)
     positions["reserve"] = np.minimum(reserve, positions["stock"].to_numpy()).astype(np.int64)
     return positions
 

@@ -68,12 +68,15 @@ class AllocationResult:
         ``shortage_cost``, ``unit_cost``, ``shipment_cost``, ``trucks``, ``objective``.
     report
         Status, objective, bound, gap and time.
+    quantity
+        Units per arc of the week's flow network (lane arcs carry the shipments).
     """
 
     shipments: pd.DataFrame
     stock_after: np.ndarray
     costs: dict
     report: SolveReport
+    quantity: np.ndarray | None = None
 
 
 def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposition",
@@ -203,4 +206,5 @@ def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
     costs = plan_cost(p, network, quantity)
     return AllocationResult(shipments=shipments.sort_values(["from_id", "to_id", "sku"])
                             .reset_index(drop=True),
-                            stock_after=p.stock - sent + received, costs=costs, report=report)
+                            stock_after=p.stock - sent + received, costs=costs, report=report,
+                            quantity=quantity)

@@ -410,7 +410,7 @@ def test_report_counts_the_bound_steps_taken_not_those_asked_for(workers: int) -
 
 
 @pytest.mark.parametrize("settings", [
-    {}, {"visit_cap_litres": 40.0}, {"throughput": 40.0, "share": 0.1, "min_lot": 2},
+    {}, {"visit_cap_litres": 10.0}, {"throughput": 40.0, "share": 0.1, "min_lot": 2},
 ])
 def test_realistic_structure_plans_meet_every_constraint(settings: dict) -> None:
     # Scheduled routes (capped per visit), parcels, unit picking: decomposition and MIP plans.
