@@ -85,7 +85,7 @@ def build(n_stores: int, n_skus: int, seed: int = 11, n_warehouses: int | None =
 def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations: int,
         skip_mip: bool = False, mip_gap: float = 0.01, workers: tuple[int, ...] = (1,),
         compare_without: tuple[str, ...] = (), structure: str = "realistic", seed: int = 11,
-        backtest_weeks: int = 0) -> dict:
+        backtest_weeks: int = 0, methods: tuple[str, ...] = ("auto",)) -> dict:
     stores_skus, _, warehouses = size.partition("w")
     n_stores, n_skus = (int(v) for v in stores_skus.split("x"))
     problem, n_warehouses, generated, prepared = build(
@@ -104,16 +104,21 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
     print(f"          data {generated:6.1f} s, forecast+problem {prepared:6.1f} s, "
           f"network {network_seconds:5.1f} s")
     gaps = {}
-    for processes in workers:
+    best = None
+    for method, processes in [(m, w) for m in methods for w in workers]:
         started = time.perf_counter()
         decomposed = solve_allocation(problem, network=network, time_limit=time_limit,
-                                      dual_iterations=dual_iterations, workers=processes)
+                                      dual_iterations=dual_iterations, workers=processes,
+                                      method=method, mip_gap=mip_gap)
         decomposition_seconds = time.perf_counter() - started
         d = decomposed.report
         gaps[processes] = d.gap
-        print(f"          decomposition, {processes} process{'es' if processes > 1 else ''} "
+        if best is None or d.objective < best.report.objective:
+            best = decomposed
+        print(f"          {method:13s}, {processes} process{'es' if processes > 1 else ''} "
               f"{decomposition_seconds:6.1f} s  {d.status:8s} cost {d.objective:>14,.0f} "
               f"bound {d.bound:>14,.0f} gap {d.gap:7.2%}; {load()}", flush=True)
+    decomposed, d = best, best.report
     print(f"          planner's rule cost {rule_cost:>14,.0f}, nothing moved {nothing_cost:>14,.0f}; "
           f"plan / rule {d.objective / rule_cost:.3f}, plan / nothing "
           f"{d.objective / nothing_cost:.3f}", flush=True)
@@ -194,6 +199,9 @@ def main() -> None:
                         choices=sorted(COST_STRUCTURES), help="cost structures to build")
     parser.add_argument("--seeds", type=int, nargs="+", default=[11],
                         help="generator seeds, e.g. 11 12 13")
+    parser.add_argument("--methods", nargs="+", default=["auto"],
+                        choices=["auto", "decomposition", "hybrid"],
+                        help="solve_allocation methods to run (the monolithic MIP runs apart)")
     parser.add_argument("--backtest", type=int, default=0, metavar="WEEKS",
                         help="also play the plan, the rule and nothing out over WEEKS weeks")
     args = parser.parse_args()
@@ -209,7 +217,8 @@ def main() -> None:
                     compare_without=(("lane-program",) if args.compare_lane_program else ())
                     + (("block-steps",) if args.compare_block_steps else ())
                     + (("lane-opening",) if args.compare_lane_opening else ()),
-                    structure=structure, seed=seed, backtest_weeks=args.backtest)
+                    structure=structure, seed=seed, backtest_weeks=args.backtest,
+                    methods=tuple(args.methods))
 
 
 if __name__ == "__main__":

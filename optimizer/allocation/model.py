@@ -340,7 +340,7 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     """The per-SKU flow networks of ``problem`` (see the module docstring).
 
     Lanes are kept for a SKU only where the sender has units to ship, the receiver is a store
-    with demand, and the first unit's margin-weighted shortage saving exceeds the lane's cost
+    with demand, the unit fits the lane's parcel (on parcel lanes), and the first unit's margin-weighted shortage saving exceeds the lane's cost
     per unit (otherwise no optimal plan uses it). A lane arc carries at most what the receiver
     can use below its demand tail quantile (more only costs), which leaves the optimum unchanged.
     """
@@ -393,6 +393,10 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     cand_unit_cost = (p.lane_unit_cost[cand_lane]
                       + p.lane_litre_cost[cand_lane] * p.sku_volume[p.position_sku[cand_sender]])
     ok &= first_gain > cand_unit_cost
+    # A unit larger than a parcel does not go by parcel (bulky goods move by truck or route).
+    if p.lane_mode is not None:
+        ok &= ~((p.lane_mode[cand_lane] == "parcel")
+                & (p.sku_volume[p.position_sku[cand_sender]] > p.lane_litres_per_load[cand_lane]))
     cand_sender, cand_lane, cand_receiver = cand_sender[ok], cand_lane[ok], cand_receiver[ok]
     cand_unit_cost = cand_unit_cost[ok]
     cand_case = np.where(p.is_warehouse[p.position_location[cand_sender]],
