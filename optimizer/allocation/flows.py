@@ -211,7 +211,8 @@ def plan_cost(problem: AllocationProblem, network: FlowNetwork,
     """Objective of a plan on the model: margin-weighted expected shortage plus transport.
 
     Shortage is evaluated as in the model (exact at whole units up to the 99.99 % demand
-    quantile, flat above it), so it is comparable with the bound.
+    quantile, flat above it), so it is comparable with the bound. ``trucks`` counts the trucks
+    of dedicated and store-truck lanes, ``parcels`` the parcels; scheduled routes add neither.
     """
     p = problem
     sent, received = position_moves(p, network, quantity)
@@ -225,11 +226,14 @@ def plan_cost(problem: AllocationProblem, network: FlowNetwork,
                                          distribution=p.distribution)
     arcs = np.flatnonzero(quantity > 0)
     unit_cost = float((quantity[arcs] * network.arc_cost[arcs]).sum())
-    trucks = np.ceil(lane_volumes(p, network, quantity) / p.lane_litres_per_load - 1e-9)
-    shipment_cost = float((trucks * p.lane_shipment_cost).sum())
+    loads = np.ceil(lane_volumes(p, network, quantity) / p.lane_litres_per_load - 1e-9)
+    loads = np.where(p.lane_shipment_cost > 0, loads, 0.0)
+    parcel = p.lane_modes == "parcel"
+    shipment_cost = float((loads * p.lane_shipment_cost).sum())
     shortage_cost = float((p.sku_margin[p.position_sku] * shortage).sum())
     return {"shortage_cost": shortage_cost, "unit_cost": unit_cost,
-            "shipment_cost": shipment_cost, "trucks": float(trucks.sum()),
+            "shipment_cost": shipment_cost, "trucks": float(loads[~parcel].sum()),
+            "parcels": float(loads[parcel].sum()),
             "objective": shortage_cost + unit_cost + shipment_cost}
 
 

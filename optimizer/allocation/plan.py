@@ -27,9 +27,10 @@ from .forecast import forecast_demand, week_start, weekly_history
 from .inputs import check_inventory_tables
 from .kpis import allocation_kpis
 from .lanes import LaneCosts, lanes_from_locations, price_lanes
-from .model import AllocationProblem, problem_from_frames
+from .model import AllocationProblem, build_network, problem_from_frames
 from .safety_stock import demand_quantile
 from .solve import AllocationResult, solve_allocation
+from .transport import transport_kpis
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,11 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     problem, without_history = week_problem(
         stores=stores, warehouses=warehouses, skus=skus, sales=sales, stock=stock, week=week,
         lanes=lanes, settings=settings, sources=sources)
+    network = build_network(problem)
     result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
-                              workers=workers)
+                              workers=workers, network=network)
     kpis, warehouse_table = allocation_kpis(problem, result)
+    kpis.update(transport_kpis(problem, network, result.quantity))
     kpis["stores_without_history"] = without_history
     kpis["service_level"] = settings.service_level
     kpis.update({f"solve_{k}": v for k, v in asdict(result.report).items()})

@@ -104,9 +104,11 @@ def assert_plan_invariants(problem: AllocationProblem, result) -> None:
     # its lane's litres (a truck, or a parcel's size limit); scheduled routes add no loads.
     litres = np.bincount(lane, weights=s["quantity"].to_numpy() * p.sku_volume[sku],
                          minlength=len(p.lane_from))
-    loads = np.ceil(litres / p.lane_litres_per_load - 1e-9)
-    assert np.all(loads * p.lane_litres_per_load >= litres - 1e-6)
-    assert result.costs["trucks"] == loads.sum()
+    loads = np.where(p.lane_shipment_cost > 0, np.ceil(litres / p.lane_litres_per_load - 1e-9), 0)
+    assert np.all((loads * p.lane_litres_per_load >= litres - 1e-6) | (p.lane_shipment_cost == 0))
+    parcel = p.lane_modes == "parcel"
+    assert result.costs["trucks"] == loads[~parcel].sum()
+    assert result.costs["parcels"] == loads[parcel].sum()
     assert result.costs["shipment_cost"] == pytest.approx(
         float((loads * p.lane_shipment_cost).sum()))
     scheduled = p.lane_modes == "scheduled"
