@@ -127,7 +127,9 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
                                             "nothing": np.zeros_like(rule)},
                          weeks=backtest_weeks, seed=seed)
         print(f"          backtest over {backtest_weeks} weeks of demand drawn from the forecast:")
-        for line in table.to_string(index=False, float_format=lambda v: f"{v:,.1f}").splitlines():
+        text = table.to_string(index=False, float_format=lambda v: f"{v:,.1f}",
+                               formatters={"fill_rate": lambda v: f"{v:.3f}"})
+        for line in text.splitlines():
             print("            " + line)
     if len(gaps) > 1:
         print(f"          gap / gap with {workers[0]} process(es): " + ", ".join(
