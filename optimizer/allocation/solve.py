@@ -111,8 +111,9 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
     time_limit
         Seconds; the best plan so far is returned when it runs out.
     dual_iterations
-        Most bound steps (the volume algorithm's and block steps); on the demo week 2,000
-        steps take about 30 s and end at a 3.8 % gap, 500 take 10 s and end at 4.1 %.
+        Most bound steps (the volume algorithm's and block steps); on the demo week with
+        dedicated trucks 2,000 steps take about 30 s and end at a 3.8 % gap, 500 take 10 s and
+        end at 4.1 %.
     workers
         Processes for the decomposition: with 2 (and a platform that can fork) plans are built
         in a second process while the bound steps run (:mod:`optimizer.allocation.worker`), so
