@@ -453,3 +453,16 @@ def test_lane_mode_errors_name_the_row() -> None:
     with pytest.raises(InputError, match=r"skus.pick_unit` row 1: 'box'"):
         problem_from_frames(positions, locations, skus.assign(pick_unit="box"),
                             lanes.assign(mode=["scheduled", "parcel"]), truck_capacity=100.0)
+
+
+def test_auto_plan_on_a_small_realistic_week_is_within_half_a_percent_of_the_optimum() -> None:
+    # Routes, parcels and unit picking: the auto method (decomposition, then HiGHS from its
+    # plan) against the optimum HiGHS proves on the monolithic MIP.
+    problem = synthetic_problem(n_stores=12, n_skus=4, seed=3, structure="realistic")
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-6, time_limit=60)
+    assert optimum.report.status == "optimal"
+    plan = solve_allocation(problem, time_limit=30, mip_gap=1e-4)
+    assert "highs" in plan.report.solver
+    assert_plan_invariants(problem, plan)
+    assert plan.report.objective <= optimum.report.objective * 1.005
+    assert plan.report.bound <= optimum.report.objective + 1e-6
