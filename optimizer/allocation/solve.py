@@ -236,7 +236,8 @@ def _hybrid(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
         bound=bound, gap=gap, solve_seconds=clock() - started,
         solver="lane-lagrangian+ortools-min-cost-flow+highs",
         message=(f"decomposition {d.objective:,.0f} / {d.bound:,.0f} in "
-                 f"{d.solve_seconds:.0f} s, then HiGHS from its plan: {mip.message}; plan from "
+                 f"{d.solve_seconds:.0f} s ({d.message}), then HiGHS from its plan: "
+                 f"{mip.message}; plan from "
                  + ("HiGHS" if plan is quantity else "the decomposition")
                  + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "
                     f"{mip_gap:.2%}")))
