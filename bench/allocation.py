@@ -56,7 +56,7 @@ CURVE = ["100x50", "250x100", "500x200", "1000x300", "2000x500"]
 
 
 def load() -> str:
-    """The machine's load averages, as ``uptime`` prints them (the machine may be shared)."""
+    """Return the machine's load averages as ``uptime`` prints them (it may be shared)."""
     try:
         out = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout
     except OSError:

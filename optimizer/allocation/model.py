@@ -223,7 +223,7 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
     pick_unit = (skus["pick_unit"].astype(str).str.strip().str.lower().to_numpy()
                  if "pick_unit" in skus else np.full(len(skus), "case"))
     _require_choice(pick_unit, "skus", "pick_unit", PICK_UNITS)
-    lane_mode = _lane_modes(lanes, is_warehouse_of(locations)[lane_from])
+    lane_mode = _lane_modes(lanes, locations["is_warehouse"].to_numpy(dtype=bool)[lane_from])
     is_warehouse = locations["is_warehouse"].to_numpy(dtype=bool)
     order = np.lexsort((position_location, position_sku))
     return AllocationProblem(
@@ -261,11 +261,6 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         lane_volume_cap=_lane_column(lanes, "volume_cap_litres", np.inf),
         sku_pick_unit=pick_unit,
     )
-
-
-def is_warehouse_of(locations: pd.DataFrame) -> np.ndarray:
-    """The ``is_warehouse`` flags of a locations table as booleans."""
-    return locations["is_warehouse"].to_numpy(dtype=bool)
 
 
 def _lane_modes(lanes: pd.DataFrame, from_warehouse: np.ndarray) -> np.ndarray:
