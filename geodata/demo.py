@@ -64,6 +64,9 @@ _SKU_CATEGORIES = {
     "audio": (10, (50, 800), (0.20, 0.35), (0.3, 2), 20, 0.8),
 }
 
+_BULKY_CATEGORIES = ("tv", "purifier")
+"""Categories shipped from the warehouse in their own carton (``pick_unit`` = ``case``)."""
+
 _REGION_PREFERENCE = {
     # one area buys air and water purifiers, another TV boxes and power banks
     ("Guangzhou", "purifier"): 2.5, ("Foshan", "purifier"): 2.2,
@@ -235,9 +238,12 @@ def _skus(rng: np.random.Generator, n_skus: int) -> pd.DataFrame:
     sku = np.array([f"SKU{i:0{max(width, 4)}d}" for i in range(1, category.size + 1)])
     label = np.char.add(np.char.add(np.char.replace(category.astype(str), "_", " "), " "),
                         np.char.mod("model %d", rank + 1))
+    # Phones, laptops and accessories are picked by the unit; bulky goods ship in their carton.
+    pick_unit = np.where(np.isin(category, _BULKY_CATEGORIES), "case", "unit")
     return pd.DataFrame({"sku": sku, "name": np.char.capitalize(label), "category": category,
                          "unit_cost": unit_cost, "margin": margin, "volume_l": volume,
-                         "case_size": case_size, "daily_rate": rate, "slow_mover": slow})
+                         "case_size": case_size, "pick_unit": pick_unit, "daily_rate": rate,
+                         "slow_mover": slow})
 
 
 HUFF_ALPHA, HUFF_BETA, HUFF_CUTOFF_KM, HUFF_MIN_KM = 1.0, 2.0, 10.0, 0.5
@@ -539,9 +545,12 @@ def generate_region(*, n_stores: int = 100, n_competitors: int = 200, n_pois: in
         "region": customer_region})
 
     rng = _rng(seed, 7)
-    seats = places.sort_values("population", ascending=False).drop_duplicates("region")
-    seats = seats.iloc[np.arange(n_warehouses) % len(seats)]
-    # one warehouse per region seat in turn, on the outskirts (kept on land)
+    # Warehouses are few and regional: one per region at its largest place, then a second one
+    # at the region's next largest place, and so on (on the outskirts, kept on land).
+    ranked = places.sort_values("population", ascending=False, kind="stable")
+    ranked = ranked.assign(rank=ranked.groupby("region").cumcount())
+    ranked = ranked.sort_values(["rank", "population"], ascending=[True, False], kind="stable")
+    seats = ranked.iloc[np.arange(n_warehouses) % len(ranked)]
     seat_lat, seat_lng = seats.geometry.y.to_numpy(), seats.geometry.x.to_numpy()
     dlat, dlng = _km_to_deg(np.full(n_warehouses, 8.0), seat_lat)
     lat = seat_lat + rng.standard_normal(n_warehouses) * dlat

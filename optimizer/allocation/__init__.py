@@ -11,7 +11,9 @@ The entry is :func:`plan_week` (stores, warehouses, SKUs, stock and sales in; a
   (:mod:`.dual`, :mod:`.blocks`, :mod:`.lp`), the plans (:mod:`.flows`, :mod:`.plans`),
   the search that alternates them (:mod:`.search`, :mod:`.worker`) and the monolithic MIP
   (:mod:`.mip`);
-- :mod:`.kpis` computes the plan's KPIs;
+- :mod:`.kpis` computes the plan's KPIs, :mod:`.transport` those of its cost structure;
+- :mod:`.rule` is a planner's rule to compare plans with, :mod:`.backtest` plays plans out
+  over seeded weeks of simulated demand;
 - what planners read of a plan: :mod:`.cards` (warehouse, store and store-SKU cards),
   :mod:`.ship_days` (ship days within the week under daily throughput and delivery days),
   :mod:`.slow_movers` (cover, movers, stockout risk, regional mix, returns),

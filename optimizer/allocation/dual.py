@@ -126,7 +126,7 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
     arcs = np.flatnonzero(network.arc_kind == ARC_LANE)
     # Arcs by receiver, then unit cost: the searches of :func:`evaluate` then ask for nearly
     # ascending keys, which binary search and the memory cache both reward.
-    arcs = arcs[np.lexsort((p.lane_unit_cost[network.arc_lane[arcs]],
+    arcs = arcs[np.lexsort((network.arc_cost[arcs],
                             network.arc_position[arcs]))]
     lane, sender, _, case = lane_arc_terms(p, network, arcs)
     supply = p.shippable.astype(float)
@@ -136,7 +136,7 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         arc_sender=sender,
         arc_receiver=network.arc_position[arcs], arc_origin=p.lane_from[lane], arc_case=case,
         arc_most_cases=network.arc_capacity[arcs] // case,
-        arc_unit_cost=p.lane_unit_cost[lane],
+        arc_unit_cost=network.arc_cost[arcs],
         arc_cross=p.lane_is_cross_region[lane].astype(float),
         lane_cost=p.lane_shipment_cost.astype(float), supply=supply,
         own_positions=np.flatnonzero((supply > 0) & (segment_count > 0)),

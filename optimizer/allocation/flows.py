@@ -72,7 +72,8 @@ def enforce_limits(problem: AllocationProblem, network: FlowNetwork, flows: np.n
 
     Steps: drop store transfers below the minimum lot; round warehouse shipments to whole cases
     (up where the extra units pay and the warehouse has them, down otherwise; skipped with
-    ``round_cases=False`` when they are whole cases already); scale down warehouses over
+    ``round_cases=False`` when they are whole cases already); scale down lanes over their
+    volume cap (scheduled routes' litres per visit times visits); scale down warehouses over
     their weekly throughput; scale down cross-region shipments over the allowed share. Units not
     shipped stay where they are, so stock balances hold by construction.
 
@@ -92,6 +93,7 @@ def enforce_limits(problem: AllocationProblem, network: FlowNetwork, flows: np.n
         q = np.where(~from_warehouse & (q < p.min_transfer_units), 0, q)
     if round_cases:
         q = _round_cases(p, network, arcs, sender, case, q)
+    q = _cap_lane_volume(p, network, arcs, lane, case, q)
     q = _cap_warehouse_throughput(p, lane, from_warehouse, case, q)
     if p.max_cross_region_share is not None:
         q = _cap_cross_region(p, lane, from_warehouse, case, q)
@@ -135,7 +137,7 @@ def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
         expected_shortage(others + down[part], mean, var, distribution=p.distribution)
         - expected_shortage(others + down[part] + extra[part], mean, var,
                             distribution=p.distribution)
-    ) - extra[part] * p.lane_unit_cost[network.arc_lane[arcs[part]]]
+    ) - extra[part] * network.arc_cost[arcs[part]]
     candidate = (extra > 0) & (saving > 0) & (p.demand_mean[receiver] > 0)
     left = p.shippable - np.bincount(sender, weights=down, minlength=len(p.stock))
     chosen = np.flatnonzero(candidate)
@@ -148,6 +150,23 @@ def _round_cases(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
     result = down.copy()
     result[order[fits]] += extra[order[fits]]
     return result
+
+
+def _cap_lane_volume(p: AllocationProblem, network: FlowNetwork, arcs: np.ndarray,
+                     lane: np.ndarray, case: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Scale every lane over its weekly volume cap down to it (whole cases, rounded down)."""
+    cap = p.lane_litre_cap
+    if not np.isfinite(cap).any():
+        return q
+    litres = q * p.sku_volume[network.arc_sku[arcs]]
+    load = np.bincount(lane, weights=litres, minlength=len(p.lane_from))
+    factor = np.where(load > cap, cap / np.maximum(load, 1e-12), 1.0)
+    over = factor[lane] < 1.0
+    scaled = np.floor(q * factor[lane] * (1 - 1e-12) / case).astype(np.int64) * case
+    if p.min_transfer_units > 1:
+        scaled = np.where(~p.lane_from_warehouse[lane] & (scaled < p.min_transfer_units), 0,
+                          scaled)
+    return np.where(over, scaled, q)
 
 
 def _cap_warehouse_throughput(p: AllocationProblem, lane: np.ndarray, from_warehouse: np.ndarray,
@@ -199,7 +218,8 @@ def plan_cost(problem: AllocationProblem, network: FlowNetwork,
     """Objective of a plan on the model: margin-weighted expected shortage plus transport.
 
     Shortage is evaluated as in the model (exact at whole units up to the 99.99 % demand
-    quantile, flat above it), so it is comparable with the bound.
+    quantile, flat above it), so it is comparable with the bound. ``trucks`` counts the trucks
+    of dedicated and store-truck lanes, ``parcels`` the parcels; scheduled routes add neither.
     """
     p = problem
     sent, received = position_moves(p, network, quantity)
@@ -212,12 +232,15 @@ def plan_cost(problem: AllocationProblem, network: FlowNetwork,
                                          np.maximum(p.demand_variance[demand], 1e-9),
                                          distribution=p.distribution)
     arcs = np.flatnonzero(quantity > 0)
-    unit_cost = float((quantity[arcs] * p.lane_unit_cost[network.arc_lane[arcs]]).sum())
-    trucks = np.ceil(lane_volumes(p, network, quantity) / p.truck_capacity - 1e-9)
-    shipment_cost = float((trucks * p.lane_shipment_cost).sum())
+    unit_cost = float((quantity[arcs] * network.arc_cost[arcs]).sum())
+    loads = np.ceil(lane_volumes(p, network, quantity) / p.lane_litres_per_load - 1e-9)
+    loads = np.where(p.lane_shipment_cost > 0, loads, 0.0)
+    parcel = p.lane_modes == "parcel"
+    shipment_cost = float((loads * p.lane_shipment_cost).sum())
     shortage_cost = float((p.sku_margin[p.position_sku] * shortage).sum())
     return {"shortage_cost": shortage_cost, "unit_cost": unit_cost,
-            "shipment_cost": shipment_cost, "trucks": float(trucks.sum()),
+            "shipment_cost": shipment_cost, "trucks": float(loads[~parcel].sum()),
+            "parcels": float(loads[parcel].sum()),
             "objective": shortage_cost + unit_cost + shipment_cost}
 
 
@@ -238,9 +261,9 @@ def lane_closing_savings(problem: AllocationProblem, network: FlowNetwork,
         expected_shortage(after[receiver] - quantity[arcs], mean, var,
                           distribution=p.distribution)
         - expected_shortage(after[receiver], mean, var, distribution=p.distribution))
-    loss -= quantity[arcs] * p.lane_unit_cost[network.arc_lane[arcs]]
+    loss -= quantity[arcs] * network.arc_cost[arcs]
     lane_loss = np.bincount(network.arc_lane[arcs], weights=loss, minlength=len(p.lane_from))
-    trucks = np.ceil(lane_volumes(p, network, quantity) / p.truck_capacity - 1e-9)
+    trucks = np.ceil(lane_volumes(p, network, quantity) / p.lane_litres_per_load - 1e-9)
     return np.where(trucks > 0, trucks * p.lane_shipment_cost - lane_loss, -np.inf)
 
 
@@ -287,7 +310,7 @@ def lane_opening_gains(problem: AllocationProblem, network: FlowNetwork, segment
         units = first + extra * case
         gain = (segments.saving_between(receiver, level[receiver], level[receiver] + units)
                 - segments.saving_between(sender, level[sender] - units, level[sender])
-                - units * p.lane_unit_cost[lane])
+                - units * network.arc_cost[arcs])
         best = np.where(units <= np.minimum(spare[sender], network.arc_capacity[arcs]),
                         np.maximum(best, gain), best)
     gains = np.bincount(lane, weights=best, minlength=len(p.lane_from)) - p.lane_shipment_cost

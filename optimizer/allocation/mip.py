@@ -2,7 +2,8 @@
 
 It states the formulation of :mod:`optimizer.allocation.solve` over the same per-SKU flow network
 (:func:`optimizer.allocation.model.build_network`): one variable per arc (warehouse lane arcs
-count whole cases), one integer truck count per lane, one on/off variable per store lane arc
+count whole cases), one integer count of trucks or parcels per lane that pays per load (none on
+scheduled routes), a volume row per capped lane, one on/off variable per store lane arc
 when a minimum lot applies. Built as one sparse matrix; meant for small instances, for checking
 the decomposition and for the benchmark.
 """
@@ -20,9 +21,14 @@ from .model import ARC_LANE, ARC_SEGMENT, AllocationProblem, FlowNetwork
 
 
 def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float = 0.01,
-                     time_limit: float = 300.0, relax: bool = False,
-                     ) -> tuple[np.ndarray, SolveReport]:
+                     time_limit: float = 300.0, relax: bool = False, strong: bool = True,
+                     start: np.ndarray | None = None) -> tuple[np.ndarray, SolveReport]:
     """Solve the whole week as one MIP (or its LP relaxation with ``relax=True``).
+
+    ``strong`` adds, per lane arc that pays per load, ``units <= upper bound x loads`` (the
+    strong formulation of the fixed charge; the LP bound of the volume row alone is far lower
+    where a lane carries a fraction of a truck or parcel). ``start`` (units per arc, a feasible
+    plan) is given to HiGHS as its first incumbent.
 
     Returns
     -------
@@ -40,7 +46,11 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     upper = np.where(network.arc_kind == ARC_SEGMENT, 1.0,
                      np.floor(network.arc_capacity / scale)).astype(float)
 
-    used_lanes, lane_of_arc = np.unique(network.arc_lane[lane_arc], return_inverse=True)
+    # One integer load count (trucks or parcels) per lane that pays per load; scheduled routes
+    # pay none, so their lanes get no count.
+    lane_arcs = np.flatnonzero(lane_arc)
+    paid = p.lane_shipment_cost[network.arc_lane[lane_arcs]] > 0
+    used_lanes, lane_of_arc = np.unique(network.arc_lane[lane_arcs[paid]], return_inverse=True)
     n_trucks = len(used_lanes)
     lot = p.min_transfer_units
     lot_arcs = np.flatnonzero(lane_arc & ~from_warehouse) if lot > 1 else np.empty(0, np.int64)
@@ -58,14 +68,36 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     upper_row.append(network.node_supply.astype(float))
     next_row = n_nodes
 
-    lane_arcs = np.flatnonzero(lane_arc)
     litres = p.sku_volume[network.arc_sku[lane_arcs]] * scale[lane_arcs]
     rows += [next_row + lane_of_arc, next_row + np.arange(n_trucks)]
-    cols += [lane_arcs, truck_col]
-    values += [litres, np.full(n_trucks, -p.truck_capacity)]
+    cols += [lane_arcs[paid], truck_col]
+    values += [litres[paid], -p.lane_litres_per_load[used_lanes]]
     lower.append(np.full(n_trucks, -np.inf))
     upper_row.append(np.zeros(n_trucks))
     next_row += n_trucks
+
+    # Strong linking: a lane arc carries at most its upper bound per load of its lane (its
+    # parcel or truck must be there at all), which the volume row alone leaves fractional.
+    if strong and n_trucks:
+        paid_arcs = lane_arcs[paid]
+        k = len(paid_arcs)
+        rows += [next_row + np.arange(k), next_row + np.arange(k)]
+        cols += [paid_arcs, truck_col[lane_of_arc]]
+        values += [np.ones(k), -upper[paid_arcs]]
+        lower.append(np.full(k, -np.inf))
+        upper_row.append(np.zeros(k))
+        next_row += k
+
+    capped_lane = np.isfinite(p.lane_litre_cap[network.arc_lane[lane_arcs]])
+    if capped_lane.any():
+        cap_lanes, which = np.unique(network.arc_lane[lane_arcs[capped_lane]],
+                                     return_inverse=True)
+        rows.append(next_row + which)
+        cols.append(lane_arcs[capped_lane])
+        values.append(litres[capped_lane])
+        lower.append(np.full(len(cap_lanes), -np.inf))
+        upper_row.append(p.lane_litre_cap[cap_lanes])
+        next_row += len(cap_lanes)
 
     origin = p.lane_from[network.arc_lane[lane_arcs]]
     capped = np.isfinite(p.weekly_throughput[origin])
@@ -99,8 +131,8 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
 
     matrix = sp.csc_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(next_row, n_cols))
-    truck_upper = np.ceil(np.bincount(lane_of_arc, weights=litres * upper[lane_arcs],
-                                      minlength=n_trucks) / p.truck_capacity)
+    truck_upper = np.ceil(np.bincount(lane_of_arc, weights=litres[paid] * upper[lane_arcs[paid]],
+                                      minlength=n_trucks) / p.lane_litres_per_load[used_lanes])
     col_cost = np.concatenate([network.arc_cost * scale,
                                p.lane_shipment_cost[used_lanes], np.zeros(len(lot_arcs))])
     col_upper = np.concatenate([upper, truck_upper, np.ones(len(lot_arcs))])
@@ -130,6 +162,9 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     # No "threads" option, as in optimizer.solvers: HiGHS keeps one thread pool per process and
     # refuses a run whose count differs from it (e.g. after a site-selection MIP).
     solver.passModel(lp)
+    if start is not None and not relax:
+        solver.setSolution(_start_columns(p, network, start, scale, used_lanes, lot_arcs,
+                                          n_cols))
     started = time.perf_counter()
     solver.run()
     elapsed = time.perf_counter() - started
@@ -158,3 +193,44 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
                          message=f"HiGHS: {solver.modelStatusToString(status)}; "
                                  f"{n_cols} columns, {next_row} rows")
     return quantity, report
+
+
+def _start_columns(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
+                   scale: np.ndarray, used_lanes: np.ndarray, lot_arcs: np.ndarray,
+                   n_cols: int) -> object:
+    """Return a plan (units per arc) as a full column vector of the model.
+
+    Lane arcs in cases, the keep, segment and overflow arcs the flow balance implies, loads and
+    lot flags.
+    """
+    import highspy
+
+    from .flows import lane_volumes, position_moves
+
+    sent, received = position_moves(p, network, quantity)
+    values = np.zeros(n_cols)
+    lane_arc = network.arc_kind == ARC_LANE
+    values[:len(quantity)] = np.where(lane_arc, quantity / scale, 0.0)
+    # Keep arcs: what each sender does not ship; segments: units above the base level in order;
+    # overflow: the rest, so every node balances.
+    kinds = network.arc_kind
+    keep = np.flatnonzero(kinds == 0)
+    values[keep] = p.shippable[network.arc_position[keep]] - sent[network.arc_position[keep]]
+    level = p.stock - sent + received - network.position_base_level
+    level = np.maximum(level, 0)
+    segment = np.flatnonzero(kinds == ARC_SEGMENT)
+    order = segment[np.lexsort((network.arc_cost[segment], network.arc_position[segment]))]
+    position = network.arc_position[order]
+    rank = np.arange(len(order)) - np.searchsorted(position, position, side="left")
+    values[order] = (rank < level[position]).astype(float)
+    overflow = np.flatnonzero(kinds == 3)
+    filled = np.bincount(position, weights=values[order], minlength=len(p.stock))
+    values[overflow] = np.maximum(level[network.arc_position[overflow]]
+                                  - filled[network.arc_position[overflow]], 0)
+    loads = np.ceil(lane_volumes(p, network, quantity) / p.lane_litres_per_load - 1e-9)
+    n_arcs = len(quantity)
+    values[n_arcs:n_arcs + len(used_lanes)] = loads[used_lanes]
+    values[n_arcs + len(used_lanes):] = (quantity[lot_arcs] > 0).astype(float)
+    solution = highspy.HighsSolution()
+    solution.col_value = list(values)
+    return solution

@@ -11,7 +11,8 @@ sorted by SKU, so a solver can take one slice per SKU):
 * node ``avail[p]`` supplies the shippable units of position ``p``: ``stock - reserve``;
 * node ``keep[p]`` collects what position ``p`` holds after the week's moves;
 * arc ``avail[p] -> keep[p]`` keeps the excess (cost 0);
-* arc ``avail[p] -> keep[q]`` ships along a lane (cost per unit);
+* arc ``avail[p] -> keep[q]`` ships along a lane (cost per unit: the lane's cost per unit plus
+  its cost per litre times the SKU's volume);
 * arcs ``keep[p] -> sink`` are the unit segments of expected shortage: unit ``t`` above the
   reserve costs ``-margin * (ES(t - 1) - ES(t))`` (``ES`` the expected units short, convex and
   decreasing, so segments fill in order), plus one free overflow arc.
@@ -22,14 +23,15 @@ flow is ``baseline + sum(cost * flow)``, exact at whole units up to the 99.99 % 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .lanes import LANE_MODES
 from .safety_stock import Distribution, demand_quantile, expected_shortage
 
 ARC_KEEP, ARC_LANE, ARC_SEGMENT, ARC_OVERFLOW = 0, 1, 2, 3
@@ -38,6 +40,7 @@ CrossRegionLanes = Literal["transfers", "all"]
 transfers only (``"transfers"``, what planners call the cross-region transfer rate), or also
 warehouse service to stores of another region (``"all"``)."""
 TAIL_QUANTILE = 0.9999
+PICK_UNITS = ("unit", "case")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class AllocationProblem:
 
     Build it with :func:`problem_from_frames`. Locations are indexed ``0..n_locations-1``,
     SKUs ``0..n_skus-1``; a position is one (location, SKU) pair.
+
+    The cost structure: ``lane_mode`` per lane (``scheduled``, ``dedicated``, ``parcel`` or
+    ``truck``, see :mod:`optimizer.allocation.lanes`); a lane pays ``lane_shipment_cost`` per
+    load of ``lane_load_litres`` (a truck, or a parcel; 0 on scheduled routes, which run
+    anyway), ``lane_unit_cost`` per unit plus ``lane_cost_per_litre`` per litre, and carries at
+    most ``lane_volume_cap`` litres in the week (the volume per visit times the visits).
+    ``sku_case_size`` is the unit a warehouse ships in: the case for SKUs picked by the case,
+    1 for SKUs picked by the unit (``sku_pick_unit``).
     """
 
     location_ids: np.ndarray
@@ -72,6 +83,54 @@ class AllocationProblem:
     max_cross_region_share: float | None = None
     distribution: Distribution = "auto"
     cross_region_counts: CrossRegionLanes = "transfers"
+    lane_mode: np.ndarray | None = None
+    lane_load_litres: np.ndarray | None = None
+    lane_cost_per_litre: np.ndarray | None = None
+    lane_volume_cap: np.ndarray | None = None
+    sku_pick_unit: np.ndarray | None = None
+    order_up_to: np.ndarray | None = None
+
+    @property
+    def lane_modes(self) -> np.ndarray:
+        """Return the mode of every lane.
+
+        When not given: ``dedicated`` from a warehouse, ``truck`` between stores.
+        """
+        if self.lane_mode is not None:
+            return self.lane_mode
+        return np.where(self.lane_from_warehouse, "dedicated", "truck")
+
+    @property
+    def lane_litres_per_load(self) -> np.ndarray:
+        """Litres one truck or parcel of every lane takes (``truck_capacity`` when not given)."""
+        if self.lane_load_litres is not None:
+            return self.lane_load_litres
+        return np.full(len(self.lane_from), self.truck_capacity)
+
+    @property
+    def lane_litre_cost(self) -> np.ndarray:
+        """Cost per litre of every lane (0 when not given)."""
+        if self.lane_cost_per_litre is not None:
+            return self.lane_cost_per_litre
+        return np.zeros(len(self.lane_from))
+
+    @property
+    def lane_litre_cap(self) -> np.ndarray:
+        """Most litres every lane carries in the week (``inf`` when not capped)."""
+        if self.lane_volume_cap is not None:
+            return self.lane_volume_cap
+        return np.full(len(self.lane_from), np.inf)
+
+    def select_lanes(self, keep: np.ndarray) -> AllocationProblem:
+        """Return the same week with only the lanes ``keep`` (a mask or indices) selects."""
+        optional: dict[str, Any] = {
+            name: None if getattr(self, name) is None else getattr(self, name)[keep]
+            for name in ("lane_mode", "lane_load_litres", "lane_cost_per_litre",
+                         "lane_volume_cap")}
+        return replace(self, lane_from=self.lane_from[keep], lane_to=self.lane_to[keep],
+                       lane_unit_cost=self.lane_unit_cost[keep],
+                       lane_shipment_cost=self.lane_shipment_cost[keep],
+                       lane_lead_time_days=self.lane_lead_time_days[keep], **optional)
 
     @property
     def lane_is_cross_region(self) -> np.ndarray:
@@ -108,18 +167,26 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
     ----------
     positions
         ``location_id``, ``sku``, ``stock`` (on hand plus arriving in-transit, whole units),
-        ``reserve`` (units that must stay), ``demand_mean``, ``demand_variance`` (next week).
+        ``reserve`` (units that must stay; more than the stock means all of it),
+        ``demand_mean``, ``demand_variance`` (next week), optional ``order_up_to`` (the level
+        a planner tops a store up to; default the reserve as given, before it is cut to the
+        stock).
     locations
         ``location_id``, ``region``, ``is_warehouse``, ``weekly_throughput`` (items in and out,
         ``inf`` for stores).
     skus
         ``sku``, ``margin`` (lost margin per unit short), ``volume`` (litres per unit),
-        ``case_size`` (units per case; warehouse shipments are whole cases).
+        ``case_size`` (units per case), optional ``pick_unit`` (``"case"``: warehouse shipments
+        are whole cases; ``"unit"``: picked by the unit; ``"case"`` when the column is absent).
     lanes
-        ``from_id``, ``to_id``, ``unit_cost``, ``shipment_cost`` (per truck), ``lead_time_days``;
-        only lanes usable this week.
+        ``from_id``, ``to_id``, ``unit_cost``, ``shipment_cost`` (per truck or parcel),
+        ``lead_time_days``; optional ``mode`` (``scheduled``/``dedicated`` from a warehouse,
+        ``parcel``/``truck`` between stores; default ``dedicated``/``truck``), ``load_litres``
+        (litres per truck or parcel; default ``truck_capacity``), ``cost_per_litre`` (default
+        0), ``volume_cap_litres`` (most litres in the week; default no cap). Only lanes usable
+        this week.
     truck_capacity
-        Litres per truck.
+        Litres per truck (lanes without ``load_litres``).
     min_transfer_units
         Smallest store-to-store transfer on a lane (0 or at least this many units).
     max_cross_region_share
@@ -174,6 +241,10 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
     case_size = skus["case_size"].to_numpy(dtype=np.int64)
     if np.any(case_size < 1):
         raise InputError("`skus.case_size` must be at least 1 unit.")
+    pick_unit = (skus["pick_unit"].astype(str).str.strip().str.lower().to_numpy()
+                 if "pick_unit" in skus else np.full(len(skus), "case"))
+    _require_choice(pick_unit, "skus", "pick_unit", PICK_UNITS)
+    lane_mode = _lane_modes(lanes, locations["is_warehouse"].to_numpy(dtype=bool)[lane_from])
     is_warehouse = locations["is_warehouse"].to_numpy(dtype=bool)
     order = np.lexsort((position_location, position_sku))
     return AllocationProblem(
@@ -185,11 +256,13 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         sku_ids=sku_ids,
         sku_margin=skus["margin"].to_numpy(dtype=float),
         sku_volume=skus["volume"].to_numpy(dtype=float),
-        sku_case_size=case_size,
+        sku_case_size=np.where(pick_unit == "case", case_size, 1).astype(np.int64),
         position_location=position_location[order],
         position_sku=position_sku[order],
         stock=stock[order].astype(np.int64),
         reserve=np.minimum(reserve[order], stock[order]).astype(np.int64),
+        order_up_to=(positions["order_up_to"].to_numpy(dtype=float)[order]
+                     if "order_up_to" in positions else reserve[order]).astype(np.int64),
         demand_mean=np.where(is_warehouse[position_location[order]], 0.0,
                              positions["demand_mean"].to_numpy(dtype=float)[order]),
         demand_variance=np.where(is_warehouse[position_location[order]], 0.0,
@@ -204,7 +277,54 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         max_cross_region_share=max_cross_region_share,
         distribution=distribution,
         cross_region_counts=cross_region_counts,
+        lane_mode=lane_mode,
+        lane_load_litres=_lane_column(lanes, "load_litres", float(truck_capacity), positive=True),
+        lane_cost_per_litre=_lane_column(lanes, "cost_per_litre", 0.0),
+        lane_volume_cap=_lane_column(lanes, "volume_cap_litres", np.inf),
+        sku_pick_unit=pick_unit,
     )
+
+
+def _lane_modes(lanes: pd.DataFrame, from_warehouse: np.ndarray) -> np.ndarray:
+    default = np.where(from_warehouse, "dedicated", "truck")
+    if "mode" not in lanes:
+        return default
+    mode = lanes["mode"].fillna("").astype(str).str.strip().str.lower().to_numpy()
+    mode = np.where(mode == "", default, mode)
+    _require_choice(mode, "lanes", "mode", LANE_MODES)
+    warehouse_mode = np.isin(mode, ("scheduled", "dedicated"))
+    bad = np.flatnonzero(warehouse_mode != from_warehouse)
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(f"`lanes.mode` row {row + 1}: {mode[row]!r} on a lane "
+                         f"{'from a warehouse' if from_warehouse[row] else 'between stores'}; "
+                         "use scheduled or dedicated from a warehouse, parcel or truck between "
+                         "stores.")
+    return mode
+
+
+def _lane_column(lanes: pd.DataFrame, column: str, default: float, *,
+                 positive: bool = False) -> np.ndarray:
+    if column not in lanes:
+        return np.full(len(lanes), default, dtype=float)
+    values = pd.to_numeric(lanes[column], errors="coerce").to_numpy(dtype=float)
+    values = np.where(np.isnan(values), default, values)
+    bad = np.flatnonzero((values <= 0) if positive else (values < 0))
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(f"`lanes.{column}` row {row + 1} is {values[row]:g}; it must be "
+                         f"{'positive' if positive else 'at least 0'} (leave it empty for the "
+                         "default).")
+    return values
+
+
+def _require_choice(values: np.ndarray, name: str, column: str,
+                    choices: tuple[str, ...]) -> None:
+    bad = np.flatnonzero(~np.isin(values, choices))
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(f"`{name}.{column}` row {row + 1}: {values[row]!r} is not one of "
+                         f"{', '.join(choices)}; fix the value or leave the column out.")
 
 
 @dataclass(frozen=True)
@@ -237,7 +357,7 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     """Return the per-SKU flow networks of ``problem`` (see the module docstring).
 
     Lanes are kept for a SKU only where the sender has units to ship, the receiver is a store
-    with demand, and the first unit's margin-weighted shortage saving exceeds the lane's cost
+    with demand, the unit fits the lane's parcel (on parcel lanes), and the first unit's margin-weighted shortage saving exceeds the lane's cost
     per unit (otherwise no optimal plan uses it). A lane arc carries at most what the receiver
     can use below its demand tail quantile (more only costs), which leaves the optimum unchanged.
     """
@@ -287,8 +407,22 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
             base_level[r] + 1, p.demand_mean[r], p.demand_variance[r],
             distribution=p.distribution)
         first_gain[ok] = margin[r] * gain
-    ok &= first_gain > p.lane_unit_cost[cand_lane]
+    cand_unit_cost = (p.lane_unit_cost[cand_lane]
+                      + p.lane_litre_cost[cand_lane] * p.sku_volume[p.position_sku[cand_sender]])
+    ok &= first_gain > cand_unit_cost
+    # A unit larger than a parcel does not go by parcel (bulky goods move by truck or route).
+    if p.lane_mode is not None:
+        ok &= ~((p.lane_mode[cand_lane] == "parcel")
+                & (p.sku_volume[p.position_sku[cand_sender]] > p.lane_litres_per_load[cand_lane]))
     cand_sender, cand_lane, cand_receiver = cand_sender[ok], cand_lane[ok], cand_receiver[ok]
+    cand_unit_cost = cand_unit_cost[ok]
+    cand_case = np.where(p.is_warehouse[p.position_location[cand_sender]],
+                         p.sku_case_size[p.position_sku[cand_sender]], 1).astype(np.int64)
+    # A lane's volume cap bounds each of its arcs (whole cases), not only their sum.
+    cand_volume = np.maximum(p.sku_volume[p.position_sku[cand_sender]], 1e-12)
+    cap_litres = p.lane_litre_cap[cand_lane]
+    cand_cap_units = (np.floor(np.minimum(cap_litres / cand_volume, 1e15) / cand_case)
+                      * cand_case).astype(np.int64)
 
     # Segments: unit t = base+1 .. base+count of each position with demand.
     seg_position = np.repeat(np.arange(n_positions), segment_count)
@@ -322,13 +456,12 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
                  keep_node[keep_positions]],
         "head": [keep_node[sender], keep_node[cand_receiver], sink_node[p.position_sku[seg_position]],
                  sink_node[p.position_sku[keep_positions]]],
-        "cost": [np.zeros(len(sender)), p.lane_unit_cost[cand_lane], seg_cost,
+        "cost": [np.zeros(len(sender)), cand_unit_cost, seg_cost,
                  np.zeros(len(keep_positions))],
         "capacity": [shippable[sender],
-                     np.minimum(shippable[cand_sender], _round_up(
+                     np.minimum(np.minimum(shippable[cand_sender], _round_up(
                          np.maximum(top, base_level)[cand_receiver] - base_level[cand_receiver],
-                         np.where(p.is_warehouse[p.position_location[cand_sender]],
-                                  p.sku_case_size[p.position_sku[cand_sender]], 1))),
+                         cand_case)), cand_cap_units),
                      np.ones(len(seg_position), dtype=np.int64),
                      np.full(len(keep_positions), big)],
         "kind": [np.full(len(sender), ARC_KEEP), np.full(len(cand_lane), ARC_LANE),

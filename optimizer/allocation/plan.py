@@ -39,11 +39,12 @@ from ..results import SolveReport
 from .forecast import demand_history, forecast_demand, week_start
 from .inputs import prepare_inventory_tables
 from .kpis import allocation_kpis
-from .lanes import LaneCosts, lanes_from_locations
-from .model import AllocationProblem, CrossRegionLanes, problem_from_frames
+from .lanes import LaneCosts, lanes_from_locations, price_lanes
+from .model import AllocationProblem, CrossRegionLanes, build_network, problem_from_frames
 from .safety_stock import demand_quantile, project_stock
 from .sizing import check_model_size
 from .solve import AllocationResult, solve_allocation
+from .transport import transport_kpis
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
         ``warehouse_id``, ``region``, ``daily_throughput``, ``service_radius_km``, location.
     skus
         ``sku``, ``unit_cost``, ``margin`` (share of the price, < 1, or CNY per unit if >= 1),
-        ``volume_l``, ``case_size``.
+        ``volume_l``, ``case_size``, optional ``pick_unit`` (``unit`` or ``case``; default
+        ``case`` for bulky SKUs of at least :data:`BULKY_LITRES` litres, ``unit`` otherwise).
     sales
         ``date``, ``store_id``, ``sku``, ``units`` (daily or weekly).
     stock
@@ -112,7 +114,10 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
         ISO week to plan, ``"2026-W48"``; only sales before it are used.
     lanes
         Optional ``origin``, ``destination``, ``distance_km``, ``cost_per_unit``,
-        ``lead_time_days``; derived from distance when not given.
+        ``lead_time_days``, and the cost structure's optional columns (``mode``,
+        ``delivery_weekdays``, ``visit_cap_litres``, ``parcel_cost``, ``parcel_litres``,
+        ``cost_per_litre``; :func:`optimizer.allocation.lanes.price_lanes`); derived from
+        distance when not given. ``settings.lane_costs`` gives the defaults.
     settings
         :class:`PlanSettings`.
     sources
@@ -152,9 +157,12 @@ def solve_built(built: BuiltProblem, *, label: str, settings: PlanSettings,
                 workers: int = 1) -> WeeklyPlan:
     """Solve a :class:`BuiltProblem` and collect its lines and KPIs into a :class:`WeeklyPlan`."""
     problem = built.problem
+    network = build_network(problem)
     result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
-                              workers=workers)
+                              workers=workers, network=network)
     kpis, warehouse_table = allocation_kpis(problem, result, horizon_days=built.horizon_days)
+    assert result.quantity is not None  # solve_allocation always returns its plan
+    kpis.update(transport_kpis(problem, network, result.quantity))
     kpis["stores_without_history"] = built.without_history
     kpis["service_level"] = settings.service_level
     kpis["sales_history_end"] = str(built.history_end.date())
@@ -225,7 +233,8 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
         "sku": skus["sku"].astype(str),
         "margin": _margin_per_unit(skus),
         "volume": skus["volume_l"].to_numpy(dtype=float),
-        "case_size": skus["case_size"].to_numpy(dtype=np.int64)})
+        "case_size": skus["case_size"].to_numpy(dtype=np.int64),
+        "pick_unit": pick_units(skus, settings.lane_costs)})
     lane_table = _lanes(lanes, locations, settings.lane_costs)
     problem = problem_from_frames(positions, locations, sku_table, lane_table,
                                   truck_capacity=settings.truck_capacity_l,
@@ -238,6 +247,32 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
                         start=start, horizon_days=horizon_days, review_days=review_days,
                         history_end=history.last_day,
                         projected_days=projected_days)
+
+
+BULKY_LITRES = 20.0
+"""SKUs of at least this many litres per unit (TVs, appliances) ship in their own carton (their
+case); smaller ones (phones, laptops, accessories) are picked by the unit, when the SKU file
+gives no ``pick_unit``."""
+
+
+def pick_units(skus: pd.DataFrame, costs: LaneCosts) -> np.ndarray:
+    """Return the pick unit of every SKU: the file's ``pick_unit``, else by volume.
+
+    ``costs.pick_units == "case"`` (the dedicated-truck variant) ships every SKU in whole cases.
+
+    Examples
+    --------
+    >>> skus = pd.DataFrame({"volume_l": [0.5, 80.0]})
+    >>> pick_units(skus, LaneCosts()).tolist()
+    ['unit', 'case']
+    """
+    if costs.pick_units == "case":
+        return np.full(len(skus), "case")
+    by_volume = np.where(skus["volume_l"].to_numpy(dtype=float) >= BULKY_LITRES, "case", "unit")
+    if "pick_unit" not in skus:
+        return by_volume
+    given = skus["pick_unit"].fillna("").astype(str).str.strip().str.lower().to_numpy()
+    return np.where(given == "", by_volume, given)
 
 
 def input_fingerprint(tables: Mapping[str, pd.DataFrame], parameters: Mapping[str, object],
@@ -349,6 +384,7 @@ def _positions(stock: pd.DataFrame, forecast: pd.DataFrame, locations: pd.DataFr
     reserve = np.where(protected_mean > 0, reserve, 0)
     reserve = np.where(warehouse, np.ceil(settings.warehouse_reserve_share
                                           * positions["stock"].to_numpy()), reserve)
+    positions["order_up_to"] = reserve.astype(np.int64)
     later = positions[["location_id", "sku"]].merge(
         pipeline.loc[pipeline["later"] > 0, ["location_id", "sku", "later"]],
         on=["location_id", "sku"], how="left")["later"].fillna(0).to_numpy()
@@ -395,7 +431,12 @@ def _lanes(lanes: pd.DataFrame | None, locations: pd.DataFrame, costs: LaneCosts
         "distance_km": lanes["distance_km"].to_numpy(float),
         "unit_cost": lanes["cost_per_unit"].to_numpy(float),
         "lead_time_days": lanes["lead_time_days"].to_numpy(float)})
-    table["shipment_cost"] = costs.truck_fixed + costs.truck_per_km * table["distance_km"]
+    for column in STRUCTURE_COLUMNS:
+        if column in lanes:
+            table[column] = lanes[column].to_numpy()
+    from_warehouse_all = table["from_id"].map(
+        locations.set_index("location_id")["is_warehouse"]).fillna(False).to_numpy(bool)
+    table = price_lanes(table, from_warehouse_all, costs)
     radius = locations.set_index("location_id")["service_radius_km"]
     is_warehouse = locations.set_index("location_id")["is_warehouse"]
     origin_radius = table["from_id"].map(radius).to_numpy(float)
@@ -406,6 +447,11 @@ def _lanes(lanes: pd.DataFrame | None, locations: pd.DataFrame, costs: LaneCosts
     return table.loc[keep].reset_index(drop=True)
 
 
+STRUCTURE_COLUMNS = ("mode", "delivery_weekdays", "visit_cap_litres", "parcel_cost",
+                     "parcel_litres", "cost_per_litre")
+"""Optional cost-structure columns of a lanes file (:func:`optimizer.allocation.lanes.price_lanes`)."""
+
+
 def _plan_lines(problem: AllocationProblem, result: AllocationResult, ship_day: pd.Timestamp,
                 stores: pd.DataFrame) -> pd.DataFrame:
     p = problem
@@ -414,9 +460,9 @@ def _plan_lines(problem: AllocationProblem, result: AllocationResult, ship_day: 
     sku = pd.Index(p.sku_ids).get_indexer(s["sku"])
     litres = s["quantity"].to_numpy(float) * p.sku_volume[sku]
     lane_litres = np.bincount(lane, weights=litres, minlength=len(p.lane_from))
-    trucks = np.ceil(lane_litres / p.truck_capacity - 1e-9)
+    trucks = np.ceil(lane_litres / p.lane_litres_per_load - 1e-9)
     share = litres / np.maximum(lane_litres[lane], 1e-9)
-    cost = (s["quantity"].to_numpy(float) * p.lane_unit_cost[lane]
+    cost = (s["quantity"].to_numpy(float) * s["unit_cost"].to_numpy(float)
             + share * trucks[lane] * p.lane_shipment_cost[lane])
     from_warehouse = p.is_warehouse[p.lane_from[lane]]
     arrival = ship_day + pd.to_timedelta(np.ceil(p.lane_lead_time_days[lane]), unit="D")
@@ -427,6 +473,7 @@ def _plan_lines(problem: AllocationProblem, result: AllocationResult, ship_day: 
         "quantity": s["quantity"], "cases": s["cases"], "loose_units": s["loose_units"],
         "cost": np.round(cost, 2), "ship_day": ship_day.date(), "arrival_day": arrival.date,
         "to_channel": s["to_id"].map(channel).to_numpy(),
+        "mode": p.lane_modes[lane],
         "reason": np.where(from_warehouse, "replenishment from warehouse",
                            np.where(p.lane_is_cross_region[lane],
                                     "transfer of surplus above reserve (cross-region)",

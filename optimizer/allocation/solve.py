@@ -50,7 +50,16 @@ from .model import AllocationProblem, FlowNetwork, build_network
 from .search import PlanSearch, plan_gap
 from .worker import PlanWorker, fork_available
 
-Method = Literal["decomposition", "monolithic"]
+Method = Literal["auto", "decomposition", "monolithic", "hybrid"]
+
+HYBRID_MAX_ARCS = 100_000
+"""``method="auto"`` takes the hybrid (decomposition, then HiGHS from its plan) on weeks of at
+most this many arcs whose warehouse lanes are scheduled routes; the decomposition alone on
+larger weeks and wherever dedicated trucks serve the stores (measured in
+docs/bench_allocation.md)."""
+
+HYBRID_DECOMPOSITION_SHARE = 0.35
+"""Share of the time limit the hybrid gives the decomposition before HiGHS takes over."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +77,18 @@ class AllocationResult:
         ``shortage_cost``, ``unit_cost``, ``shipment_cost``, ``trucks``, ``objective``.
     report
         Status, objective, bound, gap and time.
+    quantity
+        Units per arc of the week's flow network (lane arcs carry the shipments).
     """
 
     shipments: pd.DataFrame
     stock_after: np.ndarray
     costs: dict
     report: SolveReport
+    quantity: np.ndarray | None = None
 
 
-def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposition",
+def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
                      mip_gap: float = 0.01, time_limit: float = 300.0,
                      dual_iterations: int = 2_000, network: FlowNetwork | None = None,
                      workers: int = 1) -> AllocationResult:
@@ -88,14 +100,20 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
         The week's positions, lanes, SKUs and locations (:func:`problem_from_frames`).
     method
         ``"decomposition"`` (lane Lagrangian bound, plans from per-SKU min-cost flows on the
-        lanes it opens) or ``"monolithic"`` (one MIP in HiGHS; small instances and benchmarks).
+        lanes it opens), ``"monolithic"`` (one MIP in HiGHS; small instances and benchmarks),
+        ``"hybrid"`` (the decomposition for ``HYBRID_DECOMPOSITION_SHARE`` of the time, then
+        the monolithic MIP in HiGHS started from its plan for the rest; the cheaper plan and
+        the higher bound are kept), or ``"auto"``: the hybrid where warehouse lanes are
+        scheduled routes and the week has at most ``HYBRID_MAX_ARCS`` arcs, the
+        decomposition otherwise.
     mip_gap
         Relative gap under which the plan counts as optimal.
     time_limit
         Seconds; the best plan so far is returned when it runs out.
     dual_iterations
-        Most bound steps (the volume algorithm's and block steps); on the demo week 2,000
-        steps take about 30 s and end at a 3.8 % gap, 500 take 10 s and end at 4.1 %.
+        Most bound steps (the volume algorithm's and block steps); on the demo week with
+        dedicated trucks 2,000 steps take about 30 s and end at a 3.8 % gap, 500 take 10 s and
+        end at 4.1 %.
     workers
         Processes for the decomposition: with 2 (and a platform that can fork) plans are built
         in a second process while the bound steps run (:mod:`optimizer.allocation.worker`), so
@@ -131,6 +149,11 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "decomposit
         quantity, report = solve_monolithic(problem, network, mip_gap=mip_gap,
                                             time_limit=time_limit)
         return _result(problem, network, quantity, report)
+    if method == "auto":
+        method = "hybrid" if _routes_served(problem, network) else "decomposition"
+    if method == "hybrid" and not _uncoupled(problem):
+        return _hybrid(problem, network, mip_gap=mip_gap, time_limit=time_limit,
+                       dual_iterations=dual_iterations, started=started, workers=workers)
     return _decompose(problem, network, mip_gap=mip_gap, time_limit=time_limit,
                       dual_iterations=dual_iterations, started=started, workers=workers)
 
@@ -177,11 +200,65 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
     return _result(p, network, search.best_plan, report)
 
 
+def _routes_served(p: AllocationProblem, network: FlowNetwork) -> bool:
+    """Return whether stores are replenished on scheduled routes and the week suits the hybrid.
+
+    Scheduled routes: no dedicated truck from any warehouse.
+    """
+    from_warehouse = p.lane_from_warehouse
+    return (len(network.arc_cost) <= HYBRID_MAX_ARCS
+            and not np.any(p.lane_modes[from_warehouse] == "dedicated"))
+
+
+def _hybrid(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
+            time_limit: float, dual_iterations: int, started: float,
+            workers: int) -> AllocationResult:
+    """Run the decomposition for a share of the time, then HiGHS from its plan.
+
+    See :func:`solve_allocation`; the cheaper plan and the higher bound are reported.
+    """
+    from .mip import solve_monolithic
+
+    clock = time.perf_counter
+    first = _decompose(problem, network, mip_gap=mip_gap,
+                       time_limit=HYBRID_DECOMPOSITION_SHARE * time_limit,
+                       dual_iterations=dual_iterations, started=started, workers=workers)
+    d = first.report
+    left = started + time_limit - clock()
+    if d.status == "optimal" or left < 1.0:
+        return first
+    quantity, mip = solve_monolithic(problem, network, mip_gap=mip_gap, time_limit=left,
+                                     start=first.quantity)
+    plan = first.quantity
+    assert plan is not None  # every result of the decomposition carries its plan
+    if mip.has_solution and plan_cost(problem, network, quantity)["objective"] < first.costs[
+            "objective"]:
+        plan = quantity
+    cost = plan_cost(problem, network, plan)
+    bound = max(b for b in (d.bound, mip.bound) if b is not None)
+    gap = plan_gap(cost, bound)
+    report = SolveReport(
+        status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
+        bound=bound, gap=gap, solve_seconds=clock() - started,
+        solver="lane-lagrangian+ortools-min-cost-flow+highs",
+        message=(f"decomposition {d.objective:,.0f} / {d.bound:,.0f} in "
+                 f"{d.solve_seconds:.0f} s ({d.message}), then HiGHS from its plan: "
+                 f"{mip.message}; plan from "
+                 + ("HiGHS" if plan is quantity else "the decomposition")
+                 + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "
+                    f"{mip_gap:.2%}")))
+    return _result(problem, network, plan, report)
+
+
 def _uncoupled(p: AllocationProblem) -> bool:
-    """Nothing ties the SKUs together: no truck costs, no throughput cap, no cross-region cap."""
+    """Return whether nothing ties the SKUs together.
+
+    That is: no truck or parcel costs, no throughput, lane volume or cross-region cap.
+    """
     used_origin = np.unique(p.lane_from)
     return (not np.any(p.lane_shipment_cost > 0) and p.max_cross_region_share is None
-            and not np.any(np.isfinite(p.weekly_throughput[used_origin])))
+            and not np.any(np.isfinite(p.weekly_throughput[used_origin]))
+            and not np.any(np.isfinite(p.lane_litre_cap)))
 
 
 def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
@@ -197,9 +274,10 @@ def _result(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
         "sku": p.sku_ids[sku], "quantity": units.astype(np.int64),
         "cases": (units // case).astype(np.int64),
         "loose_units": (units % case).astype(np.int64),
-        "unit_cost": p.lane_unit_cost[lane], "lane": lane,
+        "unit_cost": network.arc_cost[arcs], "lane": lane, "mode": p.lane_modes[lane],
         "lead_time_days": p.lane_lead_time_days[lane]})
     costs = plan_cost(p, network, quantity)
     return AllocationResult(shipments=shipments.sort_values(["from_id", "to_id", "sku"])
                             .reset_index(drop=True),
-                            stock_after=p.stock - sent + received, costs=costs, report=report)
+                            stock_after=p.stock - sent + received, costs=costs, report=report,
+                            quantity=quantity)

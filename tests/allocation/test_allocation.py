@@ -17,8 +17,14 @@ from optimizer.errors import InputError
 def synthetic_problem(*, n_stores: int = 20, n_skus: int = 4, n_warehouses: int = 2,
                       seed: int = 0, throughput: float = np.inf, share: float | None = None,
                       min_lot: int = 1, cases: bool = True, truck_fixed: float = 150.0,
-                      truck_capacity: float = 2_000.0) -> AllocationProblem:
-    """Return a small seeded region: imbalanced store stock, warehouses with stock, two regions."""
+                      truck_capacity: float = 2_000.0, structure: str = "dedicated",
+                      visit_cap_litres: float | None = None) -> AllocationProblem:
+    """Return a small seeded region: imbalanced store stock, warehouses with stock, two regions.
+
+    ``structure="realistic"`` prices warehouse lanes as scheduled routes (optionally capped per
+    visit) and store lanes as parcels, and picks the small SKUs by the unit (the bulky ones by
+    the case); ``"dedicated"`` is a truck per lane and whole cases everywhere.
+    """
     rng = np.random.default_rng(seed)
     ids = np.array([f"S{i:03d}" for i in range(n_stores)] + [f"W{i}" for i in range(n_warehouses)])
     lat = 22.5 + rng.uniform(0, 0.4, len(ids))
@@ -33,6 +39,8 @@ def synthetic_problem(*, n_stores: int = 20, n_skus: int = 4, n_warehouses: int 
                          "margin": rng.uniform(20, 400, n_skus),
                          "volume": rng.uniform(0.5, 30, n_skus),
                          "case_size": rng.choice([4, 6, 10], n_skus) if cases else 1})
+    if structure == "realistic":
+        skus["pick_unit"] = np.where(skus["volume"] >= 20, "case", "unit")
     mean = np.outer(rng.lognormal(0, 0.6, n_stores), rng.lognormal(0.5, 1.0, n_skus))
     variance = mean * rng.uniform(1.0, 2.5, mean.shape)
     stock = rng.poisson(mean * rng.choice([0.0, 0.5, 1.5, 3.0], mean.shape))
@@ -44,9 +52,13 @@ def synthetic_problem(*, n_stores: int = 20, n_skus: int = 4, n_warehouses: int 
                                "sku": np.tile(skus["sku"], n_warehouses),
                                "stock": rng.poisson(np.tile(mean.sum(0) * 0.3, n_warehouses)),
                                "reserve": 2, "demand_mean": 0.0, "demand_variance": 0.0})
+    modes = ({"warehouse_mode": "scheduled", "transfer_mode": "parcel",
+              "visit_cap_litres": visit_cap_litres} if structure == "realistic"
+             else {"warehouse_mode": "dedicated", "transfer_mode": "truck"})
     lanes = lanes_from_locations(locations, costs=LaneCosts(max_transfer_km=30.0,
                                                             truck_fixed=truck_fixed,
-                                                            truck_per_km=4.0 if truck_fixed else 0))
+                                                            truck_per_km=4.0 if truck_fixed else 0,
+                                                            **modes))
     return problem_from_frames(pd.concat([stores, warehouses], ignore_index=True), locations,
                                skus, lanes, truck_capacity=truck_capacity,
                                min_transfer_units=min_lot, max_cross_region_share=share)
@@ -73,8 +85,12 @@ def assert_plan_invariants(problem: AllocationProblem, result) -> None:
     lane = s["lane"].to_numpy()
     assert np.array_equal(p.location_ids[p.lane_from[lane]], s["from_id"].to_numpy())
     from_warehouse = p.is_warehouse[p.lane_from[lane]]
-    case = p.sku_case_size[pd.Index(p.sku_ids).get_indexer(s["sku"])]
+    sku = pd.Index(p.sku_ids).get_indexer(s["sku"])
+    case = p.sku_case_size[sku]
     assert np.all(s["quantity"].to_numpy()[from_warehouse] % case[from_warehouse] == 0)
+    # Whole master cases where the SKU is picked by the case; the pick unit is 1 otherwise.
+    assert p.sku_pick_unit is not None
+    assert np.all((p.sku_case_size == 1) | (p.sku_pick_unit == "case"))
     # Minimum lot on store transfers.
     assert np.all(s["quantity"].to_numpy()[~from_warehouse] >= p.min_transfer_units)
     # Warehouse throughput.
@@ -84,12 +100,26 @@ def assert_plan_invariants(problem: AllocationProblem, result) -> None:
     if p.max_cross_region_share is not None and len(s):
         cross = s["quantity"].to_numpy()[p.lane_is_cross_region[lane]].sum()
         assert cross <= p.max_cross_region_share * s["quantity"].sum() + 1e-9
-    # Trucks: the reported count carries every lane's volume.
-    litres = np.bincount(lane, weights=s["quantity"].to_numpy()
-                         * p.sku_volume[pd.Index(p.sku_ids).get_indexer(s["sku"])],
+    # Trucks and parcels: the reported count carries every lane's volume, each load at most
+    # its lane's litres (a truck, or a parcel's size limit); scheduled routes add no loads.
+    litres = np.bincount(lane, weights=s["quantity"].to_numpy() * p.sku_volume[sku],
                          minlength=len(p.lane_from))
-    assert result.costs["trucks"] * p.truck_capacity >= litres.sum() - 1e-6
-    assert result.costs["trucks"] == np.ceil(litres / p.truck_capacity - 1e-9).sum()
+    loads = np.where(p.lane_shipment_cost > 0, np.ceil(litres / p.lane_litres_per_load - 1e-9), 0)
+    assert np.all((loads * p.lane_litres_per_load >= litres - 1e-6) | (p.lane_shipment_cost == 0))
+    parcel = p.lane_modes == "parcel"
+    assert result.costs["trucks"] == loads[~parcel].sum()
+    assert result.costs["parcels"] == loads[parcel].sum()
+    assert result.costs["shipment_cost"] == pytest.approx(
+        float((loads * p.lane_shipment_cost).sum()))
+    scheduled = p.lane_modes == "scheduled"
+    assert np.all(p.lane_shipment_cost[scheduled] == 0)
+    # Routes' volume per visit times visits holds on every lane.
+    assert np.all(litres <= p.lane_litre_cap + 1e-6)
+    # Modes: routes and dedicated trucks leave warehouses, parcels and trucks leave stores.
+    assert np.array_equal(np.isin(p.lane_modes, ("scheduled", "dedicated")), p.lane_from_warehouse)
+    # Unit costs: the lane's cost per unit plus its cost per litre times the SKU's volume.
+    assert np.allclose(s["unit_cost"].to_numpy(), p.lane_unit_cost[lane]
+                       + p.lane_litre_cost[lane] * p.sku_volume[sku])
 
 
 def assert_ran_with(result, workers: int) -> None:
@@ -388,3 +418,60 @@ def test_report_counts_the_bound_steps_taken_not_those_asked_for(workers: int) -
     steps = int(re.search(r"(\d+) bound steps", result.report.message).group(1))
     # A step of this week takes far more than 150 ns, so 1.5 s cannot hold 10 million.
     assert 0 < steps < 10**7
+
+
+@pytest.mark.parametrize("settings", [
+    {}, {"visit_cap_litres": 10.0}, {"throughput": 40.0, "share": 0.1, "min_lot": 2},
+])
+def test_realistic_structure_plans_meet_every_constraint(settings: dict) -> None:
+    # Scheduled routes (capped per visit), parcels, unit picking: decomposition and MIP plans.
+    problem = synthetic_problem(n_stores=14, seed=4, structure="realistic", **settings)
+    assert set(problem.lane_modes) == {"scheduled", "parcel"}
+    assert set(problem.sku_pick_unit) == {"unit", "case"}
+    decomposed = solve_allocation(problem, time_limit=10, dual_iterations=300)
+    monolithic = solve_allocation(problem, method="monolithic", mip_gap=1e-4, time_limit=10)
+    for result in (decomposed, monolithic):
+        assert len(result.shipments) > 0
+        assert_plan_invariants(problem, result)
+    assert decomposed.report.bound <= monolithic.report.objective + 1e-6
+    assert monolithic.report.bound <= decomposed.report.objective + 1e-6
+    if settings.get("visit_cap_litres"):
+        # The cap binds somewhere: without it some lane would carry more.
+        uncapped = solve_allocation(synthetic_problem(n_stores=14, seed=4, structure="realistic"),
+                                    method="monolithic", mip_gap=1e-4, time_limit=10)
+        s = uncapped.shipments
+        litres = np.bincount(s["lane"], weights=s["quantity"] * problem.sku_volume[
+            pd.Index(problem.sku_ids).get_indexer(s["sku"])], minlength=len(problem.lane_from))
+        assert (litres > problem.lane_litre_cap + 1e-6).any()
+
+
+def test_lane_mode_errors_name_the_row() -> None:
+    problem = synthetic_problem(seed=1)
+    locations = pd.DataFrame({"location_id": problem.location_ids,
+                              "region": problem.location_region,
+                              "is_warehouse": problem.is_warehouse,
+                              "weekly_throughput": problem.weekly_throughput})
+    lanes = pd.DataFrame({"from_id": ["W0", "S000"], "to_id": ["S001", "S002"],
+                          "unit_cost": 1.0, "shipment_cost": 10.0, "lead_time_days": 1.0,
+                          "mode": ["scheduled", "scheduled"]})
+    positions = pd.DataFrame({"location_id": ["S000"], "sku": ["K0"], "stock": [1],
+                              "reserve": [0], "demand_mean": [1.0], "demand_variance": [1.0]})
+    skus = pd.DataFrame({"sku": ["K0"], "margin": [1.0], "volume": [1.0], "case_size": [1]})
+    with pytest.raises(InputError, match=r"lanes.mode` row 2: 'scheduled'"):
+        problem_from_frames(positions, locations, skus, lanes, truck_capacity=100.0)
+    with pytest.raises(InputError, match=r"skus.pick_unit` row 1: 'box'"):
+        problem_from_frames(positions, locations, skus.assign(pick_unit="box"),
+                            lanes.assign(mode=["scheduled", "parcel"]), truck_capacity=100.0)
+
+
+def test_auto_plan_on_a_small_realistic_week_is_within_half_a_percent_of_the_optimum() -> None:
+    # Routes, parcels and unit picking: the auto method (decomposition, then HiGHS from its
+    # plan) against the optimum HiGHS proves on the monolithic MIP.
+    problem = synthetic_problem(n_stores=12, n_skus=4, seed=3, structure="realistic")
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-6, time_limit=60)
+    assert optimum.report.status == "optimal"
+    plan = solve_allocation(problem, time_limit=30, mip_gap=1e-4)
+    assert "highs" in plan.report.solver
+    assert_plan_invariants(problem, plan)
+    assert plan.report.objective <= optimum.report.objective * 1.005
+    assert plan.report.bound <= optimum.report.objective + 1e-6

@@ -69,3 +69,49 @@ def test_fingerprint_is_canonical_and_sensitive(small_region) -> None:
         input_fingerprint(tables, {"week": "2026-W02"})
     assert input_fingerprint(tables, {"week": "2026-W03"}) != input_fingerprint(
         tables, {"week": "2026-W02"})
+
+
+def test_cost_structures_read_from_the_files_with_documented_defaults(small_region) -> None:
+    from optimizer.allocation.lanes import COST_STRUCTURES, LaneCosts
+    from optimizer.allocation.plan import week_problem
+
+    def problem(lanes, skus, costs):
+        return week_problem(stores=small_region.stores, warehouses=small_region.warehouses,
+                            skus=skus, sales=small_region.sales, stock=small_region.stock,
+                            week="2026-W02", lanes=lanes,
+                            settings=PlanSettings(lane_costs=costs))[0]
+
+    region = small_region
+    old_skus = region.skus.drop(columns="pick_unit")
+    realistic = problem(region.lanes, old_skus, LaneCosts())
+    from_warehouse = realistic.lane_from_warehouse
+    # Files without the new columns: scheduled routes, parcels, unit picking below 20 litres.
+    assert np.all(realistic.lane_modes[from_warehouse] == "scheduled")
+    assert np.all(realistic.lane_modes[~from_warehouse] == "parcel")
+    assert np.all(realistic.lane_shipment_cost[from_warehouse] == 0)
+    assert np.all(realistic.lane_shipment_cost[~from_warehouse] == 12.0)
+    assert np.all(realistic.lane_litres_per_load[~from_warehouse] == 60.0)
+    bulky = old_skus["volume_l"].to_numpy() >= 20
+    assert np.array_equal(realistic.sku_pick_unit == "case", bulky)
+    assert np.all(realistic.sku_case_size[~bulky] == 1)
+    # The dedicated variant: a truck per lane (150 + 4/km) and whole cases for every SKU.
+    dedicated = problem(region.lanes, region.skus, COST_STRUCTURES["dedicated"])
+    km = region.lanes.set_index(["origin", "destination"])["distance_km"]
+    lane_km = km.loc[list(zip(dedicated.location_ids[dedicated.lane_from],
+                              dedicated.location_ids[dedicated.lane_to], strict=True))].to_numpy()
+    assert np.allclose(dedicated.lane_shipment_cost, 150.0 + 4.0 * lane_km)
+    assert np.array_equal(dedicated.sku_case_size, region.skus["case_size"].to_numpy())
+    assert np.all(dedicated.lane_litres_per_load == 18_000.0)
+    # Columns in the lanes file win over the defaults, row by row; a visit cap times visits.
+    lanes = region.lanes.assign(mode=np.where(region.lanes["origin"].str.startswith("W"),
+                                              "dedicated", ""),
+                                visit_cap_litres=np.nan)
+    first = int(np.flatnonzero(region.lanes["origin"].str.startswith("W"))[0])
+    lanes.loc[first, "mode"] = "scheduled"
+    lanes.loc[first, "visit_cap_litres"] = 50.0
+    lanes["delivery_weekdays"] = "mon wed fri"
+    mixed = problem(lanes, region.skus, LaneCosts())
+    capped = np.isfinite(mixed.lane_litre_cap)
+    assert capped.sum() == 1 and np.all(mixed.lane_litre_cap[capped] == 150.0)
+    assert set(mixed.lane_modes[mixed.lane_from_warehouse]) <= {"dedicated", "scheduled"}
+    assert np.all(mixed.lane_modes[~mixed.lane_from_warehouse] == "parcel")

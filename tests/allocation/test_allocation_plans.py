@@ -4,8 +4,6 @@ closed and opened.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,12 +30,7 @@ from tests.allocation.test_allocation import synthetic_problem
 
 
 def only_warehouse_lanes(problem: AllocationProblem) -> AllocationProblem:
-    keep = problem.is_warehouse[problem.lane_from]
-    return dataclasses.replace(
-        problem, lane_from=problem.lane_from[keep], lane_to=problem.lane_to[keep],
-        lane_unit_cost=problem.lane_unit_cost[keep],
-        lane_shipment_cost=problem.lane_shipment_cost[keep],
-        lane_lead_time_days=problem.lane_lead_time_days[keep])
+    return problem.select_lanes(problem.is_warehouse[problem.lane_from])
 
 
 def warehouse_arcs(problem: AllocationProblem, network) -> np.ndarray:
