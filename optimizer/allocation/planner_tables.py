@@ -44,7 +44,7 @@ def planner_tables(plan: WeeklyPlan, *, stores: pd.DataFrame, warehouses: pd.Dat
                                start=plan.ship_day, days=max(int(plan.horizon_days), 1),
                                delivery_days=delivery_days)
     orders = supplier_orders(plan, lead_time_days=supplier_lead_time_days,
-                             review_days=max(plan.horizon_days, 1.0))
+                             review_days=max(plan.horizon_days, 1.0), skus=skus)
     cover = cover_table(plan, sales=sales, stores=stores, skus=skus)
     level = plan.settings.service_level if plan.settings is not None else 0.95
     history_weeks = plan.settings.history_weeks if plan.settings is not None else 52

@@ -85,7 +85,7 @@ def schedule_ship_days(lines: pd.DataFrame, *, warehouses: pd.DataFrame, skus: p
     start = pd.Timestamp(start) if start is not None else ship.min()
     lead = (pd.to_datetime(lines["arrival_day"]) - ship).dt.days.to_numpy(dtype=np.int64)
     allowed = _allowed_days(lines["to"].astype(str).to_numpy(), lead, start, days, delivery_days)
-    case_size = skus.assign(sku=skus["sku"].astype(str)).set_index("sku")["case_size"]
+    case_size = _pick_sizes(skus)
     limits = warehouses.assign(warehouse_id=warehouses["warehouse_id"].astype(str)).set_index(
         "warehouse_id")["daily_throughput"].astype(float)
     origin = lines["from"].astype(str).to_numpy()
@@ -241,3 +241,19 @@ def _greedy(cases: np.ndarray, case: np.ndarray, allowed: np.ndarray,
             schedule[line, d] += left
             room[d] -= left * case[line]
     return schedule
+
+
+def _pick_sizes(skus: pd.DataFrame) -> pd.Series:
+    """Return the units a warehouse line of each SKU is split in: its case, or 1 if unit-picked.
+
+    The pick unit is the SKU file's ``pick_unit``, else the volume rule of
+    :func:`optimizer.allocation.plan.pick_units`; a table with neither ships whole cases.
+    """
+    from .lanes import LaneCosts
+    from .plan import pick_units
+
+    case = skus["case_size"].to_numpy(dtype=np.int64)
+    if "pick_unit" in skus or "volume_l" in skus:
+        case = np.where(pick_units(skus, LaneCosts()) == "case", case, 1)
+    return pd.Series(case, index=skus["sku"].astype(str).to_numpy())
+

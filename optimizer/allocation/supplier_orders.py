@@ -20,7 +20,8 @@ from .safety_stock import demand_quantile
 
 
 def supplier_orders(plan: WeeklyPlan, *, lead_time_days: float = 7.0, review_days: float = 7.0,
-                    service_level: float | None = None) -> pd.DataFrame:
+                    service_level: float | None = None,
+                    skus: pd.DataFrame | None = None) -> pd.DataFrame:
     """Next week's supplier orders per warehouse and SKU (see the module docstring).
 
     Parameters
@@ -33,6 +34,9 @@ def supplier_orders(plan: WeeklyPlan, *, lead_time_days: float = 7.0, review_day
         Days between supplier orders.
     service_level
         Cycle service level at the warehouse; default the plan's.
+    skus
+        The SKU table: orders come in its master cases (``case_size``), also for SKUs the
+        warehouse picks by the unit; without it, the plan's pick units.
 
     Returns
     -------
@@ -65,7 +69,10 @@ def supplier_orders(plan: WeeklyPlan, *, lead_time_days: float = 7.0, review_day
     up_to = np.zeros(size)
     up_to[sells] = np.ceil(demand_quantile(level, mean[sells] * days,
                                            np.maximum(variance[sells] * days, 1e-9)))
-    case = np.tile(p.sku_case_size, len(warehouse_index))
+    master = (p.sku_case_size if skus is None else
+              skus.assign(sku=skus["sku"].astype(str)).set_index("sku")["case_size"]
+              .reindex(p.sku_ids).fillna(1).to_numpy(np.int64))
+    case = np.tile(master, len(warehouse_index))
     cases = np.ceil(np.maximum(up_to - position, 0) / case).astype(np.int64)
     table = pd.DataFrame({
         "warehouse_id": np.repeat(p.location_ids[warehouse_index], n_skus),

@@ -4,6 +4,8 @@ bookkeeping, and what they add to the volume algorithm.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,9 @@ from tests.allocation.test_allocation import synthetic_problem
 
 def _week(seed: int):
     problem = synthetic_problem(seed=seed, n_stores=15, n_skus=4, throughput=80.0, share=0.4)
+    # Every lane across regions counts toward the cap, so the cross-region price couples the
+    # warehouses' lanes too (the block steps then have both sides to move).
+    problem = replace(problem, cross_region_counts="all")
     dual = lane_dual(problem, build_network(problem))
     optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
     assert optimum.report.status == "optimal"

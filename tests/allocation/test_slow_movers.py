@@ -176,7 +176,8 @@ def test_demand_guide_accuracy_against_naive_refit_by_hand() -> None:
 
 def test_supplier_orders_bring_the_warehouse_up_to_its_level_in_whole_cases() -> None:
     tables, plan = tiny_plan()
-    orders = supplier_orders(plan, lead_time_days=10, review_days=7).set_index("sku")
+    orders = supplier_orders(plan, lead_time_days=10, review_days=7,
+                             skus=tables["skus"]).set_index("sku")
     p = plan.problem
     store = ~p.is_warehouse[p.position_location]
     lines = plan.lines
