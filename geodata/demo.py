@@ -341,7 +341,7 @@ def _sales(rng: np.random.Generator, stores: pd.DataFrame, skus: pd.DataFrame, d
     if frequency == "weekly":
         week = (day + 2) // 7
         n_periods = int(week.max()) + 1
-        period_factor = np.bincount(week, weights=season, minlength=n_periods)
+        period_factor: np.ndarray = np.bincount(week, weights=season, minlength=n_periods)
         monday = START_DATE - np.timedelta64(2, "D")
         period_dates = monday + (np.arange(n_periods) * 7).astype("timedelta64[D]")
     else:
@@ -406,8 +406,8 @@ TRANSFER_NEIGHBOURS = 30
 def _lanes(stores: gpd.GeoDataFrame, warehouses: gpd.GeoDataFrame) -> pd.DataFrame:
     s_lat, s_lng = stores.geometry.y.to_numpy(), stores.geometry.x.to_numpy()
     w_lat, w_lng = warehouses.geometry.y.to_numpy(), warehouses.geometry.x.to_numpy()
-    wi, si = np.meshgrid(np.arange(len(warehouses)), np.arange(len(stores)), indexing="ij")
-    wi, si = wi.ravel(), si.ravel()
+    w_grid, s_grid = np.meshgrid(np.arange(len(warehouses)), np.arange(len(stores)), indexing="ij")
+    wi, si = w_grid.ravel(), s_grid.ravel()
     road = 1.3 * grid.haversine_km(w_lat[wi], w_lng[wi], s_lat[si], s_lng[si])
     supply = pd.DataFrame({"origin": warehouses["warehouse_id"].to_numpy()[wi],
                            "destination": stores["store_id"].to_numpy()[si],

@@ -83,7 +83,7 @@ class Problem:
 
 
 def problem_at_rows(source: str, column: str | None, positions: Sequence[int] | Iterable[int],
-                    values: Sequence[Any] | None, message: str, fix: str) -> Problem:
+                    values: Sequence[Any] | Any | None, message: str, fix: str) -> Problem:
     """Build a :class:`Problem` for many rows from 0-based positions, keeping the first few.
 
     Positions are turned into row numbers (position 0 is row 1, the first row below the header).
