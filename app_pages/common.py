@@ -209,3 +209,11 @@ def add_legend(fmap: Any, title: str, entries: Mapping[str, str]) -> None:
             f'padding:6px 9px;border:1px solid #999;border-radius:4px;font-size:12px">'
             f"<b>{title}</b>{rows}</div>")
     fmap.get_root().html.add_child(folium.Element(html))
+
+
+def cell_from_text(text: object) -> int | None:
+    """Return the ``uint64`` H3 cell written as hexadecimal text, ``None`` if it is not one."""
+    value = str(text).strip().lower()
+    if not value or len(value) > 16 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return int(value, 16)

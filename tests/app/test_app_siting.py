@@ -114,3 +114,70 @@ def test_scenarios_are_listed_and_compared(db_url: str) -> None:
     assert comparison.loc["New sites", "A"] == "4" and comparison.loc["New sites", "B"] == "3"
     assert comparison.loc["Coverage after", "B"] == "50.0%"
     assert comparison.loc["Model", "A"] == "pmedian"
+
+
+def test_every_run_obeys_the_stored_survey(db_url: str) -> None:
+    at = _page("site_selection").run()
+    at.number_input(key="ss_n").set_value(4)
+    at.button(key="ss_run").click().run()
+    first = at.dataframe[0].value
+    assert set(first["survey_status"]) == {"not surveyed"}
+    rejected = first["cell"].iloc[0]
+
+    at.selectbox(key="ss_survey_cell").set_value(rejected)
+    at.selectbox(key="ss_survey_status").set_value("rejected")
+    at.text_input(key="ss_survey_note").input("landlord refused")
+    at.text_input(key="ss_survey_user").input("li")
+    [b for b in at.get("form_submit_button") if b.label == "Save survey status"][0].click().run()
+    assert not at.exception
+    assert any(rejected in s.value and "rejected" in s.value for s in at.success)
+    survey = at.dataframe[1].value.set_index("cell")
+    assert survey.loc[rejected, "note"] == "landlord refused"
+    assert survey.loc[rejected, "user"] == "li"
+    assert survey["updated_at"].notna().any()
+
+    # an approved cell the model would not pick (the worst free one) stays open
+    from app_pages import common
+
+    layers = common.layers()
+    free = layers.index[layers["own_store_count"].fillna(0).eq(0)]
+    approved = common.cell_text(int(layers.loc[free, "footfall"].idxmin()))
+    Database(db_url).set_survey_status(approved, "approved", user="wang")
+    at.button(key="ss_run").click().run()
+    assert not at.exception and not at.error
+    second = at.dataframe[0].value.set_index("cell")
+    assert rejected not in second.index and len(second) == 4
+    assert second.loc[approved, "survey_status"] == "approved"
+    assert any("rejected site left out" in c.value for c in at.caption)
+
+
+def test_a_region_restriction_holds(db_url: str) -> None:
+    at = _page("site_selection").run()
+    options = at.selectbox(key="ss_where").options
+    region = [o for o in options if o != "Everywhere"][-1]
+    at.selectbox(key="ss_where").set_value(region)
+    at.number_input(key="ss_n").set_value(3)
+    at.button(key="ss_run").click().run()
+    assert not at.exception and not at.error
+    sites = at.dataframe[0].value
+    assert len(sites) == 3 and set(sites["region"]) == {region}
+
+
+def test_battlefields_chosen_restrict_the_run(db_url: str) -> None:
+    bf = _page("battlefields").run()
+    bf.selectbox(key="bf_level").set_value("Prefecture (region)").run()
+    areas = bf.dataframe[0].value
+    pick = areas.index[-1]  # the worst-ranked prefecture: a real restriction
+    bf.multiselect(key="bf_pick_region").set_value([pick])
+    bf.button(key="bf_site").click().run()
+    chosen = bf.session_state["siting_areas"]
+
+    at = _page("site_selection")
+    at.session_state["siting_areas"] = chosen
+    at.run()
+    assert at.selectbox(key="ss_where").value.startswith("Battlefields: ")
+    at.number_input(key="ss_n").set_value(3)
+    at.button(key="ss_run").click().run()
+    assert not at.exception and not at.error
+    sites = at.dataframe[0].value
+    assert len(sites) == 3 and set(sites["region"]) == {areas.loc[pick, "region"]}
