@@ -213,6 +213,68 @@ if cell is not None:
     else:
         st.caption("No data in the clicked cell.")
 
+# ---- what-if on one site ---------------------------------------------------------------------
+WHAT_IF_KEY = "ss_what_if"
+
+
+def show_what_if(where: dict) -> None:
+    """Compute and show the Huff what-if of a new store at ``where`` (a cell or lat/lng)."""
+    from optimizer.what_if import site_what_if
+
+    competitors_now = getattr(data, "competitors", None)
+    try:
+        calibration = calibration_for(common.data_key(), layers, data.stores, competitors_now)
+        result = site_what_if(layers, data.stores, competitors_now, calibration=calibration,
+                              **where)
+    except ValueError as error:
+        common.show_error(error, what="What-if")
+        return
+    w1, w2, w3, w4 = st.columns(4)
+    w1.metric("Expected sales", f"{result.expected_sales:,.0f} CNY")
+    w2.metric("Taken from own stores", f"{result.from_own:,.0f} CNY")
+    w3.metric("From competitors", f"{result.from_competitors:,.0f} CNY")
+    w4.metric("Net gain", f"{result.net_gain:,.0f} CNY")
+    st.caption(result.summary())
+    catchment = result.catchment[result.catchment["probability"] > 0.001]
+    if len(catchment):
+        from xingtu import maps as what_if_maps
+
+        wmap = what_if_maps.base_map((result.lat, result.lng), zoom=11, tiles=tiles)
+        what_if_maps.add_cells(wmap, catchment[["probability", "captured"]], "probability",
+                               name="Catchment", legend="Visit probability",
+                               tooltip={"probability": "Visit probability",
+                                        "captured": "Captured (CNY)"},
+                               how={"probability": "mean", "captured": "sum"})
+        what_if_maps.add_points(wmap, pd.DataFrame({"lat": [result.lat], "lng": [result.lng],
+                                                    "site": [result.site]}),
+                                name="What-if site", color="#e31a1c", radius=9, title="site")
+        what_if_maps.finish(wmap)
+        common.show_map(wmap, key="ss_what_if_map", height=380)
+    if len(result.own_stores):
+        st.dataframe(result.own_stores, width="stretch", column_config={
+            "sales_before": st.column_config.NumberColumn("Sales before (CNY)", format="%,.0f"),
+            "lost": st.column_config.NumberColumn("Lost to the site (CNY)", format="%,.0f"),
+            "share_lost": st.column_config.NumberColumn("Share lost", format="percent")})
+
+
+with st.expander("What if we open a store here?", expanded=WHAT_IF_KEY in st.session_state):
+    st.caption("Click a cell on the map, or type a position: the Huff model's expected sales "
+               "of a new store there, what it takes from our stores and from competitors, and "
+               "where its customers come from.")
+    centre = common.region_center(layers)
+    q1, q2, q3 = st.columns([2, 2, 1])
+    wi_lat = q1.number_input("Latitude", -90.0, 90.0, float(centre[0]), 0.001, format="%.5f",
+                             key="ss_wi_lat")
+    wi_lng = q2.number_input("Longitude", -180.0, 180.0, float(centre[1]), 0.001,
+                             format="%.5f", key="ss_wi_lng")
+    if q3.button("What if here?", key="ss_wi_point"):
+        st.session_state[WHAT_IF_KEY] = {"lat": float(wi_lat), "lng": float(wi_lng)}
+    if cell is not None and cell in layers.index and st.button(
+            f"What if at the clicked cell {common.cell_text(cell)}?", key="ss_wi_cell"):
+        st.session_state[WHAT_IF_KEY] = {"cell": int(cell)}
+    if WHAT_IF_KEY in st.session_state:
+        show_what_if(st.session_state[WHAT_IF_KEY])
+
 # ---- results --------------------------------------------------------------------------------
 if run is None:
     st.info("Set the layers and weights, then **Run site selection**. The map shows the score "

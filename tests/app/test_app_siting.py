@@ -181,3 +181,30 @@ def test_battlefields_chosen_restrict_the_run(db_url: str) -> None:
     assert not at.exception and not at.error
     sites = at.dataframe[0].value
     assert len(sites) == 3 and set(sites["region"]) == {areas.loc[pick, "region"]}
+
+
+def test_what_if_figures_equal_the_library(db_url: str) -> None:
+    from app_pages import common
+    from optimizer.calibration import calibrate
+    from optimizer.what_if import site_what_if
+
+    layers = common.layers()
+    region = common.demo_region()
+    free = layers.index[layers["own_store_count"].fillna(0).eq(0)]
+    spot = layers.loc[layers.loc[free, "footfall"].idxmax()]
+    at = _page("site_selection").run()
+    at.number_input(key="ss_wi_lat").set_value(float(spot["lat"]))
+    at.number_input(key="ss_wi_lng").set_value(float(spot["lng"]))
+    at.button(key="ss_wi_point").click().run()
+    assert not at.exception and not at.error
+    shown = {m.label: m.value for m in at.metric}
+    competitors = getattr(region, "competitors", None)
+    expected = site_what_if(layers, region.stores, competitors,
+                            calibration=calibrate(layers, region.stores, competitors),
+                            lat=float(spot["lat"]), lng=float(spot["lng"]))
+    assert expected.expected_sales > 0
+    assert shown["Expected sales"] == f"{expected.expected_sales:,.0f} CNY"
+    assert shown["Taken from own stores"] == f"{expected.from_own:,.0f} CNY"
+    assert shown["From competitors"] == f"{expected.from_competitors:,.0f} CNY"
+    assert shown["Net gain"] == f"{expected.net_gain:,.0f} CNY"
+    assert any(c.value.startswith("Site ") and "net gain" in c.value for c in at.caption)
