@@ -208,3 +208,34 @@ def test_what_if_figures_equal_the_library(db_url: str) -> None:
     assert shown["From competitors"] == f"{expected.from_competitors:,.0f} CNY"
     assert shown["Net gain"] == f"{expected.net_gain:,.0f} CNY"
     assert any(c.value.startswith("Site ") and "net gain" in c.value for c in at.caption)
+
+
+def test_scenarios_download_rename_and_delete(db_url: str) -> None:
+    import io
+
+    import geopandas as gpd
+
+    store = Database(db_url)
+    sites = pd.DataFrame({"cell": pd.array([613633266242551807, 613633266282397695],
+                                           dtype="uint64"),
+                          "lat": [22.5, 22.6], "lng": [114.0, 114.1], "region": "Shenzhen",
+                          "expected_sales": [1e6, 2e6]})
+    store.save_scenario("north", {"model": "mclp"}, sites, {"n_sites": 2})
+    at = _page("scenarios").run()
+    assert not at.exception
+    downloads = {b.proto.label: b for b in at.get("download_button")}
+    assert {"Download sites (GeoJSON)", "Download sites (Excel)"} <= set(downloads)
+
+    at.text_input(key="sc_new_name").input("north, revised").run()
+    at.button(key="sc_rename").click().run()
+    assert not at.exception
+    assert Database(db_url).list_scenarios()["name"].tolist() == ["north, revised"]
+    assert any("Renamed" in s.value for s in at.success)
+    _, kept, _ = Database(db_url).load_scenario("north, revised")
+    assert kept["expected_sales"].tolist() == [1e6, 2e6]
+
+    at.checkbox(key="sc_confirm_delete").check().run()
+    at.button(key="sc_delete").click().run()
+    assert not at.exception
+    assert Database(db_url).list_scenarios().empty
+    assert any("No scenario saved yet" in i.value for i in at.info)
