@@ -210,10 +210,10 @@ def test_what_if_figures_equal_the_library(db_url: str) -> None:
     assert any(c.value.startswith("Site ") and "net gain" in c.value for c in at.caption)
 
 
-def test_scenarios_download_rename_and_delete(db_url: str) -> None:
-    import io
-
+def test_scenarios_download_rename_and_delete(db_url: str, tmp_path: Path) -> None:
     import geopandas as gpd
+
+    from xingtu.jobs.siting import site_writer
 
     store = Database(db_url)
     sites = pd.DataFrame({"cell": pd.array([613633266242551807, 613633266282397695],
@@ -225,6 +225,9 @@ def test_scenarios_download_rename_and_delete(db_url: str) -> None:
     assert not at.exception
     downloads = {b.proto.label: b for b in at.get("download_button")}
     assert {"Download sites (GeoJSON)", "Download sites (Excel)"} <= set(downloads)
+    written = tmp_path / "sites.geojson"  # what the GeoJSON download holds
+    site_writer(Database(db_url).load_scenario("north")[1], written)(written)
+    assert gpd.read_file(written)["cell_id"].tolist() == ["884103458bfffff", "88410345b1fffff"]
 
     at.text_input(key="sc_new_name").input("north, revised").run()
     at.button(key="sc_rename").click().run()
