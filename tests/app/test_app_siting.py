@@ -242,3 +242,24 @@ def test_scenarios_download_rename_and_delete(db_url: str, tmp_path: Path) -> No
     assert not at.exception
     assert Database(db_url).list_scenarios().empty
     assert any("No scenario saved yet" in i.value for i in at.info)
+
+
+def test_an_uploaded_candidate_list_is_all_the_run_chooses_from(db_url: str) -> None:
+    from app_pages import common
+    from geodata.areas import check_candidate_sites
+
+    layers = common.layers()
+    free = layers.loc[layers["own_store_count"].fillna(0).eq(0)].sample(8, random_state=3)
+    offers = check_candidate_sites(pd.DataFrame({"site_id": [f"L{i}" for i in range(8)],
+                                                 "lat": free["lat"].to_numpy(),
+                                                 "lng": free["lng"].to_numpy()}))
+    at = _page("site_selection")
+    at.session_state["ss_candidate_table"] = offers  # what the upload box stores
+    at.run()
+    assert at.checkbox(key="ss_use_candidates").value
+    at.number_input(key="ss_n").set_value(3)
+    at.button(key="ss_run").click().run()
+    assert not at.exception and not at.error
+    sites = at.dataframe[0].value
+    assert len(sites) == 3
+    assert set(sites["cell"]) <= {common.cell_text(int(c)) for c in free.index}
