@@ -208,3 +208,21 @@ def test_sites_restricted_to_regions(small_inputs: dict[str, Path], tmp_path: Pa
         "sites", "--layers", str(path), "--stores", str(small_inputs["stores"]),
         "--database", url, "--region", "Atlantis", "--out", str(tmp_path / "x.csv")])
     assert result.exit_code == 2 and "Atlantis" in result.output
+
+
+def test_sites_never_inside_an_exclusion_area(small_inputs: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    import shapely
+
+    url = f"sqlite:///{tmp_path / 'e.sqlite'}"
+    first, _ = _sites_run(small_inputs, tmp_path, "before", url)
+    boxes = [shapely.box(lng - 0.01, lat - 0.01, lng + 0.01, lat + 0.01)
+             for lat, lng in zip(first["lat"], first["lng"], strict=True)]
+    no_go = tmp_path / "no_go.geojson"
+    gpd.GeoDataFrame({"name": ["no go"] * len(boxes)}, geometry=boxes,
+                     crs="EPSG:4326").to_file(no_go)
+    second, output = _sites_run(small_inputs, tmp_path, "after", url, "--exclude", str(no_go))
+    assert len(second) == 3 and "exclusion areas" in output
+    inside = gpd.GeoSeries(boxes, crs="EPSG:4326").union_all()
+    assert not any(inside.contains(shapely.Point(lng, lat))
+                   for lat, lng in zip(second["lat"], second["lng"], strict=True))
