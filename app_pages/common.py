@@ -24,6 +24,12 @@ from xingtu.jobs.progress import progress_text
 MAP_HEIGHT = 560
 UPLOADS_KEY = "uploads"
 """Session key of the user's uploaded tables: kind (``stores``, ``pois``...) -> DataFrame."""
+SITING_AREAS_KEY = "siting_areas"
+"""Session key of the battlefields chosen on the Battlefields page for the next siting run:
+``{"label": str, "areas": list[str], "cells": list[int], "data": data_key()}``."""
+SURVEY_COLORS = {"approved": "#1a9850", "rejected": "#000000", "surveyed": "#7b3294",
+                 "candidate": "#ff7f00"}
+"""Marker colour per field-survey status (distinct from the score colours)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,3 +195,25 @@ def live_gap() -> Iterator[None]:
     with solve_progress(show):
         yield
     line.empty()
+
+
+def add_legend(fmap: Any, title: str, entries: Mapping[str, str]) -> None:
+    """Add a fixed legend box (label -> colour) to a folium map; plain HTML, nothing fetched."""
+    import folium
+
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:11px;height:11px;border-radius:50%;'
+        f'background:{color};border:1px solid #333;margin-right:5px"></span>{label}</div>'
+        for label, color in entries.items())
+    html = (f'<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;'
+            f'padding:6px 9px;border:1px solid #999;border-radius:4px;font-size:12px">'
+            f"<b>{title}</b>{rows}</div>")
+    fmap.get_root().html.add_child(folium.Element(html))
+
+
+def cell_from_text(text: object) -> int | None:
+    """Return the ``uint64`` H3 cell written as hexadecimal text, ``None`` if it is not one."""
+    value = str(text).strip().lower()
+    if not value or len(value) > 16 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return int(value, 16)

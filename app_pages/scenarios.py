@@ -9,6 +9,9 @@ st.title("Scenarios")
 st.caption("Siting runs saved from the Site selection page. Compare two: sites in common, "
            "coverage, expected sales and cost.")
 
+done = st.session_state.pop("sc_done", None)
+if done:
+    st.success(done)
 store = common.store()
 listed = store.list_scenarios()
 if listed.empty:
@@ -78,3 +81,47 @@ if len(both):
 maps.finish(fmap, fit_to=everything)
 st.caption("Red: only in A. Blue: only in B. Purple: in both.")
 common.show_map(fmap, key="sc_map")
+
+# ---- manage and download scenario A -------------------------------------------------------------
+st.subheader("Download, rename or delete the first scenario")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def scenario_file(scenario_id: int, suffix: str, _sites: pd.DataFrame) -> bytes:
+    """Return scenario ``scenario_id``'s sites as a file (``.geojson`` or ``.xlsx``) in memory."""
+    import tempfile
+    from pathlib import Path
+
+    from xingtu.jobs.siting import site_writer
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"sites{suffix}"
+        site_writer(_sites, path)(path)
+        return path.read_bytes()
+
+
+name_a = str(listed.set_index("id").loc[first, "name"])
+d1, d2 = st.columns(2)
+try:
+    d1.download_button("Download sites (GeoJSON)", scenario_file(int(first), ".geojson", sites_a),
+                       file_name=f"{name_a}.geojson", mime="application/geo+json",
+                       key="sc_dl_geojson")
+    d2.download_button("Download sites (Excel)", scenario_file(int(first), ".xlsx", sites_a),
+                       file_name=f"{name_a}.xlsx", key="sc_dl_xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+except (ValueError, OSError) as error:
+    common.show_error(error, what="Preparing the download")
+
+r1, r2 = st.columns([3, 1])
+new_name = r1.text_input("New name", value=name_a, key="sc_new_name")
+if r2.button("Rename", key="sc_rename", disabled=not new_name.strip() or new_name == name_a):
+    # Saved under the new name, then the old version removed.
+    store.save_scenario(new_name.strip(), params_a, sites_a, summary_a)
+    store.delete_scenario(int(first))
+    st.session_state["sc_done"] = f"Renamed **{name_a}** to **{new_name.strip()}**."
+    st.rerun()
+confirm = st.checkbox(f"Yes, delete **{name_a}**", key="sc_confirm_delete")
+if st.button("Delete it", key="sc_delete", disabled=not confirm):
+    store.delete_scenario(int(first))
+    st.session_state["sc_done"] = f"Deleted **{name_a}**."
+    st.rerun()

@@ -6,15 +6,22 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from geodata.areas import check_candidate_sites
 from optimizer import scoring, siting
 from optimizer.calibration import calibrate
-from xingtu.jobs.siting import choose_sites, save_scenario, scenario_record
+from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES
+from xingtu.jobs.siting import choose_sites, save_scenario, scenario_record, siting_decisions
 
 st.title("Site selection")
 st.caption("Score every cell, let a location model pick the new stores, read why each was chosen, "
-           "then record the field survey.")
+           "then record the field survey. Every run obeys the survey: a rejected site is never "
+           "chosen again, an approved one stays open.")
 
 RUN_KEY = "siting_run"
+CANDIDATES_KEY = "ss_candidate_table"
+"""Session key of the user's candidate list (checked table: lat/lng points or a cell column)."""
+SURVEY_SAVED_KEY = "ss_survey_saved"
+EVERYWHERE = "Everywhere"
 MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "p_median": "Closest to demand (p-median)",
                 "market_share": "Market share vs competitors (Huff)"}
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
@@ -46,6 +53,34 @@ with st.sidebar:
                                     f"{siting.DEFAULT_OPENING_COST_CNY / 1e6:.1f} million CNY.")
     model = st.selectbox("Model", list(get_args(siting.SitingModel)),
                          format_func=lambda m: MODEL_LABELS.get(m, m), key="ss_model")
+    st.markdown("**Where**")
+    battlefields = st.session_state.get(common.SITING_AREAS_KEY)
+    if battlefields and battlefields.get("data") != common.data_key():
+        battlefields = None  # chosen on other data
+    battlefield_option = f"Battlefields: {battlefields['label']}" if battlefields else None
+    region_names = (sorted(layers["region"].dropna().astype(str).unique())
+                    if "region" in layers else [])
+    where_options = [EVERYWHERE, *([battlefield_option] if battlefield_option else []),
+                     *region_names]
+    where = st.selectbox("Site only in", where_options, key="ss_where",
+                         index=1 if battlefield_option else 0,
+                         help="A region, or the battlefields picked on the Battlefields page.")
+    upload = st.file_uploader("Your candidate sites (CSV: lat,lng or cell)", type=["csv"],
+                              key="ss_candidates_file",
+                              help="Shops on offer: the run chooses only from these.")
+    if upload is not None:
+        try:
+            st.session_state[CANDIDATES_KEY] = check_candidate_sites(pd.read_csv(upload),
+                                                                     source=upload.name)
+        except (ValueError, pd.errors.ParserError) as error:
+            st.session_state.pop(CANDIDATES_KEY, None)
+            common.show_error(error, what=f"Reading {upload.name}")
+    candidate_table = st.session_state.get(CANDIDATES_KEY)
+    if candidate_table is not None:
+        use_list = st.checkbox(f"Choose only from my {len(candidate_table):,} candidates",
+                               value=True, key="ss_use_candidates")
+        if not use_list:
+            candidate_table = None
     tiles = common.tiles()
 
 
@@ -74,10 +109,17 @@ except ValueError as error:
 
 if st.button("Run site selection", type="primary", key="ss_run"):
     parameters = {"weights": weights, "n_new": n_new, "radius_km": radius_km, "model": model,
-                  "budget": budget_m * 1e6 if use_budget else None}
+                  "budget": budget_m * 1e6 if use_budget else None, "where": where,
+                  "candidate_list": None if candidate_table is None else len(candidate_table)}
     with st.status("Running the site selection…", expanded=True) as status:
         try:
             st.write("Building layers… done (" f"{len(layers):,} cells).")
+            st.write("Reading the field survey and the team's decisions…")
+            decisions = siting_decisions(
+                layers, statuses=common.store().survey_statuses(), candidates=candidate_table,
+                regions=[where] if where in region_names else None,
+                within=battlefields["cells"] if battlefields and where == battlefield_option
+                else None)
             st.write("Calibrating the demand model on the own stores' sales…")
             calibration = calibration_for(common.data_key(), layers, data.stores,
                                           getattr(data, "competitors", None))
@@ -87,12 +129,14 @@ if st.button("Run site selection", type="primary", key="ss_run"):
                 run = choose_sites(
                     layers, data.stores, getattr(data, "competitors", None), weights=weights,
                     model=model, n_new=n_new, radius_km=radius_km, budget=parameters["budget"],
-                    calibration=calibration)
+                    calibration=calibration, decisions=decisions)
         except ValueError as error:
             status.update(label="The site selection did not finish", state="error")
             common.show_error(error, what="Site selection")
             st.stop()
         st.write(run.report.summary())
+        if run.decisions is not None:
+            st.write(run.decisions.summary())
         status.update(label=f"Done: {len(run.sites)} new sites", state="complete", expanded=False)
     st.session_state[RUN_KEY] = {"run": run, "parameters": parameters}
 
@@ -117,10 +161,34 @@ candidates = scores.loc[free[free].index, "score"].nlargest(siting.DEFAULT_MAX_C
 maps.add_points(fmap, layers.loc[candidates.index, ["lat", "lng"]].assign(score=candidates),
                 name="Candidate cells", color="#ff7f00", radius=3, tooltip={"score": "Score"},
                 show=False)
+if candidate_table is not None and {"lat", "lng"} <= set(candidate_table.columns):
+    maps.add_points(fmap, candidate_table, name="Your candidate sites", color="#a6761d",
+                    radius=4)
+store = common.store()
+statuses = store.survey_statuses()
+surveyed_cells = pd.DataFrame()
+if len(statuses):
+    parsed = statuses["site_id"].map(common.cell_from_text)
+    surveyed_cells = statuses.assign(cell=parsed).dropna(subset=["cell"])
+    surveyed_cells = surveyed_cells[surveyed_cells["cell"].isin(layers.index)]
+    for status_name in ("approved", "surveyed", "rejected", "candidate"):
+        rows = surveyed_cells[surveyed_cells["status"] == status_name]
+        if len(rows):
+            maps.add_points(
+                fmap, layers.loc[rows["cell"].to_numpy(), ["lat", "lng"]].assign(
+                    status=rows["status"].to_numpy(), note=rows["note"].to_numpy(),
+                    user=rows["user"].to_numpy()),
+                name=f"Survey: {status_name}", color=common.SURVEY_COLORS[status_name],
+                radius=7, tooltip={"status": "Survey", "note": "Note", "user": "By"})
 if run is not None and len(run.sites):
     maps.add_points(fmap, run.sites, name="Chosen sites", color="#e31a1c", radius=9,
                     title="site", tooltip={"region": "Region", "expected_sales": "Expected sales",
-                                           "cannibalisation_rate": "Cannibalisation"})
+                                           "cannibalisation_rate": "Cannibalisation",
+                                           "survey_status": "Survey"})
+common.add_legend(fmap, "Sites", {
+    "Our stores": "#1f78b4", "Competitors": "#525252", "Chosen sites": "#e31a1c",
+    "Your candidates": "#a6761d",
+    **{f"Survey: {k}": common.SURVEY_COLORS[k] for k in ("approved", "surveyed", "rejected")}})
 maps.finish(fmap)
 clicked = common.show_map(fmap, key="ss_map")
 
@@ -137,10 +205,75 @@ if cell is not None:
                                        ["candidate", "surveyed", "approved", "rejected"],
                                        key="ss_cell_status")
             if p2.button("Record", key="ss_cell_record"):
-                common.store().set_survey_status(common.cell_text(cell), cell_status)
-                st.success(f"{common.cell_text(cell)}: {cell_status}.")
+                store.set_survey_status(common.cell_text(cell), cell_status)
+                saved_status = store.survey_statuses().set_index("site_id")["status"]
+                st.success(f"Saved: {common.cell_text(cell)} is "
+                           f"**{saved_status.get(common.cell_text(cell))}**; the next run "
+                           "obeys it.")
     else:
         st.caption("No data in the clicked cell.")
+
+# ---- what-if on one site ---------------------------------------------------------------------
+WHAT_IF_KEY = "ss_what_if"
+
+
+def show_what_if(where: dict) -> None:
+    """Compute and show the Huff what-if of a new store at ``where`` (a cell or lat/lng)."""
+    from optimizer.what_if import site_what_if
+
+    competitors_now = getattr(data, "competitors", None)
+    try:
+        calibration = calibration_for(common.data_key(), layers, data.stores, competitors_now)
+        result = site_what_if(layers, data.stores, competitors_now, calibration=calibration,
+                              **where)
+    except ValueError as error:
+        common.show_error(error, what="What-if")
+        return
+    w1, w2, w3, w4 = st.columns(4)
+    w1.metric("Expected sales", f"{result.expected_sales:,.0f} CNY")
+    w2.metric("Taken from own stores", f"{result.from_own:,.0f} CNY")
+    w3.metric("From competitors", f"{result.from_competitors:,.0f} CNY")
+    w4.metric("Net gain", f"{result.net_gain:,.0f} CNY")
+    st.caption(result.summary())
+    catchment = result.catchment[result.catchment["probability"] > 0.001]
+    if len(catchment):
+        from xingtu import maps as what_if_maps
+
+        wmap = what_if_maps.base_map((result.lat, result.lng), zoom=11, tiles=tiles)
+        what_if_maps.add_cells(wmap, catchment[["probability", "captured"]], "probability",
+                               name="Catchment", legend="Visit probability",
+                               tooltip={"probability": "Visit probability",
+                                        "captured": "Captured (CNY)"},
+                               how={"probability": "mean", "captured": "sum"})
+        what_if_maps.add_points(wmap, pd.DataFrame({"lat": [result.lat], "lng": [result.lng],
+                                                    "site": [result.site]}),
+                                name="What-if site", color="#e31a1c", radius=9, title="site")
+        what_if_maps.finish(wmap)
+        common.show_map(wmap, key="ss_what_if_map", height=380)
+    if len(result.own_stores):
+        st.dataframe(result.own_stores, width="stretch", column_config={
+            "sales_before": st.column_config.NumberColumn("Sales before (CNY)", format="%,.0f"),
+            "lost": st.column_config.NumberColumn("Lost to the site (CNY)", format="%,.0f"),
+            "share_lost": st.column_config.NumberColumn("Share lost", format="percent")})
+
+
+with st.expander("What if we open a store here?", expanded=WHAT_IF_KEY in st.session_state):
+    st.caption("Click a cell on the map, or type a position: the Huff model's expected sales "
+               "of a new store there, what it takes from our stores and from competitors, and "
+               "where its customers come from.")
+    centre = common.region_center(layers)
+    q1, q2, q3 = st.columns([2, 2, 1])
+    wi_lat = q1.number_input("Latitude", -90.0, 90.0, float(centre[0]), 0.001, format="%.5f",
+                             key="ss_wi_lat")
+    wi_lng = q2.number_input("Longitude", -180.0, 180.0, float(centre[1]), 0.001,
+                             format="%.5f", key="ss_wi_lng")
+    if q3.button("What if here?", key="ss_wi_point"):
+        st.session_state[WHAT_IF_KEY] = {"lat": float(wi_lat), "lng": float(wi_lng)}
+    if cell is not None and cell in layers.index and st.button(
+            f"What if at the clicked cell {common.cell_text(cell)}?", key="ss_wi_cell"):
+        st.session_state[WHAT_IF_KEY] = {"cell": int(cell)}
+    if WHAT_IF_KEY in st.session_state:
+        show_what_if(st.session_state[WHAT_IF_KEY])
 
 # ---- results --------------------------------------------------------------------------------
 if run is None:
@@ -157,6 +290,8 @@ c3.metric("Net gain", f"{sites['net_gain'].sum() / 1e6:,.1f} M CNY")
 taken = sites["from_own"].sum() / max(sites["expected_sales"].sum(), 1e-9)
 c4.metric("Taken from own stores", f"{taken:.1%}")
 st.caption(run.report.summary())
+if run.decisions is not None:
+    st.caption(f"Decisions: {run.decisions.summary()}")
 if not run.report.is_optimal:
     st.warning("The solver stopped before proving this choice optimal; a better one may exist.")
 
@@ -164,10 +299,11 @@ factor_columns = [c for c in sites.columns if c.startswith("score_") and c != "s
 table = sites.assign(cell=sites["cell"].map(common.cell_text))
 st.subheader("Chosen sites and why")
 st.dataframe(
-    table[["site", "cell", "region", "score", "expected_sales", "from_own", "net_gain",
+    table[["site", "cell", "region", "survey_status", "score", "expected_sales", "from_own", "net_gain",
            "cannibalisation_rate", "reasons", *factor_columns]],
     hide_index=True, width="stretch",
     column_config={
+        "survey_status": st.column_config.TextColumn("Survey"),
         "score": st.column_config.NumberColumn("Score", format="%.3f"),
         "expected_sales": st.column_config.NumberColumn("Expected sales (CNY)", format="%,.0f"),
         "from_own": st.column_config.NumberColumn("From own stores", format="%,.0f"),
@@ -180,23 +316,42 @@ st.dataframe(
 
 # ---- field survey ---------------------------------------------------------------------------
 st.subheader("Field survey")
-store = common.store()
-statuses = store.survey_statuses()
-known = statuses.set_index("site_id")["status"] if len(statuses) else pd.Series(dtype=object)
-survey = pd.DataFrame({"cell": table["cell"], "region": table["region"],
-                       "status": table["cell"].map(known).fillna("candidate")})
-st.dataframe(survey, hide_index=True, width="stretch")
+st.caption("Record what the survey found: **rejected** sites are never chosen again, "
+           "**approved** ones stay open in every run, **surveyed** ones compete as usual.")
+confirmed = st.session_state.pop(SURVEY_SAVED_KEY, None)
+if confirmed:
+    st.success(confirmed)
+latest = statuses.set_index("site_id") if len(statuses) else pd.DataFrame(
+    columns=["status", "note", "user", "updated_at"])
+survey = pd.DataFrame({"cell": table["cell"], "region": table["region"]})
+for column in ("status", "note", "user", "updated_at"):
+    survey[column] = table["cell"].map(latest[column]) if len(latest) else None
+survey["status"] = survey["status"].fillna(NOT_SURVEYED)
+survey["updated_at"] = pd.to_datetime(survey["updated_at"], errors="coerce")
+st.dataframe(survey, hide_index=True, width="stretch", column_config={
+    "cell": "Cell", "region": "Region", "status": "Status", "note": "Note", "user": "By",
+    "updated_at": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD HH:mm")})
 with st.form("ss_survey"):
     f1, f2 = st.columns(2)
     target = f1.selectbox("Site", table["cell"].tolist(), key="ss_survey_cell")
-    new_status = f2.selectbox("Status", ["candidate", "surveyed", "approved", "rejected"],
-                              key="ss_survey_status")
+    new_status = f2.selectbox("Status", list(SURVEY_STATUSES), key="ss_survey_status")
     note = st.text_input("Note", key="ss_survey_note")
     user = st.text_input("Your name", key="ss_survey_user")
     if st.form_submit_button("Save survey status"):
         store.set_survey_status(target, new_status, note=note, user=user)
-        st.success(f"{target}: {new_status}.")
+        stored = store.survey_statuses().set_index("site_id").loc[target]
+        st.session_state[SURVEY_SAVED_KEY] = (
+            f"Saved: {target} is **{stored['status']}**"
+            + (f" ({stored['note']})" if stored["note"] else "")
+            + (f" by {stored['user']}" if stored["user"] else "")
+            + ". The next run obeys it.")
         st.rerun()
+with st.expander("Survey history"):
+    history = store.survey_statuses(history=True)
+    if len(history):
+        st.dataframe(history, hide_index=True, width="stretch")
+    else:
+        st.caption("No survey recorded yet.")
 
 # ---- save as a scenario -----------------------------------------------------------------------
 st.subheader("Save this run as a scenario")

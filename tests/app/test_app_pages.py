@@ -43,8 +43,9 @@ def test_app_routes_to_the_battlefields_page_first() -> None:
 
 @pytest.mark.slow
 def test_battlefields_show_the_library_ranking(demo_region) -> None:
-    from geodata.demo import build_layers
-    from optimizer.scoring import rank_battlefields
+    from geodata.areas import cells_to_districts
+    from geodata.demo import build_layers, load_places
+    from optimizer.scoring import battlefield_ranking
 
     at = _page("battlefields").run()
     assert not at.exception and not at.error
@@ -52,18 +53,38 @@ def test_battlefields_show_the_library_ranking(demo_region) -> None:
     at.slider(key="bf_radius").set_value(5.0).run()
     assert not at.exception
     shown = at.dataframe[0].value
-    expected = rank_battlefields(build_layers(demo_region), radius_km=5.0,
-                                 weights={"fan_index": 1.0, "avg_ticket": 0.0,
-                                          "whitespace_rate": 1.0, "competitor_pressure": -1.0})
+    layers = build_layers(demo_region)
+    weights = {"fan_index": 1.0, "avg_ticket": 0.0, "whitespace_rate": 1.0,
+               "competitor_pressure": -1.0}
+    expected = battlefield_ranking(layers, areas=cells_to_districts(layers, load_places()),
+                                   radius_km=5.0, weights=weights, places=load_places()).table
     assert shown.index.tolist() == expected.index.tolist()
     assert np.allclose(shown["whitespace_rate"], expected["whitespace_rate"])
-    assert at.metric[0].value == str(expected.index[0])
+    assert at.metric[0].value == str(expected["name"].iloc[0])
+    assert (shown["population"] >= 20_000).all()  # small areas merged
+
+    at.selectbox(key="bf_level").set_value("Prefecture (region)").run()
+    regions = at.dataframe[0].value
+    assert sorted(regions["name"]) == sorted(demo_region.regions)
 
     at.selectbox(key="bf_level").set_value("Large hexagons (H3 res 6, ~36 km²)").run()
     assert not at.exception
     hexagons = at.dataframe[0].value
-    assert len(hexagons) > len(demo_region.regions)
+    assert len(hexagons) > len(regions)
     assert hexagons.index.str.fullmatch(r"[0-9a-f]{15}").all()
+
+
+@pytest.mark.slow
+def test_battlefields_link_restricts_the_next_siting_run() -> None:
+    at = _page("battlefields").run()
+    at.selectbox(key="bf_level").set_value("Prefecture (region)").run()
+    best = at.dataframe[0].value.index[0]
+    assert at.multiselect(key="bf_pick_region").value == [best]
+    at.button(key="bf_site").click().run()
+    assert not at.exception
+    chosen = at.session_state["siting_areas"]
+    assert chosen["areas"] == [best] and len(chosen["cells"]) > 100
+    assert any(best in s.value for s in at.success)
 
 
 @pytest.mark.slow

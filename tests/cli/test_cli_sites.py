@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from geodata.grid import cells_to_latlng, points_to_cells
-from geodata.layers import build_layers, save_layers
+from geodata.layers import build_layers, load_layers, save_layers
 from xingtu.cli import app
 
 runner = CliRunner()
@@ -139,3 +139,90 @@ def test_bad_layers_file_is_readable(small_inputs: dict[str, Path], tmp_path: Pa
     result = runner.invoke(app, ["sites", "--layers", str(tmp_path / "nope.parquet"), "--stores",
                                  str(small_inputs["stores"])])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def _sites_run(small_inputs: dict[str, Path], tmp_path: Path, name: str, db_url: str,
+               *extra: str, layers: Path | None = None) -> tuple[pd.DataFrame, str]:
+    out = tmp_path / f"{name}_sites.csv"
+    result = runner.invoke(app, [
+        "sites", "--layers", str(layers or small_inputs["layers"]),
+        "--stores", str(small_inputs["stores"]), "--n-new", "3", "--radius-km", "1.5",
+        "--database", db_url, "--out", str(out), "--quiet", *extra])
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out), result.output
+
+
+def test_sites_obey_the_survey_in_the_database(small_inputs: dict[str, Path],
+                                               tmp_path: Path) -> None:
+    from xingtu.database import Database
+
+    url = f"sqlite:///{tmp_path / 'survey.sqlite'}"
+    first, _ = _sites_run(small_inputs, tmp_path, "first", url)
+    assert len(first) == 3 and set(first["survey_status"]) == {"not surveyed"}
+    rejected, approved = first["cell_id"].iloc[0], first["cell_id"].iloc[1]
+    with Database(url) as store:
+        store.set_survey_status(rejected, "rejected", note="no frontage", user="li")
+    second, output = _sites_run(small_inputs, tmp_path, "second", url)
+    assert rejected not in set(second["cell_id"]) and len(second) == 3
+    assert "rejected" in output.lower()
+    # an approved site away from the best ones stays open in every later run
+    with Database(url) as store:
+        store.set_survey_status(approved, "surveyed")
+    layers = load_layers(small_inputs["layers"])
+    low = layers.loc[layers["own_store_count"].fillna(0).eq(0)].sort_values("footfall").index[0]
+    low_cell = f"{int(low):x}"
+    with Database(url) as store:
+        store.set_survey_status(low_cell, "approved", user="wang")
+    third, output = _sites_run(small_inputs, tmp_path, "third", url)
+    assert low_cell in set(third["cell_id"]) and rejected not in set(third["cell_id"])
+    assert third.set_index("cell_id").loc[low_cell, "survey_status"] == "approved"
+    assert len(third) == 3
+
+
+def test_sites_choose_only_from_a_candidate_file(small_inputs: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    layers = load_layers(small_inputs["layers"])
+    free = layers.loc[layers["own_store_count"].fillna(0).eq(0)]
+    offered = free.sample(6, random_state=1)
+    offers = tmp_path / "offers.csv"
+    pd.DataFrame({"site_id": [f"L{i}" for i in range(6)], "lat": offered["lat"].to_numpy(),
+                  "lng": offered["lng"].to_numpy()}).to_csv(offers, index=False)
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    chosen, output = _sites_run(small_inputs, tmp_path, "offers", url, "--candidates", str(offers))
+    assert len(chosen) == 3
+    assert set(chosen["cell_id"]) <= {f"{int(c):x}" for c in offered.index}
+    assert "candidate list" in output.lower()
+
+
+def test_sites_restricted_to_regions(small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    layers = load_layers(small_inputs["layers"])
+    layers["region"] = np.where(layers["lng"] < 113.975, "West", "East")
+    path = tmp_path / "layers_regions.parquet"
+    save_layers(layers, path)
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    east, _ = _sites_run(small_inputs, tmp_path, "east", url, "--regions", "East", layers=path)
+    assert len(east) == 3 and set(east["region"]) == {"East"}
+    west, _ = _sites_run(small_inputs, tmp_path, "west", url, "--region", "West", layers=path)
+    assert len(west) == 3 and set(west["region"]) == {"West"}
+    result = runner.invoke(app, [
+        "sites", "--layers", str(path), "--stores", str(small_inputs["stores"]),
+        "--database", url, "--region", "Atlantis", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "Atlantis" in result.output
+
+
+def test_sites_never_inside_an_exclusion_area(small_inputs: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    import shapely
+
+    url = f"sqlite:///{tmp_path / 'e.sqlite'}"
+    first, _ = _sites_run(small_inputs, tmp_path, "before", url)
+    boxes = [shapely.box(lng - 0.01, lat - 0.01, lng + 0.01, lat + 0.01)
+             for lat, lng in zip(first["lat"], first["lng"], strict=True)]
+    no_go = tmp_path / "no_go.geojson"
+    gpd.GeoDataFrame({"name": ["no go"] * len(boxes)}, geometry=boxes,
+                     crs="EPSG:4326").to_file(no_go)
+    second, output = _sites_run(small_inputs, tmp_path, "after", url, "--exclude", str(no_go))
+    assert len(second) == 3 and "exclusion areas" in output
+    inside = gpd.GeoSeries(boxes, crs="EPSG:4326").union_all()
+    assert not any(inside.contains(shapely.Point(lng, lat))
+                   for lat, lng in zip(second["lat"], second["lng"], strict=True))

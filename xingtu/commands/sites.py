@@ -5,7 +5,10 @@ them with the reasons for each.
 
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
 ``.gpkg``, ``.csv`` or ``.xlsx``; an existing file is kept unless ``--force``. Bad input prints a
-readable message and exits with code 2. The work is :mod:`xingtu.jobs.siting`'s and
+readable message and exits with code 2. ``xingtu sites`` reads the field-survey statuses from
+the database (``--database``): a site rejected there is never chosen, an approved one stays
+open; ``--candidates``, ``--exclude`` and ``--region`` bring the team's candidate list,
+exclusion areas and chosen regions. The work is :mod:`xingtu.jobs.siting`'s and
 :mod:`xingtu.jobs.repair`'s.
 """
 
@@ -27,6 +30,7 @@ from optimizer.scoring import Normalisation
 from optimizer.settings import settings
 from optimizer.siting import DEFAULT_MAX_CANDIDATES, SitingModel
 
+from ..database import Database
 from ..jobs import repair, siting
 from ..jobs.inputs import gather_tables, layer_table, require_tables
 from ..jobs.outputs import claim_outputs
@@ -68,6 +72,25 @@ def parse_weights(items: list[str] | None) -> dict[str, float] | None:
                                     "--weight footfall=0.4 --weight competitors_nearby=-0.3."
                                     ) from None
     return weights
+
+
+def parse_regions(items: list[str] | None) -> list[str] | None:
+    """Turn ``--region`` values (repeatable, comma-separated) into a list of region names.
+
+    Examples
+    --------
+    >>> parse_regions(["Guangzhou,Foshan", " Shenzhen "])
+    ['Guangzhou', 'Foshan', 'Shenzhen']
+    >>> parse_regions(None) is None
+    True
+    """
+    if not items:
+        return None
+    names = [name.strip() for item in items for name in item.split(",") if name.strip()]
+    if not names:
+        raise CommandInputError("`--region` is empty; give region names, e.g. "
+                                "--region Guangzhou,Foshan.")
+    return names
 
 
 def _check_out(out: Path) -> None:
@@ -117,6 +140,18 @@ def register(app: typer.Typer) -> None:
             help="How factors are put on one scale.")] = "percentile",
         smooth_k: Annotated[int, typer.Option(
             min=0, help="Average score factors over k rings of cells (0: no smoothing).")] = 0,
+        candidates: Annotated[Path | None, typer.Option(
+            help="Your candidate sites (lat/lng points or a cell column): choose only from "
+                 "these.")] = None,
+        exclude: Annotated[Path | None, typer.Option(
+            help="Exclusion areas (polygons: GeoJSON, GeoPackage, GeoParquet): never site "
+                 "inside.")] = None,
+        region: Annotated[list[str] | None, typer.Option(
+            "--region", "--regions", help="Site only in these regions; repeatable or comma-separated "
+                 "(--region Guangzhou,Foshan).")] = None,
+        database: Annotated[str | None, typer.Option(
+            help="Database URL with the field-survey statuses (default: XINGTU_DATABASE_URL "
+                 "or a local SQLite file).")] = None,
         solver: Annotated[str | None, typer.Option(help=SOLVER_HELP)] = None,
         time_limit: Annotated[float | None, typer.Option(help=TIME_HELP)] = None,
         gap: Annotated[float | None, typer.Option(help=GAP_HELP)] = None,
@@ -125,7 +160,7 @@ def register(app: typer.Typer) -> None:
         force: Force = False,
         quiet: Quiet = False,
     ) -> None:
-        """Choose new store sites and write them with the reasons for each."""
+        """Choose new store sites (obeying the field survey) and write them with the reasons."""
         progress = JobProgress(quiet=quiet)
         with readable_errors(), progress.running():
             _need_data(demo, layers, ("stores",))
@@ -138,13 +173,19 @@ def register(app: typer.Typer) -> None:
                 require_tables(tables, ("stores",))
                 progress.stage("Building the layers" if layers is None else "Reading the layers")
                 table = layer_table(demo=demo, layers_path=layers, tables=tables)
+                progress.stage("Reading the survey statuses and the team's decisions")
+                with Database(database) as store:
+                    statuses = store.survey_statuses()
+                decisions = siting.siting_decisions(
+                    table, statuses=statuses, candidates_path=candidates, exclude_path=exclude,
+                    regions=parse_regions(region))
                 progress.stage("Scoring, calibrating and solving the location model")
                 run = siting.choose_sites(
                     table, tables["stores"], tables["competitors"], weights=weights, model=model,
                     n_new=n_new, radius_km=radius_km, budget=budget, opening_cost=opening_cost,
                     min_spacing_km=min_spacing_km, max_candidates=max_candidates,
                     normalisation=normalisation, smooth_k=smooth_k, solver=solver,
-                    time_limit=time_limit, gap=gap)
+                    time_limit=time_limit, gap=gap, decisions=decisions)
                 progress.stage("Writing the sites")
                 written = siting.commit_sites(claim, run.sites, out)
         typer.echo(siting.site_lines(run))

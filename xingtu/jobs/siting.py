@@ -1,15 +1,16 @@
 """The store siting job: layers and stores in; new sites with their reasons out, saved and exported.
 
 The CLI (``xingtu sites``, ``xingtu demo``) and the app's Site selection and Scenarios pages call
-this module: :func:`choose_sites` runs the library's
-:func:`optimizer.siting.run_site_selection`, :func:`sites_frame` is the exported table (point
+this module: :func:`siting_decisions` gathers the team's decisions (survey statuses from the
+database, a candidate list file, exclusion areas, chosen battlefields or regions),
+:func:`choose_sites` runs the library's :func:`optimizer.siting.run_site_selection` with them, :func:`sites_frame` is the exported table (point
 geometry, the H3 cell as text), :func:`choose_and_commit` commits the file, and
 :func:`scenario_record` / :func:`save_scenario` are what a saved scenario holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.decisions import CellIds, SitingDecisions, cell_ids
 from optimizer.siting import DEFAULT_OPENING_COST_CNY, SiteSelectionRun, run_site_selection
 
 from ..database import Database, json_ready
@@ -47,16 +49,82 @@ def smoothing_for(layers: pd.DataFrame, smooth_k: int) -> Any:
     return disk_matrix(cells, cells, smooth_k, decay="linear")
 
 
+def layer_resolution(layers: pd.DataFrame) -> int:
+    """Return the H3 resolution of the layer table's cells."""
+    from geodata.grid import cells_resolution
+
+    if not len(layers):
+        raise ValueError("The layer table has no cells.")
+    return int(cells_resolution(layers.index[:1].to_numpy(dtype="uint64"))[0])
+
+
+def siting_decisions(layers: pd.DataFrame, *, statuses: pd.DataFrame | None = None,
+                     candidates: pd.DataFrame | None = None,
+                     candidates_path: Path | None = None,
+                     exclude_path: Path | None = None, excluded: CellIds = (),
+                     regions: Sequence[str] | None = None,
+                     within: CellIds | None = None) -> SitingDecisions:
+    """Gather the team's decisions for a run on ``layers``.
+
+    Parameters
+    ----------
+    layers
+        The layer table the run uses (its cells and H3 resolution).
+    statuses
+        The survey table of :meth:`xingtu.database.Database.survey_statuses` (rejected cells are
+        never chosen, approved ones kept open).
+    candidates, candidates_path
+        A candidate-site table (points or a ``cell`` column), or the file holding one
+        (:func:`geodata.areas.read_candidate_sites`): the run chooses only from these cells.
+    exclude_path, excluded
+        A file of exclusion polygons (:func:`geodata.areas.read_exclusion_areas`), and cells to
+        exclude besides.
+    regions, within
+        Restrict the run to cells of these regions, or to these cells (e.g. the cells of the
+        chosen battlefields, :meth:`optimizer.scoring.BattlefieldRanking.cells`).
+
+    Returns
+    -------
+    SitingDecisions
+    """
+    from geodata.areas import (
+        candidate_sites_to_cells,
+        polygons_to_cell_ids,
+        read_candidate_sites,
+        read_exclusion_areas,
+    )
+
+    resolution = layer_resolution(layers)
+    if candidates is None and candidates_path is not None:
+        candidates = read_candidate_sites(candidates_path)
+    candidate_cells = (None if candidates is None
+                       else candidate_sites_to_cells(candidates, resolution))
+    excluded_cells = cell_ids(excluded, "excluded").tolist()
+    if exclude_path is not None:
+        areas = read_exclusion_areas(exclude_path)
+        excluded_cells += polygons_to_cell_ids(areas, resolution,
+                                               cells=layers.index.to_numpy(dtype="uint64")
+                                               ).tolist()
+    return SitingDecisions.from_survey(
+        statuses, candidates=candidate_cells,
+        excluded=np.asarray(excluded_cells, dtype=np.uint64),
+        regions=list(regions) if regions else None, within=within)
+
+
 def choose_sites(layers: pd.DataFrame, stores: pd.DataFrame, competitors: pd.DataFrame | None,
-                 *, n_new: int | None, smooth_k: int = 0, **options: Any) -> SiteSelectionRun:
+                 *, n_new: int | None, smooth_k: int = 0,
+                 decisions: SitingDecisions | None = None, **options: Any) -> SiteSelectionRun:
     """Run the site selection (see :func:`optimizer.siting.run_site_selection` for ``options``).
 
-    ``n_new=0`` with a ``budget`` opens as many sites as the budget allows.
+    ``n_new=0`` with a ``budget`` opens as many sites as the budget allows. ``decisions`` (see
+    :func:`siting_decisions`) are the survey statuses, candidate list, exclusions and
+    restriction the run obeys.
     """
     if n_new == 0 and options.get("budget") is not None:
         n_new = None
     return run_site_selection(layers, stores, competitors, n_new=n_new,
-                              smoothing=smoothing_for(layers, smooth_k), **options)
+                              smoothing=smoothing_for(layers, smooth_k), decisions=decisions,
+                              **options)
 
 
 def sites_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -118,7 +186,10 @@ def save_scenario(database: Database, record: ScenarioRecord) -> int:
 def site_lines(run: SiteSelectionRun) -> str:
     """Return the text a planner reads after a run: the solve, the summary, the sites."""
     lines = [run.report.summary(), run.summary()]
+    if run.decisions is not None:
+        lines.append(run.decisions.summary())
     if len(run.sites):
-        lines.append(run.sites[SITE_COLUMNS].to_string(index=False,
+        columns = [*SITE_COLUMNS, *(["survey_status"] if "survey_status" in run.sites else [])]
+        lines.append(run.sites[columns].to_string(index=False,
                                                        float_format=lambda v: f"{v:,.2f}"))
     return "\n".join(lines)
