@@ -58,26 +58,40 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     fresh.button(key="al_load").click().run()
     assert not fresh.exception and not fresh.error
     assert not fresh.warning  # same inputs and settings: the saved plan is current
-    pd.testing.assert_frame_equal(fresh.dataframe[0].value.reset_index(drop=True),
-                                  lines.reset_index(drop=True), check_dtype=False)
+    shown = fresh.dataframe[0].value.reset_index(drop=True)
+    keys = ["from", "to", "sku", "quantity"]
+    pd.testing.assert_frame_equal(shown[keys], lines[keys].reset_index(drop=True),
+                                  check_dtype=False)
+    assert {"from_name", "to_name", "to_region", "ship_day"} <= set(shown.columns)
 
     fresh.slider(key="al_service").set_value(0.9).run()
     assert any("other inputs or settings" in w.value for w in fresh.warning)
 
 
 def test_the_download_is_the_cli_workbook(tmp_path: Path) -> None:
-    from xingtu.export import workbook_bytes, write_workbook
-    from xingtu.jobs.weekly import SHEETS, PlanRecord
+    from xingtu.export import atomic_write
+    from xingtu.jobs.weekly import (
+        SHEET_TITLES,
+        SHEETS,
+        PlanRecord,
+        plan_workbook_bytes,
+        plan_writers,
+    )
 
     lines = pd.DataFrame({"from": ["=S1"], "to": ["S2"], "sku": ["A"], "quantity": [3]})
     record = PlanRecord(week="2026-W02", fingerprint="f", lines=lines,
                         kpis={"trucks": 1.0, "warehouses": [{"warehouse_id": "W1"}]},
                         report={"status": "optimal"})
-    data = workbook_bytes(record.sheets())
-    path = write_workbook(record.sheets(), tmp_path / record.file_name())
+    data = plan_workbook_bytes(record)
+    path = tmp_path / record.file_name()
+    for target, write in plan_writers(record, path).items():
+        atomic_write(target, write)
+    assert path.read_bytes()[:2] == b"PK"
     first = pd.read_excel(io.BytesIO(data), sheet_name=None)
     second = pd.read_excel(path, sheet_name=None)
-    assert list(first) == list(second) == list(SHEETS)
-    for name in SHEETS:
+    titles = [SHEET_TITLES[name] for name in SHEETS]
+    assert list(first) == list(second) == titles
+    for name in titles:
         pd.testing.assert_frame_equal(first[name], second[name])
-    pd.testing.assert_frame_equal(first["plan"], lines)
+    assert first["Plan"][["From", "To", "SKU", "Quantity"]].values.tolist() == [
+        ["=S1", "S2", "A", 3]]

@@ -46,12 +46,14 @@ def test_allocate_from_files_writes_workbook_and_saves_plan(tmp_path: Path, inpu
     assert result.exit_code == 0, result.output
     assert "Expected stockouts next week" in result.output
     sheets = pd.read_excel(out, sheet_name=None)
-    assert list(sheets) == ["plan", "kpis", "warehouses"]
-    kpis = dict(zip(sheets["kpis"]["kpi"], sheets["kpis"]["value"], strict=True))
+    assert list(sheets) == ["Plan", "KPIs", "Warehouses", "Stores", "Demand guide",
+                            "Slow movers", "Fast and slow movers", "Stockout risk",
+                            "Supplier orders", "Returns", "Changes vs previous"]
+    kpis = dict(zip(sheets["KPIs"]["KPI"], sheets["KPIs"]["Value"], strict=True))
     assert float(kpis["expected_stockout_units_after"]) <= float(
         kpis["expected_stockout_units_before"])
     lines, saved_kpis, report, fingerprint = Database(database).load_plan("2026-W02")
-    assert len(lines) == len(sheets["plan"])
+    assert len(lines) == len(sheets["Plan"])
     assert report["status"] in ("optimal", "feasible") and len(fingerprint) == 64
     assert saved_kpis["expected_stockout_units_after"] == pytest.approx(
         float(kpis["expected_stockout_units_after"]))
@@ -68,6 +70,10 @@ def test_allocate_from_files_writes_workbook_and_saves_plan(tmp_path: Path, inpu
                                 "--database", database, *_args(input_files)])
     assert again.exit_code == 0, again.output
     assert (tmp_path / "plan-kpis.csv").exists() and (tmp_path / "plan-warehouses.csv").exists()
+    # The second plan of the week is compared with the first: same inputs, no change.
+    changes = pd.read_csv(tmp_path / "plan-changes.csv")
+    assert len(changes) > 0
+    assert (changes["units_in_change"] == 0).all() and (changes["units_out_change"] == 0).all()
     plans = Database(database).list_plans()
     assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
 
