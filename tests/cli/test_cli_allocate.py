@@ -116,7 +116,50 @@ def test_two_workers_plan_in_a_second_process_under_the_same_fingerprint(
     # How many processes solve the week is not part of its inputs.
     assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
     kpis = pd.read_parquet(tmp_path / "two-kpis.parquet")
-    message = dict(zip(kpis["kpi"], kpis["value"], strict=True))["solve_message"]
+    message = dict(zip(kpis["kpi"], kpis["text"], strict=True))["solve_message"]  # text KPIs
     assert ("second process" in message) == fork_available()
     assert runner.invoke(app, ["allocate", "--week", "2026-W02", "--workers", "0",
                                "--demo", "--out", str(tmp_path / "p.xlsx")]).exit_code == 2
+
+
+def test_day_plan_from_the_cli_meets_the_invariants_and_is_saved(tmp_path: Path,
+                                                                   input_files) -> None:
+    from optimizer.allocation import plan_day
+    from tests.allocation.test_allocation import assert_plan_invariants
+    from xingtu.jobs import weekly
+
+    database = f"sqlite:///{tmp_path / 'plans.db'}"
+    sales = pd.read_csv(input_files["sales"])
+    day = str((pd.Timestamp(sales["date"].max()) + pd.Timedelta(days=1)).date())
+    out = tmp_path / "out"
+    week = weekly.next_week(sales)
+    first = runner.invoke(app, ["allocate", "--week", week, "--out", str(out / "week.xlsx"),
+                                "--database", database, *_args(input_files)])
+    assert first.exit_code == 0, first.output
+    result = runner.invoke(app, ["allocate", "--day", day, "--out",
+                                 str(out / weekly.plan_file_name(day)), "--database", database,
+                                 *_args(input_files)])
+    assert result.exit_code == 0, result.output
+    assert (out / f"plan-{day}.xlsx").exists()
+    plans = Database(database).list_plans()
+    assert plans["week"].tolist() == [day, week]  # stored beside the weekly plan
+    record = weekly.load_record(Database(database), day)
+    assert record.week == day and len(record.fingerprint) == 64
+    sheets = pd.read_excel(out / f"plan-{day}.xlsx", sheet_name=None)
+    assert len(sheets["Plan"]) == len(record.lines)
+    assert sheets["Plan"]["Ship day"].eq(day).all() if len(record.lines) else True
+
+    # The same day through the library: the CLI's plan meets the plan invariants.
+    from geodata.io import read_inputs
+
+    tables = read_inputs(input_files)
+    plan = plan_day(**{k: tables[k] for k in weekly.REQUIRED_KINDS}, day=day,
+                    in_transit=weekly.in_transit_lines(Database(database), day))
+    assert_plan_invariants(plan.problem, plan.result)
+    assert plan.lines["quantity"].sum() == record.lines["quantity"].sum()
+
+    bad = runner.invoke(app, ["allocate", "--day", "2026-02-30", "--demo",
+                              "--out", str(tmp_path / "p.xlsx")])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    both = runner.invoke(app, ["allocate", "--day", day, "--week", week, "--demo"])
+    assert both.exit_code == 2 and "not both" in both.output

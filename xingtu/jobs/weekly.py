@@ -34,14 +34,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.allocation import PlanSettings, WeeklyPlan, input_fingerprint, plan_week
+from optimizer.allocation import (
+    PlanSettings,
+    WeeklyPlan,
+    input_fingerprint,
+    plan_day,
+    plan_week,
+)
 from optimizer.allocation.planner_tables import planner_tables
 from optimizer.results import SolveReport
 
 from ..database import Database, json_ready
 from ..export import (
+    DAY_LABEL,
     TABLE_FORMATS,
     SheetFormats,
+    check_day_label,
     check_plan_label,
     check_week_label,
     plan_label_file_name,
@@ -301,6 +309,97 @@ def make_record(plan: WeeklyPlan, tables: Mapping[str, pd.DataFrame | None], *, 
                                     for name in STORED_TABLES}})
     return PlanRecord(week=label, fingerprint=fingerprint, lines=plan.lines, kpis=kpis,
                       report=json_ready(asdict(plan.report)))
+
+
+def in_transit_lines(database: Database | None, day: str) -> pd.DataFrame | None:
+    """Return the lines of saved plans still on the road when ``day`` starts, or ``None``.
+
+    A line is in transit when it shipped before ``day`` and arrives on ``day`` or later. For
+    each earlier ship day the newest saved day plan of that day counts; days without a day plan
+    take the lines of the newest saved plan of their ISO week. Lines without ship and arrival
+    days (plans saved before those columns existed) are left out.
+
+    Parameters
+    ----------
+    database
+        Where the plans are saved; ``None`` gives ``None``.
+    day
+        The day being planned, ``YYYY-MM-DD``.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``to``, ``sku``, ``quantity``, ``arrival_day``; ``None`` when nothing is in transit.
+    """
+    check_day_label(day)
+    if database is None:
+        return None
+    saved = database.list_plans()
+    if not len(saved):
+        return None
+    start = pd.Timestamp(day)
+    newest = saved.sort_values("id").drop_duplicates("week", keep="last")
+    day_labels = [w for w in newest["week"] if DAY_LABEL.fullmatch(str(w)) and w < day]
+    weeks = {_week_of(start - pd.Timedelta(days=back)) for back in range(0, 15)}
+    chosen: list[pd.DataFrame] = []
+    for label, plan_id in zip(newest["week"], newest["id"], strict=True):
+        if label not in day_labels and label not in weeks:
+            continue
+        lines = load_record(database, int(plan_id)).tables.get("lines")
+        if lines is None or not {"ship_day", "arrival_day"} <= set(lines.columns):
+            continue
+        shipped = pd.to_datetime(lines["ship_day"])
+        keep = (shipped < start) & (pd.to_datetime(lines["arrival_day"]) >= start)
+        if label in weeks:  # a week plan: only its ship days that no day plan replaced
+            keep &= ~shipped.dt.strftime("%Y-%m-%d").isin(day_labels)
+        chosen.append(lines.loc[keep, ["to", "sku", "quantity", "arrival_day"]])
+    moving = pd.concat(chosen, ignore_index=True) if chosen else pd.DataFrame()
+    return moving if len(moving) else None
+
+
+def _week_of(day: pd.Timestamp) -> str:
+    year, number, _ = day.isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def run_day(tables: Mapping[str, pd.DataFrame | None], *, day: str,
+            settings: PlanSettings | None = None, in_transit: pd.DataFrame | None = None,
+            sources: Mapping[str, str] | None = None, workers: int = 1,
+            stage: Stage = _no_stage) -> WeeklyRun:
+    """Plan the moves that ship on ``day`` from the closing stock and sales of the day before.
+
+    The same model as the week with a one-day horizon
+    (:func:`optimizer.allocation.plan_day`); the record is labelled with the day and saved
+    beside the weekly plans.
+
+    Parameters
+    ----------
+    tables, settings, sources, workers, stage
+        As for :func:`run_week`; ``stock`` is the closing stock of the day before ``day``.
+    day
+        The ship day, ``YYYY-MM-DD``; only sales before it are used.
+    in_transit
+        Lines of earlier plans still on the road (:func:`in_transit_lines`); part of the
+        fingerprint.
+
+    Returns
+    -------
+    WeeklyRun
+    """
+    settings = settings or PlanSettings()
+    check_day_label(day)
+    inputs = {kind: _required(tables, kind) for kind in REQUIRED_KINDS}
+    stage("Fingerprinting the inputs")
+    present = {kind: table for kind, table in tables.items() if table is not None}
+    if in_transit is not None:
+        present["in_transit"] = in_transit
+    fingerprint = input_fingerprint(present, {"day": day, "settings": asdict(settings)})
+    stage("Forecasting tomorrow's demand and solving the transfer model")
+    plan = plan_day(**inputs, lanes=tables.get("lanes"), day=day, settings=settings,
+                    in_transit=in_transit, sources=dict(sources or {}), workers=workers)
+    stage("Building the warehouse and store cards, the demand guide and the lists")
+    record = make_record(plan, tables, label=day, fingerprint=fingerprint)
+    return WeeklyRun(plan=plan, record=record, settings=settings)
 
 
 def _required(tables: Mapping[str, pd.DataFrame | None], kind: str) -> pd.DataFrame:
@@ -663,7 +762,10 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
                     settings: PlanSettings | None = None,
                     sources: Mapping[str, str] | None = None, workers: int = 1,
                     stage: Stage = _no_stage) -> tuple[WeeklyRun, list[Path], int | None]:
-    """Plan a week and commit its files and database row together (or neither).
+    """Plan a week (or a day) and commit its files and database row together (or neither).
+
+    A ``week`` written as a day (``2026-12-03``) makes a day plan (:func:`run_day`) with the
+    stock in transit from the plans saved in ``database`` (:func:`in_transit_lines`).
 
     The destinations are claimed before the solve (an existing file is refused without
     ``force``; a second run on the same ``out`` is refused), and the database is checked
@@ -685,13 +787,20 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
     tuple
         The run, the files written and the saved plan's id (``None`` without a database).
     """
-    check_week_label(week)
+    is_day = DAY_LABEL.fullmatch(str(week)) is not None
+    check_plan_label(week) if is_day else check_week_label(week)
     paths = plan_paths(out)
     with claim_outputs(paths, force=force) as claim:
         if database is not None:
             database.check_writable()
-        run = run_week(tables, week=week, settings=settings, sources=sources, workers=workers,
-                       stage=stage)
+        if is_day:
+            stage("Finding stock in transit from earlier plans")
+            run = run_day(tables, day=week, settings=settings,
+                          in_transit=in_transit_lines(database, week), sources=sources,
+                          workers=workers, stage=stage)
+        else:
+            run = run_week(tables, week=week, settings=settings, sources=sources,
+                           workers=workers, stage=stage)
         stage("Writing the plan")
         previous = None if database is None else previous_record(database, week)
         plan_id = commit_outputs(
