@@ -145,12 +145,14 @@ class PlanRecord:
     def summary(self) -> str:
         """Return what a planner reads after the run: lines, units, trucks, stockouts, solve."""
         k = self.kpis
+        is_day = DAY_LABEL.fullmatch(self.week) is not None
+        what, when = ("Day", "on that day") if is_day else ("Week", "next week")
         return "\n".join([
-            f"Week {self.week}: {len(self.lines):,} plan lines, "
+            f"{what} {self.week}: {len(self.lines):,} plan lines, "
             f"{k['units_transferred_between_stores']:,.0f} units between stores, "
             f"{k['units_replenished_from_warehouses']:,.0f} units from warehouses, "
             f"{k['trucks']:,.0f} trucks.",
-            f"Expected stockouts next week: {k['expected_stockout_units_before']:,.0f} units if "
+            f"Expected stockouts {when}: {k['expected_stockout_units_before']:,.0f} units if "
             f"nothing moves, {k['expected_stockout_units_after']:,.0f} with the plan "
             f"({k['expected_stockout_reduction']:.0%} fewer).",
             self.solve_report.summary(objective="cost"),
