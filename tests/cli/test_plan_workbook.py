@@ -102,7 +102,7 @@ def test_sheets_hold_the_library_tables(two_plans, region) -> None:
     library = planner_tables(second.plan, stores=region.stores, warehouses=region.warehouses,
                              skus=region.skus, sales=region.sales)
     lines = second.record.lines
-    assert len(sheets["Plan"]) == len(lines) == len(library["lines"])
+    assert len(sheets["Plan"]) == len(library["lines"]) >= len(lines)
     assert sheets["Plan"]["Quantity"].sum() == lines["quantity"].sum()
 
     # The store card's units in and out, against the lines summed here.
