@@ -54,6 +54,21 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert kpis["expected_stockout_units_after"] == pytest.approx(after, abs=0.5)
     assert report["status"] in ("optimal", "feasible") and len(fingerprint) == 64
 
+    # The cards and lists render with one row per warehouse, store, store-SKU, risk line.
+    from xingtu.jobs import weekly
+
+    record = weekly.load_record(saved, week)
+    tables = record.tables
+    frames = [frame.value for frame in at.dataframe]
+    assert len(frames) == 6  # lines, warehouse card, store card, slow, movers, risk
+    assert len(frames[1]) == len(demo_region.warehouses) == len(tables["warehouses"])
+    assert len(frames[2]) == len(demo_region.stores) == len(tables["stores"])
+    assert len(frames[3]) == len(tables["cover"]) > 0
+    assert len(frames[4]) == len(tables["movers"]) > 0
+    assert len(frames[5]) == len(tables["stockout_risk"])
+    assert (frames[2]["expected_stockout_after"].diff().dropna() <= 1e-9).all()  # riskiest first
+    assert any("nothing to compare" in i.value for i in at.info)
+
     downloads = at.get("download_button")
     assert [d.proto.label for d in downloads] == ["Download Excel", "Download CSV"]
 
@@ -66,6 +81,20 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     pd.testing.assert_series_equal(shown.groupby(keys)["quantity"].sum(),
                                    lines.groupby(keys)["quantity"].sum(), check_dtype=False)
     assert {"from_name", "to_name", "to_region", "ship_day"} <= set(shown.columns)
+
+    # A second plan of the week is compared with the first, by warehouse and store.
+    fresh.button(key="al_run").click().run()
+    assert not fresh.exception and not fresh.error
+    changes = fresh.dataframe[6].value
+    assert set(changes.columns) >= {"location_id", "units_in_before", "units_in_now"}
+    latest = weekly.load_record(Database(url), week).lines
+    moved = set(lines["from"]) | set(lines["to"]) | set(latest["from"]) | set(latest["to"])
+    assert set(changes["location_id"]) == moved
+    units_in = changes.set_index("location_id")
+    for name, frame in (("units_in_before", lines), ("units_in_now", latest)):
+        expected = frame.groupby("to")["quantity"].sum()
+        got = units_in[name].loc[expected.index]
+        assert (got.to_numpy() == expected.to_numpy()).all(), name
 
     fresh.slider(key="al_service").set_value(0.9).run()
     assert any("other inputs or settings" in w.value for w in fresh.warning)
