@@ -163,3 +163,17 @@ def test_a_first_plan_has_an_empty_comparison(two_plans) -> None:
     assert list(sheets["changes"].columns) == list(weekly.CHANGE_COLUMNS)
     kpis = sheets["kpis"].set_index("kpi")
     assert kpis.loc["compared_with", "text"] == "no earlier plan saved"
+
+
+@pytest.mark.parametrize("label", ["2026-02-30", "2026-12-3", "../2026-12-03", "2026-12-03/x",
+                                   "2026-W60", ""])
+def test_plan_file_names_take_only_a_real_week_or_day(label: str) -> None:
+    from optimizer.errors import InputError
+
+    with pytest.raises(InputError, match="YYYY-"):
+        weekly.plan_file_name(label)
+
+
+def test_plan_file_names_of_a_week_and_a_day() -> None:
+    assert weekly.plan_file_name("2026-12-03") == "plan-2026-12-03.xlsx"
+    assert weekly.plan_file_name("2026-W02", ".csv") == "plan-2026-W02.csv"
