@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import common
 from optimizer.allocation import PlanSettings
-from xingtu.export import csv_bytes, workbook_bytes
+from xingtu.export import csv_bytes
 from xingtu.jobs import weekly
 
 st.title("Weekly allocation")
@@ -66,6 +66,7 @@ if run_clicked:
         try:
             with common.live_gap():
                 run = weekly.run_week(tables, week=week, settings=settings, stage=st.write)
+            previous = weekly.previous_record(store, week)
             plan_id = weekly.save_record(store, run.record)
         except ValueError as error:
             status.update(label="The plan could not be made", state="error")
@@ -75,17 +76,21 @@ if run_clicked:
         st.write(f"Saved as plan {plan_id}.")
         status.update(label=f"Plan for {week}: {len(run.record.lines):,} lines",
                       state="complete", expanded=False)
-    st.session_state[PLAN_KEY] = (run.record, inputs_key)
+    st.session_state[PLAN_KEY] = (run.record, inputs_key, previous)
 elif load_clicked:
     try:
         record = weekly.load_record(store, week)
+        saved = store.list_plans()
+        loaded_id = int(saved.loc[saved["week"] == week, "id"].max())
+        previous = weekly.previous_record(store, week, before_id=loaded_id)
         with st.spinner("Checking whether the saved plan matches the current inputs…"):
             current = fingerprint_for(*inputs_key[:2], settings, inputs_key[2], tables)
     except ValueError as error:
         common.show_error(error, what="Loading the plan")
     else:
         st.session_state[PLAN_KEY] = (record,
-                                      inputs_key if record.fingerprint == current else None)
+                                      inputs_key if record.fingerprint == current else None,
+                                      previous)
 
 shown = st.session_state.get(PLAN_KEY)
 if shown is None:
@@ -95,7 +100,7 @@ if shown is None:
         st.dataframe(saved, hide_index=True, width="stretch")
     st.stop()
 
-record, made_from = shown
+record, made_from, previous = shown
 lines, kpis = record.lines, record.kpis
 if made_from != inputs_key:
     st.warning(f"This plan ({record.week}) was made from other inputs or settings than those "
@@ -146,21 +151,51 @@ st.caption("Arrows go from the sending store or warehouse to the receiving store
 common.show_map(fmap, key="al_map")
 
 # ---- tables and downloads ---------------------------------------------------------------------
-sheets = record.sheets()
-tab_lines, tab_warehouses = st.tabs(["Plan lines", "Warehouse load"])
+sheets = record.sheets(previous)
+tab_lines, tab_warehouses, tab_stores, tab_lists, tab_compare = st.tabs(
+    ["Plan lines", "Warehouse card", "Store card", "Slow movers and stockout risk",
+     "Compare with last week"])
 with tab_lines:
-    st.dataframe(lines, hide_index=True, width="stretch")
+    st.dataframe(sheets["plan"], hide_index=True, width="stretch", key="al_lines")
 with tab_warehouses:
+    st.caption("Per warehouse: turnover, delivery days per channel, cross-region rates, daily "
+               "throughput and peak ship day, service radius, safety stock, expected stockouts "
+               "and next week's replenishment and supplier orders.")
     if len(sheets["warehouses"]):
-        st.dataframe(sheets["warehouses"], hide_index=True, width="stretch", column_config={
-            "throughput_used": st.column_config.ProgressColumn("Throughput used", min_value=0.0,
-                                                               max_value=1.0, format="percent")})
+        st.dataframe(sheets["warehouses"], hide_index=True, width="stretch",
+                     key="al_warehouses", column_config={
+                         "peak_day_load": st.column_config.ProgressColumn(
+                             "Peak day load", min_value=0.0, max_value=1.0, format="percent")})
+with tab_stores:
+    st.caption("Per store: turnover, safety stock, reorder point, order-up-to level, expected "
+               "stockouts before and after the plan, units in and out; riskiest first.")
+    store_card = sheets["stores"]
+    if "expected_stockout_after" in store_card.columns:
+        store_card = store_card.sort_values("expected_stockout_after", ascending=False)
+    st.dataframe(store_card, hide_index=True, width="stretch", key="al_stores")
+with tab_lists:
+    st.subheader("Slow movers")
+    st.caption("Store-SKUs by weeks of cover, most first (days since the last sale beside).")
+    st.dataframe(sheets["slow_movers"], hide_index=True, width="stretch", key="al_slow")
+    st.subheader("Fast and slow movers per region")
+    st.dataframe(sheets["movers"], hide_index=True, width="stretch", key="al_movers")
+    st.subheader("Stockout risk")
+    st.caption("Store-SKUs still expected to run short after the plan.")
+    st.dataframe(sheets["stockout_risk"], hide_index=True, width="stretch", key="al_risk")
+with tab_compare:
+    if previous is None:
+        st.info("No earlier plan of this week or the week before is saved: nothing to compare.")
+    else:
+        st.caption(f"Units in and out per warehouse and store: plan {previous.week} as saved "
+                   f"before, against this plan ({record.week}); biggest change first.")
+        st.dataframe(sheets["changes"], hide_index=True, width="stretch", key="al_changes")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def download_bytes(fingerprint: str, week: str, _sheets: dict) -> bytes:
-    """Return the plan workbook, written by the same formula-safe writer as ``xingtu allocate``."""
-    return workbook_bytes(_sheets)
+def download_bytes(fingerprint: str, week: str, previous_key: str,
+                   _record: weekly.PlanRecord, _previous: weekly.PlanRecord | None) -> bytes:
+    """Return the plan workbook, the same file ``xingtu allocate`` writes."""
+    return weekly.plan_workbook_bytes(_record, _previous)
 
 
 try:
@@ -168,8 +203,10 @@ try:
 except ValueError as error:  # a saved week label that is not a week: never a file name
     common.show_error(error, what="Downloading the plan")
     st.stop()
+previous_key = "" if previous is None else f"{previous.week}:{previous.fingerprint}"
 d1, d2 = st.columns(2)
-d1.download_button("Download Excel", download_bytes(record.fingerprint, record.week, sheets),
+d1.download_button("Download Excel",
+                   download_bytes(record.fingerprint, record.week, previous_key, record, previous),
                    file_name=excel_name, key="al_xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 d2.download_button("Download CSV", csv_bytes(lines), file_name=csv_name, mime="text/csv",

@@ -18,7 +18,12 @@ what a spreadsheet may run as a formula (a store id ``=HYPERLINK(...)`` in a pla
 * Parquet, GeoJSON, GeoPackage are typed formats with no formulas and are written unchanged.
 
 Week-based file names come from :func:`week_file_name`, which accepts only an ISO week label
-(``2026-W02``), so a label such as ``../x`` can never become a path.
+(``2026-W02``), and day plans' from :func:`plan_label_file_name`, which accepts a week label or a
+calendar day (``2026-12-03``), so a label such as ``../x`` can never become a path.
+
+Workbooks for people (:func:`render_workbook` with ``formats``): numbers stay numbers with a
+number format per column, the header row is frozen, every sheet has a filter on its header and
+columns are as wide as their content (up to :data:`MAX_COLUMN_WIDTH` characters).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +48,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 WEEK_LABEL = re.compile(r"[0-9]{4}-W[0-9]{2}")
 """An ISO week label as Xingtu writes it: four-digit year, ``-W``, two-digit week."""
+
+DAY_LABEL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""A day plan's label: an ISO calendar date, ``2026-12-03``."""
+
+MAX_COLUMN_WIDTH = 48
+"""Widest column :func:`render_workbook` sets, in characters."""
+
+SheetFormats = Mapping[str, str | Sequence[str | None]]
+"""Number formats of one sheet: column name to one format, or to one format per row."""
 
 
 def check_week_label(week: object) -> str:
@@ -81,6 +96,81 @@ def check_week_label(week: object) -> str:
         raise InputError(f"`week` is {week!r}; write an ISO week as YYYY-Www with two digits for "
                          f"the week{hint}, e.g. '2026-W02' (a week that exists in that year).")
     return text
+
+
+def check_day_label(day: object) -> str:
+    """Return ``day`` when it is a calendar date written ``YYYY-MM-DD``, else raise.
+
+    Parameters
+    ----------
+    day
+        The label to check.
+
+    Returns
+    -------
+    str
+        The label, unchanged.
+
+    Raises
+    ------
+    InputError
+        Not of the form ``YYYY-MM-DD`` or not a real date (``2026-02-30``, ``2026-12-3`` and
+        ``../2026-12-03`` are refused).
+
+    Examples
+    --------
+    >>> check_day_label("2026-12-03")
+    '2026-12-03'
+    """
+    text = day if isinstance(day, str) else ""
+    valid = DAY_LABEL.fullmatch(text) is not None
+    if valid:
+        try:
+            pd.Timestamp(year=int(text[:4]), month=int(text[5:7]), day=int(text[8:]))
+        except ValueError:
+            valid = False
+    if not valid:
+        raise InputError(f"`day` is {day!r}; write a day as YYYY-MM-DD, e.g. '2026-12-03' (a "
+                         "date that exists).")
+    return text
+
+
+def check_plan_label(label: object) -> str:
+    """Return ``label`` when it is a week (``2026-W02``) or a day (``2026-12-03``), else raise.
+
+    Examples
+    --------
+    >>> check_plan_label("2026-W02"), check_plan_label("2026-12-03")
+    ('2026-W02', '2026-12-03')
+    """
+    if isinstance(label, str) and DAY_LABEL.fullmatch(label):
+        return check_day_label(label)
+    return check_week_label(label)
+
+
+def plan_label_file_name(prefix: str, label: str, suffix: str) -> str:
+    """Return the file name of a week's or a day's output, e.g. ``plan-2026-12-03.xlsx``.
+
+    Parameters
+    ----------
+    prefix
+        What the file holds (``"plan"``).
+    label
+        ISO week or calendar day, checked by :func:`check_plan_label`.
+    suffix
+        File extension with its dot.
+
+    Returns
+    -------
+    str
+        ``<prefix>-<label><suffix>``, a plain file name (no folder part).
+
+    Examples
+    --------
+    >>> plan_label_file_name("plan", "2026-12-03", ".xlsx")
+    'plan-2026-12-03.xlsx'
+    """
+    return f"{prefix}-{check_plan_label(label)}{suffix}"
 
 
 def week_file_name(prefix: str, week: str, suffix: str) -> str:
@@ -213,7 +303,8 @@ def render_table(frame: pd.DataFrame, path: Path, suffix: str, *, sheet_name: st
         frame.to_file(path, driver="GPKG", layer=sheet_name)
 
 
-def render_workbook(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
+def render_workbook(sheets: Mapping[str, pd.DataFrame], path: Path, *,
+                    formats: Mapping[str, SheetFormats] | None = None) -> None:
     """Write tables as the sheets of one workbook at exactly ``path``, text never as a formula.
 
     Parameters
@@ -222,6 +313,11 @@ def render_workbook(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
         Sheet name to table, in order (names are cut to Excel's 31 characters).
     path
         File to write (a temporary name; the caller moves it into place).
+    formats
+        Optional sheet name to :data:`SheetFormats` (Excel number formats such as ``#,##0``,
+        ``#,##0.00`` or ``0.0%``). When given, the workbook is laid out for people: every sheet
+        gets a frozen header row, a filter on the header and column widths that fit the
+        content, and the named columns (or cells) their number formats.
     """
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, table in sheets.items():
@@ -231,6 +327,37 @@ def render_workbook(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
                 cell = sheet.cell(row=row + 2, column=column + 1)  # header row, 1-based
                 cell.data_type = "s"  # the text itself, never a formula
                 cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+            if formats is not None:
+                _lay_out(sheet, table, formats.get(name, {}))
+
+
+def _lay_out(sheet: Any, table: pd.DataFrame, formats: SheetFormats) -> None:
+    """Freeze the header, filter it, size the columns and set the number formats of a sheet."""
+    from openpyxl.utils import get_column_letter
+
+    sheet.freeze_panes = "A2"
+    last = get_column_letter(max(len(table.columns), 1))
+    sheet.auto_filter.ref = f"A1:{last}{len(table) + 1}"
+    for position, column in enumerate(table.columns, start=1):
+        letter = get_column_letter(position)
+        pattern = formats.get(str(column))
+        if pattern is not None:
+            patterns = ([pattern] * len(table) if isinstance(pattern, str) else list(pattern))
+            for row, row_pattern in enumerate(patterns, start=2):
+                if row_pattern:
+                    sheet.cell(row=row, column=position).number_format = row_pattern
+        sample = table[column].head(200)
+        widest = max([len(str(column))] + [len(_shown(value)) for value in sample])
+        sheet.column_dimensions[letter].width = min(widest + 2, MAX_COLUMN_WIDTH)
+
+
+def _shown(value: object) -> str:
+    """Roughly what a cell shows, for the column width."""
+    if isinstance(value, float | np.floating):
+        return f"{value:,.2f}" if np.isfinite(value) else ""
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    return "" if value is None else str(value)
 
 
 def formula_safe_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -287,7 +414,8 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
     return atomic_write(destination, lambda tmp: render_workbook(sheets, tmp))
 
 
-def workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+def workbook_bytes(sheets: Mapping[str, pd.DataFrame], *,
+                   formats: Mapping[str, SheetFormats] | None = None) -> bytes:
     """Return the workbook :func:`render_workbook` writes, as bytes (for a download button).
 
     Examples
@@ -297,7 +425,7 @@ def workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     """
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "workbook.xlsx"
-        render_workbook(sheets, path)
+        render_workbook(sheets, path, formats=formats)
         return path.read_bytes()
 
 

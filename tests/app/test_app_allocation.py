@@ -46,9 +46,28 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     saved = Database(url)
     assert saved.list_plans()["week"].tolist() == [week]
     lines, kpis, report, fingerprint = saved.load_plan(week)
-    assert len(lines) == len(at.dataframe[0].value) > 0
+    keys = ["from", "to", "sku"]
+    shown_sums = at.dataframe[0].value.groupby(keys)["quantity"].sum()  # lines split by ship day
+    assert len(lines) > 0
+    pd.testing.assert_series_equal(shown_sums, lines.groupby(keys)["quantity"].sum(),
+                                   check_dtype=False)
     assert kpis["expected_stockout_units_after"] == pytest.approx(after, abs=0.5)
     assert report["status"] in ("optimal", "feasible") and len(fingerprint) == 64
+
+    # The cards and lists render with one row per warehouse, store, store-SKU, risk line.
+    from xingtu.jobs import weekly
+
+    record = weekly.load_record(saved, week)
+    tables = record.tables
+    frames = [frame.value for frame in at.dataframe]
+    assert len(frames) == 6  # lines, warehouse card, store card, slow, movers, risk
+    assert len(frames[1]) == len(demo_region.warehouses) == len(tables["warehouses"])
+    assert len(frames[2]) == len(demo_region.stores) == len(tables["stores"])
+    assert len(frames[3]) == len(tables["cover"]) > 0
+    assert len(frames[4]) == len(tables["movers"]) > 0
+    assert len(frames[5]) == len(tables["stockout_risk"])
+    assert (frames[2]["expected_stockout_after"].diff().dropna() <= 1e-9).all()  # riskiest first
+    assert any("nothing to compare" in i.value for i in at.info)
 
     downloads = at.get("download_button")
     assert [d.proto.label for d in downloads] == ["Download Excel", "Download CSV"]
@@ -58,26 +77,53 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     fresh.button(key="al_load").click().run()
     assert not fresh.exception and not fresh.error
     assert not fresh.warning  # same inputs and settings: the saved plan is current
-    pd.testing.assert_frame_equal(fresh.dataframe[0].value.reset_index(drop=True),
-                                  lines.reset_index(drop=True), check_dtype=False)
+    shown = fresh.dataframe[0].value.reset_index(drop=True)
+    pd.testing.assert_series_equal(shown.groupby(keys)["quantity"].sum(),
+                                   lines.groupby(keys)["quantity"].sum(), check_dtype=False)
+    assert {"from_name", "to_name", "to_region", "ship_day"} <= set(shown.columns)
+
+    # A second plan of the week is compared with the first, by warehouse and store.
+    fresh.button(key="al_run").click().run()
+    assert not fresh.exception and not fresh.error
+    changes = fresh.dataframe[6].value
+    assert set(changes.columns) >= {"location_id", "units_in_before", "units_in_now"}
+    latest = weekly.load_record(Database(url), week).lines
+    moved = set(lines["from"]) | set(lines["to"]) | set(latest["from"]) | set(latest["to"])
+    assert set(changes["location_id"]) == moved
+    units_in = changes.set_index("location_id")
+    for name, frame in (("units_in_before", lines), ("units_in_now", latest)):
+        expected = frame.groupby("to")["quantity"].sum()
+        got = units_in[name].loc[expected.index]
+        assert (got.to_numpy() == expected.to_numpy()).all(), name
 
     fresh.slider(key="al_service").set_value(0.9).run()
     assert any("other inputs or settings" in w.value for w in fresh.warning)
 
 
 def test_the_download_is_the_cli_workbook(tmp_path: Path) -> None:
-    from xingtu.export import workbook_bytes, write_workbook
-    from xingtu.jobs.weekly import SHEETS, PlanRecord
+    from xingtu.export import atomic_write
+    from xingtu.jobs.weekly import (
+        SHEET_TITLES,
+        SHEETS,
+        PlanRecord,
+        plan_workbook_bytes,
+        plan_writers,
+    )
 
     lines = pd.DataFrame({"from": ["=S1"], "to": ["S2"], "sku": ["A"], "quantity": [3]})
     record = PlanRecord(week="2026-W02", fingerprint="f", lines=lines,
                         kpis={"trucks": 1.0, "warehouses": [{"warehouse_id": "W1"}]},
                         report={"status": "optimal"})
-    data = workbook_bytes(record.sheets())
-    path = write_workbook(record.sheets(), tmp_path / record.file_name())
+    data = plan_workbook_bytes(record)
+    path = tmp_path / record.file_name()
+    for target, write in plan_writers(record, path).items():
+        atomic_write(target, write)
+    assert path.read_bytes()[:2] == b"PK"
     first = pd.read_excel(io.BytesIO(data), sheet_name=None)
     second = pd.read_excel(path, sheet_name=None)
-    assert list(first) == list(second) == list(SHEETS)
-    for name in SHEETS:
+    titles = [SHEET_TITLES[name] for name in SHEETS]
+    assert list(first) == list(second) == titles
+    for name in titles:
         pd.testing.assert_frame_equal(first[name], second[name])
-    pd.testing.assert_frame_equal(first["plan"], lines)
+    assert first["Plan"][["From", "To", "SKU", "Quantity"]].values.tolist() == [
+        ["=S1", "S2", "A", 3]]

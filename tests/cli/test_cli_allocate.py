@@ -46,12 +46,14 @@ def test_allocate_from_files_writes_workbook_and_saves_plan(tmp_path: Path, inpu
     assert result.exit_code == 0, result.output
     assert "Expected stockouts next week" in result.output
     sheets = pd.read_excel(out, sheet_name=None)
-    assert list(sheets) == ["plan", "kpis", "warehouses"]
-    kpis = dict(zip(sheets["kpis"]["kpi"], sheets["kpis"]["value"], strict=True))
+    assert list(sheets) == ["Plan", "KPIs", "Warehouses", "Stores", "Demand guide",
+                            "Slow movers", "Fast and slow movers", "Stockout risk",
+                            "Supplier orders", "Returns", "Changes vs previous"]
+    kpis = dict(zip(sheets["KPIs"]["KPI"], sheets["KPIs"]["Value"], strict=True))
     assert float(kpis["expected_stockout_units_after"]) <= float(
         kpis["expected_stockout_units_before"])
     lines, saved_kpis, report, fingerprint = Database(database).load_plan("2026-W02")
-    assert len(lines) == len(sheets["plan"])
+    assert lines["quantity"].sum() == sheets["Plan"]["Quantity"].sum()  # split by ship day
     assert report["status"] in ("optimal", "feasible") and len(fingerprint) == 64
     assert saved_kpis["expected_stockout_units_after"] == pytest.approx(
         float(kpis["expected_stockout_units_after"]))
@@ -68,6 +70,10 @@ def test_allocate_from_files_writes_workbook_and_saves_plan(tmp_path: Path, inpu
                                 "--database", database, *_args(input_files)])
     assert again.exit_code == 0, again.output
     assert (tmp_path / "plan-kpis.csv").exists() and (tmp_path / "plan-warehouses.csv").exists()
+    # The second plan of the week is compared with the first: same inputs, no change.
+    changes = pd.read_csv(tmp_path / "plan-changes.csv")
+    assert len(changes) > 0
+    assert (changes["units_in_change"] == 0).all() and (changes["units_out_change"] == 0).all()
     plans = Database(database).list_plans()
     assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
 
@@ -110,7 +116,50 @@ def test_two_workers_plan_in_a_second_process_under_the_same_fingerprint(
     # How many processes solve the week is not part of its inputs.
     assert len(plans) == 2 and plans["fingerprint"].nunique() == 1
     kpis = pd.read_parquet(tmp_path / "two-kpis.parquet")
-    message = dict(zip(kpis["kpi"], kpis["value"], strict=True))["solve_message"]
+    message = dict(zip(kpis["kpi"], kpis["text"], strict=True))["solve_message"]  # text KPIs
     assert ("second process" in message) == fork_available()
     assert runner.invoke(app, ["allocate", "--week", "2026-W02", "--workers", "0",
                                "--demo", "--out", str(tmp_path / "p.xlsx")]).exit_code == 2
+
+
+def test_day_plan_from_the_cli_meets_the_invariants_and_is_saved(tmp_path: Path,
+                                                                   input_files) -> None:
+    from optimizer.allocation import plan_day
+    from tests.allocation.test_allocation import assert_plan_invariants
+    from xingtu.jobs import weekly
+
+    database = f"sqlite:///{tmp_path / 'plans.db'}"
+    sales = pd.read_csv(input_files["sales"])
+    day = str((pd.Timestamp(sales["date"].max()) + pd.Timedelta(days=1)).date())
+    out = tmp_path / "out"
+    week = weekly.next_week(sales)
+    first = runner.invoke(app, ["allocate", "--week", week, "--out", str(out / "week.xlsx"),
+                                "--database", database, *_args(input_files)])
+    assert first.exit_code == 0, first.output
+    result = runner.invoke(app, ["allocate", "--day", day, "--out",
+                                 str(out / weekly.plan_file_name(day)), "--database", database,
+                                 *_args(input_files)])
+    assert result.exit_code == 0, result.output
+    assert (out / f"plan-{day}.xlsx").exists()
+    plans = Database(database).list_plans()
+    assert plans["week"].tolist() == [day, week]  # stored beside the weekly plan
+    record = weekly.load_record(Database(database), day)
+    assert record.week == day and len(record.fingerprint) == 64
+    sheets = pd.read_excel(out / f"plan-{day}.xlsx", sheet_name=None)
+    assert sheets["Plan"]["Quantity"].sum() == record.lines["quantity"].sum()
+    assert sheets["Plan"]["Ship day"].eq(day).all() if len(record.lines) else True
+
+    # The same day through the library: the CLI's plan meets the plan invariants.
+    from geodata.io import read_inputs
+
+    tables = read_inputs(input_files)
+    plan = plan_day(**{k: tables[k] for k in weekly.REQUIRED_KINDS}, day=day,
+                    in_transit=weekly.in_transit_lines(Database(database), day))
+    assert_plan_invariants(plan.problem, plan.result)
+    assert plan.lines["quantity"].sum() == record.lines["quantity"].sum()
+
+    bad = runner.invoke(app, ["allocate", "--day", "2026-02-30", "--demo",
+                              "--out", str(tmp_path / "p.xlsx")])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    both = runner.invoke(app, ["allocate", "--day", day, "--week", week, "--demo"])
+    assert both.exit_code == 2 and "not both" in both.output

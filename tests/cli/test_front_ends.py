@@ -97,15 +97,17 @@ def test_cli_and_app_make_the_same_record(week_files: dict[str, Path], tmp_path:
     assert download.proto.url  # the page served it
     assert app_record.file_name() == f"plan-{week}.xlsx"
     cli_sheets = pd.read_excel(out / "out" / f"plan-{week}.xlsx", sheet_name=None)
-    app_sheets = {name: pd.read_excel(io.BytesIO(_xlsx(app_record)), sheet_name=name)
-                  for name in weekly.SHEETS}
-    assert list(cli_sheets) == list(weekly.SHEETS) == ["plan", "kpis", "warehouses"]
-    for name in weekly.SHEETS:
+    titles = [weekly.SHEET_TITLES[name] for name in weekly.SHEETS]
+    app_sheets = pd.read_excel(io.BytesIO(_xlsx(app_record)), sheet_name=None)
+    assert list(cli_sheets) == list(app_sheets) == titles
+    assert titles[:4] == ["Plan", "KPIs", "Warehouses", "Stores"] and len(titles) == 11
+    for name in titles:
         app_sheet, cli_sheet = app_sheets[name], cli_sheets[name]
-        if name == "kpis":
-            app_sheet, cli_sheet = (s[s["kpi"] != timing].reset_index(drop=True)
+        if name == "KPIs":
+            app_sheet, cli_sheet = (s[s["KPI"] != timing].reset_index(drop=True)
                                     for s in (app_sheet, cli_sheet))
         pd.testing.assert_frame_equal(app_sheet, cli_sheet)
+    assert len(cli_sheets["Warehouses"]) == 2 and len(cli_sheets["Stores"]) == 20
 
     # A plan saved by the CLI loads in the app as current (same fingerprint, no warning).
     monkeypatch.setenv("XINGTU_DATABASE_URL", cli_url)
@@ -119,8 +121,7 @@ def test_cli_and_app_make_the_same_record(week_files: dict[str, Path], tmp_path:
 
 
 def _xlsx(record: weekly.PlanRecord) -> bytes:
-    from xingtu.export import workbook_bytes
-
-    data = workbook_bytes(record.sheets())
-    assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames == list(weekly.SHEETS)
+    data = weekly.plan_workbook_bytes(record)
+    assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames == [
+        weekly.SHEET_TITLES[name] for name in weekly.SHEETS]
     return data

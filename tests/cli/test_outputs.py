@@ -55,9 +55,10 @@ def test_files_and_row_commit_together(tmp_path: Path) -> None:
         plan_id = commit_outputs(claim, weekly.plan_writers(record, out),
                                  save_row=lambda: weekly.save_record(store, record),
                                  delete_row=store.delete_plan)
-    assert _files(tmp_path) == ["db.sqlite", "db.sqlite-shm", "db.sqlite-wal",
-                                "plan-2026-W02-kpis.csv", "plan-2026-W02-warehouses.csv",
-                                "plan-2026-W02.csv"]
+    sheet_files = [f"plan-2026-W02-{name}.csv" for name in weekly.SHEETS[1:]]
+    assert "plan-2026-W02-kpis.csv" in sheet_files and len(sheet_files) == 10
+    assert _files(tmp_path) == sorted(["db.sqlite", "db.sqlite-shm", "db.sqlite-wal",
+                                       *sheet_files, "plan-2026-W02.csv"])
     assert store.list_plans()["id"].tolist() == [plan_id]
 
 

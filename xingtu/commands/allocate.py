@@ -17,9 +17,10 @@ from typing import Annotated
 import typer
 
 from optimizer.allocation import PlanSettings
+from optimizer.errors import InputError
 
 from ..database import Database
-from ..export import check_week_label
+from ..export import check_day_label, check_week_label
 from ..jobs import weekly
 from ..jobs.inputs import gather_tables, require_tables
 from ._console import Force, JobProgress, Quiet, readable_errors
@@ -29,12 +30,12 @@ DEFAULTS = {field.name: field.default for field in fields(PlanSettings)}
 
 
 def default_out(week: str) -> Path:
-    """Return the default plan file of a week.
+    """Return the default plan file of a week or a day.
 
     Examples
     --------
-    >>> default_out("2026-W48").as_posix()
-    'out/plan-2026-W48.xlsx'
+    >>> default_out("2026-W48").as_posix(), default_out("2026-12-03").as_posix()
+    ('out/plan-2026-W48.xlsx', 'out/plan-2026-12-03.xlsx')
     """
     return Path("out") / weekly.plan_file_name(week)
 
@@ -44,7 +45,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("allocate")
     def allocate_command(
-        week: Annotated[str, typer.Option(help="ISO week to plan, e.g. 2026-W48.")],
+        week: Annotated[str | None, typer.Option(help="ISO week to plan, e.g. 2026-W48.")
+                        ] = None,
+        day: Annotated[str | None, typer.Option(
+            help="Plan one day's moves instead of a week: the ship day, e.g. 2026-12-03, from "
+                 "the closing stock of the day before and the sales up to it; stock in "
+                 "transit from the plans saved in the database counts as arriving.")] = None,
         out: Annotated[Path | None, typer.Option(
             help="Plan file (.xlsx, .csv or .parquet); default out/plan-<week>.xlsx.")] = None,
         demo: Annotated[bool, typer.Option("--demo", help="Use the bundled demo region.")] = False,
@@ -76,11 +82,14 @@ def register(app: typer.Typer) -> None:
                         "run that ends before its time limit.")] = 1,
         quiet: Quiet = False,
     ) -> None:
-        """Plan next week's stock transfers and warehouse replenishment."""
+        """Plan next week's (or tomorrow's) stock transfers and warehouse replenishment."""
         progress = JobProgress(quiet=quiet)
         with readable_errors(), progress.running():
-            check_week_label(week)
-            path = out or default_out(week)
+            if (week is None) == (day is None):
+                raise InputError("Give `--week` (e.g. 2026-W48) or `--day` (e.g. 2026-12-03), "
+                                 "not both and not neither.")
+            label = check_week_label(week) if day is None else check_day_label(day)
+            path = out or default_out(label)
             weekly.plan_paths(path)  # the extension, before anything is read
             settings = PlanSettings(service_level=service_level,
                                     max_cross_region_share=max_cross_region_share,
@@ -93,7 +102,7 @@ def register(app: typer.Typer) -> None:
                 tables, sources = gather_tables(weekly.INPUT_KINDS, demo=demo, files=files)
                 require_tables(tables, weekly.REQUIRED_KINDS)
                 run, written, plan_id = weekly.plan_and_commit(
-                    tables, week=week, out=path, database=store, force=force,
+                    tables, week=label, out=path, database=store, force=force,
                     settings=settings, sources=sources, workers=workers, stage=progress.stage)
         typer.echo(run.record.summary())
         for written_path in written:
