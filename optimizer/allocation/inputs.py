@@ -288,6 +288,21 @@ def _date_problems(sales: pd.DataFrame, source: str) -> list[Problem]:
     return problems
 
 
+def with_documented_defaults(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return ``frame`` with its missing optional columns set to :data:`OPTIONAL_DEFAULTS`.
+
+    Silent: :func:`prepare_inventory_tables` warns about the same columns when the plan reads
+    them; this is for reports made from a plan's raw input tables afterwards.
+
+    Examples
+    --------
+    >>> with_documented_defaults(pd.DataFrame({"sku": ["A"]}), "skus").columns.tolist()
+    ['sku', 'margin', 'volume_l', 'case_size']
+    """
+    missing = {c: v for c, v in OPTIONAL_DEFAULTS.get(table, {}).items() if c not in frame}
+    return frame.assign(**missing) if missing else frame
+
+
 def _with_defaults(frame: pd.DataFrame, table: str, source: str) -> pd.DataFrame:
     frame = _numeric(frame, table)
     defaults = OPTIONAL_DEFAULTS[table]

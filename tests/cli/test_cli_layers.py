@@ -91,7 +91,7 @@ def test_demo_command_writes_layers_and_describes_the_region(tmp_path: Path) -> 
     assert len(sites) == 5
     assert len(gpd.read_file(out / "repair_shops.geojson")) == 5
     plan = pd.read_excel(next(out.glob("plan-*.xlsx")), sheet_name=None)
-    assert {"plan", "kpis", "warehouses"} <= set(plan)
+    assert {"Plan", "KPIs", "Warehouses"} <= set(plan)
     assert "5 new sites (MCLP, proven optimal)" in result.output
     assert "Expected stockouts next week" in result.output
 

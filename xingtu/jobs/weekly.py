@@ -41,6 +41,7 @@ from optimizer.allocation import (
     plan_day,
     plan_week,
 )
+from optimizer.allocation.inputs import with_documented_defaults
 from optimizer.allocation.planner_tables import planner_tables
 from optimizer.results import SolveReport
 
@@ -302,6 +303,8 @@ def make_record(plan: WeeklyPlan, tables: Mapping[str, pd.DataFrame | None], *, 
     """
     stores, warehouses, skus, sales = (_required(tables, kind)
                                        for kind in ("stores", "warehouses", "skus", "sales"))
+    stores = with_documented_defaults(stores, "stores")
+    skus = with_documented_defaults(skus, "skus")
     planners = _named_tables(planner_tables(plan, stores=stores, warehouses=warehouses,
                                             skus=skus, sales=sales),
                              stores=stores, warehouses=warehouses, skus=skus)
