@@ -289,7 +289,9 @@ def _date_problems(sales: pd.DataFrame, source: str) -> list[Problem]:
 
 
 def with_documented_defaults(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Return ``frame`` with its missing optional columns set to :data:`OPTIONAL_DEFAULTS`.
+    """Return ``frame`` with its missing optional columns and empty cells set to the defaults.
+
+    The defaults are :data:`OPTIONAL_DEFAULTS`.
 
     Silent: :func:`prepare_inventory_tables` warns about the same columns when the plan reads
     them; this is for reports made from a plan's raw input tables afterwards.
@@ -299,8 +301,10 @@ def with_documented_defaults(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     >>> with_documented_defaults(pd.DataFrame({"sku": ["A"]}), "skus").columns.tolist()
     ['sku', 'margin', 'volume_l', 'case_size']
     """
-    missing = {c: v for c, v in OPTIONAL_DEFAULTS.get(table, {}).items() if c not in frame}
-    return frame.assign(**missing) if missing else frame
+    defaults = OPTIONAL_DEFAULTS.get(table, {})
+    filled = {c: v if c not in frame else frame[c].where(frame[c].notna(), v)
+              for c, v in defaults.items()}
+    return frame.assign(**filled) if filled else frame
 
 
 def _with_defaults(frame: pd.DataFrame, table: str, source: str) -> pd.DataFrame:

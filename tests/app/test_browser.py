@@ -245,12 +245,15 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         workbook_path = tmp_path / download.suggested_filename
         download.save_as(workbook_path)
         assert workbook_path.read_bytes()[:2] == b"PK"  # a zip container, not an error page
-        assert openpyxl.load_workbook(workbook_path).sheetnames == ["plan", "kpis", "warehouses"]
+        assert openpyxl.load_workbook(workbook_path).sheetnames == [
+            "Plan", "KPIs", "Warehouses", "Stores", "Demand guide", "Slow movers",
+            "Fast and slow movers", "Stockout risk", "Supplier orders", "Returns",
+            "Changes vs previous"]
         sheets = pd.read_excel(workbook_path, sheet_name=None)
-        assert len(sheets["plan"]) >= 1
-        assert {"from", "to", "sku", "quantity"} <= set(sheets["plan"].columns)
-        assert (sheets["plan"]["quantity"] > 0).all()
-        assert "expected_stockout_units_after" in set(sheets["kpis"]["kpi"])
+        assert len(sheets["Plan"]) >= 1
+        assert {"From", "To", "SKU", "Quantity"} <= set(sheets["Plan"].columns)
+        assert (sheets["Plan"]["Quantity"] > 0).all()
+        assert "expected_stockout_units_after" in set(sheets["KPIs"]["KPI"])
 
         # 4. repair shops: the siting runs and its coverage map draws
         _open_page(page, "Repair shops", "Repair shops")
