@@ -17,6 +17,7 @@ st.caption("Move stock from where it sits to where it will sell next week, reple
            "warehouses and keep safety stock. Every plan is saved with its inputs' fingerprint.")
 
 PLAN_KEY = "allocation_plan"
+WARNINGS_KEY = "allocation_warnings"
 DEFAULTS = PlanSettings()
 KPIS = [("expected_stockout_units_before", "Expected stockouts before", "{:,.0f} units"),
         ("expected_stockout_units_after", "Expected stockouts after", "{:,.0f} units"),
@@ -77,6 +78,7 @@ if run_clicked:
         status.update(label=f"Plan for {week}: {len(run.record.lines):,} lines",
                       state="complete", expanded=False)
     st.session_state[PLAN_KEY] = (run.record, inputs_key, previous)
+    st.session_state[WARNINGS_KEY] = run.warnings
 elif load_clicked:
     try:
         record = weekly.load_record(store, week)
@@ -88,6 +90,7 @@ elif load_clicked:
     except ValueError as error:
         common.show_error(error, what="Loading the plan")
     else:
+        st.session_state[WARNINGS_KEY] = ()  # the saved plan's warnings were shown when made
         st.session_state[PLAN_KEY] = (record,
                                       inputs_key if record.fingerprint == current else None,
                                       previous)
@@ -101,6 +104,7 @@ if shown is None:
     st.stop()
 
 record, made_from, previous = shown
+common.show_warnings(st.session_state.get(WARNINGS_KEY, ()))
 lines, kpis = record.lines, record.kpis
 if made_from != inputs_key:
     st.warning(f"This plan ({record.week}) was made from other inputs or settings than those "

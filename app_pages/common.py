@@ -7,7 +7,7 @@ only logic here is caching and presentation.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from geodata import demo
-from optimizer.errors import InfeasibleError, XingtuError
+from optimizer.errors import InfeasibleError, XingtuError, collect_input_warnings
 from optimizer.settings import settings
 from optimizer.solvers import SolveProgress, solve_progress
 from xingtu.database import Database, database_url
@@ -154,7 +154,7 @@ def cell_text(cell: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Errors, in the users' words
+# Errors and warnings, in the users' words
 # --------------------------------------------------------------------------------------------
 
 
@@ -178,6 +178,29 @@ def show_error(error: BaseException, *, what: str) -> None:
         st.error(f"**{what}:** {error}")
         return
     st.error(f"**{what} failed unexpectedly:** {type(error).__name__}: {error}")
+
+
+def show_warnings(messages: Sequence[str]) -> None:
+    """Show a job's input warnings in plain view: one warning box each, above the result.
+
+    ``messages`` are a run's ``warnings`` (a documented default filled in, a suspicious value
+    accepted), each naming the file, column and rows.
+    """
+    for message in messages:
+        st.warning(message, icon="⚠️")
+
+
+@contextmanager
+def warnings_shown() -> Iterator[list[str]]:
+    """Collect the input warnings of the block (reading an upload) and show them when it ends.
+
+    Shown also when the block ends with an error (the error is shown by :func:`show_error`).
+    """
+    with collect_input_warnings() as seen:
+        try:
+            yield seen
+        finally:
+            show_warnings(seen)
 
 
 @contextmanager

@@ -103,6 +103,8 @@ if st.button("Run repair-shop siting", type="primary", key="rs_run"):
     st.session_state[RUN_KEY] = run
 
 run = st.session_state.get(RUN_KEY)
+if run is not None:
+    common.show_warnings(run.warnings)
 
 from xingtu import maps  # noqa: E402
 

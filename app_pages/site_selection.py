@@ -142,6 +142,8 @@ if st.button("Run site selection", type="primary", key="ss_run"):
 
 saved = st.session_state.get(RUN_KEY)
 run = saved["run"] if saved else None
+if run is not None:
+    common.show_warnings(run.warnings)
 
 # ---- map ------------------------------------------------------------------------------------
 from xingtu import maps  # noqa: E402  (imported where the map is drawn)

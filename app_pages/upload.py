@@ -31,7 +31,8 @@ if uploaded is not None:
         path = Path(folder) / Path(uploaded.name).name
         path.write_bytes(uploaded.getvalue())
         try:
-            table = io.read_input(path, kind)
+            with common.warnings_shown():
+                table = io.read_input(path, kind)
         except ValueError as error:  # InputDataError and other checks: shown, never a traceback
             common.show_error(error, what=uploaded.name)
             table = None

@@ -7,10 +7,17 @@ of :class:`~optimizer.errors.Problem` records (file, column, row, value, message
 
 from __future__ import annotations
 
-from optimizer.errors import MAX_ROWS_SHOWN, InputError, InputWarning, Problem, problem_at_rows
+from optimizer.errors import (
+    MAX_ROWS_SHOWN,
+    InputError,
+    InputWarning,
+    Problem,
+    problem_at_rows,
+    warn_input,
+)
 
 InputDataError = InputError
 """The public :class:`optimizer.errors.InputError` (one type to catch for every input)."""
 
 __all__ = ["MAX_ROWS_SHOWN", "InputDataError", "InputError", "InputWarning", "Problem",
-           "problem_at_rows"]
+           "problem_at_rows", "warn_input"]

@@ -12,7 +12,6 @@ kinds with :func:`register_schema` and validate through the same function.
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._errors import InputDataError, InputWarning, Problem, problem_at_rows
+from ._errors import InputDataError, Problem, problem_at_rows, warn_input
 
 ColumnType = Literal["id", "text", "number", "integer", "date"]
 GeometryKind = Literal["point", "polygon", "line", "any"]
@@ -292,11 +291,10 @@ def _warn_extremes(frame: pd.DataFrame, schema: Schema, source: str) -> None:
         rows = np.flatnonzero(values > limit)
         if rows.size:
             more = f" and {rows.size - 1} more rows" if rows.size > 1 else ""
-            warnings.warn(f"{source}, column `{column.name}`, row {rows[0] + 1}{more}: "
-                          f"{values[rows[0]]:,.0f} is more than {column.outlier_factor:g} times "
-                          f"the column's median ({limit / column.outlier_factor:,.0f}); kept as "
-                          "it is. Check it if it is not a real extreme.", InputWarning,
-                          stacklevel=2)
+            warn_input(f"{source}, column `{column.name}`, row {rows[0] + 1}{more}: "
+                       f"{values[rows[0]]:,.0f} is more than {column.outlier_factor:g} times "
+                       f"the column's median ({limit / column.outlier_factor:,.0f}); kept as it "
+                       "is. Check it if it is not a real extreme.", stacklevel=2)
 
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, source: str) -> list[Problem]:

@@ -26,7 +26,7 @@ import pandas as pd
 from optimizer.after_sales.records import COMEBACK_DAYS, came_back_within
 
 from . import grid
-from ._errors import InputDataError, Problem, problem_at_rows
+from ._errors import InputDataError, Problem, problem_at_rows, warn_input
 from ._validate import Column, Schema, register_schema, validate
 from .io import read_table
 
@@ -189,8 +189,6 @@ def _extra_problems(frame: pd.DataFrame, shops: pd.DataFrame | Sequence[str] | N
 
 def _check_given_comebacks(checked: pd.DataFrame, given: dict[int, pd.Series],
                            source: str) -> None:
-    import warnings
-
     for days, column in given.items():
         flags, unreadable = _warranty_flags(column)
         wrong = np.flatnonzero((flags != checked[f"back_within_{days}"].to_numpy())
@@ -201,7 +199,7 @@ def _check_given_comebacks(checked: pd.DataFrame, given: dict[int, pd.Series],
                 f"disagrees with the serials and dates ({wrong.size} rows); the derived value "
                 "is used", "drop the column: it is derived from `serial`, `received` and "
                 "`returned`")
-            warnings.warn(problem.render(), UserWarning, stacklevel=3)
+            warn_input(problem.render(), stacklevel=3)
 
 
 def read_repairs(path: PathLike, *, shops: pd.DataFrame | Sequence[str] | None = None,

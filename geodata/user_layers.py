@@ -10,12 +10,11 @@ site score (:func:`optimizer.scoring.score_cells`) and the battlefield ranking
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from . import grid
+from ._errors import warn_input
 from .layers import UserLayer
 
 
@@ -82,9 +81,9 @@ def add_cell_columns(layers: pd.DataFrame, columns: pd.DataFrame, *,
     if outside.any():
         lost = table.loc[outside].select_dtypes("number").sum()
         shown = ", ".join(f"{c} {v:,.0f}" for c, v in lost.items())
-        warnings.warn(f"{int(outside.sum()):,} cells of the new layer lie outside the layer "
-                      f"table and were left out ({shown}); build the layers over the whole "
-                      "area the file covers.", stacklevel=2)
+        warn_input(f"{int(outside.sum()):,} cells of the new layer lie outside the layer table "
+                   f"and were left out ({shown}); build the layers over the whole area the "
+                   "file covers.", stacklevel=2)
     clash = [c for c in table.columns if c in layers.columns]
     out = layers.drop(columns=clash)
     joined = table.reindex(out.index)

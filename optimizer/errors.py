@@ -9,12 +9,17 @@ An input error can carry :class:`Problem` records (file, column, row, value, mes
 command line, a log or a web page can show every problem at once, whether it is found while
 reading a file (:mod:`geodata.io`) or while checking tables passed to the library. Recoverable
 oddities (a documented default filled in, a suspicious but allowed value) are
-:class:`InputWarning` warnings.
+:class:`InputWarning` warnings, raised through :func:`warn_input`: a front end that wants to show
+them beside its result (the job layer, :mod:`xingtu.jobs`) runs the work inside
+:func:`collect_input_warnings` and gets them as a list of messages instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +172,64 @@ class InputWarning(UserWarning):
     The message names the file, column and rows and says what was assumed. The command line prints
     it as one line; the app shows it above the result.
     """
+
+
+_COLLECTED: ContextVar[list[str] | None] = ContextVar("xingtu_input_warnings", default=None)
+"""The messages of the innermost :func:`collect_input_warnings` block of this thread, if any."""
+
+
+def warn_input(message: str, *, stacklevel: int = 2) -> None:
+    """Report an accepted but suspicious input, or a documented default filled in.
+
+    Inside :func:`collect_input_warnings` the message is added to the block's list (once: the
+    same text twice is kept once); elsewhere it is an :class:`InputWarning`.
+
+    Parameters
+    ----------
+    message
+        What was assumed or looks wrong, naming the file, column and rows, and what to do.
+    stacklevel
+        As for :func:`warnings.warn`, counted from the caller of this function.
+
+    Examples
+    --------
+    >>> with collect_input_warnings() as seen:
+    ...     warn_input("stores.csv: no `region` column; assumed region = 'all'.")
+    >>> seen
+    ["stores.csv: no `region` column; assumed region = 'all'."]
+    """
+    collected = _COLLECTED.get()
+    if collected is None:
+        warnings.warn(message, InputWarning, stacklevel=stacklevel + 1)
+    elif message not in collected:
+        collected.append(message)
+
+
+@contextmanager
+def collect_input_warnings() -> Iterator[list[str]]:
+    """Collect the input warnings of the work inside the block into a list of messages.
+
+    The list is filled as the work runs and is complete when the block ends, also when it ends
+    with an error. Blocks nest: an inner block's messages are also added to the outer block's
+    list when it ends (a job inside a command: the job's result carries its warnings, and the
+    command prints every warning of the run once). The collection follows the thread (and
+    ``asyncio`` task) that opened the block: two pages of the app running at once keep their
+    own lists.
+
+    Yields
+    ------
+    list of str
+        The messages, in the order they were raised, each once.
+    """
+    outer = _COLLECTED.get()
+    collected: list[str] = []
+    token = _COLLECTED.set(collected)
+    try:
+        yield collected
+    finally:
+        _COLLECTED.reset(token)
+        if outer is not None:
+            outer.extend(message for message in collected if message not in outer)
 
 
 class InfeasibleError(XingtuError, ValueError):

@@ -19,7 +19,6 @@ Candidate sites are the cells with the most repair demand in each square of side
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, warn_input
 from .geometry import frame_to_lat_lng
 from .location import MCLP, LocationResult, SetCover
 from .results import SolveReport
@@ -80,6 +79,10 @@ class RepairSitingRun:
         The location model's own result.
     parameters
         The options of the run.
+    warnings
+        The input warnings of the run, as the job layer collects them for its front ends
+        (:func:`xingtu.jobs.repair.site_repair_shops`); empty when this module is called
+        directly (the warnings are then :class:`~optimizer.errors.InputWarning` warnings).
     """
 
     new_shops: pd.DataFrame
@@ -93,6 +96,7 @@ class RepairSitingRun:
     total_repairs: float
     location: LocationResult | None = None
     parameters: Mapping[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -346,9 +350,9 @@ def _expected_demand(layers: pd.DataFrame, expected: pd.Series) -> pd.Series:
     values.index = values.index.astype(layers.index.dtype, copy=False)
     outside = float(values[~values.index.isin(layers.index)].sum())
     if outside > 1e-9 * max(float(values.sum()), 1.0):
-        warnings.warn(f"{outside:,.1f} of {values.sum():,.1f} expected repairs lie in cells "
-                      "outside `layers` and are left out; build the layers with the devices' "
-                      "cells.", UserWarning, stacklevel=3)
+        warn_input(f"{outside:,.1f} of {values.sum():,.1f} expected repairs lie in cells outside "
+                   "`layers` and are left out; build the layers with the devices' cells.",
+                   stacklevel=3)
     return values.reindex(layers.index, fill_value=0.0).astype(float).rename("repairs")
 
 

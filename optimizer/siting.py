@@ -86,6 +86,11 @@ class SiteSelectionRun:
     decisions
         What the survey statuses, candidate list, exclusion areas and restriction did
         (``None`` when the run had no ``decisions``).
+    warnings
+        The input warnings of the run, each naming what was assumed or looks wrong, as the job
+        layer collects them for its front ends (:func:`xingtu.jobs.siting.choose_sites`). Empty
+        when this module is called directly: the warnings are then
+        :class:`~optimizer.errors.InputWarning` warnings.
     """
 
     sites: pd.DataFrame
@@ -99,6 +104,7 @@ class SiteSelectionRun:
     location: LocationResult | None = None
     parameters: Mapping[str, object] = field(default_factory=dict)
     decisions: DecisionReport | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:

@@ -14,6 +14,7 @@ import typer
 
 from . import __version__
 from .commands import allocate, demo, layers, repair_rating, sites
+from .commands._console import print_warnings
 
 app = typer.Typer(
     name="xingtu",
@@ -46,7 +47,7 @@ for _module in (demo, layers, sites, allocate, repair_rating):
 def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: object = None, line: str | None = None) -> None:
     """Print a warning as one readable line on the console (``Warning: ...``), without its source."""
-    typer.echo(f"Warning: {message}", err=True)
+    print_warnings([str(message)])
 
 
 def main() -> None:

@@ -20,14 +20,13 @@ The model's size is checked separately, before it is built: :mod:`.sizing`.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, InputWarning, Problem, problem_at_rows
+from ..errors import InputError, Problem, problem_at_rows, warn_input
 from ..geometry import haversine_km
 
 TABLES = ("stores", "warehouses", "skus", "stock", "sales", "lanes")
@@ -458,7 +457,7 @@ def _listing(columns: dict[str, object]) -> str:
 
 
 def _warn(message: str) -> None:
-    warnings.warn(message, InputWarning, stacklevel=2)
+    warn_input(message, stacklevel=2)
 
 
 def _unknown(problems: list[Problem], frame: pd.DataFrame, column: str, known: pd.Index,

@@ -25,13 +25,11 @@ few for the volume), the lines that do not fit go on their allowed day with the 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
 
-from ..errors import InputError
+from ..errors import InputError, warn_input
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -119,11 +117,11 @@ def schedule_ship_days(lines: pd.DataFrame, *, warehouses: pd.DataFrame, skus: p
             load = units[rows].sum(axis=0)
             excess = np.maximum(load - limits[warehouse], 0)
             over[rows] = (units[rows] > 0) & (excess > 0)[None, :]
-            warnings.warn(f"Warehouse {warehouse}: no ship days fit its daily throughput of "
-                          f"{limits[warehouse]:,.0f} within the stores' delivery days; "
-                          f"{excess.sum():,.0f} units ship above it (lines marked "
-                          "`over_throughput`). Allow more delivery days or lower the plan.",
-                          stacklevel=2)
+            warn_input(f"Warehouse {warehouse}: no ship days fit its daily throughput of "
+                       f"{limits[warehouse]:,.0f} within the stores' delivery days; "
+                       f"{excess.sum():,.0f} units ship above it (lines marked "
+                       "`over_throughput`). Allow more delivery days or lower the plan.",
+                       stacklevel=2)
     line, day = np.nonzero(units)
     out = lines.iloc[line].reset_index(drop=True).copy()
     split = units[line, day]

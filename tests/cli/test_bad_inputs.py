@@ -268,6 +268,8 @@ def _check(result, expect: Refused | Warned, out: Path, database: str) -> None:
         assert len(plans) == 0
     else:
         assert result.exit_code == 0, output
+        warned = [line for line in output.splitlines() if line.startswith("Warning: ")]
+        assert len(warned) == len(set(warned)), output  # each warning printed once
         if expect.words:
             assert "Warning: " in output and expect.words in output, output
         else:

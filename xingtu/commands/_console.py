@@ -13,16 +13,18 @@ silences all of it.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 
 from geodata._errors import InputDataError
-from optimizer.errors import InfeasibleError, InputError, XingtuError
+from optimizer.errors import InfeasibleError, InputError, XingtuError, collect_input_warnings
 from optimizer.solvers import SolveProgress, solve_progress
 
 from ..database import DatabaseError
@@ -30,6 +32,9 @@ from ..jobs.progress import progress_text
 
 RUNTIME_FAILURE = 1
 USAGE_ERROR = 2
+
+TRACEBACK_VARIABLE = "XINGTU_TRACEBACK"
+"""Set to any value to let an unexpected error end a command with its traceback."""
 
 PLAIN_PROGRESS_SECONDS = 10.0
 """Off a terminal, the least time between two lines about the solver's gap."""
@@ -59,12 +64,38 @@ def exit_code(error: BaseException) -> int:
 
 @contextmanager
 def readable_errors() -> Iterator[None]:
-    """Turn the errors a run can meet into a message on standard error and an exit code."""
+    """Print the run's warnings, and turn any error into a message and an exit code.
+
+    The input warnings of the block (:func:`optimizer.errors.collect_input_warnings`: those of
+    the jobs and of the files read) are printed on standard error once each, as
+    ``Warning: ...`` lines, when the block ends, before the error if there is one. An error of
+    the inputs or the run is printed as ``Error: ...`` (:func:`exit_code`); any other exception
+    too, never as a traceback (set ``XINGTU_TRACEBACK=1`` to see it).
+    """
     try:
-        yield
+        with collect_input_warnings() as seen:
+            try:
+                yield
+            finally:
+                print_warnings(seen)
     except (XingtuError, ValueError, OSError) as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(code=exit_code(error)) from None
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as error:
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        typer.echo(f"Error: the run stopped on an unexpected {type(error).__name__}: {error}. "
+                   "Check the input files; if they look right, rerun with "
+                   f"{TRACEBACK_VARIABLE}=1 and report the traceback with them.", err=True)
+        raise typer.Exit(code=RUNTIME_FAILURE) from None
+
+
+def print_warnings(messages: Iterable[str]) -> None:
+    """Print each warning as one ``Warning: ...`` line on standard error."""
+    for message in messages:
+        typer.echo(f"Warning: {message}", err=True)
 
 
 class JobProgress:

@@ -10,6 +10,7 @@ the new shops through the output transaction, :func:`shop_lines` is the text a p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.after_sales import FLAG_THRESHOLD, AfterSalesAssessment, assess_repair_shops
-from optimizer.errors import XingtuError
+from optimizer.errors import XingtuError, collect_input_warnings
 from optimizer.repair_shops import RepairObjective, RepairSitingRun, run_repair_siting
 from optimizer.settings import settings
 
@@ -50,13 +51,16 @@ def site_repair_shops(layers: pd.DataFrame, shops: pd.DataFrame, *, n_new: int |
     With an ``assessment`` (from :func:`records_assessment`) the shops' ratings and the
     expected repairs per cell come from the repair records; without, the shops' given ratings
     and devices sold x repair rate. ``options`` are those of
-    :func:`optimizer.repair_shops.run_repair_siting`.
+    :func:`optimizer.repair_shops.run_repair_siting`. The run's input warnings are in its
+    ``warnings``.
     """
     if assessment is not None:
         options = {"ratings": assessment.ratings.ratings,
                    "expected_repairs": assessment.expected_repairs, **options}
-    return run_repair_siting(layers, shops, n_new=n_new,
-                             objective=default_objective(objective, n_new), **options)
+    with collect_input_warnings() as seen:
+        run = run_repair_siting(layers, shops, n_new=n_new,
+                                objective=default_objective(objective, n_new), **options)
+    return replace(run, warnings=tuple(seen))
 
 
 def records_assessment(*, demo: bool, repairs: Path | None, devices: Path | None,

@@ -11,7 +11,7 @@ geometry, the H3 cell as text), :func:`choose_and_commit` commits the file, and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.decisions import CellIds, SitingDecisions, cell_ids
+from optimizer.errors import collect_input_warnings
 from optimizer.siting import DEFAULT_OPENING_COST_CNY, SiteSelectionRun, run_site_selection
 
 from ..database import Database, json_ready
@@ -118,13 +119,15 @@ def choose_sites(layers: pd.DataFrame, stores: pd.DataFrame, competitors: pd.Dat
 
     ``n_new=0`` with a ``budget`` opens as many sites as the budget allows. ``decisions`` (see
     :func:`siting_decisions`) are the survey statuses, candidate list, exclusions and
-    restriction the run obeys.
+    restriction the run obeys. The run's input warnings are in its ``warnings``.
     """
     if n_new == 0 and options.get("budget") is not None:
         n_new = None
-    return run_site_selection(layers, stores, competitors, n_new=n_new,
-                              smoothing=smoothing_for(layers, smooth_k), decisions=decisions,
-                              **options)
+    with collect_input_warnings() as seen:
+        run = run_site_selection(layers, stores, competitors, n_new=n_new,
+                                 smoothing=smoothing_for(layers, smooth_k), decisions=decisions,
+                                 **options)
+    return replace(run, warnings=tuple(seen))
 
 
 def sites_frame(table: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,8 @@ sheets, the same file name and the same warehouse figures.
 - :func:`next_week` is the week after the sales history (the default week to plan);
 - :func:`plan_fingerprint` is the one fingerprint of a week's inputs and settings;
 - :func:`run_week` plans the week (:func:`optimizer.allocation.plan_week`) and returns a
-  :class:`WeeklyRun`, whose :attr:`~WeeklyRun.record` is what is saved;
+  :class:`WeeklyRun`, whose :attr:`~WeeklyRun.record` is what is saved and whose
+  :attr:`~WeeklyRun.warnings` are the input warnings a planner is shown;
 - :func:`save_and_write` commits the plan's files and its database row together
   (:mod:`xingtu.jobs.outputs`); :func:`load_record` reads a saved plan back;
 - :func:`plan_sheets` and :func:`plan_file_name` give the sheets and file name of any record;
@@ -43,6 +44,7 @@ from optimizer.allocation import (
 )
 from optimizer.allocation.inputs import with_documented_defaults
 from optimizer.allocation.planner_tables import planner_tables
+from optimizer.errors import collect_input_warnings
 from optimizer.results import SolveReport
 
 from ..database import Database, json_ready
@@ -172,11 +174,16 @@ class WeeklyRun:
         What is saved and exported (:class:`PlanRecord`).
     settings
         The settings the plan was made with.
+    warnings
+        The input warnings of the run (a documented default filled in, a suspicious value
+        accepted), each naming the file, column and rows: what the front end shows beside the
+        plan.
     """
 
     plan: WeeklyPlan
     record: PlanRecord
     settings: PlanSettings
+    warnings: tuple[str, ...] = ()
 
 
 def next_week(sales: pd.DataFrame) -> str:
@@ -275,11 +282,13 @@ def run_week(tables: Mapping[str, pd.DataFrame | None], *, week: str,
     stage("Fingerprinting the inputs")
     fingerprint = plan_fingerprint(tables, week, settings)
     stage("Forecasting demand, setting reserves and solving the transfer model")
-    plan = plan_week(**{kind: tables[kind] for kind in REQUIRED_KINDS}, lanes=tables.get("lanes"),
-                     week=week, settings=settings, sources=dict(sources or {}), workers=workers)
-    stage("Building the warehouse and store cards, the demand guide and the lists")
-    record = make_record(plan, tables, label=week, fingerprint=fingerprint)
-    return WeeklyRun(plan=plan, record=record, settings=settings)
+    with collect_input_warnings() as seen:
+        plan = plan_week(**{kind: tables[kind] for kind in REQUIRED_KINDS},
+                         lanes=tables.get("lanes"), week=week, settings=settings,
+                         sources=dict(sources or {}), workers=workers)
+        stage("Building the warehouse and store cards, the demand guide and the lists")
+        record = make_record(plan, tables, label=week, fingerprint=fingerprint)
+    return WeeklyRun(plan=plan, record=record, settings=settings, warnings=tuple(seen))
 
 
 def make_record(plan: WeeklyPlan, tables: Mapping[str, pd.DataFrame | None], *, label: str,
@@ -400,11 +409,12 @@ def run_day(tables: Mapping[str, pd.DataFrame | None], *, day: str,
         present["in_transit"] = in_transit
     fingerprint = input_fingerprint(present, {"day": day, "settings": asdict(settings)})
     stage("Forecasting tomorrow's demand and solving the transfer model")
-    plan = plan_day(**inputs, lanes=tables.get("lanes"), day=day, settings=settings,
-                    in_transit=in_transit, sources=dict(sources or {}), workers=workers)
-    stage("Building the warehouse and store cards, the demand guide and the lists")
-    record = make_record(plan, tables, label=day, fingerprint=fingerprint)
-    return WeeklyRun(plan=plan, record=record, settings=settings)
+    with collect_input_warnings() as seen:
+        plan = plan_day(**inputs, lanes=tables.get("lanes"), day=day, settings=settings,
+                        in_transit=in_transit, sources=dict(sources or {}), workers=workers)
+        stage("Building the warehouse and store cards, the demand guide and the lists")
+        record = make_record(plan, tables, label=day, fingerprint=fingerprint)
+    return WeeklyRun(plan=plan, record=record, settings=settings, warnings=tuple(seen))
 
 
 def _required(tables: Mapping[str, pd.DataFrame | None], kind: str) -> pd.DataFrame:
