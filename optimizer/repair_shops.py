@@ -31,6 +31,7 @@ from .geometry import frame_to_lat_lng
 from .location import MCLP, LocationResult, SetCover
 from .results import SolveReport
 from .siting import covered_mask, reach_matrix_km, thin_candidates
+from .siting_checks import warn_radius_below_cell_spacing, warn_radius_covers_region
 
 RepairObjective = Literal["coverage", "fewest"]
 """``coverage``: most repairs covered with ``n_new`` new shops. ``fewest``: fewest new shops to
@@ -272,9 +273,14 @@ def run_repair_siting(
     else:
         model = SetCover.from_cost_matrix(cost, np.where(required, demand, 0.0), radius=radius_km,
                                           fixed=fixed)
+    warn_radius_covers_region(cell_lat, cell_lng, demand, site_lat, site_lng, radius_km,
+                              what="shop")
     result = model.solve(solver=solver, time_limit=time_limit, gap=gap)
 
     chosen_rows = candidate_rows[np.setdiff1d(result.sites, fixed) - n_good]
+    if objective == "fewest":
+        warn_radius_below_cell_spacing(cell_lat, cell_lng, required, radius_km,
+                                       len(chosen_rows), what="shop")
     naive = covered_mask(cell_lat, cell_lng, shop_lat, shop_lng, radius_km)
     after = before | covered_mask(cell_lat, cell_lng, cell_lat[chosen_rows], cell_lng[chosen_rows],
                               radius_km)

@@ -29,12 +29,13 @@ import scipy.sparse as sp
 
 from .calibration import Calibration, calibrate
 from .decisions import DecisionReport, SitingDecisions
-from .errors import InputError
+from .errors import InfeasibleError, InputError
 from .geometry import EARTH_RADIUS_KM, frame_to_lat_lng, pairs_within_km
 from .huff import StorePoints, network_capture, share_matrix
 from .location import MCLP, LocationResult, MarketShare, PMedian
 from .results import SolveReport
 from .scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
+from .siting_checks import SpacingRequest, warn_budget_below_cheapest, warn_radius_covers_region
 
 SitingModel = Literal["mclp", "p_median", "market_share"]
 """``mclp``: cover the most sales potential within ``radius_km``. ``p_median``: bring sales
@@ -254,6 +255,14 @@ def run_site_selection(
                                   "p": p}
     if site_costs is not None:
         options.update(opening_cost=site_costs, budget=budget)
+    spacing = None
+    if min_spacing_km is not None and n_new is not None:
+        spacing = _spacing_request(cell_lat[candidate_rows], cell_lng[candidate_rows],
+                                   scores.score.to_numpy()[candidate_rows], kept_open, own,
+                                   float(min_spacing_km), int(n_new), model)
+        spacing.check()  # before the candidate pairs are listed
+    if cost_per_site is not None and budget is not None and n_new is None:
+        warn_budget_below_cheapest(np.delete(cost_per_site, kept_open), budget, what="store")
     if min_spacing_km is not None:
         options.update(min_spacing=min_spacing_km,
                        candidate_distance=reach_matrix_km(site_lat, site_lng, site_lat, site_lng,
@@ -273,7 +282,16 @@ def run_site_selection(
     else:
         location_model = _market_share_model(cell_lat, cell_lng, demand, site_lat, site_lng,
                                              own, comp, calibration, new_store_area_m2, options)
-    result = location_model.solve(solver=solver, time_limit=time_limit, gap=gap)
+    if model == "mclp":
+        warn_radius_covers_region(cell_lat, cell_lng, demand, site_lat, site_lng, radius_km,
+                                  what="store")
+    location_model.check()  # the reasons found before solving, as they are
+    try:
+        result = location_model.solve(solver=solver, time_limit=time_limit, gap=gap)
+    except InfeasibleError:
+        if spacing is None:
+            raise
+        raise spacing.error(spacing.check()) from None
 
     chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
     chosen_rows = candidate_rows[chosen]
@@ -398,6 +416,20 @@ def _reachable(demand: np.ndarray, cost: sp.csr_array) -> np.ndarray:
     """Demand of cells with no site within the cutoff is left out of the p-median."""
     reach = np.diff(cost.indptr) > 0
     return np.where(reach, demand, 0.0)
+
+
+def _spacing_request(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, kept_open: np.ndarray,
+                     own: StorePoints, spacing_km: float, n_new: int, model: str
+                     ) -> SpacingRequest:
+    """Return the spacing request of a run: new candidates best score first, beside the kept."""
+    others = np.setdiff1d(np.arange(len(lat)), kept_open)
+    return SpacingRequest(lat=lat, lng=lng, order=others[np.argsort(-score[others],
+                                                                    kind="stable")],
+                          spacing_km=spacing_km, asked=n_new - len(kept_open),
+                          kept_lat=np.concatenate([own.lat, lat[kept_open]]),
+                          kept_lng=np.concatenate([own.lng, lng[kept_open]]),
+                          model_name={"mclp": MCLP, "p_median": PMedian,
+                                      "market_share": MarketShare}[model].model_name)
 
 
 def _size_column(frame: pd.DataFrame) -> str | float:

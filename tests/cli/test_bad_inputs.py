@@ -358,6 +358,52 @@ def test_layers_refuses(name: str, make, expect: Refused, tmp_path: Path) -> Non
     assert not out.exists()
 
 
+# --- location runs: options that cannot work for the region, or do not tell sites apart --------
+
+SPACING_REFUSED = r"`min_spacing_km` = 8 km: {asked} new sites cannot be placed 8 km apart"
+LOCATION_CASES = [
+    # Refused by the area the candidates span, before any pair of candidates is listed.
+    ("spacing beyond the region", ["sites", "--n-new", "10", "--min-spacing-km", "8"],
+     Refused("", None, None, "room for at most 9 sites that far apart, and the best choice found "
+             "fits 2. Ask for at most 2 new sites, or lower the minimum spacing to 3.8 km, at "
+             "which 10 new sites fit")),
+    # Within the area bound: the solver proves it, the message still names the numbers.
+    ("spacing the solver refutes", ["sites", "--n-new", "3", "--min-spacing-km", "8"],
+     Refused("", None, None, "the solver proved it; the best choice found fits 2. Ask for at "
+             "most 2 new sites, or lower the minimum spacing to 6.5 km, at which 3 new sites "
+             "fit")),
+    ("budget below the cheapest site", ["sites", "--n-new", "0", "--budget", "100"],
+     Warned("`budget` = 100 CNY is below the cheapest new store (1.5 M CNY): no store can open")),
+    ("budget below the sites asked for", ["sites", "--n-new", "3", "--budget", "100"],
+     Refused("", None, None, "budget 100 cannot pay for 3 new sites")),
+    ("radius covering the region", ["sites", "--n-new", "3", "--radius-km", "500"],
+     Warned("`radius_km` = 500 km: one store reaches every cell with demand")),
+    ("fewest shops, 10 m radius", ["repair-sites", "--objective", "fewest", "--radius-km", "0.01"],
+     Warned("each new shop reaches only its own cell, so reaching every one of the 30 cells that "
+            "need a shop takes 28 new shops")),
+    ("fewest shops, radius covering the region",
+     ["repair-sites", "--objective", "fewest", "--radius-km", "500"],
+     Warned("`radius_km` = 500 km: one shop reaches every cell with demand")),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "expect"), LOCATION_CASES,
+                         ids=[c[0] for c in LOCATION_CASES])
+def test_location_runs_refuse_or_warn(name: str, args: list[str], expect: Refused | Warned,
+                                      small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out" / "sites.csv"
+    given = (["--shops", str(small_inputs["shops"])] if args[0] == "repair-sites"
+             else ["--stores", str(small_inputs["stores"])])
+    result = _invoke([*args, "--layers", str(small_inputs["layers"]), *given, "--out", str(out)])
+    database = f"sqlite:///{tmp_path / 'default.sqlite'}"  # the command-line tests' own
+    _check(result, expect, out, database)
+    if isinstance(expect, Refused):
+        assert "\nError: " in result.output, result.output
+        if "spacing" in name:
+            asked = args[args.index("--n-new") + 1]
+            assert re.search(SPACING_REFUSED.format(asked=asked), result.output), result.output
+
+
 def test_console_prints_warnings_as_one_line(tables, tmp_path: Path) -> None:
     """The console script (not only the test runner) shows a warning as one readable line."""
     files = _edit("skus", lambda f: f.drop(columns=["margin"]))(tables, tmp_path)
