@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, warn_input
+from .errors import InputError, problem_at_rows, warn_input
 from .geometry import frame_to_lat_lng
 from .location import MCLP, LocationResult, SetCover
 from .results import SolveReport
@@ -236,9 +236,10 @@ def run_repair_siting(
     shops = shops_with_ratings(shops, ratings)
     ratings_given = pd.to_numeric(shops["rating"], errors="coerce").to_numpy(float)
     if np.isnan(ratings_given).any():
-        row = int(np.flatnonzero(np.isnan(ratings_given))[0])
-        raise InputError(f"`shops` row {row} has no numeric `rating` ({shops['rating'].iloc[row]!r})"
-                         "; fill every rating (a missing rating can be set below `min_rating`).")
+        rows = np.flatnonzero(np.isnan(ratings_given))
+        raise InputError([problem_at_rows(
+            "shops", "rating", rows, shops["rating"].to_numpy()[rows], "no numeric rating",
+            "fill every rating (a missing rating can be set below `min_rating`)")], "shops")
     ratings = ratings_given
 
     demand = (repair_demand(layers, repair_rate) if expected_repairs is None

@@ -43,6 +43,10 @@ potential closest to a store (demand-weighted distance). ``market_share``: captu
 against competitors under the Huff model (:class:`optimizer.location.MarketShare`; own stores
 kept open, candidates and own stores compete with the competitors for each cell's demand)."""
 
+MODEL_NAMES: dict[str, str] = {"mclp": MCLP.model_name, "p_median": PMedian.model_name,
+                               "market_share": MarketShare.model_name}
+"""The location model's name of each siting model, as its messages use it."""
+
 DEFAULT_OPENING_COST_CNY = 1_500_000.0
 """Cost of opening one store (fit-out and first-year rent) used with ``budget`` when no
 ``opening_cost`` is given."""
@@ -256,10 +260,10 @@ def run_site_selection(
     if site_costs is not None:
         options.update(opening_cost=site_costs, budget=budget)
     spacing = None
-    if min_spacing_km is not None and n_new is not None:
+    if min_spacing_km is not None:
         spacing = _spacing_request(cell_lat[candidate_rows], cell_lng[candidate_rows],
                                    scores.score.to_numpy()[candidate_rows], kept_open, own,
-                                   float(min_spacing_km), int(n_new), model)
+                                   float(min_spacing_km), n_new, model)
         spacing.check()  # before the candidate pairs are listed
     if cost_per_site is not None and budget is not None and n_new is None:
         warn_budget_below_cheapest(np.delete(cost_per_site, kept_open), budget, what="store")
@@ -289,9 +293,10 @@ def run_site_selection(
     try:
         result = location_model.solve(solver=solver, time_limit=time_limit, gap=gap)
     except InfeasibleError:
-        if spacing is None:
+        fit = None if spacing is None else spacing.check()
+        if spacing is None or fit is None:
             raise
-        raise spacing.error(spacing.check()) from None
+        raise spacing.error(fit) from None
 
     chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
     chosen_rows = candidate_rows[chosen]
@@ -419,17 +424,17 @@ def _reachable(demand: np.ndarray, cost: sp.csr_array) -> np.ndarray:
 
 
 def _spacing_request(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, kept_open: np.ndarray,
-                     own: StorePoints, spacing_km: float, n_new: int, model: str
+                     own: StorePoints, spacing_km: float, n_new: int | None, model: str
                      ) -> SpacingRequest:
     """Return the spacing request of a run: new candidates best score first, beside the kept."""
     others = np.setdiff1d(np.arange(len(lat)), kept_open)
     return SpacingRequest(lat=lat, lng=lng, order=others[np.argsort(-score[others],
                                                                     kind="stable")],
-                          spacing_km=spacing_km, asked=n_new - len(kept_open),
+                          spacing_km=spacing_km,
+                          asked=None if n_new is None else n_new - len(kept_open),
                           kept_lat=np.concatenate([own.lat, lat[kept_open]]),
                           kept_lng=np.concatenate([own.lng, lng[kept_open]]),
-                          model_name={"mclp": MCLP, "p_median": PMedian,
-                                      "market_share": MarketShare}[model].model_name)
+                          model_name=MODEL_NAMES[model])
 
 
 def _size_column(frame: pd.DataFrame) -> str | float:

@@ -27,11 +27,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .errors import InfeasibleError, warn_input
-from .geometry import EARTH_RADIUS_KM, haversine_km, unit_vectors
+from .errors import InfeasibleError, InputError, warn_input
+from .geometry import EARTH_RADIUS_KM, haversine_km, km_to_chord, unit_vectors
 from .location._inputs import format_amount
 
 KM_PER_DEGREE = np.pi * EARTH_RADIUS_KM / 180.0
+
+MAX_SPACING_PAIRS = 2_000_000
+"""Most pairs of sites closer than the minimum spacing a run builds (one model row each)."""
+
+
+def spacing_pair_count(lat: np.ndarray, lng: np.ndarray, spacing_km: float) -> int:
+    """Return how many pairs of points lie within ``spacing_km``, without listing them.
+
+    Examples
+    --------
+    >>> spacing_pair_count(np.zeros(3), np.array([0.0, 0.01, 0.05]), 2.0)  # 1.1 km, 4.4 km, ...
+    1
+    """
+    tree = cKDTree(unit_vectors(np.asarray(lat, float), np.asarray(lng, float)))
+    return (int(tree.count_neighbors(tree, km_to_chord(float(spacing_km)))) - len(lat)) // 2
 
 
 @dataclass(frozen=True)
@@ -204,7 +219,7 @@ class SpacingRequest:
     spacing_km
         Minimum distance between two new sites, and between a new site and a kept one.
     asked
-        New sites asked for (besides the kept ones).
+        New sites asked for (besides the kept ones); ``None`` when a budget decides.
     kept_lat, kept_lng
         Sites kept open (own stores, approved sites).
     model_name
@@ -215,20 +230,35 @@ class SpacingRequest:
     lng: np.ndarray
     order: np.ndarray
     spacing_km: float
-    asked: int
+    asked: int | None
     kept_lat: np.ndarray
     kept_lng: np.ndarray
     model_name: str
 
-    def check(self) -> SpacingFit:
+    def check(self) -> SpacingFit | None:
         """Return how many fit; raise when the area alone shows ``asked`` cannot.
+
+        Returns ``None`` without ``asked`` (a budget decides how many).
 
         Raises
         ------
+        InputError
+            When the candidates closer than the spacing make more pairs than a model holds
+            (:data:`MAX_SPACING_PAIRS`): before they are listed.
         InfeasibleError
             Naming the spacing, the number asked for, how many fit and the spacing that would
             do (:func:`spacing_message`).
         """
+        pairs = spacing_pair_count(np.concatenate([self.lat, self.kept_lat]),
+                                   np.concatenate([self.lng, self.kept_lng]), self.spacing_km)
+        if pairs > MAX_SPACING_PAIRS:
+            raise InputError(
+                f"`min_spacing_km` = {self.spacing_km:g} km: {len(self.lat):,} candidates make "
+                f"about {pairs:,} pairs of sites closer than that, each a condition of the model "
+                f"(at most {MAX_SPACING_PAIRS:,}). Offer fewer candidates (`max_candidates`, "
+                "e.g. 2000, or a candidate list), or lower the spacing.")
+        if self.asked is None:
+            return None
         fit = spacing_fit(self.lat, self.lng, self.order, self.spacing_km, self.asked,
                           kept_lat=self.kept_lat, kept_lng=self.kept_lng)
         if fit.proven_impossible:
@@ -237,7 +267,7 @@ class SpacingRequest:
 
     def error(self, fit: SpacingFit, *, proven_by: str = "solver") -> InfeasibleError:
         """Return the error for ``fit`` (``proven_by`` ``"area"`` or ``"solver"``)."""
-        fitting = largest_spacing_fitting(self.lat, self.lng, self.order, self.asked,
+        fitting = largest_spacing_fitting(self.lat, self.lng, self.order, fit.asked,
                                           self.spacing_km, kept_lat=self.kept_lat,
                                           kept_lng=self.kept_lng)
         reason = spacing_message(fit, candidates=len(self.lat), kept=len(self.kept_lat),
@@ -265,7 +295,7 @@ def warn_radius_covers_region(cell_lat: np.ndarray, cell_lng: np.ndarray, demand
     middle_lat, middle_lng = float(np.median(lat)), float(np.median(lng))
     central = int(np.argmin(haversine_km(middle_lat, middle_lng, site_lat, site_lng)))
     farthest = float(haversine_km(site_lat[central], site_lng[central], lat, lng).max())
-    if farthest > radius_km:
+    if farthest > radius_km or farthest == 0:  # demand in one cell: any radius reaches it
         return False
     warn_input(f"`radius_km` = {radius_km:g} km: one {what} reaches every cell with demand (the "
                f"farthest is {farthest:,.1f} km from the central candidate), so coverage cannot "

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, problem_at_rows
 from .lanes import LANE_MODES
 from .safety_stock import Distribution, demand_quantile, expected_shortage
 
@@ -222,16 +222,20 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
     _require_known(positions, "positions", "sku", position_sku)
     keys = pd.MultiIndex.from_arrays([position_location, position_sku])
     if keys.has_duplicates:
-        row = int(np.flatnonzero(keys.duplicated())[0])
-        raise InputError(f"`positions` row {row}: location {positions['location_id'].iloc[row]!r}"
-                         f" and SKU {positions['sku'].iloc[row]!r} appear twice; keep one row.")
+        rows = np.flatnonzero(keys.duplicated())
+        first = int(rows[0])
+        raise InputError([problem_at_rows(
+            "positions", "sku", rows, positions["sku"].to_numpy()[rows],
+            f"location {positions['location_id'].iloc[first]!r} and SKU "
+            f"{positions['sku'].iloc[first]!r} appear twice", "keep one row")], "positions")
     stock = positions["stock"].to_numpy(dtype=float)
     reserve = positions["reserve"].to_numpy(dtype=float)
     for name, values in (("stock", stock), ("reserve", reserve)):
         bad = np.flatnonzero((values < 0) | ~np.isfinite(values) | (values != np.round(values)))
         if bad.size:
-            raise InputError(f"`positions.{name}` row {int(bad[0])} is {values[bad[0]]:g}; it must "
-                             "be a whole number of units >= 0.")
+            raise InputError([problem_at_rows(
+                "positions", name, bad, values[bad], "not a whole number of units >= 0",
+                "give whole units, 0 or more")], "positions")
     lane_from = location_index.get_indexer(lanes["from_id"].astype(str))
     lane_to = location_index.get_indexer(lanes["to_id"].astype(str))
     _require_known(lanes, "lanes", "from_id", lane_from)
@@ -587,6 +591,6 @@ def _round_up(units: np.ndarray, case: np.ndarray) -> np.ndarray:
 def _require_known(frame: pd.DataFrame, name: str, column: str, index: np.ndarray) -> None:
     bad = np.flatnonzero(index < 0)
     if bad.size:
-        row = int(bad[0])
-        raise InputError(f"`{name}.{column}` row {row}: {frame[column].iloc[row]!r} is not a known "
-                         f"id ({bad.size} such rows); add it to the master table or drop the rows.")
+        raise InputError([problem_at_rows(
+            name, column, bad, frame[column].to_numpy()[bad], "not a known id",
+            "add it to the master table or drop the rows")], name)

@@ -78,7 +78,7 @@ def test_shops_with_ratings_needs_a_rating_somewhere() -> None:
     shops = pd.DataFrame({"shop_id": ["A", "B"]})
     table = shops_with_ratings(shops, pd.Series({"A": 3.0}))
     assert table["rating_source"].tolist() == ["records", "given"]
-    with pytest.raises(InputError, match="row 1 has no numeric `rating`"):
+    with pytest.raises(InputError, match=r"shops, column `rating`, row 2: no numeric rating"):
         run_repair_siting(_layers(), shops.assign(lat=22.5, lng=114.0), n_new=1,
                           ratings=pd.Series({"A": 3.0}))
 

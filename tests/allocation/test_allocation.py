@@ -255,11 +255,19 @@ def test_problem_errors_name_row_and_value() -> None:
                           "lead_time_days": []})
     positions = pd.DataFrame({"location_id": ["S1", "S9"], "sku": "A", "stock": [1, 2],
                               "reserve": 0, "demand_mean": 1.0, "demand_variance": 1.0})
-    with pytest.raises(InputError, match=r"`positions.location_id` row 1: 'S9'"):
+    # Rows counted as in the file checks: row 1 is the first row.
+    with pytest.raises(InputError, match=r"positions, column `location_id`, row 2: not a known "
+                                         r"id \(value 'S9'\)"):
         problem_from_frames(positions, locations, skus, lanes, truck_capacity=10)
     positions = pd.DataFrame({"location_id": ["S1"], "sku": "A", "stock": [-2], "reserve": 0,
                               "demand_mean": 1.0, "demand_variance": 1.0})
-    with pytest.raises(InputError, match=r"`positions.stock` row 0 is -2"):
+    with pytest.raises(InputError, match=r"positions, column `stock`, row 1: not a whole number "
+                                         r"of units >= 0 \(value -2\)"):
+        problem_from_frames(positions, locations, skus, lanes, truck_capacity=10)
+    positions = pd.DataFrame({"location_id": ["S1", "S1"], "sku": "A", "stock": [1, 2],
+                              "reserve": 0, "demand_mean": 1.0, "demand_variance": 1.0})
+    with pytest.raises(InputError, match=r"positions, column `sku`, row 2: location 'S1' and "
+                                         r"SKU 'A' appear twice"):
         problem_from_frames(positions, locations, skus, lanes, truck_capacity=10)
 
 

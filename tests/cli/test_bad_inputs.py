@@ -404,6 +404,26 @@ def test_location_runs_refuse_or_warn(name: str, args: list[str], expect: Refuse
             assert re.search(SPACING_REFUSED.format(asked=asked), result.output), result.output
 
 
+def test_a_spacing_that_would_list_too_many_pairs_is_refused_before_listing_them(
+        small_inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from optimizer import siting_checks
+    from optimizer.siting import reach_matrix_km
+
+    monkeypatch.setattr(siting_checks, "MAX_SPACING_PAIRS", 1_000)
+    listed: list[float] = []
+    monkeypatch.setattr("optimizer.siting.reach_matrix_km",
+                        lambda *a: listed.append(a[-1]) or reach_matrix_km(*a))
+    out = tmp_path / "sites.csv"
+    result = _invoke(["sites", "--layers", str(small_inputs["layers"]), "--stores",
+                      str(small_inputs["stores"]), "--n-new", "2", "--min-spacing-km", "3",
+                      "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert re.search(r"`min_spacing_km` = 3 km: 309 candidates make about [\d,]+ pairs of sites "
+                     r"closer than that, each a condition of the model \(at most 1,000\)",
+                     result.output), result.output
+    assert 3.0 not in listed and not out.exists()  # refused before the pairs were listed
+
+
 def test_console_prints_warnings_as_one_line(tables, tmp_path: Path) -> None:
     """The console script (not only the test runner) shows a warning as one readable line."""
     files = _edit("skus", lambda f: f.drop(columns=["margin"]))(tables, tmp_path)

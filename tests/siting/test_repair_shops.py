@@ -124,7 +124,7 @@ def test_missing_rating_is_named() -> None:
     shops = _shops(layers, [0, 1], [4.0, 3.0])
     shops["rating"] = shops["rating"].astype(object)
     shops.loc[1, "rating"] = "n/a"
-    with pytest.raises(InputError, match="row 1 has no numeric `rating`"):
+    with pytest.raises(InputError, match=r"shops, column `rating`, row 2: no numeric rating"):
         run_repair_siting(layers, shops, n_new=1)
 
 
