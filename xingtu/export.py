@@ -84,18 +84,12 @@ def check_week_label(week: object) -> str:
     '2026-W02'
     """
     text = week if isinstance(week, str) else ""
-    valid = WEEK_LABEL.fullmatch(text) is not None
-    if valid:
-        try:
-            pd.Timestamp.fromisocalendar(int(text[:4]), int(text[6:]), 1)
-        except ValueError:
-            valid = False
-    if not valid:
-        short = re.fullmatch(r"(\d{4})-W(\d)", text)
-        hint = f" ('{short[1]}-W0{short[2]}')" if short else ""
-        raise InputError(f"`week` is {week!r}; write an ISO week as YYYY-Www with two digits for "
-                         f"the week{hint}, e.g. '2026-W02' (a week that exists in that year).")
-    return text
+    short = re.fullmatch(r"(\d{4})-W(\d)", text)
+    hint = f" ('{short[1]}-W0{short[2]}')" if short else ""
+    return _check_label(
+        week, WEEK_LABEL, lambda t: pd.Timestamp.fromisocalendar(int(t[:4]), int(t[6:]), 1),
+        f"`week` is {week!r}; write an ISO week as YYYY-Www with two digits for the "
+        f"week{hint}, e.g. '2026-W02' (a week that exists in that year).")
 
 
 def check_day_label(day: object) -> str:
@@ -122,16 +116,28 @@ def check_day_label(day: object) -> str:
     >>> check_day_label("2026-12-03")
     '2026-12-03'
     """
-    text = day if isinstance(day, str) else ""
-    valid = DAY_LABEL.fullmatch(text) is not None
+    return _check_label(
+        day, DAY_LABEL, lambda t: pd.Timestamp(year=int(t[:4]), month=int(t[5:7]),
+                                               day=int(t[8:])),
+        f"`day` is {day!r}; write a day as YYYY-MM-DD, e.g. '2026-12-03' (a date that exists).")
+
+
+def _check_label(label: object, pattern: re.Pattern[str], to_date: Callable[[str], object],
+                 message: str) -> str:
+    """Return ``label`` when it matches ``pattern`` whole and ``to_date`` accepts it.
+
+    ``to_date`` raises ``ValueError`` for a label of the right shape that names no real date;
+    anything else raises :class:`InputError` with ``message``.
+    """
+    text = label if isinstance(label, str) else ""
+    valid = pattern.fullmatch(text) is not None
     if valid:
         try:
-            pd.Timestamp(year=int(text[:4]), month=int(text[5:7]), day=int(text[8:]))
+            to_date(text)
         except ValueError:
             valid = False
     if not valid:
-        raise InputError(f"`day` is {day!r}; write a day as YYYY-MM-DD, e.g. '2026-12-03' (a "
-                         "date that exists).")
+        raise InputError(message)
     return text
 
 

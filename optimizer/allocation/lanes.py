@@ -23,6 +23,10 @@ The cost structure (:class:`LaneCosts`) says how stock moves on each kind of lan
 parcels, SKUs picked as their file says) and today's dedicated-truck variant (``dedicated``:
 a truck per lane, every SKU shipped from a warehouse in whole cases), so the two can be
 compared on the same week. Lead time ``handling_days + km / km_per_day`` days.
+
+:func:`pick_units` says how a warehouse ships each SKU under a cost structure: by the unit, or
+in whole cases (bulky SKUs of at least :data:`BULKY_LITRES` litres, or the SKU file's
+``pick_unit``).
 """
 
 from __future__ import annotations
@@ -239,3 +243,29 @@ def lanes_from_locations(locations: pd.DataFrame, *, costs: LaneCosts | None = N
     lanes = price_lanes(lanes, from_warehouse, costs)
     order = np.lexsort((pair[:, 1], pair[:, 0]))
     return lanes.iloc[order].reset_index(drop=True)
+
+
+BULKY_LITRES = 20.0
+"""SKUs of at least this many litres per unit (TVs, appliances) ship in their own carton (their
+case); smaller ones (phones, laptops, accessories) are picked by the unit, when the SKU file
+gives no ``pick_unit``."""
+
+
+def pick_units(skus: pd.DataFrame, costs: LaneCosts) -> np.ndarray:
+    """Return the pick unit of every SKU: the file's ``pick_unit``, else by volume.
+
+    ``costs.pick_units == "case"`` (the dedicated-truck variant) ships every SKU in whole cases.
+
+    Examples
+    --------
+    >>> skus = pd.DataFrame({"volume_l": [0.5, 80.0]})
+    >>> pick_units(skus, LaneCosts()).tolist()
+    ['unit', 'case']
+    """
+    if costs.pick_units == "case":
+        return np.full(len(skus), "case")
+    by_volume = np.where(skus["volume_l"].to_numpy(dtype=float) >= BULKY_LITRES, "case", "unit")
+    if "pick_unit" not in skus:
+        return by_volume
+    given = skus["pick_unit"].fillna("").astype(str).str.strip().str.lower().to_numpy()
+    return np.where(given == "", by_volume, given)

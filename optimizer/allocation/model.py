@@ -197,18 +197,11 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
 
     Examples
     --------
-    >>> problem = problem_from_frames(
-    ...     pd.DataFrame({"location_id": ["S1", "S2"], "sku": "A", "stock": [9, 0],
-    ...                   "reserve": [3, 3], "demand_mean": [2.0, 4.0],
-    ...                   "demand_variance": [2.0, 4.0]}),
-    ...     pd.DataFrame({"location_id": ["S1", "S2"], "region": "north",
-    ...                   "is_warehouse": False, "weekly_throughput": np.inf}),
-    ...     pd.DataFrame({"sku": ["A"], "margin": [100.0], "volume": [1.0], "case_size": [1]}),
-    ...     pd.DataFrame({"from_id": ["S1"], "to_id": ["S2"], "unit_cost": [1.0],
-    ...                   "shipment_cost": [10.0], "lead_time_days": [1.0]}),
-    ...     truck_capacity=1000.0)
-    >>> problem.shippable.tolist()
-    [6, 0]
+    Two stores of one region and one SKU (the frames of :func:`example_problem`):
+
+    >>> problem = example_problem(s2_reserve=3)
+    >>> problem.shippable.tolist(), problem.location_ids.tolist()
+    ([6, 0], ['S1', 'S2'])
     """
     location_ids = locations["location_id"].astype(str).to_numpy()
     sku_ids = skus["sku"].astype(str).to_numpy()
@@ -288,6 +281,40 @@ def problem_from_frames(positions: pd.DataFrame, locations: pd.DataFrame, skus: 
         sku_pick_unit=pick_unit,
     )
 
+
+
+def example_problem(*, s2_reserve: int = 0) -> AllocationProblem:
+    """Return the two-store problem of the examples: one SKU, one lane, no warehouse.
+
+    Store ``S1`` holds 9 units of SKU ``A`` with 3 reserved and expects to sell 2 (variance 2);
+    store ``S2`` holds none, keeps ``s2_reserve`` and expects 4 (variance 4); the margin is
+    100 CNY a unit, and the lane ``S1 -> S2`` costs 1 CNY a unit plus 10 CNY a shipment with a
+    one-day lead time (trucks of 1,000 litres).
+
+    Parameters
+    ----------
+    s2_reserve
+        Units store ``S2`` must keep.
+
+    Returns
+    -------
+    AllocationProblem
+
+    Examples
+    --------
+    >>> example_problem().reserve.tolist()
+    [3, 0]
+    """
+    return problem_from_frames(
+        pd.DataFrame({"location_id": ["S1", "S2"], "sku": "A", "stock": [9, 0],
+                      "reserve": [3, s2_reserve], "demand_mean": [2.0, 4.0],
+                      "demand_variance": [2.0, 4.0]}),
+        pd.DataFrame({"location_id": ["S1", "S2"], "region": "north",
+                      "is_warehouse": False, "weekly_throughput": np.inf}),
+        pd.DataFrame({"sku": ["A"], "margin": [100.0], "volume": [1.0], "case_size": [1]}),
+        pd.DataFrame({"from_id": ["S1"], "to_id": ["S2"], "unit_cost": [1.0],
+                      "shipment_cost": [10.0], "lead_time_days": [1.0]}),
+        truck_capacity=1000.0)
 
 def _lane_modes(lanes: pd.DataFrame, from_warehouse: np.ndarray) -> np.ndarray:
     default = np.where(from_warehouse, "dedicated", "truck")

@@ -39,7 +39,9 @@ from ..results import SolveReport
 from .forecast import demand_history, forecast_demand, week_start
 from .inputs import prepare_inventory_tables
 from .kpis import allocation_kpis
+from .lanes import BULKY_LITRES as BULKY_LITRES  # re-exported: it lived here before
 from .lanes import LaneCosts, lanes_from_locations, price_lanes
+from .lanes import pick_units as pick_units  # re-exported: it lived here before
 from .model import AllocationProblem, CrossRegionLanes, build_network, problem_from_frames
 from .safety_stock import demand_quantile, project_stock
 from .sizing import check_model_size
@@ -105,7 +107,7 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     skus
         ``sku``, ``unit_cost``, ``margin`` (share of the price, < 1, or CNY per unit if >= 1),
         ``volume_l``, ``case_size``, optional ``pick_unit`` (``unit`` or ``case``; default
-        ``case`` for bulky SKUs of at least :data:`BULKY_LITRES` litres, ``unit`` otherwise).
+        ``case`` for bulky SKUs of at least :data:`~optimizer.allocation.lanes.BULKY_LITRES` litres, ``unit`` otherwise).
     sales
         ``date``, ``store_id``, ``sku``, ``units`` (daily or weekly).
     stock
@@ -247,32 +249,6 @@ def horizon_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.
                         start=start, horizon_days=horizon_days, review_days=review_days,
                         history_end=history.last_day,
                         projected_days=projected_days)
-
-
-BULKY_LITRES = 20.0
-"""SKUs of at least this many litres per unit (TVs, appliances) ship in their own carton (their
-case); smaller ones (phones, laptops, accessories) are picked by the unit, when the SKU file
-gives no ``pick_unit``."""
-
-
-def pick_units(skus: pd.DataFrame, costs: LaneCosts) -> np.ndarray:
-    """Return the pick unit of every SKU: the file's ``pick_unit``, else by volume.
-
-    ``costs.pick_units == "case"`` (the dedicated-truck variant) ships every SKU in whole cases.
-
-    Examples
-    --------
-    >>> skus = pd.DataFrame({"volume_l": [0.5, 80.0]})
-    >>> pick_units(skus, LaneCosts()).tolist()
-    ['unit', 'case']
-    """
-    if costs.pick_units == "case":
-        return np.full(len(skus), "case")
-    by_volume = np.where(skus["volume_l"].to_numpy(dtype=float) >= BULKY_LITRES, "case", "unit")
-    if "pick_unit" not in skus:
-        return by_volume
-    given = skus["pick_unit"].fillna("").astype(str).str.strip().str.lower().to_numpy()
-    return np.where(given == "", by_volume, given)
 
 
 def input_fingerprint(tables: Mapping[str, pd.DataFrame], parameters: Mapping[str, object],

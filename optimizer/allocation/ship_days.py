@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import optimize, sparse
 
 from ..errors import InputError, warn_input
+from .lanes import LaneCosts, pick_units
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -245,11 +246,8 @@ def _pick_sizes(skus: pd.DataFrame) -> pd.Series:
     """Return the units a warehouse line of each SKU is split in: its case, or 1 if unit-picked.
 
     The pick unit is the SKU file's ``pick_unit``, else the volume rule of
-    :func:`optimizer.allocation.plan.pick_units`; a table with neither ships whole cases.
+    :func:`optimizer.allocation.lanes.pick_units`; a table with neither ships whole cases.
     """
-    from .lanes import LaneCosts
-    from .plan import pick_units
-
     case = skus["case_size"].to_numpy(dtype=np.int64)
     if "pick_unit" in skus or "volume_l" in skus:
         case = np.where(pick_units(skus, LaneCosts()) == "case", case, 1)

@@ -88,18 +88,8 @@ def estimate_model_size(problem: AllocationProblem) -> ModelSize:
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from optimizer.allocation.model import problem_from_frames
-    >>> problem = problem_from_frames(
-    ...     pd.DataFrame({"location_id": ["S1", "S2"], "sku": "A", "stock": [9, 0],
-    ...                   "reserve": [3, 3], "demand_mean": [2.0, 4.0],
-    ...                   "demand_variance": [2.0, 4.0]}),
-    ...     pd.DataFrame({"location_id": ["S1", "S2"], "region": "north",
-    ...                   "is_warehouse": False, "weekly_throughput": np.inf}),
-    ...     pd.DataFrame({"sku": ["A"], "margin": [100.0], "volume": [1.0], "case_size": [1]}),
-    ...     pd.DataFrame({"from_id": ["S1"], "to_id": ["S2"], "unit_cost": [1.0],
-    ...                   "shipment_cost": [10.0], "lead_time_days": [1.0]}),
-    ...     truck_capacity=1000.0)
+    >>> from optimizer.allocation.model import example_problem
+    >>> problem = example_problem(s2_reserve=3)  # two stores, one SKU, one lane
     >>> size = estimate_model_size(problem)
     >>> size.lane_arcs, size.position_arcs
     (1, 4)
