@@ -171,6 +171,16 @@ def _warehouse_named_like_store(tables: dict[str, pd.DataFrame], folder: Path) -
     return _csv(tables, folder, warehouses=warehouses)
 
 
+def _hostile_ids(tables: dict[str, pd.DataFrame], folder: Path) -> dict[str, Path]:
+    """Store ids a spreadsheet would run as formulas, used the same way in every table."""
+    first = tables["stores"]["store_id"].iloc[0]
+    hostile = '=HYPERLINK("http://x","y")'
+    renamed = {kind: tables[kind].replace({column: {first: hostile} for column in
+                                           ("store_id", "location_id") if column in
+                                           tables[kind]}) for kind in KINDS}
+    return _csv(tables, folder, **renamed)
+
+
 ALLOCATE_CASES = [
     Case("inf volume", _set("skus", "volume_l", 3, "inf"), Refused("skus.csv", "volume_l", 3,
                                                                     "infinite")),
@@ -235,6 +245,7 @@ ALLOCATE_CASES = [
     Case("GB18030 text", _encoded("gb18030"), Warned("")),
     Case("UTF-8 with BOM", _encoded("utf-8-sig"), Warned("")),
     Case("sheet chosen after the file name", _workbook("#Data"), Warned("")),
+    Case("store id that is a formula", _hostile_ids, Warned("")),  # written as text: below
 ]
 
 
@@ -286,6 +297,19 @@ def test_allocate_refuses_or_warns(case: Case, tables, tmp_path: Path) -> None:
             "--time-limit", "5"]
     args += [arg for kind, path in files.items() for arg in (f"--{kind}", str(path))]
     _check(_invoke(args), case.expect, out, database)
+    if isinstance(case.expect, Warned):
+        _assert_no_formula(out)
+
+
+def _assert_no_formula(workbook: Path) -> None:
+    """No cell of the workbook is a formula: text such as ``=HYPERLINK(...)`` stays text."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(workbook)
+    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+    assert cells and not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    texts = {cell.value for cell in cells if isinstance(cell.value, str)}
+    assert not any(t.startswith("=") for t in texts) or '=HYPERLINK("http://x","y")' in texts
 
 
 def _footfall(count: object) -> Callable[[Path], list[str]]:
@@ -422,6 +446,30 @@ def test_a_spacing_that_would_list_too_many_pairs_is_refused_before_listing_them
                      r"closer than that, each a condition of the model \(at most 1,000\)",
                      result.output), result.output
     assert 3.0 not in listed and not out.exists()  # refused before the pairs were listed
+
+
+def test_an_unexpected_error_is_a_message_not_a_traceback(tables, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault no check foresaw (here a KeyError deep in the job) still ends in one readable
+    line and exit 1; ``XINGTU_TRACEBACK=1`` lets it through for whoever debugs it.
+    """
+    from xingtu.jobs import weekly
+
+    def broken(*args, **kwargs):
+        raise KeyError("volume_l")
+
+    monkeypatch.setattr(weekly, "plan_week", broken)
+    files = _csv(tables, tmp_path)
+    args = ["allocate", "--week", WEEK, "--out", str(tmp_path / "plan.xlsx"), "--database",
+            f"sqlite:///{tmp_path / 'plans.db'}"]
+    args += [arg for kind, path in files.items() for arg in (f"--{kind}", str(path))]
+    result = _invoke(args)
+    assert result.exit_code == 1, result.output
+    assert "Error: the run stopped on an unexpected KeyError: 'volume_l'." in result.output
+    assert "Traceback" not in result.output and result.exc_info[0] is SystemExit
+    assert not (tmp_path / "plan.xlsx").exists()
+    monkeypatch.setenv("XINGTU_TRACEBACK", "1")
+    assert isinstance(_invoke(args).exception, KeyError)
 
 
 def test_console_prints_warnings_as_one_line(tables, tmp_path: Path) -> None:
