@@ -293,9 +293,9 @@ def run_site_selection(
     try:
         result = location_model.solve(solver=solver, time_limit=time_limit, gap=gap)
     except InfeasibleError:
-        fit = None if spacing is None else spacing.check()
+        fit = None if spacing is None or budget is not None else spacing.check()
         if spacing is None or fit is None:
-            raise
+            raise  # with a budget too, the proof may rest on both: the solver's words stand
         raise spacing.error(fit) from None
 
     chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
