@@ -17,8 +17,10 @@ WEEKS = [
     ("realistic", {}),
     ("realistic", {"visit_cap_litres": 10.0}),
     ("realistic", {"throughput": 40.0, "share": 0.1, "min_lot": 2}),
+    ("realistic", {"throughput": 8.0}),
     ("dedicated", {}),
     ("dedicated", {"throughput": 60.0, "share": 0.2, "min_lot": 2}),
+    ("dedicated", {"throughput": 20.0}),
 ]
 
 
