@@ -70,8 +70,15 @@ arcs) does not solve in a useful share of the time, so they take the decompositi
 RELAXATION_LP_SHARE = 0.5
 """Most of the time limit the relaxation method gives the linear relaxation (its bound)."""
 
-REGION_BLOCK_ARCS = 15_000
-"""Most arcs of one region block of the relaxation method's improvement MIPs."""
+STRONG_LP_MAX_ARCS = 400_000
+"""The relaxation method adds the strong linking rows (:func:`solve_monolithic`'s ``strong``)
+on weeks of at most this many arcs: on 250 x 100 (230 k arcs) the relaxation bounds 284,097
+with them and 283,247 without, both in 6 s; on 500 x 200 (744 k arcs) 546,938 in 42 s against
+545,130 in 12 s."""
+
+REGION_BLOCK_ARCS = 8_000
+"""Most arcs of one region block of the relaxation method's improvement MIPs (on 250 x 100,
+30 s of blocks of 3,000 or 8,000 arcs each saved 0.04 % after the SKU polish)."""
 
 POLISH_SHARE = 0.15
 """Share of the time limit kept for the exact whole-case polish of the final plan
@@ -184,13 +191,17 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
              if not _uncoupled(problem) else _decompose)
     result = solve(problem, network, mip_gap=mip_gap, time_limit=time_limit,
                    dual_iterations=dual_iterations, started=started, workers=workers)
-    return _polished(problem, network, result, deadline=polish_deadline,
+    return _polished(problem, network, result, started=started, deadline=polish_deadline,
                      mip_gap=mip_gap) if polish else result
 
 
 def _polished(problem: AllocationProblem, network: FlowNetwork, result: AllocationResult, *,
-              deadline: float, mip_gap: float) -> AllocationResult:
-    """Return ``result`` with its plan polished (:func:`polish_plan`) until ``deadline``."""
+              started: float, deadline: float, mip_gap: float) -> AllocationResult:
+    """Return ``result`` with its plan polished (:func:`polish_plan`) until ``deadline``.
+
+    A cheaper plan is passed to the progress reporter.
+    """
+    from ..solvers import progress_reporter
     from .polish import polish_plan
 
     r = result.report
@@ -200,6 +211,9 @@ def _polished(problem: AllocationProblem, network: FlowNetwork, result: Allocati
     polished = polish_plan(problem, network, result.quantity, deadline=deadline)
     cost = plan_cost(problem, network, polished.quantity)
     gap = plan_gap(cost, r.bound)
+    if polished.objective_after < polished.objective_before:
+        progress_reporter()(time.perf_counter() - started, cost["objective"], r.bound,
+                            new_plan=True)
     report = SolveReport(
         status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
         bound=r.bound, gap=gap, solve_seconds=r.solve_seconds + polished.seconds,
@@ -213,15 +227,17 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     """Bound by the linear relaxation, plan on its lanes, improve it region by region.
 
     The relaxation of the monolithic model (:func:`solve_monolithic` with ``relax=True``,
-    volume rows only: on the 500 x 200 realistic week it bounds 545,129 in 12 s, with the
-    strong rows 546,938 in 42 s, where the lane Lagrangian reaches 531,908 in 60 s) gives
+    with the strong rows up to ``STRONG_LP_MAX_ARCS``; on the 500 x 200 realistic week it
+    bounds 545,130 in 12 s, where the lane Lagrangian reaches 531,908 in 60 s) gives
     the bound, if it is solved within ``RELAXATION_LP_SHARE`` of the time. A plan is built on
     the lanes it ships on (:func:`optimizer.allocation.plans.plan_on_lanes`), then improved
-    by exact MIPs of one region's stores and a group of SKUs at a time, every other shipment
-    fixed (:func:`optimizer.allocation.polish.region_blocks`, any lane may open), for the time
-    left. When the relaxation is not solved in its time, the decomposition runs instead (its
+    by the exact MIP of one SKU at a time (:func:`optimizer.allocation.polish.polish_plan`;
+    on 250 x 100, 30 s of them saved 0.26 %), then of one region's stores and a group of SKUs
+    at a time, every other shipment fixed (:func:`optimizer.allocation.polish.region_blocks`,
+    any lane may open), for the time left. When the relaxation is not solved in its time, the decomposition runs instead (its
     bound and plan are reported).
     """
+    from ..solvers import progress_reporter
     from .mip import solve_monolithic
     from .plans import plan_on_lanes
     from .polish import polish_plan, region_blocks
@@ -229,7 +245,8 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     clock = time.perf_counter
     deadline = started + time_limit
     try:
-        rounded, lp = solve_monolithic(problem, network, relax=True, strong=False,
+        rounded, lp = solve_monolithic(problem, network, relax=True,
+                                       strong=len(network.arc_cost) <= STRONG_LP_MAX_ARCS,
                                        time_limit=RELAXATION_LP_SHARE * time_limit)
         lp_bound = lp.objective if lp.status == "optimal" else None
     except SolverError:  # not solved within its share of the time
@@ -244,10 +261,12 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     first = polished = None
     if plan is not None and lp_cost is not None and lp_bound is not None:
         if plan_gap(lp_cost, lp_bound) > mip_gap and deadline - clock() > 1.0:
-            polished = polish_plan(problem, network, plan, deadline=deadline,
-                                   blocks=region_blocks(problem, network, max_arcs=REGION_BLOCK_ARCS),
-                                   new_lanes=True)
-            plan = polished.quantity
+            by_sku = polish_plan(problem, network, plan, deadline=deadline)
+            by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
+                                    blocks=region_blocks(problem, network,
+                                                         max_arcs=REGION_BLOCK_ARCS),
+                                    new_lanes=True)
+            polished, plan = (by_sku, by_region), by_region.quantity
     else:
         first = _decompose(problem, network, mip_gap=mip_gap,
                            time_limit=max(deadline - clock(), 1.0),
@@ -259,6 +278,8 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
               if b is not None]
     bound = max(bounds) if bounds else -np.inf
     gap = plan_gap(cost, bound)
+    if first is None:  # the decomposition reports its own progress
+        progress_reporter()(clock() - started, cost["objective"], bound, new_plan=True)
     report = SolveReport(
         status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
         bound=bound, gap=gap, solve_seconds=clock() - started,
@@ -268,7 +289,8 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
                  + f" in {lp_seconds:.0f} s"
                  + ("" if lp_cost is None else
                     f", plan on its lanes {lp_cost['objective']:,.0f}")
-                 + ("" if polished is None else f"; {polished.summary()}")
+                 + ("" if polished is None else
+                    f"; {polished[0].summary()}; {polished[1].summary()}")
                  + ("" if first is None else
                     f"; decomposition {first.report.objective:,.0f} / {first.report.bound:,.0f}"
                     f" ({first.report.message})")
