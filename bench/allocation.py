@@ -85,7 +85,8 @@ def build(n_stores: int, n_skus: int, seed: int = 11, n_warehouses: int | None =
 def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations: int,
         skip_mip: bool = False, mip_gap: float = 0.01, workers: tuple[int, ...] = (1,),
         compare_without: tuple[str, ...] = (), structure: str = "realistic", seed: int = 11,
-        backtest_weeks: int = 0, methods: tuple[str, ...] = ("auto",)) -> dict:
+        backtest_weeks: int = 0, methods: tuple[str, ...] = ("auto",),
+        polish: bool = True) -> dict:
     stores_skus, _, warehouses = size.partition("w")
     n_stores, n_skus = (int(v) for v in stores_skus.split("x"))
     problem, n_warehouses, generated, prepared = build(
@@ -109,7 +110,7 @@ def run(size: str, *, mip_time_limit: float, time_limit: float, dual_iterations:
         started = time.perf_counter()
         decomposed = solve_allocation(problem, network=network, time_limit=time_limit,
                                       dual_iterations=dual_iterations, workers=processes,
-                                      method=method, mip_gap=mip_gap)
+                                      method=method, mip_gap=mip_gap, polish=polish)
         decomposition_seconds = time.perf_counter() - started
         d = decomposed.report
         gaps[processes] = d.gap
@@ -202,8 +203,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[11],
                         help="generator seeds, e.g. 11 12 13")
     parser.add_argument("--methods", nargs="+", default=["auto"],
-                        choices=["auto", "decomposition", "hybrid"],
+                        choices=["auto", "decomposition", "hybrid", "relaxation"],
                         help="solve_allocation methods to run (the monolithic MIP runs apart)")
+    parser.add_argument("--no-polish", action="store_true",
+                        help="solve without the exact whole-case polish of the final plan")
     parser.add_argument("--backtest", type=int, default=0, metavar="WEEKS",
                         help="also play the plan, the rule and nothing out over WEEKS weeks")
     args = parser.parse_args()
@@ -220,7 +223,7 @@ def main() -> None:
                     + (("block-steps",) if args.compare_block_steps else ())
                     + (("lane-opening",) if args.compare_lane_opening else ()),
                     structure=structure, seed=seed, backtest_weeks=args.backtest,
-                    methods=tuple(args.methods))
+                    methods=tuple(args.methods), polish=not args.no_polish)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,21 @@ the decomposition and for the benchmark.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..results import SolveReport, SolveStatus, relative_gap
-from .model import ARC_LANE, ARC_SEGMENT, AllocationProblem, FlowNetwork
+from .model import (
+    ARC_KEEP,
+    ARC_LANE,
+    ARC_OVERFLOW,
+    ARC_SEGMENT,
+    AllocationProblem,
+    FlowNetwork,
+)
 
 
 def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float = 0.01,
@@ -137,37 +145,15 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
                                p.lane_shipment_cost[used_lanes], np.zeros(len(lot_arcs))])
     col_upper = np.concatenate([upper, truck_upper, np.ones(len(lot_arcs))])
 
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, next_row
-    lp.col_cost_ = col_cost
-    lp.col_lower_ = np.zeros(n_cols)
-    lp.col_upper_ = col_upper
-    lp.row_lower_ = np.concatenate(lower)
-    lp.row_upper_ = np.concatenate(upper_row)
-    lp.offset_ = network.baseline
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
+    integer = np.zeros(n_cols, dtype=bool)
     if not relax:
-        integer = np.zeros(n_cols, dtype=bool)
         integer[lane_arcs] = True
         integer[n_arcs:] = True
-        lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
-                           for flag in integer]
-    solver = highspy.Highs()
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("time_limit", float(time_limit))
-    solver.setOptionValue("mip_rel_gap", float(mip_gap))
-    # No "threads" option, as in optimizer.solvers: HiGHS keeps one thread pool per process and
-    # refuses a run whose count differs from it (e.g. after a site-selection MIP).
-    solver.passModel(lp)
-    if start is not None and not relax:
-        solver.setSolution(_start_columns(p, network, start, scale, used_lanes, lot_arcs,
-                                          n_cols))
-    started = time.perf_counter()
-    solver.run()
-    elapsed = time.perf_counter() - started
+    initial = (None if start is None or relax else
+               _start_columns(p, network, start, scale, used_lanes, lot_arcs, n_cols))
+    solver, elapsed = run_highs(col_cost, col_upper, matrix, np.concatenate(lower),
+                                np.concatenate(upper_row), integer, offset=network.baseline,
+                                time_limit=time_limit, mip_gap=mip_gap, start=initial)
     status = solver.getModelStatus()
     info = solver.getInfo()
     has_solution = info.primal_solution_status == 2
@@ -195,26 +181,69 @@ def solve_monolithic(problem: AllocationProblem, network: FlowNetwork, *, mip_ga
     return quantity, report
 
 
-def _start_columns(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
-                   scale: np.ndarray, used_lanes: np.ndarray, lot_arcs: np.ndarray,
-                   n_cols: int) -> object:
-    """Return a plan (units per arc) as a full column vector of the model.
+def run_highs(col_cost: np.ndarray, col_upper: np.ndarray, matrix: sp.csc_matrix,
+              row_lower: np.ndarray, row_upper: np.ndarray, integer: np.ndarray, *,
+              offset: float, time_limit: float, mip_gap: float,
+              start: np.ndarray | None = None,
+              col_lower: np.ndarray | None = None) -> tuple[Any, float]:
+    """Solve ``min cost x + offset`` s.t. ``row_lower <= matrix x <= row_upper``, ``lower <= x <= upper``.
 
-    Lane arcs in cases, the keep, segment and overflow arcs the flow balance implies, loads and
-    lot flags.
+    Columns flagged in ``integer`` are integer (none: a linear program); ``start`` (a value per
+    column, a feasible point) is HiGHS's first incumbent; ``col_lower`` defaults to 0.
+
+    Returns
+    -------
+    (solver, seconds)
+        The ``highspy.Highs`` object after its run (read its status, info and solution) and
+        the seconds the run took.
     """
     import highspy
 
-    from .flows import lane_volumes, position_moves
+    n_rows, n_cols = matrix.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = col_cost
+    lp.col_lower_ = np.zeros(n_cols) if col_lower is None else col_lower
+    lp.col_upper_ = col_upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.offset_ = offset
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    if integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+                           for flag in integer]
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+    solver.setOptionValue("mip_rel_gap", float(mip_gap))
+    # No "threads" option, as in optimizer.solvers: HiGHS keeps one thread pool per process and
+    # refuses a run whose count differs from it (e.g. after a site-selection MIP).
+    solver.passModel(lp)
+    if start is not None and integer.any():
+        solution = highspy.HighsSolution()
+        solution.col_value = list(start)
+        solver.setSolution(solution)
+    started = time.perf_counter()
+    solver.run()
+    return solver, time.perf_counter() - started
+
+
+def arc_flows(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray) -> np.ndarray:
+    """Return the units on every arc of ``network`` that lane quantities ``quantity`` imply.
+
+    Lane arcs carry ``quantity``; keep arcs what each sender does not ship; segments the units
+    above each position's base level, cheapest first; overflow arcs the rest, so every node
+    balances.
+    """
+    from .flows import position_moves
 
     sent, received = position_moves(p, network, quantity)
-    values = np.zeros(n_cols)
-    lane_arc = network.arc_kind == ARC_LANE
-    values[:len(quantity)] = np.where(lane_arc, quantity / scale, 0.0)
-    # Keep arcs: what each sender does not ship; segments: units above the base level in order;
-    # overflow: the rest, so every node balances.
+    values = np.where(network.arc_kind == ARC_LANE, quantity, 0).astype(float)
     kinds = network.arc_kind
-    keep = np.flatnonzero(kinds == 0)
+    keep = np.flatnonzero(kinds == ARC_KEEP)
     values[keep] = p.shippable[network.arc_position[keep]] - sent[network.arc_position[keep]]
     level = p.stock - sent + received - network.position_base_level
     level = np.maximum(level, 0)
@@ -223,14 +252,27 @@ def _start_columns(p: AllocationProblem, network: FlowNetwork, quantity: np.ndar
     position = network.arc_position[order]
     rank = np.arange(len(order)) - np.searchsorted(position, position, side="left")
     values[order] = (rank < level[position]).astype(float)
-    overflow = np.flatnonzero(kinds == 3)
+    overflow = np.flatnonzero(kinds == ARC_OVERFLOW)
     filled = np.bincount(position, weights=values[order], minlength=len(p.stock))
     values[overflow] = np.maximum(level[network.arc_position[overflow]]
                                   - filled[network.arc_position[overflow]], 0)
+    return values
+
+
+def _start_columns(p: AllocationProblem, network: FlowNetwork, quantity: np.ndarray,
+                   scale: np.ndarray, used_lanes: np.ndarray, lot_arcs: np.ndarray,
+                   n_cols: int) -> np.ndarray:
+    """Return a plan (units per arc) as a full column vector of the model.
+
+    Lane arcs in cases, the keep, segment and overflow arcs the flow balance implies
+    (:func:`arc_flows`), loads and lot flags.
+    """
+    from .flows import lane_volumes
+
+    values = np.zeros(n_cols)
+    values[:len(quantity)] = arc_flows(p, network, quantity) / scale
     loads = np.ceil(lane_volumes(p, network, quantity) / p.lane_litres_per_load - 1e-9)
     n_arcs = len(quantity)
     values[n_arcs:n_arcs + len(used_lanes)] = loads[used_lanes]
     values[n_arcs + len(used_lanes):] = (quantity[lot_arcs] > 0).astype(float)
-    solution = highspy.HighsSolution()
-    solution.col_value = list(values)
-    return solution
+    return values

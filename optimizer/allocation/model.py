@@ -466,6 +466,16 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     seg_cost = -margin[seg_position] * np.maximum(seg_gain, 0.0)
     # Keep the segments convex within each position (monotone non-decreasing costs).
     seg_cost = _monotone_within(seg_cost, seg_position)
+    # Paid lanes that can never pay for their first truck or parcel are dropped.
+    cand_capacity = np.minimum(np.minimum(shippable[cand_sender], _round_up(
+        np.maximum(top, base_level)[cand_receiver] - base_level[cand_receiver], cand_case)),
+        cand_cap_units)
+    keep_arc = ~never_paying_lanes(p, cand_lane, cand_receiver, cand_unit_cost, cand_capacity,
+                                   seg_cost, segment_count)[cand_lane]
+    cand_sender, cand_lane, cand_receiver = (cand_sender[keep_arc], cand_lane[keep_arc],
+                                             cand_receiver[keep_arc])
+    cand_unit_cost, cand_case = cand_unit_cost[keep_arc], cand_case[keep_arc]
+    cand_capacity = cand_capacity[keep_arc]
 
     # Node numbering: per SKU, [avail of its positions, keep of its positions, sink].
     positions_per_sku = np.bincount(p.position_sku, minlength=n_skus)
@@ -489,10 +499,7 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
                  sink_node[p.position_sku[keep_positions]]],
         "cost": [np.zeros(len(sender)), cand_unit_cost, seg_cost,
                  np.zeros(len(keep_positions))],
-        "capacity": [shippable[sender],
-                     np.minimum(np.minimum(shippable[cand_sender], _round_up(
-                         np.maximum(top, base_level)[cand_receiver] - base_level[cand_receiver],
-                         cand_case)), cand_cap_units),
+        "capacity": [shippable[sender], cand_capacity,
                      np.ones(len(seg_position), dtype=np.int64),
                      np.full(len(keep_positions), big)],
         "kind": [np.full(len(sender), ARC_KEEP), np.full(len(cand_lane), ARC_LANE),
@@ -582,6 +589,61 @@ def ranges_from(start: np.ndarray, count: np.ndarray) -> np.ndarray:
     [5, 6, 0, 1, 2]
     """
     return np.repeat(start, count) + offsets_within(count)
+
+
+def never_paying_lanes(p: AllocationProblem, arc_lane: np.ndarray, arc_receiver: np.ndarray,
+                       arc_unit_cost: np.ndarray, arc_capacity: np.ndarray,
+                       segment_cost: np.ndarray, segment_count: np.ndarray) -> np.ndarray:
+    """Return the paid lanes no optimal plan uses: all they could save is below one load.
+
+    Per lane arc, the most its shipments can save is the sum of ``saving - unit cost`` over
+    the receiver's first unit segments above its base level, as far as the arc's capacity
+    and while positive (segments save less and less, and a receiver never sits below its
+    base level). A lane whose arcs together cannot save more than the price of one truck or
+    parcel is used by no optimal plan: dropping its shipments from a plan saves at least one
+    load, loses at most that sum (the units it carried filled segments no better than the
+    first ones) and gives the sender its units back, and every constraint holds after a
+    shipment is dropped (volume, throughput, lots), except the cross-region share when the
+    lane is not a counted cross-region lane, so those lanes are kept where the share is capped.
+
+    Parameters
+    ----------
+    p
+        The week's problem.
+    arc_lane, arc_receiver, arc_unit_cost, arc_capacity
+        The candidate lane arcs: lane, receiving position, cost per unit, most units.
+    segment_cost, segment_count
+        The unit segments' costs (minus the saving, non-decreasing within a position), stored
+        by position in order, and each position's number of segments.
+
+    Returns
+    -------
+    numpy.ndarray
+        One flag per lane.
+    """
+    start = np.concatenate([[0], np.cumsum(segment_count)[:-1]]).astype(np.int64)
+    prefix = np.concatenate([[0.0], np.cumsum(segment_cost)])
+    # Segments of the receiver that save more than the arc's unit cost, within its capacity:
+    # a binary search on each receiver's (ascending) segment costs.
+    low = start[arc_receiver]
+    high = low + np.minimum(segment_count[arc_receiver], np.maximum(arc_capacity, 0))
+    while True:
+        open_range = low < high
+        if not open_range.any():
+            break
+        middle = (low + high) // 2
+        saves = np.zeros(len(low), dtype=bool)
+        saves[open_range] = -segment_cost[middle[open_range]] > arc_unit_cost[open_range]
+        low = np.where(open_range & saves, middle + 1, low)
+        high = np.where(open_range & ~saves, middle, high)
+    first = start[arc_receiver]
+    count = low - first
+    most = -(prefix[low] - prefix[first]) - count * arc_unit_cost
+    lane_most = np.bincount(arc_lane, weights=np.maximum(most, 0.0), minlength=len(p.lane_from))
+    droppable = (p.lane_shipment_cost > 0) & (lane_most <= p.lane_shipment_cost)
+    if p.max_cross_region_share is not None:
+        droppable &= p.lane_is_cross_region
+    return droppable
 
 
 def _sender_positions(arrays: dict[str, np.ndarray], avail_node: np.ndarray) -> np.ndarray:

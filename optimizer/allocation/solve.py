@@ -43,14 +43,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..errors import SolverError
 from ..results import SolveReport
 from .dual import lane_dual
-from .flows import enforce_limits, plan_cost, position_moves, solve_sku_flows
+from .flows import enforce_limits, lane_volumes, plan_cost, position_moves, solve_sku_flows
 from .model import AllocationProblem, FlowNetwork, build_network
 from .search import PlanSearch, plan_gap
 from .worker import PlanWorker, fork_available
 
-Method = Literal["auto", "decomposition", "monolithic", "hybrid"]
+Method = Literal["auto", "decomposition", "monolithic", "hybrid", "relaxation"]
 
 HYBRID_MAX_ARCS = 100_000
 """``method="auto"`` takes the hybrid (decomposition, then HiGHS from its plan) on weeks of at
@@ -60,6 +61,28 @@ docs/bench_allocation.md)."""
 
 HYBRID_DECOMPOSITION_SHARE = 0.35
 """Share of the time limit the hybrid gives the decomposition before HiGHS takes over."""
+
+RELAXATION_MAX_ARCS = 1_500_000
+"""``method="auto"`` takes the relaxation on route-served weeks of more than ``HYBRID_MAX_ARCS``
+and at most this many arcs; the linear relaxation of larger weeks (the national week's 7.4 M
+arcs) does not solve in a useful share of the time, so they take the decomposition."""
+
+RELAXATION_LP_SHARE = 0.5
+"""Most of the time limit the relaxation method gives the linear relaxation (its bound)."""
+
+STRONG_LP_MAX_ARCS = 400_000
+"""The relaxation method adds the strong linking rows (:func:`solve_monolithic`'s ``strong``)
+on weeks of at most this many arcs: on 250 x 100 (230 k arcs) the relaxation bounds 284,097
+with them and 283,247 without, both in 6 s; on 500 x 200 (744 k arcs) 546,938 in 42 s against
+545,130 in 12 s."""
+
+REGION_BLOCK_ARCS = 8_000
+"""Most arcs of one region block of the relaxation method's improvement MIPs (on 250 x 100,
+30 s of blocks of 3,000 or 8,000 arcs each saved 0.04 % after the SKU polish)."""
+
+POLISH_SHARE = 0.15
+"""Share of the time limit kept for the exact whole-case polish of the final plan
+(:mod:`optimizer.allocation.polish`); the polish also takes whatever the solve leaves."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +114,7 @@ class AllocationResult:
 def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
                      mip_gap: float = 0.01, time_limit: float = 300.0,
                      dual_iterations: int = 2_000, network: FlowNetwork | None = None,
-                     workers: int = 1) -> AllocationResult:
+                     workers: int = 1, polish: bool = True) -> AllocationResult:
     """Plan next week's transfers and replenishment.
 
     Parameters
@@ -103,9 +126,12 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
         lanes it opens), ``"monolithic"`` (one MIP in HiGHS; small instances and benchmarks),
         ``"hybrid"`` (the decomposition for ``HYBRID_DECOMPOSITION_SHARE`` of the time, then
         the monolithic MIP in HiGHS started from its plan for the rest; the cheaper plan and
-        the higher bound are kept), or ``"auto"``: the hybrid where warehouse lanes are
-        scheduled routes and the week has at most ``HYBRID_MAX_ARCS`` arcs, the
-        decomposition otherwise.
+        the higher bound are kept), ``"relaxation"`` (the linear relaxation of the monolithic
+        model for the bound, a plan on the lanes it uses, then the decomposition for the time
+        left; the higher bound and the cheaper plan are kept), or ``"auto"``: where warehouse
+        lanes are scheduled routes, the hybrid on weeks of at most ``HYBRID_MAX_ARCS`` arcs and
+        the relaxation up to ``RELAXATION_MAX_ARCS``; the decomposition on larger weeks and
+        where dedicated trucks serve stores.
     mip_gap
         Relative gap under which the plan counts as optimal.
     time_limit
@@ -119,6 +145,10 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
         in a second process while the bound steps run (:mod:`optimizer.allocation.worker`), so
         a second core is used; with 1 both run in turn in this process, and a run that ends
         before its time limit gives the same plan every time.
+    polish
+        Polish the final plan with the exact per-SKU whole-case MIP on its own lanes
+        (:func:`optimizer.allocation.polish.polish_plan`) in the last ``POLISH_SHARE`` of the
+        time limit (and whatever the solve leaves); never with ``"monolithic"``.
 
     Returns
     -------
@@ -140,13 +170,124 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
         quantity, report = solve_monolithic(problem, network, mip_gap=mip_gap,
                                             time_limit=time_limit)
         return _result(problem, network, quantity, report)
+    polish_deadline = started + time_limit
+    if polish:
+        time_limit *= 1.0 - POLISH_SHARE
     if method == "auto":
-        method = "hybrid" if _routes_served(problem, network) else "decomposition"
-    if method == "hybrid" and not _uncoupled(problem):
-        return _hybrid(problem, network, mip_gap=mip_gap, time_limit=time_limit,
-                       dual_iterations=dual_iterations, started=started, workers=workers)
-    return _decompose(problem, network, mip_gap=mip_gap, time_limit=time_limit,
-                      dual_iterations=dual_iterations, started=started, workers=workers)
+        arcs = len(network.arc_cost)
+        method = ("hybrid" if _routes_served(problem) and arcs <= HYBRID_MAX_ARCS
+                  else "relaxation" if _routes_served(problem) and arcs <= RELAXATION_MAX_ARCS
+                  else "decomposition")
+    solve = ({"hybrid": _hybrid, "relaxation": _relaxation}.get(method, _decompose)
+             if not _uncoupled(problem) else _decompose)
+    result = solve(problem, network, mip_gap=mip_gap, time_limit=time_limit,
+                   dual_iterations=dual_iterations, started=started, workers=workers)
+    return _polished(problem, network, result, started=started, deadline=polish_deadline,
+                     mip_gap=mip_gap) if polish else result
+
+
+def _polished(problem: AllocationProblem, network: FlowNetwork, result: AllocationResult, *,
+              started: float, deadline: float, mip_gap: float) -> AllocationResult:
+    """Return ``result`` with its plan polished (:func:`polish_plan`) until ``deadline``.
+
+    A cheaper plan is passed to the progress reporter.
+    """
+    from ..solvers import progress_reporter
+    from .polish import polish_plan
+
+    r = result.report
+    assert result.quantity is not None and r.bound is not None  # every plan path sets both
+    if r.gap is not None and r.gap <= 1e-9:
+        return result
+    polished = polish_plan(problem, network, result.quantity, deadline=deadline)
+    cost = plan_cost(problem, network, polished.quantity)
+    gap = plan_gap(cost, r.bound)
+    if polished.objective_after < polished.objective_before:
+        progress_reporter()(time.perf_counter() - started, cost["objective"], r.bound,
+                            new_plan=True)
+    report = SolveReport(
+        status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
+        bound=r.bound, gap=gap, solve_seconds=r.solve_seconds + polished.seconds,
+        solver=r.solver + "+polish", message=f"{r.message}; {polished.summary()}")
+    return _result(problem, network, polished.quantity, report)
+
+
+def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
+                time_limit: float, dual_iterations: int, started: float,
+                workers: int) -> AllocationResult:
+    """Bound by the linear relaxation, plan on its lanes, improve it region by region.
+
+    The relaxation of the monolithic model (:func:`solve_monolithic` with ``relax=True``,
+    with the strong rows up to ``STRONG_LP_MAX_ARCS``; on the 500 x 200 realistic week it
+    bounds 545,130 in 12 s, where the lane Lagrangian reaches 531,908 in 60 s) gives
+    the bound, if it is solved within ``RELAXATION_LP_SHARE`` of the time. A plan is built on
+    the lanes it ships on (:func:`optimizer.allocation.plans.plan_on_lanes`), then improved
+    by the exact MIP of one SKU at a time (:func:`optimizer.allocation.polish.polish_plan`;
+    on 250 x 100, 30 s of them saved 0.26 %), then of one region's stores and a group of SKUs
+    at a time, every other shipment fixed (:func:`optimizer.allocation.polish.region_blocks`,
+    any lane may open), for the time left. When the relaxation is not solved in its time, the decomposition runs instead (its
+    bound and plan are reported).
+    """
+    from ..solvers import progress_reporter
+    from .mip import solve_monolithic
+    from .plans import plan_on_lanes
+    from .polish import polish_plan, region_blocks
+
+    clock = time.perf_counter
+    deadline = started + time_limit
+    try:
+        rounded, lp = solve_monolithic(problem, network, relax=True,
+                                       strong=len(network.arc_cost) <= STRONG_LP_MAX_ARCS,
+                                       time_limit=RELAXATION_LP_SHARE * time_limit)
+        lp_bound = lp.objective if lp.status == "optimal" else None
+    except SolverError:  # not solved within its share of the time
+        rounded, lp_bound = np.zeros(len(network.arc_cost), dtype=np.int64), None
+    lp_seconds = clock() - started
+    plan: np.ndarray | None = None
+    lp_cost = None
+    if lp_bound is not None:
+        open_lanes = lane_volumes(problem, network, rounded) > 0
+        plan, lp_cost = plan_on_lanes(problem, network, open_lanes, deadline=deadline,
+                                      transfers_first=False)
+    first = polished = None
+    if plan is not None and lp_cost is not None and lp_bound is not None:
+        if plan_gap(lp_cost, lp_bound) > mip_gap and deadline - clock() > 1.0:
+            by_sku = polish_plan(problem, network, plan, deadline=deadline)
+            by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
+                                    blocks=region_blocks(problem, network,
+                                                         max_arcs=REGION_BLOCK_ARCS),
+                                    new_lanes=True)
+            polished, plan = (by_sku, by_region), by_region.quantity
+    else:
+        first = _decompose(problem, network, mip_gap=mip_gap,
+                           time_limit=max(deadline - clock(), 1.0),
+                           dual_iterations=dual_iterations, started=clock(), workers=workers)
+        plan = first.quantity
+    assert plan is not None  # the relaxation's plan, or the decomposition's
+    cost = plan_cost(problem, network, plan)
+    bounds = [b for b in (lp_bound, None if first is None else first.report.bound)
+              if b is not None]
+    bound = max(bounds) if bounds else -np.inf
+    gap = plan_gap(cost, bound)
+    if first is None:  # the decomposition reports its own progress
+        progress_reporter()(clock() - started, cost["objective"], bound, new_plan=True)
+    report = SolveReport(
+        status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
+        bound=bound, gap=gap, solve_seconds=clock() - started,
+        solver="highs-lp+lane-lagrangian+ortools-min-cost-flow",
+        message=("linear relaxation "
+                 + (f"{lp_bound:,.0f}" if lp_bound is not None else "not solved")
+                 + f" in {lp_seconds:.0f} s"
+                 + ("" if lp_cost is None else
+                    f", plan on its lanes {lp_cost['objective']:,.0f}")
+                 + ("" if polished is None else
+                    f"; {polished[0].summary()}; {polished[1].summary()}")
+                 + ("" if first is None else
+                    f"; decomposition {first.report.objective:,.0f} / {first.report.bound:,.0f}"
+                    f" ({first.report.message})")
+                 + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "
+                    f"{mip_gap:.2%}")))
+    return _result(problem, network, plan, report)
 
 
 def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
@@ -191,14 +332,9 @@ def _decompose(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: flo
     return _result(p, network, search.best_plan, report)
 
 
-def _routes_served(p: AllocationProblem, network: FlowNetwork) -> bool:
-    """Return whether stores are replenished on scheduled routes and the week suits the hybrid.
-
-    Scheduled routes: no dedicated truck from any warehouse.
-    """
-    from_warehouse = p.lane_from_warehouse
-    return (len(network.arc_cost) <= HYBRID_MAX_ARCS
-            and not np.any(p.lane_modes[from_warehouse] == "dedicated"))
+def _routes_served(p: AllocationProblem) -> bool:
+    """Return whether stores are replenished on scheduled routes (no dedicated truck)."""
+    return not np.any(p.lane_modes[p.lane_from_warehouse] == "dedicated")
 
 
 def _hybrid(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,

@@ -25,7 +25,7 @@ def test_lane_program_prices_bound_below_the_optimum_and_above_the_start(seed: i
     problem = synthetic_problem(seed=seed, n_stores=12, n_skus=3, throughput=60.0, share=0.4)
     network = build_network(problem)
     dual = lane_dual(problem, network)
-    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=60)
+    optimum = solve_allocation(problem, method="monolithic", mip_gap=1e-7, time_limit=120)
     assert optimum.report.status == "optimal"
     found = lp_prices(dual, time_limit=30.0)
     assert found is not None and found.status == "Optimal"
