@@ -20,7 +20,7 @@ This is what the app and the CLI call. Steps of :func:`run_site_selection`:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -263,11 +263,14 @@ def run_site_selection(
             raise InputError("`n_new` is None: the p-median model needs a number of new sites.")
         cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, cutoff_km)
         options.pop("p")
-        location_model = PMedian.from_cost_matrix(cost, _reachable(demand, cost), p=p, **options)
+        cost, options = _with_unserved_site(cost, options, cutoff_km)
+        location_model = PMedian.from_cost_matrix(cost, demand, p=p + 1, **options)
     else:
         location_model = _market_share_model(cell_lat, cell_lng, demand, site_lat, site_lng,
                                              own, comp, calibration, new_store_area_m2, options)
     result = location_model.solve(solver=solver, time_limit=time_limit, gap=gap)
+    if model == "p_median":
+        result = _without_unserved_site(result, len(site_lat))
 
     chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
     chosen_rows = candidate_rows[chosen]
@@ -388,10 +391,43 @@ def _share(demand: np.ndarray, mask: np.ndarray, total: float) -> float:
     return float(demand[mask].sum() / total) if total > 0 else 0.0
 
 
-def _reachable(demand: np.ndarray, cost: sp.csr_array) -> np.ndarray:
-    """Demand of cells with no site within the cutoff is left out of the p-median."""
-    reach = np.diff(cost.indptr) > 0
-    return np.where(reach, demand, 0.0)
+def _with_unserved_site(cost: sp.csr_array, options: dict[str, Any], cutoff_km: float
+                        ) -> tuple[sp.csr_array, dict[str, Any]]:
+    """Add the p-median's "unserved" site: at ``cutoff_km`` from every cell, always open.
+
+    A cell with no open store within the demand model's cut-off is lost demand; the p-median
+    prices it at the cut-off distance (no store is farther than that) instead of requiring a
+    store within reach of every cell, which a few new sites cannot meet once remote cells are
+    candidates (the model would be infeasible). The extra column is the last one, kept open,
+    free to open and free of spacing rules; :func:`_without_unserved_site` removes it.
+    """
+    n_cells, n_sites = cost.shape
+    column = sp.csr_array((np.full(n_cells, cutoff_km), (np.arange(n_cells), np.zeros(n_cells,
+                          dtype=np.int64))), shape=(n_cells, 1))
+    options = dict(options)
+    options["fixed"] = np.append(options["fixed"], n_sites)
+    if options.get("opening_cost") is not None:
+        options["opening_cost"] = np.append(options["opening_cost"], 0.0)
+    if options.get("candidate_distance") is not None:
+        spacing = sp.coo_array(options["candidate_distance"])
+        options["candidate_distance"] = sp.csr_array(
+            (spacing.data, (spacing.row, spacing.col)), shape=(n_sites + 1, n_sites + 1))
+    return sp.csr_array(sp.hstack([cost, column], format="csr")), options
+
+
+def _without_unserved_site(result: LocationResult, unserved: int) -> LocationResult:
+    """Return the p-median result without the "unserved" site (its cells unassigned, -1)."""
+    lost = result.assignment == unserved
+    assignment = np.where(lost, -1, result.assignment)
+    distance = np.where(lost, np.nan, result.assigned_distance)
+    total = float(result.weights.sum())
+    served = float(result.weights[~lost].sum())
+    return replace(
+        result, sites=result.sites[result.sites != unserved],
+        fixed=result.fixed[result.fixed != unserved], assignment=assignment,
+        assigned_distance=distance, coverage=served / total if total > 0 else 1.0,
+        details={**result.details, "unserved_demand": total - served,
+                 "demand_word": "within the demand cut-off of a store"})
 
 
 def _size_column(frame: pd.DataFrame) -> str | float:
