@@ -47,11 +47,17 @@ DEFAULT_OPENING_COST_CNY = 1_500_000.0
 ``opening_cost`` is given."""
 
 DEFAULT_MAX_CANDIDATES = 150
-"""Best-scoring free cells offered to ``p_median`` and ``market_share`` when ``max_candidates``
-is ``None``. ``mclp`` gets every free cell (coverage within ``radius_km`` stays sparse: the
-24,991 free cells of the demo region solve in seconds). The p-median serves every cell with a
-candidate within the demand model's cut-off, so offering remote cells as candidates makes it
-infeasible for a few new sites; market share's pairs span that cut-off too."""
+"""Best-scoring free cells offered to ``market_share`` when ``max_candidates`` is ``None``
+(its outer approximation grows with the candidates: 2,000 on the demo region take about a
+minute). ``mclp`` gets every free cell (coverage within ``radius_km`` stays sparse: the 24,991
+free cells of the demo region solve in seconds), ``p_median``
+:data:`DEFAULT_MAX_CANDIDATES_P_MEDIAN`."""
+
+DEFAULT_MAX_CANDIDATES_P_MEDIAN = 2_000
+"""Best-scoring free cells offered to ``p_median`` when ``max_candidates`` is ``None``: proven
+optimal in seconds on the demo region (its Lagrangian bound rules out all but the chosen
+sites). Cells no open store reaches within the demand model's cut-off count at the cut-off
+distance, so any number of candidates is feasible."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -178,8 +184,9 @@ def run_site_selection(
         :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
     max_candidates
         How many best-scoring free cells are offered as candidates; ``None`` (the default):
-        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES` for the others
-        (all of ``candidate_cells`` when that is given).
+        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES_P_MEDIAN` for
+        ``p_median`` and :data:`DEFAULT_MAX_CANDIDATES` for ``market_share`` (all of
+        ``candidate_cells`` when that is given).
     candidate_cells
         Cells (index labels of ``layers``) to offer as candidates instead, e.g. a surveyed
         list; cells with an own store are left out.
@@ -229,7 +236,7 @@ def run_site_selection(
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
     cap = max_candidates
     if cap is None and candidate_cells is None and model != "mclp":
-        cap = DEFAULT_MAX_CANDIDATES
+        cap = DEFAULT_MAX_CANDIDATES_P_MEDIAN if model == "p_median" else DEFAULT_MAX_CANDIDATES
     candidate_rows = order[free[order]][:cap]
     kept_open = np.zeros(0, dtype=np.int64)
     decision_report = None
