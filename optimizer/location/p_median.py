@@ -346,8 +346,11 @@ class PMedian(LocationModel):
 
         lower: float | None = None
         model: PMedian = self
-        lagrangian = median_lagrangian(self.reach, self.weights, int(self.p or 0),
-                                       site_rules(self.options), value, started + 0.45 * span)
+        # With kept-open sites (a chain's own stores) most clients are settled by them and
+        # the sparse Lagrangian is fast and tight; without, the MIP alone is faster.
+        lagrangian = None if not len(self.options.fixed) else median_lagrangian(
+            self.reach, self.weights, int(self.p or 0), site_rules(self.options), value,
+            started + 0.45 * span)
         if lagrangian is not None:
             lower = min(lagrangian.bound, value)
             candidate = median_value(self.reach, self.weights, lagrangian.plan)
