@@ -38,7 +38,8 @@ from .scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_c
 
 SitingModel = Literal["mclp", "p_median", "market_share"]
 """``mclp``: cover the most sales potential within ``radius_km``. ``p_median``: bring sales
-potential closest to a store (demand-weighted distance). ``market_share``: capture the most sales
+potential closest to a store (demand-weighted distance; a cell with no store within the
+demand model's cut-off counts at the cut-off distance). ``market_share``: capture the most sales
 against competitors under the Huff model (:class:`optimizer.location.MarketShare`; own stores
 kept open, candidates and own stores compete with the competitors for each cell's demand)."""
 
