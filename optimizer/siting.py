@@ -20,7 +20,7 @@ This is what the app and the CLI call. Steps of :func:`run_site_selection`:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +39,8 @@ from .siting_checks import SpacingRequest, warn_budget_below_cheapest, warn_radi
 
 SitingModel = Literal["mclp", "p_median", "market_share"]
 """``mclp``: cover the most sales potential within ``radius_km``. ``p_median``: bring sales
-potential closest to a store (demand-weighted distance). ``market_share``: capture the most sales
+potential closest to a store (demand-weighted distance; a cell with no store within the
+demand model's cut-off counts at the cut-off distance). ``market_share``: capture the most sales
 against competitors under the Huff model (:class:`optimizer.location.MarketShare`; own stores
 kept open, candidates and own stores compete with the competitors for each cell's demand)."""
 
@@ -52,11 +53,17 @@ DEFAULT_OPENING_COST_CNY = 1_500_000.0
 ``opening_cost`` is given."""
 
 DEFAULT_MAX_CANDIDATES = 150
-"""Best-scoring free cells offered to ``p_median`` and ``market_share`` when ``max_candidates``
-is ``None``. ``mclp`` gets every free cell (coverage within ``radius_km`` stays sparse: the
-24,991 free cells of the demo region solve in seconds). The p-median serves every cell with a
-candidate within the demand model's cut-off, so offering remote cells as candidates makes it
-infeasible for a few new sites; market share's pairs span that cut-off too."""
+"""Best-scoring free cells offered to ``market_share`` when ``max_candidates`` is ``None``
+(its outer approximation grows with the candidates: 2,000 on the demo region take about a
+minute). ``mclp`` gets every free cell (coverage within ``radius_km`` stays sparse: the 24,991
+free cells of the demo region solve in seconds), ``p_median``
+:data:`DEFAULT_MAX_CANDIDATES_P_MEDIAN`."""
+
+DEFAULT_MAX_CANDIDATES_P_MEDIAN = 2_000
+"""Best-scoring free cells offered to ``p_median`` when ``max_candidates`` is ``None``: proven
+optimal in seconds on the demo region (its Lagrangian bound rules out all but the chosen
+sites). Cells no open store reaches within the demand model's cut-off count at the cut-off
+distance, so any number of candidates is feasible."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -189,8 +196,9 @@ def run_site_selection(
         :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
     max_candidates
         How many best-scoring free cells are offered as candidates; ``None`` (the default):
-        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES` for the others
-        (all of ``candidate_cells`` when that is given).
+        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES_P_MEDIAN` for
+        ``p_median`` and :data:`DEFAULT_MAX_CANDIDATES` for ``market_share`` (all of
+        ``candidate_cells`` when that is given).
     candidate_cells
         Cells (index labels of ``layers``) to offer as candidates instead, e.g. a surveyed
         list; cells with an own store are left out.
@@ -240,7 +248,7 @@ def run_site_selection(
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
     cap = max_candidates
     if cap is None and candidate_cells is None and model != "mclp":
-        cap = DEFAULT_MAX_CANDIDATES
+        cap = DEFAULT_MAX_CANDIDATES_P_MEDIAN if model == "p_median" else DEFAULT_MAX_CANDIDATES
     candidate_rows = order[free[order]][:cap]
     kept_open = np.zeros(0, dtype=np.int64)
     decision_report = None
@@ -282,7 +290,8 @@ def run_site_selection(
             raise InputError("`n_new` is None: the p-median model needs a number of new sites.")
         cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, cutoff_km)
         options.pop("p")
-        location_model = PMedian.from_cost_matrix(cost, _reachable(demand, cost), p=p, **options)
+        cost, options = _with_unserved_site(cost, options, cutoff_km)
+        location_model = PMedian.from_cost_matrix(cost, demand, p=p + 1, **options)
     else:
         location_model = _market_share_model(cell_lat, cell_lng, demand, site_lat, site_lng,
                                              own, comp, calibration, new_store_area_m2, options)
@@ -297,6 +306,8 @@ def run_site_selection(
         if spacing is None or fit is None:
             raise  # with a budget too, the proof may rest on both: the solver's words stand
         raise spacing.error(fit) from None
+    if model == "p_median":
+        result = _without_unserved_site(result, len(site_lat))
 
     chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
     chosen_rows = candidate_rows[chosen]
@@ -417,10 +428,43 @@ def _share(demand: np.ndarray, mask: np.ndarray, total: float) -> float:
     return float(demand[mask].sum() / total) if total > 0 else 0.0
 
 
-def _reachable(demand: np.ndarray, cost: sp.csr_array) -> np.ndarray:
-    """Demand of cells with no site within the cutoff is left out of the p-median."""
-    reach = np.diff(cost.indptr) > 0
-    return np.where(reach, demand, 0.0)
+def _with_unserved_site(cost: sp.csr_array, options: dict[str, Any], cutoff_km: float
+                        ) -> tuple[sp.csr_array, dict[str, Any]]:
+    """Add the p-median's "unserved" site: at ``cutoff_km`` from every cell, always open.
+
+    A cell with no open store within the demand model's cut-off is lost demand; the p-median
+    prices it at the cut-off distance (no store is farther than that) instead of requiring a
+    store within reach of every cell, which a few new sites cannot meet once remote cells are
+    candidates (the model would be infeasible). The extra column is the last one, kept open,
+    free to open and free of spacing rules; :func:`_without_unserved_site` removes it.
+    """
+    n_cells, n_sites = cost.shape
+    column = sp.csr_array((np.full(n_cells, cutoff_km), (np.arange(n_cells), np.zeros(n_cells,
+                          dtype=np.int64))), shape=(n_cells, 1))
+    options = dict(options)
+    options["fixed"] = np.append(options["fixed"], n_sites)
+    if options.get("opening_cost") is not None:
+        options["opening_cost"] = np.append(options["opening_cost"], 0.0)
+    if options.get("candidate_distance") is not None:
+        spacing = sp.coo_array(options["candidate_distance"])
+        options["candidate_distance"] = sp.csr_array(
+            (spacing.data, (spacing.row, spacing.col)), shape=(n_sites + 1, n_sites + 1))
+    return sp.csr_array(sp.hstack([cost, column], format="csr")), options
+
+
+def _without_unserved_site(result: LocationResult, unserved: int) -> LocationResult:
+    """Return the p-median result without the "unserved" site (its cells unassigned, -1)."""
+    lost = result.assignment == unserved
+    assignment = np.where(lost, -1, result.assignment)
+    distance = np.where(lost, np.nan, result.assigned_distance)
+    total = float(result.weights.sum())
+    served = float(result.weights[~lost].sum())
+    return replace(
+        result, sites=result.sites[result.sites != unserved],
+        fixed=result.fixed[result.fixed != unserved], assignment=assignment,
+        assigned_distance=distance, coverage=served / total if total > 0 else 1.0,
+        details={**result.details, "unserved_demand": total - served,
+                 "demand_word": "within the demand cut-off of a store"})
 
 
 def _spacing_request(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, kept_open: np.ndarray,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ import scipy.sparse as sp
 
 from ..errors import InfeasibleError, InputError, SolverError
 from ..results import SolveReport, relative_gap
-from ..solvers import MipProblem, MipSolution, solve_mip
+from ..solvers import MipProblem, MipSolution, resolve_limits, resolve_solver, solve_mip
 from ._coverage_search import SiteRules
 from ._geo import distance_matrix_from_geodataframes
 from ._inputs import SiteOptions, raise_if_infeasible
@@ -130,6 +131,106 @@ def combined_report(
     return SolveReport(
         "optimal" if proven else "feasible", objective, bound, gap, seconds, solver, message
     )
+
+
+@dataclass(frozen=True)
+class SolveClock:
+    """Solver, limits and time shares of one solve (the preamble every model shares).
+
+    Attributes
+    ----------
+    solver
+        Resolved solver name.
+    limit
+        Time limit in seconds (``None``: none).
+    mip_gap
+        Relative gap accepted as optimal.
+    started, deadline
+        :func:`time.perf_counter` values at the start and by which the solve must end.
+    span
+        Seconds the time shares refer to (the limit, or 60 s without one).
+    """
+
+    solver: str
+    limit: float | None
+    mip_gap: float
+    started: float
+    deadline: float
+    span: float
+
+    def at(self, share: float) -> float:
+        """Return the :func:`time.perf_counter` value ``share`` of the span after the start."""
+        return self.started + share * self.span
+
+    def out_of_time(self) -> bool:
+        """Whether less than 5 % of the span is left (not worth starting a MIP)."""
+        return time.perf_counter() >= self.deadline - 0.05 * self.span
+
+    def remaining(self) -> float | None:
+        """Seconds left for a MIP, keeping 5 % of the span for the closing (``None``: no limit)."""
+        if self.limit is None:
+            return None
+        return max(self.deadline - time.perf_counter() - 0.05 * self.span, 1e-3)
+
+
+def start_clock(solver: str | None, time_limit: float | None, gap: float | None) -> SolveClock:
+    """Resolve the solver and limits and start the clock of a solve."""
+    name = resolve_solver(solver)
+    limit, mip_gap = resolve_limits(time_limit, gap)
+    started = time.perf_counter()
+    deadline = deadline_after(limit, started)
+    span = (deadline - started) if limit is not None else 60.0
+    return SolveClock(name, limit, mip_gap, started, deadline, span)
+
+
+def with_fixing(options: SiteOptions, closed: np.ndarray, opened: np.ndarray) -> SiteOptions:
+    """``options`` with the sites ``closed`` excluded and ``opened`` kept open (masks)."""
+    if not (closed.any() or opened.any()):
+        return options
+    return replace(
+        options,
+        excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
+        fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
+    )
+
+
+def early_report(
+    clock: SolveClock, sense: Literal["min", "max"], objective: float, bounds: list[float | None]
+) -> tuple[SolveReport, str] | None:
+    """Return the incumbent's report when no MIP is needed (proven) or possible (no time left)."""
+    report = combined_report(sense=sense, objective=objective, bounds=bounds,
+                             mip_gap=clock.mip_gap, seconds=0.0, solver=clock.solver, message="")
+    if report.status == "optimal":
+        return report, "no MIP needed"
+    if clock.out_of_time():
+        return report, "no time left for the MIP"
+    return None
+
+
+def mip_bound_after(
+    report: SolveReport, sense: Literal["min", "max"], incumbent: float | None, fixed_any: bool
+) -> float | None:
+    """Return the valid bound a MIP run gives, against the incumbent it may only try to beat.
+
+    A MIP proven optimal bounds at its objective; an infeasible one (the sites left hold
+    nothing better) and one run after reduced-cost fixing (which only rules out plans no
+    better than the incumbent) bound at the incumbent's value at most.
+    """
+    bound = report.bound
+    if report.status == "optimal" and report.objective is not None:
+        bound = report.objective if bound is None else bound
+    if incumbent is None:
+        return bound
+    if report.status == "infeasible":
+        return incumbent
+    if bound is not None and fixed_any:
+        bound = min(bound, incumbent) if sense == "min" else max(bound, incumbent)
+    return bound
+
+
+def better(sense: Literal["min", "max"], value: float, than: float | None) -> bool:
+    """Whether ``value`` improves on ``than`` (``None``: nothing yet)."""
+    return than is None or (value < than if sense == "min" else value > than)
 
 
 def nearest_open(reach: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,16 +14,18 @@ from ..results import SolveReport
 from ..solvers import (
     MipProblem,
     check_solver_fits,
-    resolve_limits,
-    resolve_solver,
     solve_mip,
 )
 from ._base import (
     LocationModel,
+    better,
     combined_report,
-    deadline_after,
+    early_report,
+    mip_bound_after,
     site_bounds,
     site_rows,
+    start_clock,
+    with_fixing,
 )
 from ._capacitated_search import capacitated_search
 from ._inputs import (
@@ -213,12 +215,8 @@ class CapacitatedPMedian(LocationModel):
         :meth:`LocationModel.solve`.
         """
         self.check()
-        name = resolve_solver(solver)
-        check_solver_fits(name, self.single_source)
-        limit, mip_gap = resolve_limits(time_limit, gap)
-        started = time.perf_counter()
-        deadline = deadline_after(limit, started)
-        span = (deadline - started) if limit is not None else 60.0
+        clock = start_clock(solver, time_limit, gap)
+        check_solver_fits(clock.solver, self.single_source)
         options = self.options
         clients = np.flatnonzero(self.weights > 0)
         searchable = (
@@ -240,7 +238,7 @@ class CapacitatedPMedian(LocationModel):
                        else np.zeros(self.n_candidates))
             search = capacitated_search(
                 dense, self.weights[clients], self.capacity, opening, self.p, options.allowed,
-                options.fixed_mask, started + 0.35 * span)
+                options.fixed_mask, clock.at(0.35))
             bounds.append(search.bound)
             notes.append(
                 f"Lagrangian bound {format_amount(search.bound)} after {search.iterations} "
@@ -255,21 +253,12 @@ class CapacitatedPMedian(LocationModel):
                 plan_values = self._values_of(options, search.plan, full_share)
                 closed, opened = search.fixed_closed, search.fixed_open
                 notes.append(f"{int(closed.sum())} sites ruled out, {int(opened.sum())} fixed open")
-                early = combined_report(sense="min", objective=self._objective_of(plan_values),
-                                        bounds=bounds, mip_gap=mip_gap, seconds=0.0,
-                                        solver=name, message="")
-                if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
-                    notes.append("no MIP needed" if early.status == "optimal"
-                                 else "no time left for the MIP")
-                    return self._values_result(plan_values, early, notes, started)
+                early = early_report(clock, "min", self._objective_of(plan_values), bounds)
+                if early is not None:
+                    return self._values_result(plan_values, early[0], notes + [early[1]],
+                                               clock.started)
         build_started = time.perf_counter()
-        reduced = options
-        if closed.any() or opened.any():
-            reduced = replace(
-                options,
-                excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
-                fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
-            )
+        reduced = with_fixing(options, closed, opened)
         problem = self._problem_with(reduced)
         if plan_values is not None:
             m = self.n_candidates
@@ -279,18 +268,13 @@ class CapacitatedPMedian(LocationModel):
             problem.start = np.concatenate(
                 [plan_values[:m], np.asarray(share_of[r_rows, r_cols]).ravel()])
         build_seconds = time.perf_counter() - build_started
-        remaining = None if limit is None else max(deadline - time.perf_counter() - 0.05 * span, 1e-3)
-        solution = solve_mip(problem, name, remaining, mip_gap)
+        solution = solve_mip(problem, clock.solver, clock.remaining(), clock.mip_gap)
         mip_report = solution.report
         if solution.values is None and plan_values is None:
             return self._finish(solution, build_seconds)
         incumbent = None if plan_values is None else self._objective_of(plan_values)
-        mip_bound = mip_report.bound
-        if mip_report.status == "optimal" and mip_report.objective is not None:
-            mip_bound = mip_report.objective if mip_bound is None else mip_bound
-        if mip_bound is not None and incumbent is not None and (closed.any() or opened.any()):
-            mip_bound = min(mip_bound, incumbent)  # fixing only rules out dearer plans
-        bounds.append(mip_bound)
+        bounds.append(mip_bound_after(mip_report, "min", incumbent,
+                                      bool(closed.any() or opened.any())))
         values = plan_values
         if solution.values is not None:
             m = self.n_candidates
@@ -299,7 +283,7 @@ class CapacitatedPMedian(LocationModel):
             mip_values = self._values_of(options, self._open_mask(solution.values), shares)
             mip_value = self._objective_of(mip_values)
             notes.append(f"MIP ({mip_report.message}) plan {format_amount(mip_value)}")
-            if incumbent is None or mip_value < incumbent:
+            if better("min", mip_value, incumbent):
                 values = mip_values
         else:
             notes.append(f"MIP: {mip_report.message}, no plan")
@@ -307,9 +291,9 @@ class CapacitatedPMedian(LocationModel):
             raise SolverError(f"No plan found within the time limit ({mip_report.message}); "
                               "give the solve more time.")
         report = combined_report(sense="min", objective=self._objective_of(values),
-                                 bounds=bounds, mip_gap=mip_gap, seconds=0.0, solver=name,
-                                 message="")
-        return self._values_result(values, report, notes, started, build_seconds)
+                                 bounds=bounds, mip_gap=clock.mip_gap, seconds=0.0,
+                                 solver=clock.solver, message="")
+        return self._values_result(values, report, notes, clock.started, build_seconds)
 
     def _values_of(self, options: SiteOptions, open_mask: np.ndarray, shares: sp.csr_array
                    ) -> np.ndarray:

@@ -15,16 +15,21 @@ import scipy.sparse as sp
 
 from ..errors import InputError, SolverError
 from ..results import SolveReport
-from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
+from ..solvers import MipProblem, solve_mip
 from ._base import (
     LocationModel,
+    better,
     combined_report,
-    deadline_after,
+    early_report,
+    mip_bound_after,
     nearest_open,
     site_bounds,
     site_rows,
     site_rules,
+    start_clock,
+    with_fixing,
 )
+from ._cover_reduction import reduce_cover
 from ._coverage_search import (
     SiteRules,
     cover_greedy,
@@ -186,14 +191,10 @@ class MCLP(LocationModel):
         Arguments and result as :meth:`LocationModel.solve`.
         """
         self.check()
-        name = resolve_solver(solver)
-        limit, mip_gap = resolve_limits(time_limit, gap)
-        started = time.perf_counter()
-        deadline = deadline_after(limit, started)
-        span = (deadline - started) if limit is not None else 60.0
+        clock = start_clock(solver, time_limit, gap)
         csr, csc = indicator_matrix(self.reach, self.options.allowed)
         rules = site_rules(self.options)
-        plan = self._heuristic_plan(csr, csc, rules, started + 0.2 * span)
+        plan = self._heuristic_plan(csr, csc, rules, clock.at(0.2))
         notes = []
         bounds: list[float | None] = [self._trivial_bound(csr)]
         closed = opened = np.zeros(self.n_candidates, dtype=bool)
@@ -203,11 +204,11 @@ class MCLP(LocationModel):
             if self._lagrangian_applies():
                 assert self.p is not None  # the Lagrangian applies to a fixed number of sites
                 lagrangian = mclp_lagrangian(csr, csc, self.weights, int(self.p), rules, plan,
-                                             started + 0.45 * span)
+                                             clock.at(0.45))
                 bounds.append(lagrangian.bound)
                 if lagrangian.plan_value > value:
                     plan = mclp_local_search(csr, csc, self.weights, lagrangian.plan, rules,
-                                             started + 0.5 * span)
+                                             clock.at(0.5))
                 closed, opened = lagrangian.fixed_closed, lagrangian.fixed_open
                 notes.append(
                     f"Lagrangian bound {format_amount(lagrangian.bound)} after "
@@ -215,56 +216,38 @@ class MCLP(LocationModel):
                     f"{int(opened.sum())} fixed open"
                 )
         incumbent_value = None if plan is None else covered_weight(csc, self.weights, plan)[0]
-        if incumbent_value is not None:
-            early = combined_report(sense="max", objective=incumbent_value, bounds=bounds,
-                                    mip_gap=mip_gap, seconds=0.0, solver=name, message="")
-            if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
-                assert plan is not None  # incumbent_value comes from it
-                return self._plan_result(plan, early, notes, started, "no MIP needed"
-                                         if early.status == "optimal" else "no time left for the MIP")
+        if plan is not None and incumbent_value is not None:
+            early = early_report(clock, "max", incumbent_value, bounds)
+            if early is not None:
+                return self._plan_result(plan, early[0], notes, clock.started, early[1])
         build_started = time.perf_counter()
-        options = self.options
-        if closed.any() or opened.any():
-            options = replace(
-                options,
-                excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
-                fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
-            )
-        problem, free = self._problem_with(options)
+        problem, free = self._problem_with(with_fixing(self.options, closed, opened))
         if plan is not None:
             count = csc @ plan.astype(float)
             problem.start = np.concatenate(
                 [plan.astype(float), (count[free] > 0).astype(float)]
             )
         build_seconds = time.perf_counter() - build_started
-        remaining = None if limit is None else max(deadline - time.perf_counter() - 0.05 * span, 1e-3)
-        solution = solve_mip(problem, name, remaining, mip_gap)
-        mip_report = solution.report
+        solution = solve_mip(problem, clock.solver, clock.remaining(), clock.mip_gap)
         if solution.values is None and plan is None:
             return self._finish(solution, build_seconds)
-        mip_bound = mip_report.bound
-        if mip_report.status == "optimal" and mip_report.objective is not None:
-            mip_bound = mip_report.objective if mip_bound is None else mip_bound
-        if mip_report.status == "infeasible" and plan is not None:
-            mip_bound = incumbent_value  # nothing better on the sites left
-        if mip_bound is not None and (closed.any() or opened.any()) and incumbent_value is not None:
-            mip_bound = max(mip_bound, incumbent_value)  # fixing only rules out worse plans
-        bounds.append(mip_bound)
+        bounds.append(mip_bound_after(solution.report, "max", incumbent_value,
+                                      bool(closed.any() or opened.any())))
         if solution.values is not None:
             mip_plan = self._open_mask(solution.values)
             mip_value, _ = covered_weight(csc, self.weights, mip_plan)
-            notes.append(f"MIP ({mip_report.message}) plan {format_amount(mip_value)}")
-            if incumbent_value is None or mip_value > incumbent_value:
+            notes.append(f"MIP ({solution.report.message}) plan {format_amount(mip_value)}")
+            if better("max", mip_value, incumbent_value):
                 plan = mip_plan
         else:
-            notes.append(f"MIP: {mip_report.message}, no plan")
+            notes.append(f"MIP: {solution.report.message}, no plan")
         if plan is None:
-            raise SolverError(f"No plan found within the time limit ({mip_report.message}); "
+            raise SolverError(f"No plan found within the time limit ({solution.report.message}); "
                               "give the solve more time.")
         report = combined_report(
             sense="max", objective=covered_weight(csc, self.weights, plan)[0], bounds=bounds,
-            mip_gap=mip_gap, seconds=0.0, solver=name, message="")
-        return self._plan_result(plan, report, notes, started, "", build_seconds)
+            mip_gap=clock.mip_gap, seconds=0.0, solver=clock.solver, message="")
+        return self._plan_result(plan, report, notes, clock.started, "", build_seconds)
 
     def _plan_result(self, plan: np.ndarray, report: SolveReport, notes: list[str],
                      started: float, last_note: str, build_seconds: float = 0.0
@@ -449,37 +432,37 @@ class SetCover(LocationModel):
     def solve(
         self, solver: str | None = None, time_limit: float | None = None, gap: float | None = None
     ) -> LocationResult:
-        """Solve: greedy cover, Beasley's Lagrangian bound, then the MIP on the sites left.
+        """Solve: reductions, greedy cover, Beasley's Lagrangian bound, then the MIP.
 
-        1. Chvátal's greedy with redundant sites dropped gives the incumbent.
-        2. Without budget or spacing, the Lagrangian bound (subgradient on the cover rows,
-           Lagrangian plans repaired into covers) may prove it, and fixes the sites that
-           cannot be in (or out of) a cheaper cover.
-        3. The MIP starts from the incumbent (HiGHS) with the time left. The plan returned is
-           the cheapest met; its cost is recomputed from its sites, ``"optimal"`` only when
-           proven within ``gap``.
+        1. Without budget or spacing, the classic reductions (essential sites, dominated
+           clients, dominated sites; :mod:`optimizer.location._cover_reduction`) shrink the
+           problem to a fixpoint without losing an optimal cover.
+        2. Chvátal's greedy with redundant sites dropped gives the incumbent.
+        3. The Lagrangian bound (subgradient on the cover rows, Lagrangian plans repaired into
+           covers) may prove it, and fixes the sites that cannot be in (or out of) a cheaper
+           cover.
+        4. The MIP of the reduced problem starts from the incumbent (HiGHS) with the time
+           left. The plan returned is the cheapest met; its cost is recomputed from its
+           sites, ``"optimal"`` only when proven within ``gap``.
 
         Arguments and result as :meth:`LocationModel.solve`.
         """
         self.check()
-        name = resolve_solver(solver)
-        limit, mip_gap = resolve_limits(time_limit, gap)
-        started = time.perf_counter()
-        deadline = deadline_after(limit, started)
-        span = (deadline - started) if limit is not None else 60.0
-        csr, csc = indicator_matrix(self.reach, self.options.allowed)
+        clock = start_clock(solver, time_limit, gap)
         cost = self._costs()
-        need = self.weights > 0
         plain = self.options.budget is None and not len(self.options.spacing_pairs)
-        rules = site_rules(self.options)
+        options, need, notes = self.options, self.weights > 0, []
+        if plain:
+            options, need, note = self._reduced()
+            notes.append(note)
+        csr, csc = indicator_matrix(self.reach, options.allowed)
+        rules = site_rules(options)
         plan = cover_greedy(csr, csc, need, cost, rules) if plain else None
-        notes: list[str] = []
         bounds: list[float | None] = []
         closed = opened = np.zeros(self.n_candidates, dtype=bool)
         if plan is not None:
             notes.append(f"greedy cover {format_amount(float(cost[plan].sum()))}")
-            lagrangian = cover_lagrangian(csr, csc, need, cost, rules, plan,
-                                          started + 0.25 * span)
+            lagrangian = cover_lagrangian(csr, csc, need, cost, rules, plan, clock.at(0.25))
             plan = lagrangian.plan
             bounds.append(lagrangian.bound)
             closed, opened = lagrangian.fixed_closed, lagrangian.fixed_open
@@ -488,51 +471,59 @@ class SetCover(LocationModel):
                 f"{lagrangian.iterations} steps, plan {format_amount(lagrangian.plan_value)}, "
                 f"{int(closed.sum())} sites ruled out, {int(opened.sum())} fixed open"
             )
-            early = combined_report(sense="min", objective=float(cost[plan].sum()),
-                                    bounds=bounds, mip_gap=mip_gap, seconds=0.0, solver=name,
-                                    message="")
-            if early.status == "optimal" or time.perf_counter() >= deadline - 0.05 * span:
-                notes.append("no MIP needed" if early.status == "optimal"
-                             else "no time left for the MIP")
-                return self._plan_result(plan, early, notes, started)
+            early = early_report(clock, "min", float(cost[plan].sum()), bounds)
+            if early is not None:
+                return self._plan_result(plan, early[0], notes + [early[1]], clock.started)
         build_started = time.perf_counter()
-        options = self.options
-        if closed.any() or opened.any():
-            options = replace(
-                options,
-                excluded=np.union1d(options.excluded, np.flatnonzero(closed)),
-                fixed=np.union1d(options.fixed, np.flatnonzero(opened)),
-            )
-        problem = self._problem_with(options)
+        problem = self._problem_with(with_fixing(options, closed, opened), need)
         if plan is not None:
             problem.start = plan.astype(float)
         build_seconds = time.perf_counter() - build_started
-        remaining = None if limit is None else max(deadline - time.perf_counter() - 0.05 * span, 1e-3)
-        solution = solve_mip(problem, name, remaining, mip_gap)
-        mip_report = solution.report
+        solution = solve_mip(problem, clock.solver, clock.remaining(), clock.mip_gap)
         if solution.values is None and plan is None:
             return self._finish(solution, build_seconds)
         incumbent = None if plan is None else float(cost[plan].sum())
-        mip_bound = mip_report.bound
-        if mip_report.status == "optimal" and mip_report.objective is not None:
-            mip_bound = mip_report.objective if mip_bound is None else mip_bound
-        if mip_bound is not None and incumbent is not None and (closed.any() or opened.any()):
-            mip_bound = min(mip_bound, incumbent)  # fixing only rules out dearer covers
-        bounds.append(mip_bound)
+        bounds.append(mip_bound_after(solution.report, "min", incumbent,
+                                      bool(closed.any() or opened.any())))
         if solution.values is not None:
             mip_plan = self._open_mask(solution.values)
             mip_value = float(cost[mip_plan].sum())
-            notes.append(f"MIP ({mip_report.message}) plan {format_amount(mip_value)}")
-            if incumbent is None or mip_value < incumbent:
+            notes.append(f"MIP ({solution.report.message}) plan {format_amount(mip_value)}")
+            if better("min", mip_value, incumbent):
                 plan = mip_plan
         else:
-            notes.append(f"MIP: {mip_report.message}, no plan")
+            notes.append(f"MIP: {solution.report.message}, no plan")
         if plan is None:
-            raise SolverError(f"No plan found within the time limit ({mip_report.message}); "
+            raise SolverError(f"No plan found within the time limit ({solution.report.message}); "
                               "give the solve more time.")
         report = combined_report(sense="min", objective=float(cost[plan].sum()), bounds=bounds,
-                                 mip_gap=mip_gap, seconds=0.0, solver=name, message="")
-        return self._plan_result(plan, report, notes, started, build_seconds)
+                                 mip_gap=clock.mip_gap, seconds=0.0, solver=clock.solver,
+                                 message="")
+        return self._plan_result(plan, report, notes, clock.started, build_seconds)
+
+    def _reduced(self) -> tuple[SiteOptions, np.ndarray, str]:
+        """Return the options and clients of the reduced cover problem, and a note saying its size.
+
+        Sites the reductions drop are excluded, essential ones kept open; the clients left
+        are the ones that still need a cover row. Every cover of the reduced problem covers
+        every client, and the reduced problem keeps an optimal cover.
+        """
+        options = self.options
+        covered = _covered_by_fixed(self.reach, options.fixed_mask)
+        rows = np.flatnonzero((self.weights > 0) & ~covered)
+        columns = np.flatnonzero(options.allowed & ~options.fixed_mask)
+        csr, _ = indicator_matrix(self.reach, options.allowed & ~options.fixed_mask)
+        reduction = reduce_cover(sp.csr_array(csr[rows][:, columns]), self._costs()[columns])
+        need = np.zeros(self.n_clients, dtype=bool)
+        need[rows[reduction.rows]] = True
+        dropped = columns[~reduction.columns & ~reduction.fixed_open]
+        essential = columns[reduction.fixed_open]
+        reduced = replace(options, excluded=np.union1d(options.excluded, dropped),
+                          fixed=np.union1d(options.fixed, essential))
+        note = (f"reductions ({reduction.passes} passes): {len(rows)} -> "
+                f"{int(reduction.rows.sum())} clients, {len(columns)} -> "
+                f"{int(reduction.columns.sum())} sites, {len(essential)} essential")
+        return reduced, need, note
 
     def _costs(self) -> np.ndarray:
         costs = self.options.opening_cost
@@ -545,9 +536,10 @@ class SetCover(LocationModel):
         return self._decode(plan.astype(float), report, build_seconds)
 
     def _problem(self) -> MipProblem:
-        return self._problem_with(self.options)
+        return self._problem_with(self.options, self.weights > 0)
 
-    def _problem_with(self, options: SiteOptions) -> MipProblem:
+    def _problem_with(self, options: SiteOptions, need_cover: np.ndarray) -> MipProblem:
+        """Return the cover MIP under ``options`` with a row for each client in ``need_cover``."""
         m = self.n_candidates
         allowed = options.allowed
         covered_fixed = _covered_by_fixed(self.reach, options.fixed_mask)
@@ -556,7 +548,7 @@ class SetCover(LocationModel):
         indicator = sp.csr_array(
             (np.ones(int(keep.sum())), (coo.row[keep], coo.col[keep])), shape=self.reach.shape
         )
-        need = np.flatnonzero(~covered_fixed & (self.weights > 0))
+        need = np.flatnonzero(~covered_fixed & need_cover)
         cover_rows = indicator[need]
         side, side_lower, side_upper = site_rows(options, None, m)
         costs = self.options.opening_cost

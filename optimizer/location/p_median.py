@@ -16,7 +16,14 @@ import scipy.sparse as sp
 from ..errors import InfeasibleError, SolverError
 from ..results import SolveReport, SolveStatus, relative_gap
 from ..solvers import MipProblem, resolve_limits, resolve_solver, solve_mip
-from ._base import LocationModel, nearest_open, site_bounds, site_rows, site_rules
+from ._base import (
+    LocationModel,
+    nearest_open,
+    site_bounds,
+    site_rows,
+    site_rules,
+    with_fixing,
+)
 from ._inputs import (
     IndexLike,
     SiteOptions,
@@ -27,7 +34,7 @@ from ._inputs import (
     unreachable_reasons,
 )
 from ._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
-from ._median_search import median_greedy_interchange, median_value
+from ._median_search import median_greedy_interchange, median_lagrangian, median_value
 from ._result import LocationResult
 from .coverage import _check_p
 
@@ -328,25 +335,55 @@ class PMedian(LocationModel):
         value = median_value(self.reach, self.weights, incumbent)
         note = f"greedy + interchange plan {value:.6g}"
         heuristic_seconds = time.perf_counter() - started
+        best_plan: np.ndarray = incumbent  # the closure below reads the latest best plan
 
         def incumbent_result(status: SolveStatus, bound: float | None, message: str
                              ) -> LocationResult:
             report = SolveReport(status, value, bound, relative_gap(value, bound),
                                  time.perf_counter() - started, name, f"{note}; {message}")
-            assignment, distance = nearest_open(self.reach, incumbent)
-            return self._decode_open(incumbent, assignment, distance, report, heuristic_seconds)
+            assignment, distance = nearest_open(self.reach, best_plan)
+            return self._decode_open(best_plan, assignment, distance, report, heuristic_seconds)
 
+        lower: float | None = None
+        model: PMedian = self
+        # With kept-open sites (a chain's own stores) most clients are settled by them and
+        # the sparse Lagrangian is fast and tight; without, the MIP alone is faster.
+        lagrangian = None if not len(self.options.fixed) else median_lagrangian(
+            self.reach, self.weights, int(self.p or 0), site_rules(self.options), value,
+            started + 0.45 * span)
+        if lagrangian is not None:
+            lower = min(lagrangian.bound, value)
+            candidate = median_value(self.reach, self.weights, lagrangian.plan)
+            if candidate < value:
+                best_plan, value = lagrangian.plan, candidate
+            note += (f"; Lagrangian bound {lower:.6g} after {lagrangian.iterations} steps, "
+                     f"{int(lagrangian.closed.sum())} sites ruled out, "
+                     f"{int(lagrangian.opened.sum())} fixed open")
+            gap_now = relative_gap(value, lower)
+            if gap_now is not None and gap_now <= mip_gap + 1e-12:
+                return incumbent_result("optimal", lower, "no MIP needed")
+            model = PMedian(self.reach, self.weights,
+                            with_fixing(self.options, lagrangian.closed, lagrangian.opened),
+                            self.p)
+            remaining = None if limit_seconds is None else max(
+                limit_seconds - (time.perf_counter() - started), 1e-3)
         if remaining is not None and remaining <= 0.05 * span:
-            return incumbent_result("feasible", None, "no time left for the MIP")
+            return incumbent_result("feasible", lower, "no time left for the MIP")
         try:
-            result = self._solve_windows(name, remaining, mip_gap, cutoff=value)
+            result = model._solve_windows(name, remaining, mip_gap, cutoff=value)
         except InfeasibleError:  # nothing beats the plan: it is optimal
             return incumbent_result("optimal", value, "the MIP proved no plan is better")
         except SolverError:
-            return incumbent_result("feasible", None, "the MIP found no better plan in time")
+            return incumbent_result("feasible", lower, "the MIP found no better plan in time")
         if result.objective is not None and result.objective < value:
-            return result
+            if lower is None or result.bound is None or result.bound >= lower:
+                return result
+            report = replace(result.report, bound=lower,
+                             gap=relative_gap(result.objective, lower))
+            return replace(result, report=report)
         bound = None if result.bound is None else min(result.bound, value)
+        if lower is not None:
+            bound = lower if bound is None else max(bound, lower)
         status: SolveStatus = "optimal" if result.status == "optimal" else "feasible"
         return incumbent_result(status, value if status == "optimal" else bound,
                                 result.report.message)

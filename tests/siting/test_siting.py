@@ -207,3 +207,46 @@ def test_demo_region_run(demo_region) -> None:
     assert len(run.sites) == 3 and (run.sites["net_gain"] > 0).all()
     assert run.coverage_after > run.coverage_before
     assert not run.calibration.used_defaults and run.calibration.r2 > 0.5
+
+
+def _haversine_km(lat1, lng1, lat2, lng2):
+    p1, p2 = np.radians(lat1)[:, None], np.radians(lat2)[None, :]
+    dl = np.radians(lng2)[None, :] - np.radians(lng1)[:, None]
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(a))
+
+
+def test_pmedian_with_remote_candidates_is_feasible_and_matches_enumeration() -> None:
+    # Two remote clusters 50 km east and west: one new site cannot reach both within the
+    # 10 km cut-off, so requiring a store within reach of every cell was infeasible.
+    layers, stores, competitors = _region(40, seed=3)
+    east, _, _ = _region(8, seed=4)
+    west, _, _ = _region(8, seed=5)
+    east["lng"] += 0.5
+    west["lng"] -= 0.5
+    east.index = east.index + np.uint64(1000)
+    west.index = west.index + np.uint64(2000)
+    for part in (east, west):
+        part["own_store_count"] = 0.0
+    region = pd.concat([layers, east, west])
+    run = run_site_selection(region, stores, competitors, model="p_median", n_new=1,
+                             calibration=CAL, max_candidates=len(region))
+    assert run.status == "optimal" and len(run.sites) == 1
+    demand = CAL.demand(region).to_numpy()
+    lat, lng = region["lat"].to_numpy(), region["lng"].to_numpy()
+    to_own = _haversine_km(lat, lng, stores["lat"].to_numpy(), stores["lng"].to_numpy())
+    to_cell = _haversine_km(lat, lng, lat, lng)
+    free = np.flatnonzero(region["own_store_count"].to_numpy() == 0)
+
+    def cost(site: int) -> float:
+        nearest = np.minimum(to_own.min(axis=1), to_cell[:, site])
+        return float((demand * np.minimum(nearest, CAL.cutoff_km)).sum())
+
+    values = {int(site): cost(site) for site in free}
+    best = min(values.values())
+    assert run.report.objective == pytest.approx(best, rel=1e-6)
+    chosen = int(np.flatnonzero(region.index == run.sites["cell"].iloc[0])[0])
+    assert values[chosen] == pytest.approx(best, rel=1e-6)
+    unserved = run.location.details["unserved_demand"]
+    assert unserved == pytest.approx(float(demand[np.minimum(to_own.min(axis=1),
+                                                             to_cell[:, chosen]) > 10.0].sum()))

@@ -28,7 +28,11 @@ from optimizer.repair_shops import (
 )
 from optimizer.scoring import Normalisation
 from optimizer.settings import settings
-from optimizer.siting import DEFAULT_MAX_CANDIDATES, SitingModel
+from optimizer.siting import (
+    DEFAULT_MAX_CANDIDATES,
+    DEFAULT_MAX_CANDIDATES_P_MEDIAN,
+    SitingModel,
+)
 
 from ..database import Database
 from ..jobs import repair, siting
@@ -132,7 +136,8 @@ def register(app: typer.Typer) -> None:
             help="No two new sites closer than this, km.")] = None,
         max_candidates: Annotated[int | None, typer.Option(
             help="Best-scoring free cells offered as candidates (default: every free cell for "
-                 f"mclp, the {DEFAULT_MAX_CANDIDATES} best for p_median and market_share).")
+                 f"mclp, the {DEFAULT_MAX_CANDIDATES_P_MEDIAN:,} best for p_median, the "
+                 f"{DEFAULT_MAX_CANDIDATES} best for market_share).")
         ] = None,
         weight: Annotated[list[str] | None, typer.Option(
             help="Score weight LAYER=NUMBER, repeatable (e.g. footfall=0.4).")] = None,
