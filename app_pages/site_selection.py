@@ -20,7 +20,7 @@ st.caption("Score every cell, let a location model pick the new stores, read why
 
 RUN_KEY = "siting_run"
 CANDIDATES_KEY = "ss_candidate_table"
-"""Session key of the user's candidate list (checked table: lat/lng points or a cell column)."""
+# Session key of the user's candidate list (checked table: lat/lng points or a cell column).
 SURVEY_SAVED_KEY = "ss_survey_saved"
 EVERYWHERE = "Everywhere"
 MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "p_median": "Closest to demand (p-median)",

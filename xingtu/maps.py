@@ -24,6 +24,7 @@ This module imports folium, so import it only where a map is drawn.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
@@ -37,7 +38,7 @@ import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
@@ -128,7 +129,7 @@ def base_map(center: tuple[float, float], *, zoom: int = 10, tiles: Tiles | None
         raise InputError(f"`tiles`={tiles!r} is not a known base map; use 'none' or one of "
                          f"{', '.join(TILE_LAYERS)}.")
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
-                      height=height)
+                      height=height, zoom_snap=0.25, zoom_delta=0.5)
     fmap.default_js, fmap.default_css = local_assets(asset_url)
     if tiles != "none":
         url, attribution = TILE_LAYERS[tiles]
@@ -189,6 +190,33 @@ def standalone_html(fmap: folium.Map) -> str:
 # --------------------------------------------------------------------------------------------
 # Layers drawn by plain Leaflet code
 # --------------------------------------------------------------------------------------------
+
+
+class _RawText(Element):
+    """Text put into the page as it is (branca would parse a rendered script as a template)."""
+
+    _template = Template("{{ this.text }}")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class _RawScript:
+    """Mixin: render the ``script`` macro straight into the page, without re-parsing it.
+
+    branca wraps each rendered script in a new Jinja template, which lexes the whole text
+    again: for a layer of 25,000 cells (megabytes of data) that alone takes a large part of a
+    redraw. Layers that carry much data render through this instead.
+    """
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()  # type: ignore[attr-defined]
+        script = self._template.module.__dict__["script"]  # type: ignore[attr-defined]
+        figure.script.add_child(_RawText(script(self, kwargs)),
+                                name=self.get_name())  # type: ignore[attr-defined]
+        for element in self._children.values():  # type: ignore[attr-defined]
+            element.render(**kwargs)
 
 
 class FeatureLayer(folium.map.Layer):
@@ -649,13 +677,18 @@ COORDINATE_SCALE = 100_000
 """Cell outlines are sent as integers in 1e-5 degrees (about a metre)."""
 
 
-class CellLayer(folium.map.Layer):
-    """H3 cells drawn as polygons from a compact encoding, with a colour and tooltip per cell.
+class CellLayer(_RawScript, folium.map.Layer):
+    """H3 cells drawn on one canvas from a compact encoding, with a colour and tooltip per cell.
 
-    A choropleth of thousands of hexagons as GeoJSON is megabytes of text that folium and
-    ``streamlit-folium`` pass through Jinja several times. Here each outline is sent as integers
-    (first vertex, then steps between vertices, in 1e-5 degrees), the colour as an index into the
-    palette and the tooltip values as columns; the browser rebuilds the polygons (3-4x less text).
+    A layer built for tens of thousands of cells. As GeoJSON, a choropleth of 25,000 hexagons is
+    megabytes of text that folium and ``streamlit-folium`` pass through Jinja several times, and
+    as Leaflet polygons it is 25,000 objects to build and hit-test. Here each outline is sent as
+    integers (steps between vertices, in 1e-5 degrees), the colour as an index into the palette
+    and the tooltip values as columns; the browser projects the vertices once, fills all cells
+    of one colour as one canvas path at each move or zoom (cells outside the view are skipped),
+    and finds the cell under the pointer as the nearest cell centre (a hexagon is exactly the set
+    of points nearest its centre), through a bucket grid. A click on a cell fires the layer's
+    ``click`` with the point, so ``streamlit-folium`` reports it as ``last_object_clicked``.
 
     Parameters
     ----------
@@ -668,7 +701,7 @@ class CellLayer(folium.map.Layer):
     name
         Layer name in the layer control.
     style
-        Leaflet path options shared by all cells.
+        ``fillOpacity`` of the cells.
     show
         Whether the layer starts switched on.
     """
@@ -676,8 +709,6 @@ class CellLayer(folium.map.Layer):
     _template = Template("""
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function(d, style) {
-            var group = L.featureGroup();
-            var renderer = L.canvas({padding: 0.3});
             function fmt(v, unit) {
                 if (v === null || !isFinite(v)) { return "–"; }
                 var a = Math.abs(v), en = "en-US";
@@ -699,22 +730,139 @@ class CellLayer(folium.map.Layer):
                 }
                 return html + "</table>";
             }
-            var x0 = 0, y0 = 0;  // first vertex of the previous cell
-            for (var i = 0; i + 1 < d.offsets.length; i++) {
-                var a = d.offsets[i], points = [];
-                x0 += d.xy[2 * a]; y0 += d.xy[2 * a + 1];
-                var x = x0, y = y0;
-                points.push([y / d.scale, x / d.scale]);
-                for (var j = a + 1; j < d.offsets[i + 1]; j++) {
-                    x += d.xy[2 * j]; y += d.xy[2 * j + 1];
-                    points.push([y / d.scale, x / d.scale]);
+            // Vertices in Web Mercator world units ([0, 1]): a pixel is a unit times 256 * 2^zoom.
+            var n = d.offsets.length - 1, nv = d.xy.length / 2;
+            var mx = new Float64Array(nv), my = new Float64Array(nv);
+            var cx = new Float64Array(n), cy = new Float64Array(n), reach = 0;
+            var x0 = 0, y0 = 0;
+            for (var i = 0; i < n; i++) {
+                var a = d.offsets[i], b = d.offsets[i + 1], x, y, sx = 0, sy = 0;
+                x0 += d.xy[2 * a]; y0 += d.xy[2 * a + 1]; x = x0; y = y0;
+                for (var j = a; j < b; j++) {
+                    if (j > a) { x += d.xy[2 * j]; y += d.xy[2 * j + 1]; }
+                    var s = Math.sin(y / d.scale * Math.PI / 180);
+                    mx[j] = x / d.scale / 360 + 0.5;
+                    my[j] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+                    sx += mx[j]; sy += my[j];
                 }
-                var polygon = L.polygon(points, Object.assign({}, style,
-                    {fillColor: d.palette[d.color[i]], renderer: renderer}));
-                polygon.bindTooltip(tip.bind(null, i), {sticky: true});
-                group.addLayer(polygon);
+                cx[i] = sx / (b - a); cy[i] = sy / (b - a);
+                for (j = a; j < b; j++) {
+                    reach = Math.max(reach, Math.hypot(mx[j] - cx[i], my[j] - cy[i]));
+                }
             }
-            return group;
+            // Centres in buckets, to find the cell under the pointer (the nearest centre).
+            var bucket = 2 * reach || 1e-6, buckets = new Map();
+            for (i = 0; i < n; i++) {
+                var key = Math.floor(cx[i] / bucket) + ":" + Math.floor(cy[i] / bucket);
+                if (!buckets.has(key)) { buckets.set(key, []); }
+                buckets.get(key).push(i);
+            }
+            var groups = d.palette.map(function() { return []; });
+            for (i = 0; i < n; i++) { groups[d.color[i]].push(i); }
+            var Cells = L.Layer.extend({
+                onAdd: function(map) {
+                    this._canvas = L.DomUtil.create("canvas", "leaflet-zoom-hide xingtu-cells");
+                    this._canvas.style.position = "absolute";
+                    this._canvas.style.pointerEvents = "none";
+                    map.getPane("overlayPane").appendChild(this._canvas);
+                    map.on("moveend zoomend resize viewreset", this._schedule, this);
+                    map.on("mousemove", this._hover, this);
+                    map.on("mouseout", this._out, this);
+                    map.on("click", this._click, this);
+                    this._schedule();
+                },
+                onRemove: function(map) {
+                    L.DomUtil.remove(this._canvas);
+                    map.off("moveend zoomend resize viewreset", this._schedule, this);
+                    map.off("mousemove", this._hover, this);
+                    map.off("mouseout", this._out, this);
+                    map.off("click", this._click, this);
+                    this._out();
+                },
+                _schedule: function() {  // one drawing per frame, however many events
+                    if (!this._frame) {
+                        this._frame = L.Util.requestAnimFrame(function() {
+                            this._frame = null;
+                            if (this._map) { this._draw(); }
+                        }, this);
+                    }
+                },
+                _draw: function() {
+                    var map = this._map, canvas = this._canvas, size = map.getSize();
+                    var pad = 0.15, dpr = window.devicePixelRatio || 1;
+                    var w = Math.round(size.x * (1 + 2 * pad)), h = Math.round(size.y * (1 + 2 * pad));
+                    var corner = map.containerPointToLayerPoint([-size.x * pad, -size.y * pad]).round();
+                    L.DomUtil.setPosition(canvas, corner);
+                    canvas.width = w * dpr; canvas.height = h * dpr;
+                    canvas.style.width = w + "px"; canvas.style.height = h + "px";
+                    var ctx = canvas.getContext("2d");
+                    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+                    var scale = 256 * Math.pow(2, map.getZoom());
+                    var origin = map.getPixelOrigin().add(corner), margin = reach * scale;
+                    ctx.globalAlpha = style.fillOpacity === undefined ? 0.65 : style.fillOpacity;
+                    for (var g = 0; g < groups.length; g++) {
+                        ctx.fillStyle = d.palette[g];
+                        ctx.beginPath();
+                        var list = groups[g];
+                        for (var k = 0; k < list.length; k++) {
+                            if (k % 256 === 255) { ctx.fill(); ctx.beginPath(); }  // short paths fill faster
+                            var i = list[k], a = d.offsets[i], b = d.offsets[i + 1];
+                            var px = cx[i] * scale - origin.x, py = cy[i] * scale - origin.y;
+                            if (px < -margin || py < -margin || px > w + margin || py > h + margin) {
+                                continue;
+                            }
+                            ctx.moveTo(mx[a] * scale - origin.x, my[a] * scale - origin.y);
+                            for (var j = a + 1; j < b; j++) {
+                                ctx.lineTo(mx[j] * scale - origin.x, my[j] * scale - origin.y);
+                            }
+                            ctx.closePath();
+                        }
+                        ctx.fill();
+                        if (margin > 12) {  // close enough to tell cells apart: thin outlines
+                            ctx.globalAlpha = 0.8; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 0.6;
+                            ctx.stroke();
+                            ctx.globalAlpha = style.fillOpacity === undefined ? 0.65 : style.fillOpacity;
+                        }
+                    }
+                },
+                _find: function(latlng) {
+                    var s = Math.sin(latlng.lat * Math.PI / 180);
+                    var x = latlng.lng / 360 + 0.5, y = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+                    var bx = Math.floor(x / bucket), by = Math.floor(y / bucket), best = -1, near = reach;
+                    for (var ix = bx - 1; ix <= bx + 1; ix++) {
+                        for (var iy = by - 1; iy <= by + 1; iy++) {
+                            var list = buckets.get(ix + ":" + iy) || [];
+                            for (var k = 0; k < list.length; k++) {
+                                var dist = Math.hypot(cx[list[k]] - x, cy[list[k]] - y);
+                                if (dist <= near) { near = dist; best = list[k]; }
+                            }
+                        }
+                    }
+                    return best;
+                },
+                _hover: function(e) {
+                    var i = this._find(e.latlng);
+                    if (i < 0) { this._out(); return; }
+                    if (!this._tip) { this._tip = L.tooltip({direction: "top", offset: [0, -6]}); }
+                    this._tip.setLatLng(e.latlng);
+                    if (this._shown !== i) { this._tip.setContent(tip(i)); this._shown = i; }
+                    if (!this._map.hasLayer(this._tip)) { this._tip.openOn(this._map); }
+                },
+                _out: function() {
+                    if (this._tip && this._map && this._map.hasLayer(this._tip)) {
+                        this._map.closeTooltip(this._tip);
+                    }
+                    this._shown = -1;
+                },
+                _click: function(e) {
+                    var i = this._find(e.latlng);
+                    if (i >= 0) {
+                        this.fire("click", {latlng: e.latlng, cell: d.prefix + d.cells[i],
+                                            sourceTarget: this});
+                    }
+                }
+            });
+            return new Cells();
         })({{ this.data }}, {{ this.style }});
         {% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
         (function(el) {  // what is drawn, for tests and timings: cells and a stamp of the colours
@@ -732,7 +880,10 @@ class CellLayer(folium.map.Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "CellLayer"
         self.payload = encode_cells(table, fill, tooltip, units=units)
-        self.data = json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False)
+        rest = {k: v for k, v in self.payload.items() if k not in OUTLINE_KEYS}
+        outlines = _encoded_outlines(table.index.to_numpy(dtype=np.uint64))["json"]
+        self.data = (outlines[:-1] + ","
+                     + json.dumps(rest, separators=(",", ":"), ensure_ascii=False)[1:])
         self.style = json.dumps(dict(style or {}))
         self.n_features = len(table)
         self.stamp = hashlib.blake2b(self.data.encode(), digest_size=6).hexdigest()
@@ -760,28 +911,51 @@ def encode_cells(table: pd.DataFrame, fill: np.ndarray, tooltip: Mapping[str, st
     ([0, 6], ['#f00'], [[1.5]])
     """
     cells = table.index.to_numpy(dtype=np.uint64)
+    geometry = _encoded_outlines(cells)
+    palette, color = np.unique(np.asarray(fill, dtype=object).astype(str), return_inverse=True)
+    values = [[None if not np.isfinite(v) else float(f"{v:.4g}") for v in table[column].to_numpy(float)]
+              for column in tooltip]
+    return {**{k: geometry[k] for k in OUTLINE_KEYS}, "palette": palette.tolist(),
+            "color": color.tolist(),
+            "labels": [html.escape(label) for label in tooltip.values()], "values": values,
+            "units": [(units or {}).get(column, unit_of(column)) for column in tooltip],
+            "scale": COORDINATE_SCALE}
+
+
+OUTLINE_KEYS = ("prefix", "cells", "xy", "offsets")
+"""The parts of :func:`encode_cells` that depend on the cells only."""
+
+_OUTLINE_CACHE: dict[bytes, dict[str, Any]] = {}
+"""Encoded outlines of the last few sets of cells drawn (they change far less than colours)."""
+
+
+def _encoded_outlines(cells: np.ndarray) -> dict[str, Any]:
+    """Return ``prefix``, ``cells``, ``xy``, ``offsets`` and ``bounds`` of the cells (cached)."""
+    key = hashlib.blake2b(np.ascontiguousarray(cells).tobytes(), digest_size=16).digest()
+    if key in _OUTLINE_CACHE:
+        return _OUTLINE_CACHE[key]
     outlines = grid.cells_to_polygons(cells)
     xy, owner = shapely.get_coordinates(outlines, return_index=True)
+    bounds = ((float(xy[:, 1].min()), float(xy[:, 0].min()), float(xy[:, 1].max()),
+               float(xy[:, 0].max())) if len(xy) else (np.nan,) * 4)
     closing = np.r_[owner[1:] != owner[:-1], True]  # a ring's last vertex repeats its first
     xy, owner = xy[~closing], owner[~closing]
     scaled = np.round(xy * COORDINATE_SCALE).astype(np.int64)
-    first = np.r_[True, owner[1:] != owner[:-1]]
+    first = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, dtype=bool)
     steps = np.diff(scaled, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
     # a cell's first vertex is a step from the previous cell's first vertex
     starts = np.flatnonzero(first)
     steps[starts] = np.diff(scaled[starts], axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
-    offsets = np.r_[starts, len(owner)]
-    palette, color = np.unique(np.asarray(fill, dtype=object).astype(str), return_inverse=True)
-    values = [[None if not np.isfinite(v) else float(f"{v:.4g}") for v in table[column].to_numpy(float)]
-              for column in tooltip]
     names = grid.cells_to_str(cells).tolist()
     prefix = os.path.commonprefix(names) if names else ""
-    return {"prefix": prefix, "cells": [name[len(prefix):] for name in names],
-            "xy": steps.ravel().tolist(), "offsets": offsets.tolist(),
-            "palette": palette.tolist(), "color": color.tolist(),
-            "labels": [html.escape(label) for label in tooltip.values()], "values": values,
-            "units": [(units or {}).get(column, unit_of(column)) for column in tooltip],
-            "scale": COORDINATE_SCALE}
+    encoded = {"prefix": prefix, "cells": [name[len(prefix):] for name in names],
+               "xy": steps.ravel().tolist(), "offsets": np.r_[starts, len(owner)].tolist(),
+               "bounds": bounds}
+    encoded["json"] = json.dumps({k: encoded[k] for k in OUTLINE_KEYS}, separators=(",", ":"))
+    if len(_OUTLINE_CACHE) >= 8:
+        _OUTLINE_CACHE.pop(next(iter(_OUTLINE_CACHE)))
+    _OUTLINE_CACHE[key] = encoded
+    return encoded
 
 
 def decode_cell_outlines(payload: Mapping[str, Any]) -> list[np.ndarray]:
@@ -974,7 +1148,7 @@ def add_cells(fmap: folium.Map, table: pd.DataFrame, value: str, *, name: str,
                                      unit=unit_map[value])
     shown_tooltip = {k: v for k, v in tooltip.items() if k in shown}
     layer = CellLayer(shown, fill, tooltip=shown_tooltip, name=name, show=show, units=unit_map,
-                      style={"stroke": False, "fillOpacity": opacity})
+                      style={"fillOpacity": opacity})
     layer.add_to(fmap)
     _extend_bounds(fmap, _cell_bounds(shown.index.to_numpy(dtype=np.uint64)))
     if legend != "" and len(labels) > 1 and len(colors) > 1:
@@ -1000,9 +1174,7 @@ def _cell_bounds(cells: np.ndarray) -> tuple[float, float, float, float]:
     """``(south, west, north, east)`` of the outlines of ``cells``."""
     if cells.size == 0:
         return (np.nan, np.nan, np.nan, np.nan)
-    xy = shapely.get_coordinates(grid.cells_to_polygons(cells))
-    return (float(xy[:, 1].min()), float(xy[:, 0].min()), float(xy[:, 1].max()),
-            float(xy[:, 0].max()))
+    return tuple(_encoded_outlines(cells)["bounds"])  # type: ignore[return-value]
 
 
 def _extend_bounds(fmap: folium.Map, bounds: tuple[float, float, float, float]) -> None:
@@ -1194,6 +1366,14 @@ def add_radius_circles(fmap: folium.Map, points: pd.DataFrame, radius_km: float 
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def _reference_shapes() -> tuple[list[dict[str, Any]], np.ndarray, pd.DataFrame]:
+    """Return the bundled outline features, their shapely geometries and the places (read once)."""
+    features = list(bundled_outlines()["features"])
+    shapes = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
+    return features, np.asarray(shapes), bundled_places()
+
+
 def bundled_places() -> pd.DataFrame:
     """Return the populated places of the demo region (GeoNames, ``prd_places.csv``)."""
     from importlib import resources
@@ -1214,7 +1394,7 @@ def bundled_outlines() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-class ReferenceLayer(MacroElement):
+class ReferenceLayer(_RawScript, MacroElement):
     """Outlines and place names behind the data: where a user is, with no base map.
 
     Outlines are thin dark lines above the cells and below the markers, and take no clicks;
@@ -1299,17 +1479,16 @@ def add_reference(fmap: folium.Map, bounds: tuple[float, float, float, float] | 
     south, west, north, east = box
     view = shapely.box(west - margin_deg, south - margin_deg, east + margin_deg,
                        north + margin_deg)
-    collection = bundled_outlines()
-    features = [f for f in collection["features"]
-                if shapely.intersects(shapely.from_geojson(json.dumps(f["geometry"])), view)]
-    places = bundled_places()
+    all_features, shapes, places = _reference_shapes()
+    near = shapely.intersects(shapes, view)
+    features = [f for f, hit in zip(all_features, near, strict=True) if hit]
+    surfaces = shapely.point_on_surface(shapes[near])
     inside = places[places["lat"].between(south - margin_deg, north + margin_deg)
                     & places["lng"].between(west - margin_deg, east + margin_deg)]
     if not features and inside.empty:
         return None
     labels: list[dict[str, Any]] = []
-    for feature in features:  # city names at a point inside each outline
-        point = shapely.point_on_surface(shapely.from_geojson(json.dumps(feature["geometry"])))
+    for feature, point in zip(features, surfaces, strict=True):  # city names: seat or inside
         seat = places[(places["name"] == feature["properties"]["name"])]
         y, x = ((float(seat["lat"].iloc[0]), float(seat["lng"].iloc[0])) if len(seat)
                 else (point.y, point.x))

@@ -114,7 +114,7 @@ def test_cell_layer_has_one_hexagon_per_cell_with_colour_and_tooltip() -> None:
     best, worst = int(table["score"].argmax()), int(table["score"].argmin())
     assert colours[best] == maps.PALETTE[-1] and colours[worst] == maps.PALETTE[0]
     page = fmap.get_root().render()
-    assert "xingtu-legend" in page and "L.polygon" in page
+    assert "xingtu-legend" in page and "xingtu-cells" in page
 
 
 def test_cell_outlines_survive_the_compact_encoding() -> None:
