@@ -210,13 +210,15 @@ class _RawScript:
     redraw. Layers that carry much data render through this instead.
     """
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> str:
+        """Render the script macro into the page's script section, then the children."""
         figure = self.get_root()  # type: ignore[attr-defined]
         script = self._template.module.__dict__["script"]  # type: ignore[attr-defined]
         figure.script.add_child(_RawText(script(self, kwargs)),
                                 name=self.get_name())  # type: ignore[attr-defined]
         for element in self._children.values():  # type: ignore[attr-defined]
             element.render(**kwargs)
+        return ""
 
 
 class FeatureLayer(folium.map.Layer):
@@ -1174,7 +1176,8 @@ def _cell_bounds(cells: np.ndarray) -> tuple[float, float, float, float]:
     """``(south, west, north, east)`` of the outlines of ``cells``."""
     if cells.size == 0:
         return (np.nan, np.nan, np.nan, np.nan)
-    return tuple(_encoded_outlines(cells)["bounds"])  # type: ignore[return-value]
+    south, west, north, east = _encoded_outlines(cells)["bounds"]
+    return south, west, north, east
 
 
 def _extend_bounds(fmap: folium.Map, bounds: tuple[float, float, float, float]) -> None:
