@@ -100,13 +100,11 @@ def _radius_step(page: Any, key: str) -> float:
 def _siting_run(page: Any, model_label: str, n_sites: int) -> float:
     from playwright.sync_api import expect
 
-    model_box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
-        has_text="Model")
-    if model_label not in model_box.inner_text():
+    combo = page.get_by_role("combobox", name="Model", exact=True)
+    if combo.input_value() != model_label:
         def pick() -> None:
-            model_box.click()
-            page.keyboard.type(model_label)
-            page.keyboard.press("Enter")
+            combo.click()
+            page.get_by_role("option", name=model_label, exact=True).click()
 
         _after_rerun(page, pick)
     start = time.perf_counter()

@@ -157,3 +157,93 @@ def wait_until_idle(page: Any, timeout: float = 120.0) -> None:
         "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
         " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }",
         timeout=timeout * 1000, polling=20)
+
+
+# ---- steps of the app's pages ------------------------------------------------------------
+
+
+def run_site_selection(page: Any, n_sites: int) -> None:
+    """Click Run site selection and wait for its answer of ``n_sites`` sites."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Run site selection").click()
+    expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=180_000)
+    expect(page.get_by_text("Chosen sites and why")).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
+
+
+def open_choices(page: Any, label: str) -> Any:
+    """Open the drop-down of the select box ``label``; return its options."""
+    combo = page.get_by_role("combobox", name=label, exact=True)
+    options = page.get_by_role("option")
+    for attempt in range(4):  # a rerun finishing may close the list just opened
+        wait_until_idle(page)
+        combo.click()
+        try:
+            options.first.wait_for(timeout=5_000)
+            return options
+        except Exception:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
+    return options
+
+
+def chosen_sites(page: Any) -> list[str]:
+    """Return the cells of the run on screen: the choices of the survey form's Site box."""
+    cells = [text.strip() for text in open_choices(page, "Site").all_inner_texts()]
+    page.keyboard.press("Escape")
+    return cells
+
+
+def record_survey(page: Any, cell: str, status: str, note: str) -> None:
+    """Record a field-survey status of a chosen site through the page's form."""
+    from playwright.sync_api import expect
+
+    form = page.locator('[data-testid="stForm"]')
+    open_choices(page, "Site").filter(has_text=cell).first.click()
+    open_choices(page, "Status").get_by_text(status, exact=True).click()
+    form.get_by_label("Note").fill(note)
+    form.get_by_label("Your name").fill("Field team")
+    form.get_by_role("button", name="Save survey status").click()
+    expect(page.get_by_text(f"Saved: {cell} is {status}")).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
+
+
+def set_number(page: Any, label: str, n: float) -> None:
+    """Type a number into the number box ``label`` and wait for the rerun."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_label(label)
+    box.fill(str(n))
+    box.press("Enter")
+    expect(box).to_have_value(str(n))
+    wait_until_idle(page)
+
+
+def save_scenario(page: Any, name: str) -> None:
+    """Save the run on screen as a scenario ``name``."""
+    from playwright.sync_api import expect
+
+    name_box = page.get_by_label("Scenario name")
+    for attempt in range(3):  # a rerun still finishing may put the previous value back
+        name_box.fill(name)
+        name_box.press("Enter")
+        try:
+            expect(name_box).to_have_value(name, timeout=5_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+    page.get_by_role("button", name="Save scenario").click()
+    expect(page.get_by_text(f"Saved as scenario {name}")).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
+
+
+def open_page(page: Any, link: str, heading: str) -> None:
+    """Go to another page through the sidebar link, keeping the session; wait for it."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=90_000)
+    wait_until_idle(page)

@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from xingtu.app_driver import CHROMIUM, MAP_FRAME, RequestGuard, wait_for_map
+from xingtu.app_driver import (
+    CHROMIUM,
+    MAP_FRAME,
+    RequestGuard,
+    open_page,
+    run_site_selection,
+    save_scenario,
+    wait_for_map,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,43 +41,6 @@ def _shoot(page: Any, folder: Path, name: str) -> Path:
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size > 20_000, f"screenshot {name} looks blank"
     return shot
-
-
-def _open_page(page: Any, link: str, heading: str) -> None:
-    """Go to another page through the sidebar, keeping the browser session and its state."""
-    from playwright.sync_api import expect
-
-    page.get_by_role("link", name=link, exact=True).click()
-    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=90_000)
-
-
-def _run_site_selection(page: Any, n_sites: int) -> None:
-    from playwright.sync_api import expect
-
-    run_button = page.get_by_role("button", name="Run site selection")
-    expect(run_button).to_be_visible(timeout=90_000)
-    run_button.click()
-    expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("Chosen sites and why")).to_be_visible(timeout=60_000)
-
-
-def _save_scenario(page: Any, name: str) -> None:
-    from playwright.sync_api import expect
-
-    name_box = page.get_by_label("Scenario name")
-    # A rerun still finishing after the last run may put back the box's previous value: type
-    # the name again until the page keeps it (the saved name is checked below).
-    for attempt in range(3):
-        name_box.fill(name)
-        name_box.press("Enter")
-        try:
-            expect(name_box).to_have_value(name, timeout=5_000)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
-    page.get_by_role("button", name="Save scenario").click()
-    expect(page.get_by_text(f"Saved as scenario {name}")).to_be_visible(timeout=60_000)
 
 
 def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
@@ -91,7 +62,7 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
     try:
         # 1. site selection on the demo data draws the scored hexagons
         page.goto(f"{app_url}/site_selection", wait_until="domcontentloaded")
-        _run_site_selection(page, n_sites=5)
+        run_site_selection(page, n_sites=5)
         frame = page.frame_locator(MAP_FRAME).first
         n_cells, _ = wait_for_map(page)
         assert n_cells > 20_000, f"only {n_cells} cells drawn on the map"
@@ -108,17 +79,17 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
             shutil.copyfile(first_shot, keep)
 
         # 2. save it, change N, run and save again, then compare both on the Scenarios page
-        _save_scenario(page, "five-sites")
+        save_scenario(page, "five-sites")
         n_box = page.get_by_label("New stores (N)")
         n_box.fill("7")
         n_box.press("Enter")
         expect(n_box).to_have_value("7")
-        _run_site_selection(page, n_sites=7)
-        _save_scenario(page, "seven-sites")
+        run_site_selection(page, n_sites=7)
+        save_scenario(page, "seven-sites")
         assert no_error.count() == 0
         _shoot(page, shots, "2_second_scenario")
 
-        _open_page(page, "Scenarios", "Scenarios")
+        open_page(page, "Scenarios", "Scenarios")
         expect(page.get_by_role("heading", name="Side by side")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Red: only in A. Blue: only in B.")).to_be_visible()
         side_by_side = page.locator('[data-testid="stDataFrame"]').nth(1)
@@ -140,7 +111,7 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         _shoot(page, shots, "3_scenarios")
 
         # 3. next week's plan: KPIs and a real Excel workbook
-        _open_page(page, "Allocation", "Weekly allocation")
+        open_page(page, "Allocation", "Weekly allocation")
         page.get_by_role("button", name="Run next week's plan").click()
         expect(page.get_by_text("Expected stockouts after")).to_be_visible(timeout=180_000)
         expect(page.get_by_text("Transport cost")).to_be_visible()
@@ -166,7 +137,7 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         assert "expected_stockout_units_after" in set(sheets["KPIs"]["KPI"])
 
         # 4. repair shops: the siting runs and its coverage map draws
-        _open_page(page, "Repair shops", "Repair shops")
+        open_page(page, "Repair shops", "Repair shops")
         page.get_by_role("button", name="Run repair-shop siting").click()
         expect(page.get_by_text("Covered by a good shop")).to_be_visible(timeout=120_000)
         repair_map = page.frame_locator(MAP_FRAME).first

@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 
 from geodata import grid
+from xingtu import app_driver as drive
 from xingtu.app_driver import CHROMIUM, MAP_FRAME, RequestGuard, wait_for_map, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,88 +41,6 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
 
 RESOLUTION = 8
 """H3 resolution of the app's grid (``optimizer.settings``)."""
-
-
-def _run(page: Any, n_sites: int) -> None:
-    from playwright.sync_api import expect
-
-    page.get_by_role("button", name="Run site selection").click()
-    expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=180_000)
-    expect(page.get_by_text("Chosen sites and why")).to_be_visible(timeout=60_000)
-    wait_until_idle(page)
-
-
-def _open_choices(page: Any, label: str) -> Any:
-    """Open the drop-down of the select box ``label``; return its options."""
-    combo = page.get_by_role("combobox", name=label, exact=True)
-    options = page.get_by_role("option")
-    for attempt in range(4):  # a rerun finishing may close the list just opened
-        wait_until_idle(page)
-        combo.click()
-        try:
-            options.first.wait_for(timeout=5_000)
-            return options
-        except Exception:
-            if attempt == 3:
-                raise
-            page.keyboard.press("Escape")
-    return options
-
-
-def _chosen_sites(page: Any) -> list[str]:
-    """The cells of the run on screen: the choices of the field-survey form's Site box."""
-    cells = [text.strip() for text in _open_choices(page, "Site").all_inner_texts()]
-    page.keyboard.press("Escape")
-    return cells
-
-
-def _record_survey(page: Any, cell: str, status: str, note: str) -> None:
-    from playwright.sync_api import expect
-
-    form = page.locator('[data-testid="stForm"]')
-    _open_choices(page, "Site").filter(has_text=cell).first.click()
-    _open_choices(page, "Status").get_by_text(status, exact=True).click()
-    form.get_by_label("Note").fill(note)
-    form.get_by_label("Your name").fill("Field team")
-    form.get_by_role("button", name="Save survey status").click()
-    expect(page.get_by_text(f"Saved: {cell} is {status}")).to_be_visible(timeout=60_000)
-    wait_until_idle(page)
-
-
-def _set_n(page: Any, n: int) -> None:
-    from playwright.sync_api import expect
-
-    box = page.get_by_label("New stores (N)")
-    box.fill(str(n))
-    box.press("Enter")
-    expect(box).to_have_value(str(n))
-    wait_until_idle(page)
-
-
-def _save_scenario(page: Any, name: str) -> None:
-    from playwright.sync_api import expect
-
-    name_box = page.get_by_label("Scenario name")
-    for attempt in range(3):  # a rerun still finishing may put the previous value back
-        name_box.fill(name)
-        name_box.press("Enter")
-        try:
-            expect(name_box).to_have_value(name, timeout=5_000)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
-    page.get_by_role("button", name="Save scenario").click()
-    expect(page.get_by_text(f"Saved as scenario {name}")).to_be_visible(timeout=60_000)
-    wait_until_idle(page)
-
-
-def _open_page(page: Any, link: str, heading: str) -> None:
-    from playwright.sync_api import expect
-
-    page.get_by_role("link", name=link, exact=True).click()
-    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=90_000)
-    wait_until_idle(page)
 
 
 def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, browser: Any,
@@ -139,25 +58,25 @@ def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, bro
         expect(page.get_by_role("button", name="Run site selection")).to_be_visible(
             timeout=120_000)
         wait_for_map(page)
-        _run(page, 5)
-        first = _chosen_sites(page)
+        drive.run_site_selection(page, 5)
+        first = drive.chosen_sites(page)
         assert len(first) == 5
-        _save_scenario(page, "free-run")
+        drive.save_scenario(page, "free-run")
         rejected, approved = first[0], first[1]
-        _record_survey(page, rejected, "rejected", "landlord refused")
+        drive.record_survey(page, rejected, "rejected", "landlord refused")
         frame = page.frame_locator(MAP_FRAME).first
         expect(frame.locator(".xingtu-key").get_by_text("Survey: rejected")).to_be_attached(
             timeout=60_000)
-        _run(page, 5)
-        second = _chosen_sites(page)
+        drive.run_site_selection(page, 5)
+        second = drive.chosen_sites(page)
         assert rejected not in second, "a rejected site was chosen again"
         expect(page.get_by_text("1 rejected site left out.").first).to_be_attached()
 
         # 2. an approved site stays open, even in a smaller run
-        _record_survey(page, approved, "approved", "signed")
-        _set_n(page, 3)
-        _run(page, 3)
-        third = _chosen_sites(page)
+        drive.record_survey(page, approved, "approved", "signed")
+        drive.set_number(page, "New stores (N)", 3)
+        drive.run_site_selection(page, 3)
+        third = drive.chosen_sites(page)
         assert approved in third and rejected not in third, third
         assert no_error.count() == 0
 
@@ -173,33 +92,33 @@ def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, bro
         expect(page.get_by_text("Choose only from my 15 candidates")).to_be_visible(
             timeout=60_000)
         wait_until_idle(page)
-        _run(page, 3)
-        on_list = _chosen_sites(page)
+        drive.run_site_selection(page, 3)
+        on_list = drive.chosen_sites(page)
         assert set(on_list) - {approved} <= offered, (on_list, offered)
         assert len(set(on_list) - {approved}) == 2
-        _save_scenario(page, "candidate-list")
+        drive.save_scenario(page, "candidate-list")
 
         # 4. restricted to the top battlefield
-        _open_page(page, "Battlefields", "Battlefields")
+        drive.open_page(page, "Battlefields", "Battlefields")
         page.get_by_role("button", name="Site in these areas").click()
         expect(page.get_by_text("The next run on Site selection sites only in")).to_be_visible(
             timeout=60_000)
-        _open_page(page, "Site selection", "Site selection")
+        drive.open_page(page, "Site selection", "Site selection")
         use_list = page.get_by_text("Choose only from my 15 candidates")
         if use_list.count():  # the list is kept across pages: back to every cell
             use_list.click()
             wait_until_idle(page)
         where = page.get_by_role("combobox", name="Site only in", exact=True)
         if not where.input_value().startswith("Battlefields:"):
-            _open_choices(page, "Site only in").filter(has_text="Battlefields:").first.click()
+            drive.open_choices(page, "Site only in").filter(has_text="Battlefields:").first.click()
             wait_until_idle(page)
         assert where.input_value().startswith("Battlefields:")
-        _set_n(page, 3)
-        _run(page, 3)
+        drive.set_number(page, "New stores (N)", 3)
+        drive.run_site_selection(page, 3)
         expect(page.get_by_text("New sites restricted to").first).to_be_attached()
-        in_battlefield = _chosen_sites(page)
+        in_battlefield = drive.chosen_sites(page)
         assert len(in_battlefield) == 3 and rejected not in in_battlefield
-        _save_scenario(page, "battlefield")
+        drive.save_scenario(page, "battlefield")
         assert no_error.count() == 0
 
         # 5. a click on the map selects its cell; the what-if of typed coordinates
@@ -229,7 +148,7 @@ def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, bro
         assert no_error.count() == 0
 
         # 6. three scenarios saved; compare two of them
-        _open_page(page, "Scenarios", "Scenarios")
+        drive.open_page(page, "Scenarios", "Scenarios")
         listing = page.locator('[data-testid="stDataFrame"]').first
         for name in ("free-run", "candidate-list", "battlefield"):
             expect(listing.get_by_text(name, exact=True)).to_be_attached(timeout=30_000)
