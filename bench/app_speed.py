@@ -111,7 +111,7 @@ def _siting_run(page: Any, model_label: str, n_sites: int) -> float:
     page.get_by_role("button", name="Run site selection").click()
     expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=180_000)
     frame = page.frame_locator(drive.MAP_FRAME).first
-    expect(frame.get_by_text("Chosen sites")).to_be_attached(timeout=120_000)
+    expect(frame.locator(".xingtu-key").get_by_text("Chosen sites")).to_be_attached(timeout=120_000)
     expect(frame.locator(".xingtu-marker").first).to_be_attached(timeout=60_000)
     return time.perf_counter() - start
 

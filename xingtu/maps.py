@@ -1449,7 +1449,7 @@ class ReferenceLayer(_RawScript, MacroElement):
 
 
 def add_reference(fmap: folium.Map, bounds: tuple[float, float, float, float] | None = None, *,
-                  margin_deg: float = 0.3, minor_zoom: int = 10) -> ReferenceLayer | None:
+                  margin_deg: float = 0.3, minor_zoom: int = 11) -> ReferenceLayer | None:
     """Draw the bundled outlines and place names that fall in ``bounds`` (plus a margin).
 
     Parameters
