@@ -145,9 +145,9 @@ fmap = maps.base_map((float(places["lat"].median()), float(places["lng"].median(
 if len(moves):
     maps.add_transfers(fmap, moves, name="Movements",
                        tooltip={"route": "Route", "quantity": "Units", "skus": "SKUs"})
-maps.add_points(fmap, data.stores, name="Stores", color="#1f78b4", radius=4, title="store_id",
+maps.add_points(fmap, data.stores, name="Stores", marker="own_store", title="store_id",
                 tooltip={"channel": "Channel", "region": "Region"})
-maps.add_points(fmap, data.warehouses, name="Warehouses", color="#33a02c", radius=9,
+maps.add_points(fmap, data.warehouses, name="Warehouses", marker="warehouse",
                 title="warehouse_id", tooltip={"daily_throughput": "Daily throughput"})
 maps.finish(fmap)
 st.caption("Arrows go from the sending store or warehouse to the receiving store; the wider, "

@@ -96,7 +96,7 @@ with map_tab:
                    how=dict.fromkeys(per_cell.columns, "mean"))
     stores = getattr(common.region(), "stores", None)
     if stores is not None and len(stores):
-        maps.add_points(fmap, stores, name="Our stores", color="#1f78b4", radius=4,
+        maps.add_points(fmap, stores, name="Our stores", marker="own_store",
                         title="name" if "name" in stores else None)
     maps.finish(fmap)
     common.show_map(fmap, key="bf_map")

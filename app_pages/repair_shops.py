@@ -124,7 +124,7 @@ if run is not None:
                        colors=["#636363"], tooltip={"repairs": "Repairs a year (not covered)"},
                        show=False)
     maps.add_radius_circles(fmap, run.new_shops, radius_km, name="Reach of new shops",
-                            color="#e31a1c")
+                            color=maps.REACH_COLOR, dashed=True)
     good, poor = run.good_shops, run.poor_shops
 else:
     rated = shops.assign(lat=shops.geometry.y, lng=shops.geometry.x)
@@ -143,14 +143,14 @@ if assessment is not None:
                             tooltip={"rating": "Rating", "grade": "Grade", "reasons": "Why"})
 if len(good):
     maps.add_radius_circles(fmap, good, radius_km, name="Reach of good shops", show=False)
-    maps.add_points(fmap, good, name=f"Shops rated ≥ {min_rating:g}", color="#33a02c", radius=6,
+    maps.add_points(fmap, good, name=f"Shops rated ≥ {min_rating:g}", marker="good_shop",
                     title="name" if "name" in good else None, tooltip=point_tooltip)
 if len(poor):
     maps.add_points(fmap, poor, name=f"Shops rated < {min_rating:g} (do not count)",
-                    color="#969696", radius=5, title="name" if "name" in poor else None,
+                    marker="poor_shop", title="name" if "name" in poor else None,
                     tooltip=point_tooltip)
 if run is not None and len(run.new_shops):
-    maps.add_points(fmap, run.new_shops, name="New shops", color="#e31a1c", radius=9,
+    maps.add_points(fmap, run.new_shops, name="New shops", marker="new_shop",
                     title="shop", tooltip={"region": "Region", "new_repairs_covered":
                                            "Newly covered repairs a year"})
 maps.finish(fmap)

@@ -73,11 +73,11 @@ only_b = sites_b[~sites_b["cell"].astype("uint64").isin(common_cells)]
 both = sites_a[sites_a["cell"].astype("uint64").isin(common_cells)]
 tooltip = {"region": "Region", "expected_sales": "Expected sales (CNY)"}
 if len(only_a):
-    maps.add_points(fmap, only_a, name="Only in A", color="#e31a1c", radius=8, tooltip=tooltip)
+    maps.add_points(fmap, only_a, name="Only in A", marker="only_a", tooltip=tooltip)
 if len(only_b):
-    maps.add_points(fmap, only_b, name="Only in B", color="#1f78b4", radius=8, tooltip=tooltip)
+    maps.add_points(fmap, only_b, name="Only in B", marker="only_b", tooltip=tooltip)
 if len(both):
-    maps.add_points(fmap, both, name="In both", color="#6a3d9a", radius=10, tooltip=tooltip)
+    maps.add_points(fmap, both, name="In both", marker="in_both", tooltip=tooltip)
 maps.finish(fmap, fit_to=everything)
 st.caption("Red: only in A. Blue: only in B. Purple: in both.")
 common.show_map(fmap, key="sc_map")

@@ -11,6 +11,7 @@ from optimizer import scoring, siting
 from optimizer.calibration import calibrate
 from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES
 from xingtu.jobs.siting import choose_sites, save_scenario, scenario_record, siting_decisions
+from xingtu.maps import SCHEMES
 
 st.title("Site selection")
 st.caption("Score every cell, let a location model pick the new stores, read why each was chosen, "
@@ -19,7 +20,7 @@ st.caption("Score every cell, let a location model pick the new stores, read why
 
 RUN_KEY = "siting_run"
 CANDIDATES_KEY = "ss_candidate_table"
-"""Session key of the user's candidate list (checked table: lat/lng points or a cell column)."""
+# Session key of the user's candidate list (checked table: lat/lng points or a cell column).
 SURVEY_SAVED_KEY = "ss_survey_saved"
 EVERYWHERE = "Everywhere"
 MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "p_median": "Closest to demand (p-median)",
@@ -81,6 +82,14 @@ with st.sidebar:
                                value=True, key="ss_use_candidates")
         if not use_list:
             candidate_table = None
+    st.markdown("**Map**")
+    map_layer = st.selectbox("Map layer", ["score", *factor_choices], key="ss_map_layer",
+                             format_func=lambda c: "Site score" if c == "score"
+                             else scoring.factor_label(c).capitalize(),
+                             help="Colour the cells by the score or by any single layer.")
+    map_scheme = st.selectbox("Classes", list(SCHEMES), format_func=SCHEMES.get,
+                              key="ss_map_scheme",
+                              help="How the colour classes of the map layer are cut.")
     tiles = common.tiles()
 
 
@@ -149,23 +158,29 @@ if run is not None:
 from xingtu import maps  # noqa: E402  (imported where the map is drawn)
 
 fmap = maps.base_map(common.region_center(layers), zoom=9, tiles=tiles)
-maps.add_cells(fmap, scores[["score"]], "score", name="Site score", legend="Site score",
-               tooltip={"score": "Score"}, how={"score": "mean"})
-maps.add_points(fmap, data.stores, name="Our stores", color="#1f78b4", radius=4,
+if map_layer == "score":
+    maps.add_cells(fmap, scores[["score"]], "score", name="Site score", legend="Site score",
+                   tooltip={"score": "Score"}, how={"score": "mean"}, scheme=map_scheme)
+else:
+    layer_label = scoring.factor_label(map_layer).capitalize()
+    maps.add_cells(fmap, layers[[map_layer]].join(scores[["score"]]), map_layer,
+                   name=layer_label, tooltip={map_layer: layer_label, "score": "Score"},
+                   how={map_layer: "sum" if maps.unit_of(map_layer) == "count" else "mean",
+                        "score": "mean"}, scheme=map_scheme)
+maps.add_points(fmap, data.stores, name="Our stores", marker="own_store",
                 title="name" if "name" in data.stores else None,
                 tooltip={"channel": "Channel", "annual_sales": "Annual sales (CNY)"})
 competitors = getattr(data, "competitors", None)
 if competitors is not None and len(competitors):
-    maps.add_points(fmap, competitors, name="Competitors", color="#525252", radius=3,
+    maps.add_points(fmap, competitors, name="Competitors", marker="competitor",
                     title="brand" if "brand" in competitors else None, show=False)
 free = layers.get("own_store_count", pd.Series(0, index=layers.index)).fillna(0).eq(0)
 candidates = scores.loc[free[free].index, "score"].nlargest(siting.DEFAULT_MAX_CANDIDATES)
 maps.add_points(fmap, layers.loc[candidates.index, ["lat", "lng"]].assign(score=candidates),
-                name="Candidate cells", color="#ff7f00", radius=3, tooltip={"score": "Score"},
+                name="Candidate cells", marker="candidate", tooltip={"score": "Score"},
                 show=False)
 if candidate_table is not None and {"lat", "lng"} <= set(candidate_table.columns):
-    maps.add_points(fmap, candidate_table, name="Your candidate sites", color="#a6761d",
-                    radius=4)
+    maps.add_points(fmap, candidate_table, name="Your candidate sites", marker="user_candidate")
 store = common.store()
 statuses = store.survey_statuses()
 surveyed_cells = pd.DataFrame()
@@ -180,18 +195,15 @@ if len(statuses):
                 fmap, layers.loc[rows["cell"].to_numpy(), ["lat", "lng"]].assign(
                     status=rows["status"].to_numpy(), note=rows["note"].to_numpy(),
                     user=rows["user"].to_numpy()),
-                name=f"Survey: {status_name}", color=common.SURVEY_COLORS[status_name],
-                radius=7, tooltip={"status": "Survey", "note": "Note", "user": "By"})
+                name=f"Survey: {status_name}",
+                marker=status_name if status_name in maps.MARKERS else "candidate",
+                tooltip={"status": "Survey", "note": "Note", "user": "By"})
 if run is not None and len(run.sites):
-    maps.add_points(fmap, run.sites, name="Chosen sites", color="#e31a1c", radius=9,
+    maps.add_points(fmap, run.sites, name="Chosen sites", marker="chosen",
                     title="site", tooltip={"region": "Region", "expected_sales": "Expected sales",
                                            "cannibalisation_rate": "Cannibalisation",
                                            "survey_status": "Survey"})
-common.add_legend(fmap, "Sites", {
-    "Our stores": "#1f78b4", "Competitors": "#525252", "Chosen sites": "#e31a1c",
-    "Your candidates": "#a6761d",
-    **{f"Survey: {k}": common.SURVEY_COLORS[k] for k in ("approved", "surveyed", "rejected")}})
-maps.finish(fmap)
+maps.finish(fmap)  # the map key lists every layer with its symbol
 clicked = common.show_map(fmap, key="ss_map")
 
 cell = common.clicked_cell(clicked, resolution)
@@ -249,7 +261,7 @@ def show_what_if(where: dict) -> None:
                                how={"probability": "mean", "captured": "sum"})
         what_if_maps.add_points(wmap, pd.DataFrame({"lat": [result.lat], "lng": [result.lng],
                                                     "site": [result.site]}),
-                                name="What-if site", color="#e31a1c", radius=9, title="site")
+                                name="What-if site", marker="what_if", title="site")
         what_if_maps.finish(wmap)
         common.show_map(wmap, key="ss_what_if_map", height=380)
     if len(result.own_stores):

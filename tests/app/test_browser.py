@@ -2,8 +2,8 @@
 
 Starts ``streamlit run app.py`` on a free localhost port, drives Debian's Chromium with Playwright
 and blocks and records every request that leaves localhost. In one browser session it walks a new
-user's day on the demo region: runs a site selection and checks the hexagons are drawn (Leaflet path
-elements inside the map's iframe), saves two scenarios with different N and compares them, plans
+user's day on the demo region: runs a site selection and checks the cells are drawn (counted by the
+cell layer inside the map's iframe), with the legend, the map key and the place names, saves two scenarios with different N and compares them, plans
 next week's allocation and opens the downloaded Excel workbook, and runs a repair-shop siting.
 A screenshot is saved after each step; set ``XINGTU_SCREENSHOT=path.png`` to keep a copy of the
 first one.
@@ -14,23 +14,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+from xingtu.app_driver import (
+    CHROMIUM,
+    MAP_FRAME,
+    RequestGuard,
+    open_page,
+    run_site_selection,
+    save_scenario,
+    wait_for_map,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,128 +36,11 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
                 allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("app")
-    port = _free_port()
-    env = {**os.environ, "XINGTU_DATABASE_URL": f"sqlite:///{folder / 'xingtu.sqlite'}",
-           "XINGTU_MAP_TILES": "none"}
-    log = (folder / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-class RequestGuard:
-    """Lets requests to localhost through; blocks and records every other one."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.outside: list[str] = []
-
-    def __call__(self, route: Any) -> None:  # a playwright Route
-        url = route.request.url
-        self.requests.append(url)
-        host = urlparse(url).hostname or ""
-        if url.startswith(("data:", "blob:", "about:")) or host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-
-
 def _shoot(page: Any, folder: Path, name: str) -> Path:
     shot = folder / f"{name}.png"
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size > 20_000, f"screenshot {name} looks blank"
     return shot
-
-
-def _open_page(page: Any, link: str, heading: str) -> None:
-    """Go to another page through the sidebar, keeping the browser session and its state."""
-    from playwright.sync_api import expect
-
-    page.get_by_role("link", name=link, exact=True).click()
-    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=90_000)
-
-
-def _run_site_selection(page: Any, n_sites: int) -> None:
-    from playwright.sync_api import expect
-
-    run_button = page.get_by_role("button", name="Run site selection")
-    expect(run_button).to_be_visible(timeout=90_000)
-    run_button.click()
-    expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("Chosen sites and why")).to_be_visible(timeout=60_000)
-
-
-def _save_scenario(page: Any, name: str) -> None:
-    from playwright.sync_api import expect
-
-    name_box = page.get_by_label("Scenario name")
-    # A rerun still finishing after the last run may put back the box's previous value: type
-    # the name again until the page keeps it (the saved name is checked below).
-    for attempt in range(3):
-        name_box.fill(name)
-        name_box.press("Enter")
-        try:
-            expect(name_box).to_have_value(name, timeout=5_000)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
-    page.get_by_role("button", name="Save scenario").click()
-    expect(page.get_by_text(f"Saved as scenario {name}")).to_be_visible(timeout=60_000)
 
 
 def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
@@ -182,14 +62,15 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
     try:
         # 1. site selection on the demo data draws the scored hexagons
         page.goto(f"{app_url}/site_selection", wait_until="domcontentloaded")
-        _run_site_selection(page, n_sites=5)
+        run_site_selection(page, n_sites=5)
         frame = page.frame_locator(MAP_FRAME).first
-        hexagons = frame.locator("path.leaflet-interactive")
-        expect(hexagons.first).to_be_attached(timeout=60_000)
-        page.wait_for_timeout(1500)  # let the last layers settle before counting and shooting
-        n_paths = hexagons.count()
-        assert n_paths > 500, f"only {n_paths} shapes drawn on the map"
-        assert frame.locator(".xingtu-legend").count() == 1
+        n_cells, _ = wait_for_map(page)
+        assert n_cells > 20_000, f"only {n_cells} cells drawn on the map"
+        page.wait_for_timeout(1000)  # let the last layers settle before counting and shooting
+        # the cell legend and the map key of the point layers
+        assert frame.locator(".xingtu-legend").count() == 2
+        expect(frame.get_by_text("Map key")).to_be_attached()
+        assert frame.locator(".xingtu-place").count() >= 8  # the cities' names
         assert no_error.count() == 0
         first_shot = _shoot(page, shots, "1_site_selection")
         keep = os.environ.get("XINGTU_SCREENSHOT")
@@ -198,17 +79,17 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
             shutil.copyfile(first_shot, keep)
 
         # 2. save it, change N, run and save again, then compare both on the Scenarios page
-        _save_scenario(page, "five-sites")
+        save_scenario(page, "five-sites")
         n_box = page.get_by_label("New stores (N)")
         n_box.fill("7")
         n_box.press("Enter")
         expect(n_box).to_have_value("7")
-        _run_site_selection(page, n_sites=7)
-        _save_scenario(page, "seven-sites")
+        run_site_selection(page, n_sites=7)
+        save_scenario(page, "seven-sites")
         assert no_error.count() == 0
         _shoot(page, shots, "2_second_scenario")
 
-        _open_page(page, "Scenarios", "Scenarios")
+        open_page(page, "Scenarios", "Scenarios")
         expect(page.get_by_role("heading", name="Side by side")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Red: only in A. Blue: only in B.")).to_be_visible()
         side_by_side = page.locator('[data-testid="stDataFrame"]').nth(1)
@@ -221,7 +102,7 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
                   page.locator('[data-testid="stSelectbox"]').nth(1).inner_text()}
         assert any("seven-sites" in text for text in chosen), chosen
         assert any("five-sites" in text for text in chosen), chosen
-        sites = page.frame_locator(MAP_FRAME).first.locator("path.leaflet-interactive")
+        sites = page.frame_locator(MAP_FRAME).first.locator(".xingtu-marker")
         expect(sites.first).to_be_attached(timeout=60_000)
         page.wait_for_timeout(1000)
         # 5 + 7 sites: every site of A and B is drawn once, the common ones in purple
@@ -230,7 +111,7 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         _shoot(page, shots, "3_scenarios")
 
         # 3. next week's plan: KPIs and a real Excel workbook
-        _open_page(page, "Allocation", "Weekly allocation")
+        open_page(page, "Allocation", "Weekly allocation")
         page.get_by_role("button", name="Run next week's plan").click()
         expect(page.get_by_text("Expected stockouts after")).to_be_visible(timeout=180_000)
         expect(page.get_by_text("Transport cost")).to_be_visible()
@@ -256,14 +137,14 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         assert "expected_stockout_units_after" in set(sheets["KPIs"]["KPI"])
 
         # 4. repair shops: the siting runs and its coverage map draws
-        _open_page(page, "Repair shops", "Repair shops")
+        open_page(page, "Repair shops", "Repair shops")
         page.get_by_role("button", name="Run repair-shop siting").click()
         expect(page.get_by_text("Covered by a good shop")).to_be_visible(timeout=120_000)
         repair_map = page.frame_locator(MAP_FRAME).first
         expect(repair_map.get_by_text("Reach of new shops")).to_be_attached(timeout=60_000)
-        expect(repair_map.locator("path.leaflet-interactive").first).to_be_attached()
-        page.wait_for_timeout(1000)
-        assert repair_map.locator("path.leaflet-interactive").count() > 100
+        n_cells, _ = wait_for_map(page)
+        assert n_cells > 100
+        assert repair_map.locator(".xingtu-marker").count() > 10  # shops and the new ones
         assert no_error.count() == 0
         _shoot(page, shots, "5_repair_shops")
     finally:
@@ -291,9 +172,7 @@ def test_every_page_opens_without_error_or_outside_request(app_url: str, browser
             page.goto(f"{app_url}/{path}", wait_until="domcontentloaded")
             expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=90_000)
             if path in MAP_PAGES:
-                frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
-                expect(frame.locator("path.leaflet-interactive").first).to_be_attached(
-                    timeout=60_000)
+                assert wait_for_map(page)[0] > 100, path
             assert page.locator('[data-testid="stException"]').count() == 0, path
     finally:
         context.close()

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import branca.colormap
+import folium
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,15 +105,16 @@ def test_cell_layer_has_one_hexagon_per_cell_with_colour_and_tooltip() -> None:
     layer = maps.add_cells(fmap, table, "score", name="Score", tooltip={"score": "Site score"})
     payload = json.loads(layer.data)
     assert layer.n_features == len(table) == len(payload["cells"]) == len(payload["offsets"]) - 1
-    assert payload["cells"] == grid.cells_to_str(table.index.to_numpy()).tolist()
+    assert [payload["prefix"] + c for c in payload["cells"]] == grid.cells_to_str(
+        table.index.to_numpy()).tolist()
     assert payload["labels"] == ["Site score"]
-    assert np.allclose(payload["values"][0], table["score"])
+    assert np.allclose(payload["values"][0], table["score"], rtol=1e-3)  # 4 significant digits
     colours = [payload["palette"][i] for i in payload["color"]]
     assert set(colours) == set(maps.PALETTE)
     best, worst = int(table["score"].argmax()), int(table["score"].argmin())
     assert colours[best] == maps.PALETTE[-1] and colours[worst] == maps.PALETTE[0]
     page = fmap.get_root().render()
-    assert "xingtu-legend" in page and "L.polygon" in page
+    assert "xingtu-legend" in page and "xingtu-cells" in page
 
 
 def test_cell_outlines_survive_the_compact_encoding() -> None:
@@ -194,3 +196,166 @@ def test_points_from_geometry_or_columns_and_clear_error() -> None:
     assert "&lt;b&gt;x&lt;/b&gt;" in feature["properties"]["tip"]  # escaped, not injected
     with pytest.raises(ValueError, match="needs `lat` and `lng`"):
         maps.add_points(maps.base_map((0, 0)), pd.DataFrame({"x": [1]}), name="bad")
+
+
+# ---- readable maps: classification, legends, markers, units, view, offline reference ----------
+
+
+def test_quantile_breaks_match_independently_computed_quantiles() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(size=1001)
+    edges = maps.classify(values, "quantiles", k=4)
+    ordered = np.sort(values)
+    # 1001 values: the quartiles are exactly the 0th, 250th, 500th, 750th and 1000th of them
+    assert edges.tolist() == [ordered[0], ordered[250], ordered[500], ordered[750], ordered[1000]]
+    counts = np.bincount(maps.class_of(values, edges), minlength=4)
+    assert counts.tolist() == [251, 250, 250, 250]  # the first class holds the minimum too
+
+
+def test_equal_interval_breaks_have_one_width() -> None:
+    values = np.array([2.0, 3.0, 5.0, 11.0, np.nan])
+    edges = maps.classify(values, "equal_interval", k=3)
+    assert edges.tolist() == [2.0, 5.0, 8.0, 11.0]
+    assert maps.class_of(values, edges).tolist() == [0, 0, 0, 2, -1]
+
+
+def _brute_force_jenks(values: np.ndarray, k: int) -> float:
+    from itertools import combinations
+
+    ordered = np.sort(values)
+    best = np.inf
+    for cuts in combinations(range(1, len(ordered)), k - 1):
+        parts = np.split(ordered, cuts)
+        best = min(best, sum(float(((p - p.mean()) ** 2).sum()) for p in parts))
+    return best
+
+
+def test_natural_breaks_reach_the_least_squared_deviation_of_every_split() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        values = np.round(rng.gamma(2.0, size=12) * 10, 1)
+        edges = maps.classify(values, "natural_breaks", k=3)
+        klass = maps.class_of(values, edges)
+        found = sum(float(((values[klass == c] - values[klass == c].mean()) ** 2).sum())
+                    for c in np.unique(klass))
+        assert found == pytest.approx(_brute_force_jenks(values, 3))
+    with pytest.raises(ValueError, match="`scheme`='kmeans'"):
+        maps.classify(values, "kmeans")  # type: ignore[arg-type]
+
+
+def test_every_layer_drawn_has_a_legend_or_a_key_entry() -> None:
+    table = _score_table()
+    fmap = maps.base_map((22.6, 114.05))
+    maps.add_cells(fmap, table, "score", name="Site score")
+    maps.add_cells(fmap, table.head(20), "people", name="Gaps", legend="", colors=["#636363"])
+    points = pd.DataFrame({"lat": [22.6, 22.62], "lng": [114.0, 114.02]})
+    for kind in ("own_store", "competitor", "chosen", "rejected"):
+        maps.add_points(fmap, points, name=f"Layer {kind}", marker=kind)
+    maps.add_points(fmap, points, name="Plain circles", color="#123456")
+    maps.add_radius_circles(fmap, points, 2.0, name="Reach", color=maps.REACH_COLOR)
+    moves = pd.DataFrame({"from_lat": [22.5], "from_lng": [114.0], "to_lat": [22.7],
+                          "to_lng": [114.2], "quantity": [5]})
+    maps.add_transfers(fmap, moves, name="Moves")
+    maps.finish(fmap)
+    legends = [c for c in fmap._children.values() if isinstance(c, maps.Legend)]
+    keys = [c for c in fmap._children.values() if isinstance(c, maps.MapKey)]
+    assert [legend.html.startswith("<b>Site score</b>") for legend in legends] == [True]
+    assert len(keys) == 1
+    layer_names = {c.layer_name for c in fmap._children.values()
+                   if isinstance(c, folium.map.Layer) and c.control}
+    assert layer_names == {"Site score", *keys[0].labels} - {"Moves (wider: more units)"} | {"Moves"}
+    page = fmap.get_root().render()
+    assert "Map key" in page and page.count("xingtu-legend") >= 2
+
+
+def test_marker_styles_are_distinct_and_off_the_score_palette() -> None:
+    site_kinds = ["own_store", "competitor", "candidate", "user_candidate", "chosen", "approved",
+                  "surveyed", "rejected", "new_shop"]
+    looks = {kind: maps.MARKERS[kind] for kind in site_kinds}
+    # each kind on one map differs by shape or colour from every other (chosen and new shop are
+    # the same idea, a new site, on two different pages)
+    pairs = {(look.shape, look.fill, look.stroke) for kind, look in looks.items() if kind != "new_shop"}
+    assert len(pairs) == len(site_kinds) - 1
+    palette = {c.lower() for c in maps.PALETTE}
+    for kind, look in looks.items():
+        assert look.fill.lower() not in palette, kind
+        assert look.stroke.lower() not in palette, kind
+    assert maps.REACH_COLOR.lower() not in palette
+    svgs = {maps.marker_svg(look) for look in looks.values()}
+    assert len(svgs) == len(site_kinds) - 1  # chosen and new shop share one symbol
+    with pytest.raises(ValueError, match="`marker`='flag'"):
+        maps.add_points(maps.base_map((0, 0)), pd.DataFrame({"lat": [0], "lng": [0]}), name="x",
+                        marker="flag")
+
+
+def test_tooltips_and_legends_carry_units() -> None:
+    rows = pd.DataFrame({"lat": [22.6], "lng": [114.0], "expected_sales": [16307.700000000004],
+                         "cannibalisation_rate": [0.95], "fan_index": [0.00075]})
+    tip = maps.tooltip_html(rows, {"expected_sales": "Expected sales",
+                                   "cannibalisation_rate": "Cannibalisation",
+                                   "fan_index": "Fan index"}).iloc[0]
+    assert "16,308 CNY" in tip and "95.0 %" in tip and "0.75 ‰" in tip
+    table = _score_table()
+    table["fan_index"] = np.linspace(0.0001, 0.002, len(table))
+    fmap = maps.base_map((22.6, 114.05))
+    layer = maps.add_cells(fmap, table, "fan_index", name="Fan index",
+                           tooltip={"fan_index": "Fan index", "people": "People"})
+    assert layer.payload["units"] == ["permille", "number"]
+    legend = next(c for c in fmap._children.values() if isinstance(c, maps.Legend))
+    assert "‰" in legend.html and "0.1 ‰" in legend.html
+
+
+def test_view_is_fitted_to_contain_every_cell() -> None:
+    table = _score_table()
+    fmap = maps.base_map((0.0, 0.0), zoom=12)  # a wrong start view, corrected by finish
+    maps.add_cells(fmap, table, "score", name="Score")
+    maps.finish(fmap)
+    fitted = [c for c in fmap._children.values() if isinstance(c, folium.map.FitBounds)]
+    assert len(fitted) == 1
+    (south, west), (north, east) = fitted[0].bounds
+    from shapely import get_coordinates
+
+    xy = get_coordinates(grid.cells_to_polygons(table.index.to_numpy()))
+    assert south <= xy[:, 1].min() and north >= xy[:, 1].max()
+    assert west <= xy[:, 0].min() and east >= xy[:, 0].max()
+    assert north - south < 1.0 and east - west < 1.0  # fitted, not the whole world
+
+
+def test_outlines_and_place_names_are_bundled_and_drawn_near_the_data() -> None:
+    table = _score_table()  # Shenzhen
+    fmap = maps.base_map((22.6, 114.05))
+    maps.add_cells(fmap, table, "score", name="Score")
+    maps.finish(fmap)
+    reference = [c for c in fmap._children.values() if isinstance(c, maps.ReferenceLayer)]
+    assert len(reference) == 1
+    names = {label["n"] for label in json.loads(reference[0].labels)}
+    assert {"Shenzhen", "Dongguan"} <= names
+    outlines = maps.bundled_outlines()
+    assert len(outlines["features"]) == 8
+    import shapely
+
+    shenzhen = next(f for f in outlines["features"] if f["properties"]["name"] == "Shenzhen")
+    polygon = shapely.from_geojson(json.dumps(shenzhen["geometry"]))
+    seat = maps.bundled_places().set_index("name").loc["Shenzhen"]
+    assert polygon.contains(shapely.Point(seat["lng"], seat["lat"]))
+    assert 1_500 < polygon.area * 111.0 * 102.6 < 2_500  # about 2,000 km2
+    assert maps.external_urls(fmap) == []
+    page = fmap.get_root().render()
+    assert "https://" not in page.replace("https://leafletjs.com", "").replace(
+        "http://www.w3.org/2000/svg", "")
+
+
+def test_a_single_layer_can_be_mapped_with_each_scheme() -> None:
+    table = _score_table()
+    table["footfall"] = np.random.default_rng(2).pareto(1.5, len(table)) * 1000
+    drawn = {}
+    for scheme in maps.SCHEMES:
+        fmap = maps.base_map((22.6, 114.05))
+        layer = maps.add_cells(fmap, table, "footfall", name="Footfall", scheme=scheme)
+        drawn[scheme] = [layer.payload["palette"][i] for i in layer.payload["color"]]
+        legend = next(c for c in fmap._children.values() if isinstance(c, maps.Legend))
+        assert legend.html.count("<div>") == len(maps.PALETTE)
+    # on skewed values, equal intervals put nearly everything in the first class, quantiles do not
+    first = maps.PALETTE[0]
+    assert drawn["equal_interval"].count(first) > 0.8 * len(table)
+    assert drawn["quantiles"].count(first) < 0.2 * len(table)
