@@ -141,7 +141,7 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
         page.get_by_role("button", name="Run repair-shop siting").click()
         expect(page.get_by_text("Covered by a good shop")).to_be_visible(timeout=120_000)
         repair_map = page.frame_locator(MAP_FRAME).first
-        expect(repair_map.get_by_text("Reach of new shops")).to_be_attached(timeout=60_000)
+        expect(repair_map.locator('[data-layer="Reach of new shops"]')).to_be_attached(timeout=60_000)
         n_cells, _ = wait_for_map(page)
         assert n_cells > 100
         assert repair_map.locator(".xingtu-marker").count() > 10  # shops and the new ones
