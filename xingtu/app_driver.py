@@ -190,9 +190,17 @@ def open_choices(page: Any, label: str) -> Any:
 
 
 def chosen_sites(page: Any) -> list[str]:
-    """Return the cells of the run on screen: the choices of the survey form's Site box."""
-    cells = [text.strip() for text in open_choices(page, "Site").all_inner_texts()]
-    page.keyboard.press("Escape")
+    """Return the cells of the run on screen: the choices of the survey form's Site box.
+
+    A rerun that ends while the list is open closes it, so an empty read is retried.
+    """
+    cells: list[str] = []
+    for _attempt in range(6):
+        cells = [text.strip() for text in open_choices(page, "Site").all_inner_texts()]
+        page.keyboard.press("Escape")
+        if cells:
+            break
+        page.wait_for_timeout(1_000)
     return cells
 
 
