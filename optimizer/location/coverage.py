@@ -18,6 +18,7 @@ from ..results import SolveReport
 from ..solvers import MipProblem, solve_mip
 from ._base import (
     LocationModel,
+    SolveClock,
     better,
     combined_report,
     early_report,
@@ -29,6 +30,7 @@ from ._base import (
     start_clock,
     with_fixing,
 )
+from ._cover_lns import cover_lns
 from ._cover_reduction import reduce_cover
 from ._coverage_search import (
     SiteRules,
@@ -51,6 +53,11 @@ from ._inputs import (
     unreachable_reasons,
 )
 from ._result import LocationResult
+
+PROBE_SHARE = 0.05
+"""Share of a set cover's time limit given to a first MIP (small covers are proven in it)."""
+LNS_SHARE = 0.8
+"""Share of a set cover's time limit after which the neighbourhood search hands over to the MIP."""
 
 
 def _check_radius(radius: float | None) -> float:
@@ -432,7 +439,7 @@ class SetCover(LocationModel):
     def solve(
         self, solver: str | None = None, time_limit: float | None = None, gap: float | None = None
     ) -> LocationResult:
-        """Solve: reductions, greedy cover, Beasley's Lagrangian bound, then the MIP.
+        """Solve: reductions, greedy cover, Beasley's Lagrangian bound, neighbourhood search, MIP.
 
         1. Without budget or spacing, the classic reductions (essential sites, dominated
            clients, dominated sites; :mod:`optimizer.location._cover_reduction`) shrink the
@@ -441,7 +448,10 @@ class SetCover(LocationModel):
         3. The Lagrangian bound (subgradient on the cover rows, Lagrangian plans repaired into
            covers) may prove it, and fixes the sites that cannot be in (or out of) a cheaper
            cover.
-        4. The MIP of the reduced problem starts from the incumbent (HiGHS) with the time
+        4. A first MIP of 5 % of the time limit proves small covers; otherwise a
+           neighbourhood search re-covers groups of neighbouring open sites exactly with
+           sub-MIPs (:mod:`optimizer.location._cover_lns`) until 80 % of the time limit.
+        5. The MIP of the reduced problem starts from the incumbent (HiGHS) with the time
            left. The plan returned is the cheapest met; its cost is recomputed from its
            sites, ``"optimal"`` only when proven within ``gap``.
 
@@ -476,30 +486,62 @@ class SetCover(LocationModel):
                 return self._plan_result(plan, early[0], notes + [early[1]], clock.started)
         build_started = time.perf_counter()
         problem = self._problem_with(with_fixing(options, closed, opened), need)
-        if plan is not None:
-            problem.start = plan.astype(float)
         build_seconds = time.perf_counter() - build_started
-        solution = solve_mip(problem, clock.solver, clock.remaining(), clock.mip_gap)
-        if solution.values is None and plan is None:
-            return self._finish(solution, build_seconds)
-        incumbent = None if plan is None else float(cost[plan].sum())
-        bounds.append(mip_bound_after(solution.report, "min", incumbent,
-                                      bool(closed.any() or opened.any())))
-        if solution.values is not None:
-            mip_plan = self._open_mask(solution.values)
-            mip_value = float(cost[mip_plan].sum())
-            notes.append(f"MIP ({solution.report.message}) plan {format_amount(mip_value)}")
-            if better("min", mip_value, incumbent):
-                plan = mip_plan
-        else:
-            notes.append(f"MIP: {solution.report.message}, no plan")
+        fixed_any = bool(closed.any() or opened.any())
+        if plan is not None:
+            # A short MIP first: small covers are proven in it and need no search.
+            probe = PROBE_SHARE * clock.span
+            left = clock.remaining()
+            plan = self._mip_round(problem, plan, cost, probe if left is None else min(probe, left),
+                                   clock, bounds, notes, fixed_any)
+            early = early_report(clock, "min", float(cost[plan].sum()), bounds)
+            if early is not None:
+                return self._plan_result(plan, early[0], notes + [early[1]], clock.started,
+                                         build_seconds)
+            search = cover_lns(csr, csc, need, cost, rules, plan, clock.at(LNS_SHARE),
+                               clock.solver)
+            plan = search.plan
+            notes.append(f"neighbourhood search: {search.steps} sub-MIPs, "
+                         f"{search.improvements} better, plan {format_amount(search.value)}")
+            early = early_report(clock, "min", search.value, bounds)
+            if early is not None:
+                return self._plan_result(plan, early[0], notes + [early[1]], clock.started,
+                                         build_seconds)
         if plan is None:
-            raise SolverError(f"No plan found within the time limit ({solution.report.message}); "
-                              "give the solve more time.")
+            solution = solve_mip(problem, clock.solver, clock.remaining(), clock.mip_gap)
+            if solution.values is None:
+                return self._finish(solution, build_seconds)
+            bounds.append(mip_bound_after(solution.report, "min", None, fixed_any))
+            plan = self._open_mask(solution.values)
+            notes.append(f"MIP ({solution.report.message}) plan "
+                         f"{format_amount(float(cost[plan].sum()))}")
+        else:
+            plan = self._mip_round(problem, plan, cost, clock.remaining(), clock, bounds, notes,
+                                   fixed_any)
         report = combined_report(sense="min", objective=float(cost[plan].sum()), bounds=bounds,
                                  mip_gap=clock.mip_gap, seconds=0.0, solver=clock.solver,
                                  message="")
         return self._plan_result(plan, report, notes, clock.started, build_seconds)
+
+    def _mip_round(
+        self, problem: MipProblem, plan: np.ndarray, cost: np.ndarray, seconds: float | None,
+        clock: SolveClock, bounds: list[float | None], notes: list[str], fixed_any: bool,
+    ) -> np.ndarray:
+        """Run the cover MIP from ``plan`` for ``seconds``; return the cheaper plan of the two.
+
+        The MIP's valid bound is added to ``bounds`` and a line to ``notes``.
+        """
+        problem.start = plan.astype(float)
+        solution = solve_mip(problem, clock.solver, seconds, clock.mip_gap)
+        incumbent = float(cost[plan].sum())
+        bounds.append(mip_bound_after(solution.report, "min", incumbent, fixed_any))
+        if solution.values is None:
+            notes.append(f"MIP: {solution.report.message}, no plan")
+            return plan
+        mip_plan = self._open_mask(solution.values)
+        mip_value = float(cost[mip_plan].sum())
+        notes.append(f"MIP ({solution.report.message}) plan {format_amount(mip_value)}")
+        return mip_plan if better("min", mip_value, incumbent) else plan
 
     def _reduced(self) -> tuple[SiteOptions, np.ndarray, str]:
         """Return the options and clients of the reduced cover problem, and a note saying its size.
