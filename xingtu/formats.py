@@ -229,12 +229,20 @@ def geojson_bytes(sites: pd.DataFrame) -> bytes:
 
 def write_geopackage(sites: pd.DataFrame, parameters: Mapping[str, Any],
                      summary: Mapping[str, Any], path: Path) -> None:
-    """Write the GeoPackage of a run at exactly ``path``: layers ``sites`` and ``run``."""
+    """Write the GeoPackage of a run at exactly ``path``: layers ``sites`` and ``run``.
+
+    Built under a ``.gpkg`` name in a scratch folder (GDAL insists on the extension) and copied
+    to ``path``, which may be the output transaction's temporary name.
+    """
+    import shutil
+
     import pyogrio
 
-    site_geoframe(sites).to_file(path, driver="GPKG", layer="sites", engine="pyogrio")
-    pyogrio.write_dataframe(run_table(parameters, summary), path, layer="run", driver="GPKG",
-                            append=False)
+    with _scratch("sites.gpkg") as built:
+        site_geoframe(sites).to_file(built, driver="GPKG", layer="sites", engine="pyogrio")
+        pyogrio.write_dataframe(run_table(parameters, summary), built, layer="run",
+                                driver="GPKG", append=False)
+        shutil.copyfile(built, path)
 
 
 def geopackage_bytes(sites: pd.DataFrame, parameters: Mapping[str, Any],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -89,7 +89,7 @@ def site_report_html(sites: pd.DataFrame, *, parameters: Mapping[str, Any],
     >>> "1,234,567 CNY" in page, "http" in page, page.count('class="site"')
     (True, False, 1)
     """
-    made = made or datetime.now(timezone.utc)
+    made = made or datetime.now(UTC)
     sites = pd.DataFrame(sites).reset_index(drop=True)
     labels = _site_labels(sites)
     rows = run_rows(parameters, summary)

@@ -4,7 +4,9 @@
 them with the reasons for each.
 
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
-``.gpkg``, ``.csv`` or ``.xlsx``; an existing file is kept unless ``--force``. Bad input prints a
+``.gpkg`` (layers ``sites`` and ``run``), ``.csv`` or ``.xlsx`` (sheets ``Sites`` and ``Run``);
+``--report report.html`` also writes the one-page site report. An existing file is kept unless
+``--force``. Bad input prints a
 readable message and exits with code 2. ``xingtu sites`` reads the field-survey statuses from
 the database (``--database``): a site rejected there is never chosen, an approved one stays
 open; ``--candidates``, ``--exclude`` and ``--region`` bring the team's candidate list,
@@ -35,9 +37,9 @@ from optimizer.siting import (
 )
 
 from ..database import Database
-from ..jobs import repair, siting
+from ..jobs import repair, site_files, siting
 from ..jobs.inputs import gather_tables, layer_table, require_tables
-from ..jobs.outputs import claim_outputs
+from ..jobs.outputs import claim_outputs, commit_outputs
 from ._console import Force, JobProgress, Quiet, readable_errors
 
 DEFAULT_SITES_OUT = Path("out/sites.geojson")
@@ -161,7 +163,11 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[float | None, typer.Option(help=TIME_HELP)] = None,
         gap: Annotated[float | None, typer.Option(help=GAP_HELP)] = None,
         out: Annotated[Path, typer.Option(
-            help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_SITES_OUT,
+            help="Output: .geojson, .parquet, .gpkg (sites and run layers), .csv or .xlsx "
+                 "(Sites and Run sheets).")] = DEFAULT_SITES_OUT,
+        report: Annotated[Path | None, typer.Option(
+            help="Also write the one-page site report (.html: map, sites and reasons, "
+                 "parameters; opens offline).")] = None,
         force: Force = False,
         quiet: Quiet = False,
     ) -> None:
@@ -170,8 +176,10 @@ def register(app: typer.Typer) -> None:
         with readable_errors(), progress.running():
             _need_data(demo, layers, ("stores",))
             _check_out(out)
+            if report is not None:
+                site_files.check_report_path(report)
             weights = parse_weights(weight)
-            with claim_outputs([out], force=force) as claim:
+            with claim_outputs([out, *([report] if report else [])], force=force) as claim:
                 progress.stage("Reading the inputs")
                 tables, _ = gather_tables(("stores", "competitors"), demo=demo,
                                           files={"stores": stores, "competitors": competitors})
@@ -191,10 +199,16 @@ def register(app: typer.Typer) -> None:
                     min_spacing_km=min_spacing_km, max_candidates=max_candidates,
                     normalisation=normalisation, smooth_k=smooth_k, solver=solver,
                     time_limit=time_limit, gap=gap, decisions=decisions)
-                progress.stage("Writing the sites")
-                written = siting.commit_sites(claim, run.sites, out)
+                progress.stage("Writing the sites" + (" and the report" if report else ""))
+                record = siting.scenario_record(out.stem, run)
+                context = (site_files.report_map(table, tables["stores"], tables["competitors"])
+                           if report else None)
+                commit_outputs(claim, site_files.run_file_writers(record, out, report=report,
+                                                                  context=context))
         typer.echo(siting.site_lines(run))
-        typer.echo(f"{len(run.sites)} sites written to {written}.")
+        typer.echo(f"{len(run.sites)} sites written to {out}.")
+        if report is not None:
+            typer.echo(f"Site report written to {report}.")
 
     @app.command("repair-sites")
     def repair_sites_command(

@@ -137,7 +137,29 @@ def site_file_writer(record: ScenarioRecord, kind: SiteFile, *,
     if kind == "xlsx":
         return lambda tmp: formats.render_site_workbook(record.sites, record.parameters,
                                                         record.summary, tmp)
-    return lambda tmp: tmp.write_bytes(site_file_bytes(record, kind, context=context))
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(site_file_bytes(record, kind, context=context))
+
+    return write
+
+
+def run_file_writers(record: ScenarioRecord, out: Path, *, report: Path | None = None,
+                     context: ReportMap | None = None) -> dict[Path, Writer]:
+    """Return the writers of a run's ``--out`` file and, with ``report``, its site report.
+
+    A ``.gpkg`` gets the ``sites`` and ``run`` layers and an ``.xlsx`` the ``Sites`` and ``Run``
+    sheets (:mod:`xingtu.formats`); ``.geojson``, ``.parquet`` and ``.csv`` the site table
+    (:func:`xingtu.jobs.siting.site_writer`).
+    """
+    from .siting import site_writer
+
+    suffix = out.suffix.lower()
+    writers = {out: site_file_writer(record, "gpkg" if suffix == ".gpkg" else "xlsx")
+               if suffix in (".gpkg", ".xlsx") else site_writer(record.sites, out)}
+    if report is not None:
+        writers[report] = site_file_writer(record, "html", context=context)
+    return writers
 
 
 def check_report_path(path: Path) -> None:
@@ -166,7 +188,7 @@ def download_name(name: str, kind: SiteFile) -> str:
 
 
 def _bundled_outlines() -> list:
-    """The bundled prefecture outlines as shapely geometries."""
+    """Return the bundled prefecture outlines as shapely geometries."""
     import json
     from importlib import resources
 
