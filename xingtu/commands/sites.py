@@ -37,10 +37,11 @@ from optimizer.siting import (
 )
 
 from ..database import Database
-from ..jobs import repair, site_files, siting
+from ..jobs import repair, site_files, siting, team_layers
 from ..jobs.inputs import gather_tables, layer_table, require_tables
 from ..jobs.outputs import claim_outputs, commit_outputs
 from ._console import Force, JobProgress, Quiet, readable_errors
+from .layers import team_from_options
 
 DEFAULT_SITES_OUT = Path("out/sites.geojson")
 DEFAULT_REPAIR_OUT = Path("out/repair_sites.geojson")
@@ -143,6 +144,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         weight: Annotated[list[str] | None, typer.Option(
             help="Score weight LAYER=NUMBER, repeatable (e.g. footfall=0.4).")] = None,
+        layer: Annotated[list[str] | None, typer.Option(
+            help="The team's layer NAME=PATH[,COLUMN[,HOW]] (HOW: mean, sum, count), added to "
+                 "the layers; weight it with --weight NAME=NUMBER. Repeatable.")] = None,
+        members: Annotated[Path | None, typer.Option(
+            help="Members' transactions: adds member_value per cell (weight it with --weight "
+                 "member_value=NUMBER).")] = None,
         normalisation: Annotated[Normalisation, typer.Option(
             help="How factors are put on one scale.")] = "percentile",
         smooth_k: Annotated[int, typer.Option(
@@ -186,6 +193,10 @@ def register(app: typer.Typer) -> None:
                 require_tables(tables, ("stores",))
                 progress.stage("Building the layers" if layers is None else "Reading the layers")
                 table = layer_table(demo=demo, layers_path=layers, tables=tables)
+                if layer or members is not None:
+                    progress.stage("Adding the team's layers")
+                    table = team_layers.with_team_layers(
+                        table, team_from_options(table, layer, members))
                 progress.stage("Reading the survey statuses and the team's decisions")
                 with Database(database) as store:
                     statuses = store.survey_statuses()
