@@ -92,18 +92,19 @@ if team_file is not None:
                     numeric = [str(c) for c in preview.columns
                                if c not in ("geometry", "lat", "lng")
                                and pd.to_numeric(preview[c], errors="coerce").notna().any()]
-                    others = [str(c) for c in preview.columns if c != "geometry"
-                              and str(c) not in numeric]
+                    others = [str(c) for c in preview.columns
+                              if c not in ("geometry", "lat", "lng") and str(c) not in numeric]
                     t1, t2, t3 = st.columns(3)
                     value_column = t1.selectbox("Column", numeric + others,
-                                                key="upload_team_column")
+                                                key=f"upload_team_column::{team_file.name}",
+                                                help="Numeric columns first.")
                     how = t2.selectbox("Per cell", ["mean", "sum", "count"],
                                        key="upload_team_how",
                                        help="mean for scores (brand awareness), sum for totals, "
                                             "count for the number of rows.")
                     layer_name = t3.text_input(
                         "Layer name", value=str(value_column or "").strip().lower()
-                        .replace(" ", "_"), key="upload_team_name")
+                        .replace(" ", "_"), key=f"upload_team_name::{team_file.name}")
                     if st.button("Add the layer", key="upload_team_add"):
                         _added(team_layers.user_layer(common.base_layers(), team_path,
                                                       name=layer_name, column=value_column,
