@@ -6,12 +6,12 @@ them with the reasons for each.
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
 ``.gpkg`` (layers ``sites`` and ``run``), ``.csv`` or ``.xlsx`` (sheets ``Sites`` and ``Run``);
 ``--report report.html`` also writes the one-page site report. An existing file is kept unless
-``--force``. Bad input prints a
-readable message and exits with code 2. ``xingtu sites`` reads the field-survey statuses from
-the database (``--database``): a site rejected there is never chosen, an approved one stays
-open; ``--candidates``, ``--exclude`` and ``--region`` bring the team's candidate list,
-exclusion areas and chosen regions. The work is :mod:`xingtu.jobs.siting`'s and
-:mod:`xingtu.jobs.repair`'s.
+``--force``. Bad input prints a readable message and exits with code 2. ``xingtu sites`` reads
+the field-survey statuses from the database (``--database``): a site rejected there is never
+chosen, an approved one stays open; ``--candidates``, ``--exclude`` and ``--region`` bring the
+team's candidate list, exclusion areas and chosen regions, ``--layer`` and ``--members`` the
+team's layers (weighted with ``--weight``). The work is :mod:`xingtu.jobs.siting`'s,
+:mod:`xingtu.jobs.site_files`', :mod:`xingtu.jobs.team_layers`' and :mod:`xingtu.jobs.repair`'s.
 """
 
 from __future__ import annotations
