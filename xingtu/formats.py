@@ -83,7 +83,7 @@ RUN_LABELS: Mapping[str, str] = {
 RUN_FORMATS: Mapping[str, str] = {
     "radius_km": DECIMAL, "min_spacing_km": DECIMAL, "budget": CNY, "expected_sales": CNY,
     "net_gain": CNY, "from_own": CNY, "opening_cost": CNY, "coverage_before": PERCENT,
-    "coverage_after": PERCENT, "gap": "0.00%", "new_store_area_m2": COUNT}
+    "coverage_after": PERCENT, "gap": "0.00%", "new_store_area_m2": DECIMAL}
 """Excel number format of a run row by its name (weights ``0.00``, other numbers ``#,##0``)."""
 
 
