@@ -41,6 +41,30 @@ def current_report_map() -> ReportMap:
                            getattr(data, "competitors", None))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _file_for(fingerprint: str, kind: SiteFile, _record: ScenarioRecord,
+              _context: ReportMap) -> bytes:
+    return site_file_bytes(_record, kind, context=_context)
+
+
+def record_fingerprint(record: ScenarioRecord) -> str:
+    """Identify a run or scenario's content (and the data in use), for caching its files.
+
+    The same run gives the same files, so a download does not change under the user between two
+    reruns (a GeoPackage and the report carry the time they were made).
+    """
+    import hashlib
+    import json
+
+    sites = pd.DataFrame(record.sites).drop(columns="geometry", errors="ignore")
+    digest = hashlib.sha1()
+    digest.update(json.dumps([record.name, record.parameters, record.summary], sort_keys=True,
+                             default=str).encode())
+    digest.update(pd.util.hash_pandas_object(sites.astype(str), index=False).to_numpy().tobytes())
+    digest.update(common.data_key().encode())
+    return digest.hexdigest()
+
+
 def site_downloads(record: ScenarioRecord, *, key: str) -> None:
     """Draw one download button per file of ``record`` (a run or a loaded scenario).
 
@@ -54,10 +78,12 @@ def site_downloads(record: ScenarioRecord, *, key: str) -> None:
     """
     try:
         context = current_report_map()
-        files = {kind: site_file_bytes(record, kind, context=context) for kind in SITE_FILES}
+        fingerprint = record_fingerprint(record)
+        files = {kind: _file_for(fingerprint, kind, record, context) for kind in SITE_FILES}
     except (ValueError, OSError) as error:
         common.show_error(error, what="Preparing the downloads")
         return
     for column, (kind, data) in zip(st.columns(len(files)), files.items(), strict=True):
         column.download_button(LABELS[kind], data, file_name=download_name(record.name, kind),
-                               mime=SITE_FILES[kind][1], key=f"{key}_{kind}")
+                               mime=SITE_FILES[kind][1], key=f"{key}_{kind}",
+                               on_click="ignore")
