@@ -169,3 +169,22 @@ def test_cli_writes_the_geopackage_and_the_report(small_inputs: dict[str, Path],
     assert not (tmp_path / "b.gpkg").exists()  # nothing written when one output is refused
     wrong = runner.invoke(app, [*base, "--report", str(tmp_path / "report.pdf")])
     assert wrong.exit_code == 2 and "must end in .html" in wrong.output
+
+
+def test_outline_is_the_bundled_prefectures_or_the_hull_of_the_cells() -> None:
+    import shapely
+
+    from geodata.layers import build_layers
+
+    inside = build_layers(footfall=pd.DataFrame({"lat": [22.54, 22.60], "lng": [114.05, 114.10],
+                                                 "count": [1, 2]}))
+    rings = site_files.region_outline(inside)
+    assert rings and any(shapely.contains_xy(shapely.Polygon(r), 114.05, 22.54) for r in rings)
+    rng = np.random.default_rng(0)
+    far = build_layers(footfall=pd.DataFrame({"lat": rng.uniform(39.8, 40.0, 50),
+                                              "lng": rng.uniform(116.2, 116.5, 50),
+                                              "count": 1}))
+    hull = site_files.region_outline(far)
+    assert len(hull) == 1
+    polygon = shapely.Polygon(hull[0])
+    assert shapely.contains_xy(polygon.buffer(1e-9), far["lng"], far["lat"]).all()
