@@ -11,6 +11,7 @@ from geodata.areas import cells_to_districts
 from geodata.demo import load_places
 from optimizer import scoring
 from xingtu.export import csv_bytes
+from xingtu.jobs.team_layers import area_aggregation, team_columns
 
 st.title("Battlefields")
 st.caption("Areas ranked as places to enter: fan index (own customers per resident), average "
@@ -37,9 +38,16 @@ with st.sidebar:
         "competitor_pressure": -st.slider("Competitor pressure (counts against)", 0.0, 2.0, 1.0,
                                           0.1, key="bf_w_comp"),
     }
+    layers = common.layers()
+    team = list(common.team_layers().values())
+    team_weighted = [c for c in team_columns(team) if c in layers.columns]
+    if team_weighted:
+        st.markdown("**Your layers** (from the Upload page; negative counts against)")
+    for column in team_weighted:
+        weights[column] = st.slider(scoring.factor_label(column).capitalize(), -2.0, 2.0, 0.0,
+                                    0.1, key=f"bf_w_team_{column}")
+    weights = {c: w for c, w in weights.items() if w != 0 or c not in team_weighted}
     tiles = common.tiles()
-
-layers = common.layers()
 
 
 def area_labels(layers: pd.DataFrame, level: str | int) -> pd.Series | str:
@@ -56,16 +64,17 @@ def area_labels(layers: pd.DataFrame, level: str | int) -> pd.Series | str:
 
 @st.cache_data(show_spinner="Ranking areas…", max_entries=16)
 def ranking(key: str, level: str | int, radius_km: float, weights: tuple, min_residents: float,
-            _layers: pd.DataFrame) -> scoring.BattlefieldRanking:
+            aggregation: tuple, _layers: pd.DataFrame) -> scoring.BattlefieldRanking:
     """Return the battlefield ranking (cached per data and settings)."""
     return scoring.battlefield_ranking(_layers, areas=area_labels(_layers, level),
                                        radius_km=radius_km, weights=dict(weights),
-                                       min_residents=min_residents, places=load_places())
+                                       min_residents=min_residents, places=load_places(),
+                                       layer_aggregation=dict(aggregation))
 
 
 try:
     ranked = ranking(common.data_key(), LEVELS[level], radius_km, tuple(weights.items()),
-                     float(min_residents), layers)
+                     float(min_residents), tuple(area_aggregation(team).items()), layers)
 except ValueError as error:
     common.show_error(error, what="Ranking the areas")
     st.stop()
@@ -102,7 +111,7 @@ with map_tab:
     common.show_map(fmap, key="bf_map")
 with table_tab:
     shown = table[["name", "region", "rank", *METRICS, "attractiveness", "population",
-                   "customers", "cells"]]
+                   "customers", "cells", *[c for c in team_weighted if c in table.columns]]]
     st.dataframe(shown, width="stretch", column_config={
         "name": st.column_config.TextColumn("Area"),
         "region": st.column_config.TextColumn("Prefecture"),

@@ -27,6 +27,8 @@ UPLOADS_KEY = "uploads"
 SITING_AREAS_KEY = "siting_areas"
 """Session key of the battlefields chosen on the Battlefields page for the next siting run:
 ``{"label": str, "areas": list[str], "cells": list[int], "data": data_key()}``."""
+TEAM_LAYERS_KEY = "team_layers"
+"""Session key of the layers the team brought on the Upload page: name -> ``TeamLayer``."""
 SURVEY_COLORS = {"approved": "#1a9850", "rejected": "#000000", "surveyed": "#7b3294",
                  "candidate": "#ff7f00"}
 """Marker colour per field-survey status (distinct from the score colours)."""
@@ -48,8 +50,13 @@ def uploads() -> dict[str, pd.DataFrame]:
     return st.session_state.setdefault(UPLOADS_KEY, {})
 
 
-def data_key() -> str:
-    """Identify the data in use (demo plus uploads), for caching derived results."""
+def team_layers() -> dict[str, Any]:
+    """Return the team's layers of this browser session (name -> ``TeamLayer``)."""
+    return st.session_state.setdefault(TEAM_LAYERS_KEY, {})
+
+
+def _base_key() -> str:
+    """Identify the uploaded tables in use (the base layer table depends on them only)."""
     parts = []
     for kind, table in sorted(uploads().items()):
         digest = hashlib.sha1(pd.util.hash_pandas_object(
@@ -57,6 +64,14 @@ def data_key() -> str:
         ).to_numpy().tobytes()).hexdigest()[:12]
         parts.append(f"{kind}:{len(table)}:{digest}")
     return "demo|" + "|".join(parts)
+
+
+def data_key() -> str:
+    """Identify the data in use (demo, uploads and the team's layers), for caching results."""
+    team = [f"{name}:{layer.source}:{layer.rows}:" + hashlib.sha1(pd.util.hash_pandas_object(
+        layer.columns, index=True).to_numpy().tobytes()).hexdigest()[:12]
+        for name, layer in sorted(team_layers().items())]
+    return _base_key() + ("|team:" + "|".join(team) if team else "")
 
 
 def region() -> Any:
@@ -75,10 +90,27 @@ def _layers_for(key: str, _region: Any, resolution: int) -> pd.DataFrame:
     return demo.build_layers(_region, resolution=resolution)
 
 
-def layers(resolution: int | None = None) -> pd.DataFrame:
-    """Return the layer table of the data in use (cached per data and resolution)."""
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _with_team_for(key: str, _base: pd.DataFrame, _team: tuple[Any, ...]) -> pd.DataFrame:
+    from xingtu.jobs.team_layers import with_team_layers
+
+    return with_team_layers(_base, _team)
+
+
+def base_layers(resolution: int | None = None) -> pd.DataFrame:
+    """Return the layer table of the demo and uploaded tables, without the team's layers."""
     resolution = default_resolution() if resolution is None else int(resolution)
-    return _layers_for(data_key(), region(), resolution)
+    return _layers_for(_base_key(), region(), resolution)
+
+
+def layers(resolution: int | None = None) -> pd.DataFrame:
+    """Return the layer table of the data in use, with the team's layers (cached)."""
+    base = base_layers(resolution)
+    team = tuple(layer for layer in team_layers().values() if layer.columns.index.equals(
+        base.index))
+    if not team:
+        return base
+    return _with_team_for(f"{data_key()}|{len(base)}", base, team)
 
 
 def default_resolution() -> int:

@@ -86,31 +86,11 @@ common.show_map(fmap, key="sc_map")
 st.subheader("Download, rename or delete the first scenario")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def scenario_file(scenario_id: int, suffix: str, _sites: pd.DataFrame) -> bytes:
-    """Return scenario ``scenario_id``'s sites as a file (``.geojson`` or ``.xlsx``) in memory."""
-    import tempfile
-    from pathlib import Path
-
-    from xingtu.jobs.siting import site_writer
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"sites{suffix}"
-        site_writer(_sites, path)(path)
-        return path.read_bytes()
-
+from app_pages.downloads import site_downloads  # noqa: E402
+from xingtu.jobs.site_files import scenario_from_saved  # noqa: E402
 
 name_a = str(listed.set_index("id").loc[first, "name"])
-d1, d2 = st.columns(2)
-try:
-    d1.download_button("Download sites (GeoJSON)", scenario_file(int(first), ".geojson", sites_a),
-                       file_name=f"{name_a}.geojson", mime="application/geo+json",
-                       key="sc_dl_geojson")
-    d2.download_button("Download sites (Excel)", scenario_file(int(first), ".xlsx", sites_a),
-                       file_name=f"{name_a}.xlsx", key="sc_dl_xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-except (ValueError, OSError) as error:
-    common.show_error(error, what="Preparing the download")
+site_downloads(scenario_from_saved(name_a, params_a, sites_a, summary_a), key="sc_dl")
 
 r1, r2 = st.columns([3, 1])
 new_name = r1.text_input("New name", value=name_a, key="sc_new_name")

@@ -327,6 +327,10 @@ st.dataframe(
         **{c: st.column_config.NumberColumn(scoring.factor_label(c.removeprefix("score_")),
                                             format="%+.3f") for c in factor_columns},
     })
+from app_pages.downloads import site_downloads  # noqa: E402
+
+site_downloads(scenario_record(f"{run.model}-{len(sites)}-sites", run, saved["parameters"]),
+               key="ss_dl")
 
 # ---- field survey ---------------------------------------------------------------------------
 st.subheader("Field survey")

@@ -1,4 +1,8 @@
-"""Upload page: the user's own stores, POIs, footfall... checked, with every problem listed."""
+"""Upload page: the user's own files checked, with every problem listed, and the team's layers.
+
+Own stores, POIs, footfall... replace the demo's; a numeric column of any file, or the members'
+purchases, becomes a layer per cell (:mod:`xingtu.jobs.team_layers`).
+"""
 
 import tempfile
 from pathlib import Path
@@ -9,6 +13,7 @@ import streamlit as st
 from app_pages import common
 from geodata import io
 from geodata._validate import SCHEMAS
+from xingtu.jobs import team_layers
 
 st.title("Upload your data")
 st.caption("Replace a part of the demo region with your own file. Formats: CSV (with latitude/"
@@ -52,4 +57,70 @@ else:
                  hide_index=True)
     if st.button("Go back to the demo data", key="upload_reset"):
         in_use.clear()
+        st.rerun()
+
+# ---- layers the team brings ---------------------------------------------------------------------
+st.subheader("Layers your team brings")
+st.caption("Any numeric column of your file (brand awareness from a survey, a reputation index, "
+           "brand fit per mall) becomes a layer per map cell; a members' purchases file becomes "
+           "the member value per cell. Weight them on Battlefields and in the Site selection "
+           "sidebar.")
+TEAM_KINDS = {"layer": "A numeric layer (points, lines or polygons)",
+              "members": "Members' purchases (member_id, date, amount, lat/lng)"}
+team_kind = st.radio("What the file holds", list(TEAM_KINDS), format_func=TEAM_KINDS.get,
+                     key="upload_team_kind", horizontal=True)
+team_file = st.file_uploader("Team file", type=["csv", "xlsx", "geojson", "json", "gpkg",
+                                                 "parquet"], key="upload_team_file")
+
+
+def _added(layer: team_layers.TeamLayer) -> None:
+    common.team_layers()[layer.name] = layer
+    st.session_state["upload_team_done"] = f"Added **{layer.name}**: {layer.summary()}"
+
+
+if team_file is not None:
+    with tempfile.TemporaryDirectory() as folder:
+        team_path = Path(folder) / Path(team_file.name).name
+        team_path.write_bytes(team_file.getvalue())
+        try:
+            with common.warnings_shown():
+                if team_kind == "members":
+                    if st.button("Build the member-value layer", key="upload_members_add"):
+                        _added(team_layers.member_layer(common.base_layers(), team_path))
+                else:
+                    preview = io.read_table(team_path)
+                    numeric = [str(c) for c in preview.columns
+                               if c not in ("geometry", "lat", "lng")
+                               and pd.to_numeric(preview[c], errors="coerce").notna().any()]
+                    others = [str(c) for c in preview.columns
+                              if c not in ("geometry", "lat", "lng") and str(c) not in numeric]
+                    t1, t2, t3 = st.columns(3)
+                    value_column = t1.selectbox("Column", numeric + others,
+                                                key=f"upload_team_column::{team_file.name}",
+                                                help="Numeric columns first.")
+                    how = t2.selectbox("Per cell", ["mean", "sum", "count"],
+                                       key="upload_team_how",
+                                       help="mean for scores (brand awareness), sum for totals, "
+                                            "count for the number of rows.")
+                    layer_name = t3.text_input(
+                        "Layer name", value=str(value_column or "").strip().lower()
+                        .replace(" ", "_"), key=f"upload_team_name::{team_file.name}")
+                    if st.button("Add the layer", key="upload_team_add"):
+                        _added(team_layers.user_layer(common.base_layers(), team_path,
+                                                      name=layer_name, column=value_column,
+                                                      how=how))
+        except ValueError as error:
+            common.show_error(error, what=team_file.name)
+
+team_done = st.session_state.pop("upload_team_done", None)
+if team_done:
+    st.success(team_done)
+team_in_use = common.team_layers()
+if team_in_use:
+    st.dataframe(pd.DataFrame({
+        "layer": list(team_in_use), "from": [t.source for t in team_in_use.values()],
+        "columns": [", ".join(map(str, t.columns.columns)) for t in team_in_use.values()],
+        "rows": [t.rows for t in team_in_use.values()]}), hide_index=True)
+    if st.button("Remove the team's layers", key="upload_team_reset"):
+        team_in_use.clear()
         st.rerun()

@@ -10,12 +10,92 @@ site score (:func:`optimizer.scoring.score_cells`) and the battlefield ranking
 
 from __future__ import annotations
 
+import difflib
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from . import grid
-from ._errors import warn_input
+from ._errors import InputDataError, Problem, problem_at_rows, warn_input
 from .layers import UserLayer
+
+
+def check_user_layer(layer: UserLayer) -> UserLayer:
+    """Read and check a user layer's file; return the layer with its checked table.
+
+    Every problem is reported together, each naming the file, the column, the rows and the fix:
+    a value column that is missing (with the nearest column name), values that are missing or
+    not numbers, no locations (neither ``lat``/``lng`` columns nor geometries), a geometry with
+    no CRS or with coordinates that cannot be in the CRS it states (degrees labelled as metres,
+    or the reverse). A file in another CRS is reprojected to EPSG:4326.
+
+    Parameters
+    ----------
+    layer
+        The layer; ``layer.data`` a path (:func:`geodata.io.read_table`) or a table.
+
+    Returns
+    -------
+    UserLayer
+        The same layer with ``data`` the checked GeoDataFrame (EPSG:4326).
+
+    Raises
+    ------
+    InputDataError
+        Listing every problem of the file.
+
+    Examples
+    --------
+    >>> survey = pd.DataFrame({"lat": [22.54], "lng": [114.06], "awareness": ["high"]})
+    >>> try:
+    ...     check_user_layer(UserLayer("brand_awareness", survey, "awareness", "mean"))
+    ... except ValueError as error:
+    ...     print(str(error).splitlines()[1])
+      1. layer `brand_awareness`, column `awareness`, row 1: value is not a number (value 'high'). Fix: write a number (a dot for decimals, no units) or drop the row
+    """
+    from ._validate import Schema, _check_geometry
+
+    data = layer.data
+    source = f"layer `{layer.name}`"
+    if not isinstance(data, pd.DataFrame):
+        from .io import read_table
+
+        source = f"{Path(os.fspath(data)).name} (layer `{layer.name}`)"
+        data = read_table(data)
+    problems: list[Problem] = []
+    frame = data.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if layer.how != "count":
+        columns = [c for c in frame.columns if c != "geometry"]
+        if layer.column is None or layer.column not in frame.columns:
+            near = difflib.get_close_matches(str(layer.column), columns, n=1)
+            fix = (f"did you mean `{near[0]}`?" if near
+                   else f"name one of the columns {columns}")
+            problems.append(Problem(source, f"column {layer.column!r} not found for a "
+                                            f"'{layer.how}' layer", fix, column=layer.column))
+        else:
+            raw = frame[layer.column]
+            numbers = pd.to_numeric(raw, errors="coerce")
+            empty = raw.isna().to_numpy()
+            wrong = (numbers.isna().to_numpy() | ~np.isfinite(numbers.fillna(0).to_numpy(float))
+                     ) & ~empty
+            if wrong.any():
+                rows = np.flatnonzero(wrong)
+                problems.append(problem_at_rows(
+                    source, layer.column, rows, raw.to_numpy()[rows], "value is not a number",
+                    "write a number (a dot for decimals, no units) or drop the row"))
+            if empty.any():
+                problems.append(problem_at_rows(source, layer.column, np.flatnonzero(empty),
+                                                None, "value is missing",
+                                                "fill in a number or drop the row"))
+    checked = _check_geometry(frame, Schema(source, (), geometry="any"), source, problems)
+    if problems:
+        raise InputDataError(problems, source)
+    if layer.how != "count" and layer.column is not None:
+        checked[layer.column] = pd.to_numeric(checked[layer.column]).astype(float)
+    return UserLayer(layer.name, checked, layer.column, layer.how)
 
 
 def add_user_layer(layers: pd.DataFrame, layer: UserLayer) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import allocate, demo, layers, repair_rating, sites
+from .commands import allocate, battlefields, demo, layers, repair_rating, sites
 from .commands._console import print_warnings
 
 app = typer.Typer(
@@ -40,7 +40,7 @@ def main_options(
     """Xingtu (星图): where to open stores and repair shops, and how to move stock each week."""
 
 
-for _module in (demo, layers, sites, allocate, repair_rating):
+for _module in (demo, layers, sites, battlefields, allocate, repair_rating):
     _module.register(app)
 
 

@@ -50,6 +50,9 @@ def test_site_selection_runs_explains_surveys_and_saves(db_url: str) -> None:
     assert (sites["expected_sales"] >= sites["from_own"]).all()
     assert [m.label for m in at.metric][:2] == ["Coverage", "Expected sales of new sites"]
     assert any(c.value.startswith("Solve: ") for c in at.caption)
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert {"Download sites (GeoJSON)", "Download sites (GeoPackage)", "Download sites (Excel)",
+            "Download the site report (HTML)"} <= labels
 
     first_site = sites["cell"].iloc[0]
     at.selectbox(key="ss_survey_cell").set_value(first_site)
@@ -224,7 +227,9 @@ def test_scenarios_download_rename_and_delete(db_url: str, tmp_path: Path) -> No
     at = _page("scenarios").run()
     assert not at.exception
     downloads = {b.proto.label: b for b in at.get("download_button")}
-    assert {"Download sites (GeoJSON)", "Download sites (Excel)"} <= set(downloads)
+    assert {"Download sites (GeoJSON)", "Download sites (Excel)", "Download sites (GeoPackage)",
+            "Download the site report (HTML)"} <= set(downloads)
+    assert downloads["Download the site report (HTML)"].proto.url  # the page served it
     written = tmp_path / "sites.geojson"  # what the GeoJSON download holds
     site_writer(Database(db_url).load_scenario("north")[1], written)(written)
     assert gpd.read_file(written)["cell_id"].tolist() == ["884103458bfffff", "88410345b1fffff"]

@@ -12,7 +12,7 @@ One browser session on the demo region, every request off localhost blocked and 
 5. click a point on the map for its cell, and type coordinates for the what-if of a new store
    there: expected sales in CNY and its catchment drawn on a second map;
 6. save three scenarios and compare them on the Scenarios page;
-7. download the sites as GeoJSON and Excel and read both files.
+7. download the sites as GeoJSON, Excel, GeoPackage and the site report and read them.
 
 The chosen sites are read from the field-survey form, whose choices are the sites of the run
 on screen.
@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -157,7 +158,9 @@ def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, bro
         # 7. downloads of the first scenario's sites
         downloads = {}
         for label, suffix in (("Download sites (GeoJSON)", ".geojson"),
-                              ("Download sites (Excel)", ".xlsx")):
+                              ("Download sites (Excel)", ".xlsx"),
+                              ("Download sites (GeoPackage)", ".gpkg"),
+                              ("Download the site report (HTML)", ".html")):
             with page.expect_download(timeout=60_000) as info:
                 page.get_by_role("button", name=label).click()
             path = tmp_path / info.value.suggested_filename
@@ -168,6 +171,10 @@ def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, bro
         assert len(features) >= 3
         assert downloads[".xlsx"].read_bytes()[:2] == b"PK"
         assert len(pd.read_excel(downloads[".xlsx"])) == len(features)
+        assert len(gpd.read_file(downloads[".gpkg"], layer="sites")) == len(features)
+        report = downloads[".html"].read_text(encoding="utf-8")
+        assert report.count('<circle class="site"') == len(features)
+        assert "http://" not in report and "https://" not in report
         assert no_error.count() == 0
     finally:
         context.close()

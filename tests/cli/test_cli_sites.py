@@ -44,8 +44,8 @@ def test_sites_budget_opens_what_it_allows(small_inputs: dict[str, Path], tmp_pa
         "sites", "--layers", str(small_inputs["layers"]), "--stores", str(small_inputs["stores"]),
         "--n-new", "0", "--budget", "2500000", "--opening-cost", "1000000", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    table = pd.read_excel(out)
-    assert len(table) == 2 and table["opening_cost"].sum() <= 2_500_000
+    table = pd.read_excel(out, sheet_name="Sites")
+    assert len(table) == 2 and table["Opening cost (CNY)"].sum() <= 2_500_000
 
 
 @pytest.mark.slow

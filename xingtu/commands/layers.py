@@ -14,6 +14,7 @@ from geodata.layers import Engine, UserLayer
 from optimizer.settings import settings
 
 from ..jobs.outputs import OutputClaim, claim_outputs, commit_outputs
+from ..jobs.team_layers import TeamLayer
 from ._console import Force, JobProgress, Quiet, readable_errors
 
 DEFAULT_OUT = Path("out/layers.parquet")
@@ -95,16 +96,37 @@ def parse_user_layer(text: str) -> UserLayer:
                      how)  # type: ignore[arg-type]
 
 
+def team_from_options(table: pd.DataFrame, layer_texts: Sequence[str] | None,
+                      members: Path | None) -> list[TeamLayer]:
+    """Return the team's layers given as ``--layer NAME=PATH[,COLUMN[,HOW]]`` and ``--members``.
+
+    Each file is checked (missing or non-numeric column, no locations, wrong CRS) and gridded
+    over ``table``'s cells (:mod:`xingtu.jobs.team_layers`).
+    """
+    from ..jobs import team_layers
+
+    team = []
+    for text in layer_texts or []:
+        parsed = parse_user_layer(text)
+        team.append(team_layers.user_layer(table, parsed.data, name=parsed.name,
+                                           column=parsed.column, how=parsed.how))
+    if members is not None:
+        team.append(team_layers.member_layer(table, members))
+    return team
+
+
 def build_from_files(files: dict[str, Path | str | None], *, resolution: int,
                      engine: Literal["local", "dask"], scheduler: str | None,
                      base: object | None = None,
                      user_layers: Sequence[UserLayer] = ()) -> pd.DataFrame:
     """Build the layer table from the given files (over ``base``, e.g. the demo region)."""
     from geodata.layers import build_layers
+    from geodata.user_layers import check_user_layer
 
     frames = read_inputs(files)
+    checked = [check_user_layer(layer) for layer in user_layers]
     return build_layers(base, **frames, resolution=resolution, engine=engine,
-                        scheduler=scheduler, user_layers=user_layers)
+                        scheduler=scheduler, user_layers=checked)
 
 
 def register(app: typer.Typer) -> None:
@@ -131,6 +153,9 @@ def register(app: typer.Typer) -> None:
         layer: Annotated[list[str] | None, typer.Option(
             help="Extra layer NAME=PATH[,COLUMN[,HOW]] (HOW: sum, count, mean); repeatable.")
         ] = None,
+        members: Annotated[Path | None, typer.Option(
+            help="Members' transactions (member_id, date, amount, lat/lng): adds members, "
+                 "member_value and member_value_per_member per cell.")] = None,
         force: Force = False,
         quiet: Quiet = False,
     ) -> None:
@@ -138,7 +163,8 @@ def register(app: typer.Typer) -> None:
         files = {"stores": stores, "competitors": competitors, "pois": pois,
                  "footfall": footfall, "customers": customers, "population": population}
         user_layers = [parse_user_layer(text) for text in layer or []]
-        if not demo and all(path is None for path in files.values()) and not user_layers:
+        if not demo and all(path is None for path in files.values()) and not user_layers \
+                and members is None:
             typer.echo("Nothing to build: pass --demo or at least one input file "
                        "(--stores, --competitors, --pois, --footfall, --customers, --population).",
                        err=True)
@@ -154,6 +180,11 @@ def register(app: typer.Typer) -> None:
             progress.stage("Reading the inputs and building the layers")
             table = build_from_files(files, resolution=resolution, engine=engine,
                                      scheduler=scheduler, base=base, user_layers=user_layers)
+            if members is not None:
+                from ..jobs.team_layers import with_team_layers
+
+                progress.stage("Valuing the members and adding them per cell")
+                table = with_team_layers(table, team_from_options(table, None, members))
             seconds = time.perf_counter() - start
             progress.stage("Writing the layers")
             written = commit_layers(claim, table, out)

@@ -4,12 +4,14 @@
 them with the reasons for each.
 
 The output format follows ``--out``'s extension: ``.geojson``, ``.parquet`` (GeoParquet),
-``.gpkg``, ``.csv`` or ``.xlsx``; an existing file is kept unless ``--force``. Bad input prints a
-readable message and exits with code 2. ``xingtu sites`` reads the field-survey statuses from
-the database (``--database``): a site rejected there is never chosen, an approved one stays
-open; ``--candidates``, ``--exclude`` and ``--region`` bring the team's candidate list,
-exclusion areas and chosen regions. The work is :mod:`xingtu.jobs.siting`'s and
-:mod:`xingtu.jobs.repair`'s.
+``.gpkg`` (layers ``sites`` and ``run``), ``.csv`` or ``.xlsx`` (sheets ``Sites`` and ``Run``);
+``--report report.html`` also writes the one-page site report. An existing file is kept unless
+``--force``. Bad input prints a readable message and exits with code 2. ``xingtu sites`` reads
+the field-survey statuses from the database (``--database``): a site rejected there is never
+chosen, an approved one stays open; ``--candidates``, ``--exclude`` and ``--region`` bring the
+team's candidate list, exclusion areas and chosen regions, ``--layer`` and ``--members`` the
+team's layers (weighted with ``--weight``). The work is :mod:`xingtu.jobs.siting`'s,
+:mod:`xingtu.jobs.site_files`', :mod:`xingtu.jobs.team_layers`' and :mod:`xingtu.jobs.repair`'s.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from optimizer.siting import (
 )
 
 from ..database import Database
-from ..jobs import repair, siting
+from ..jobs import repair, site_files, siting, team_layers
 from ..jobs.inputs import gather_tables, layer_table, require_tables
-from ..jobs.outputs import claim_outputs
+from ..jobs.outputs import claim_outputs, commit_outputs
 from ._console import Force, JobProgress, Quiet, readable_errors
+from .layers import team_from_options
 
 DEFAULT_SITES_OUT = Path("out/sites.geojson")
 DEFAULT_REPAIR_OUT = Path("out/repair_sites.geojson")
@@ -141,6 +144,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         weight: Annotated[list[str] | None, typer.Option(
             help="Score weight LAYER=NUMBER, repeatable (e.g. footfall=0.4).")] = None,
+        layer: Annotated[list[str] | None, typer.Option(
+            help="The team's layer NAME=PATH[,COLUMN[,HOW]] (HOW: mean, sum, count), added to "
+                 "the layers; weight it with --weight NAME=NUMBER. Repeatable.")] = None,
+        members: Annotated[Path | None, typer.Option(
+            help="Members' transactions: adds member_value per cell (weight it with --weight "
+                 "member_value=NUMBER).")] = None,
         normalisation: Annotated[Normalisation, typer.Option(
             help="How factors are put on one scale.")] = "percentile",
         smooth_k: Annotated[int, typer.Option(
@@ -161,7 +170,11 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[float | None, typer.Option(help=TIME_HELP)] = None,
         gap: Annotated[float | None, typer.Option(help=GAP_HELP)] = None,
         out: Annotated[Path, typer.Option(
-            help="Output: .geojson, .parquet, .gpkg, .csv or .xlsx.")] = DEFAULT_SITES_OUT,
+            help="Output: .geojson, .parquet, .gpkg (sites and run layers), .csv or .xlsx "
+                 "(Sites and Run sheets).")] = DEFAULT_SITES_OUT,
+        report: Annotated[Path | None, typer.Option(
+            help="Also write the one-page site report (.html: map, sites and reasons, "
+                 "parameters; opens offline).")] = None,
         force: Force = False,
         quiet: Quiet = False,
     ) -> None:
@@ -170,14 +183,20 @@ def register(app: typer.Typer) -> None:
         with readable_errors(), progress.running():
             _need_data(demo, layers, ("stores",))
             _check_out(out)
+            if report is not None:
+                site_files.check_report_path(report)
             weights = parse_weights(weight)
-            with claim_outputs([out], force=force) as claim:
+            with claim_outputs([out, *([report] if report else [])], force=force) as claim:
                 progress.stage("Reading the inputs")
                 tables, _ = gather_tables(("stores", "competitors"), demo=demo,
                                           files={"stores": stores, "competitors": competitors})
                 require_tables(tables, ("stores",))
                 progress.stage("Building the layers" if layers is None else "Reading the layers")
                 table = layer_table(demo=demo, layers_path=layers, tables=tables)
+                if layer or members is not None:
+                    progress.stage("Adding the team's layers")
+                    table = team_layers.with_team_layers(
+                        table, team_from_options(table, layer, members))
                 progress.stage("Reading the survey statuses and the team's decisions")
                 with Database(database) as store:
                     statuses = store.survey_statuses()
@@ -191,10 +210,16 @@ def register(app: typer.Typer) -> None:
                     min_spacing_km=min_spacing_km, max_candidates=max_candidates,
                     normalisation=normalisation, smooth_k=smooth_k, solver=solver,
                     time_limit=time_limit, gap=gap, decisions=decisions)
-                progress.stage("Writing the sites")
-                written = siting.commit_sites(claim, run.sites, out)
+                progress.stage("Writing the sites" + (" and the report" if report else ""))
+                record = siting.scenario_record(out.stem, run)
+                context = (site_files.report_map(table, tables["stores"], tables["competitors"])
+                           if report else None)
+                commit_outputs(claim, site_files.run_file_writers(record, out, report=report,
+                                                                  context=context))
         typer.echo(siting.site_lines(run))
-        typer.echo(f"{len(run.sites)} sites written to {written}.")
+        typer.echo(f"{len(run.sites)} sites written to {out}.")
+        if report is not None:
+            typer.echo(f"Site report written to {report}.")
 
     @app.command("repair-sites")
     def repair_sites_command(
