@@ -31,6 +31,45 @@ SITE_COLUMNS = ["site", "region", "score", "expected_sales", "from_own", "net_ga
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """How a front end offers one location model: its label, one line on it, its inputs."""
+
+    label: str
+    summary: str
+    uses_n: bool = True
+    uses_radius: bool = False
+    uses_capacity: bool = False
+
+
+SITING_MODELS: dict[str, ModelChoice] = {
+    "mclp": ModelChoice(
+        "Maximal coverage (MCLP)",
+        "N new stores covering the most sales potential within the service radius.",
+        uses_radius=True),
+    "p_median": ModelChoice(
+        "Closest to demand (p-median)",
+        "N new stores bringing the sales potential as close to a store as possible "
+        "(demand-weighted distance)."),
+    "market_share": ModelChoice(
+        "Market share vs competitors (Huff)",
+        "N new stores capturing the most sales against the competitors under the Huff model."),
+    "set_cover": ModelChoice(
+        "Cover everyone (set cover)",
+        "The fewest new stores (the cheapest, with a budget) bringing every cell with sales "
+        "potential within the service radius; no N.", uses_n=False, uses_radius=True),
+    "p_center": ModelChoice(
+        "Nobody far (p-center)",
+        "N new stores making the farthest cell with sales potential as close to a store as "
+        "possible (the worst distance, not the average)."),
+    "capacitated": ModelChoice(
+        "Closest within capacity (capacitated p-median)",
+        "N new stores bringing the sales potential close to a store, each store (own or new) "
+        "serving at most its capacity; what no store can take is lost.", uses_capacity=True),
+}
+"""Every siting model of :data:`optimizer.siting.SitingModel` as the CLI and the app offer it."""
+
+
+@dataclass(frozen=True)
 class ScenarioRecord:
     """A siting run as a saved scenario: its options, its sites and its headline figures."""
 
