@@ -107,6 +107,68 @@ def store() -> Database:
 
 
 # --------------------------------------------------------------------------------------------
+# Page controls that outlive a page switch
+# --------------------------------------------------------------------------------------------
+
+
+def restore_controls(page_key: str, defaults: Mapping[str, Any]) -> None:
+    """Give the page's widgets their remembered values before they are drawn.
+
+    Streamlit forgets the state of the widgets of a page that is not shown. The page keeps its
+    own copy under ``page_key`` (see :func:`keep_controls`); here each widget key absent from
+    the session gets its copied value, else its default. The widgets are then drawn with their
+    ``key`` only (no ``value``/``default``/``index``), so the session value is what they show.
+    """
+    kept = st.session_state.get(page_key, {})
+    for key, default in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = kept.get(key, default)
+
+
+def set_controls(page_key: str, values: Mapping[str, Any]) -> None:
+    """Set the page's controls (e.g. from a saved run) for its next drawing."""
+    kept = dict(st.session_state.get(page_key, {}))
+    kept.update(values)
+    st.session_state[page_key] = kept
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def keep_controls(page_key: str, keys: Sequence[str]) -> None:
+    """Copy the page's widget values under ``page_key``, for :func:`restore_controls`."""
+    kept = dict(st.session_state.get(page_key, {}))
+    kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
+    st.session_state[page_key] = kept
+
+
+def valid_choice(key: str, options: Sequence[Any], default: Any) -> None:
+    """Reset a remembered choice that is no longer among a selectbox's ``options``."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+
+
+def when_text(iso: str) -> str:
+    """Return an ISO 8601 time (as saved, UTC) as people read it, e.g. ``2 Dec 2026, 18:05 UTC``.
+
+    Examples
+    --------
+    >>> when_text("2026-12-02T18:05:09.123456+00:00")
+    '2 Dec 2026, 18:05 UTC'
+    >>> when_text("")
+    '–'
+    """
+    try:
+        moment = pd.Timestamp(iso)
+    except (ValueError, TypeError):
+        return str(iso) or "–"
+    if pd.isna(moment):
+        return "–"
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC")
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+# --------------------------------------------------------------------------------------------
 # Maps
 # --------------------------------------------------------------------------------------------
 

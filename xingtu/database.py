@@ -154,7 +154,7 @@ def _migration_2_versions_and_users(conn: Connection) -> None:
 
 
 def _migration_3_last_runs(conn: Connection) -> None:
-    """The last run of each app page, to show it again in a new browser session."""
+    """Add the last run of each app page, to show it again in a new browser session."""
     metadata = sa.MetaData()
     sa.Table(
         "last_runs", metadata,

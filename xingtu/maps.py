@@ -1226,7 +1226,7 @@ def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str 
                radius: float = 5.0, tooltip: Mapping[str, str] | None = None,
                title: str | None = None, show: bool = True, marker: str | None = None,
                units: Mapping[str, Unit] | None = None,
-               style: MarkerStyle | None = None) -> FeatureLayer:
+               symbol: MarkerStyle | None = None) -> FeatureLayer:
     """Draw points (a GeoDataFrame of points, or a table with ``lat``/``lng``) as markers.
 
     Each layer is listed in the map key (see :func:`finish`) with its symbol.
@@ -1254,7 +1254,7 @@ def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str 
         and ``radius``).
     units
         Unit per tooltip column (default :func:`unit_of` of the column).
-    style
+    symbol
         A marker style of its own (e.g. one of :data:`SERIES_STYLES`), instead of ``marker``.
 
     Examples
@@ -1276,8 +1276,8 @@ def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str 
                                                    units=units)})
     style = {"radius": radius, "color": "#ffffff", "weight": 1, "fillColor": color,
              "fillOpacity": 0.9}
-    if style is not None:
-        marker, look = marker or "own style", style
+    if symbol is not None:
+        marker, look = marker or "own style", symbol
     else:
         look = MARKERS[marker] if marker else MarkerStyle("circle", color, size=2 * radius + 2)
     icon = marker_svg(look)
