@@ -27,6 +27,11 @@ UPLOADS_KEY = "uploads"
 SITING_AREAS_KEY = "siting_areas"
 """Session key of the battlefields chosen on the Battlefields page for the next siting run:
 ``{"label": str, "areas": list[str], "cells": list[int], "data": data_key()}``."""
+SITE_RUN_KEY = "siting_run"
+"""Session key of the Site selection page's result on screen (a
+:class:`~xingtu.jobs.siting.ShownRun`); the Scenarios page puts a reloaded scenario there."""
+SITE_CONTROLS_KEY = "ss_controls"
+"""Session key of the Site selection page's own copy of its controls (widget key -> value)."""
 SURVEY_COLORS = {"approved": "#1a9850", "rejected": "#000000", "surveyed": "#7b3294",
                  "candidate": "#ff7f00"}
 """Marker colour per field-survey status (distinct from the score colours)."""
@@ -139,6 +144,42 @@ def keep_controls(page_key: str, keys: Sequence[str]) -> None:
     kept = dict(st.session_state.get(page_key, {}))
     kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
     st.session_state[page_key] = kept
+
+
+def site_controls(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the Site selection widget values that show a run's settings.
+
+    ``parameters`` are a last run's or a saved scenario's (keys of
+    :data:`xingtu.jobs.siting.SETTING_LABELS`); what they lack keeps its current value.
+    """
+    from xingtu.jobs.siting import SITING_MODELS
+
+    weights = parameters.get("weights") or {}
+    values = {"ss_layers": list(weights), **{f"ss_w_{c}": float(w) for c, w in weights.items()}}
+    if parameters.get("model") in SITING_MODELS:
+        values["ss_model"] = parameters["model"]
+    if parameters.get("n_new"):
+        values["ss_n"] = _within(int(parameters["n_new"]), 1, 30)
+    if parameters.get("radius_km"):
+        values["ss_radius"] = _within(round(2 * float(parameters["radius_km"])) / 2, 0.5, 10.0)
+    budget, capacity = parameters.get("budget"), parameters.get("capacity")
+    values["ss_use_budget"] = budget is not None
+    if budget is not None:
+        values["ss_budget"] = _within(float(budget) / 1e6, 0.5, 500.0)
+    if capacity is not None:
+        values["ss_capacity"] = _within(float(capacity) / 1e6, 1.0, 10_000.0)
+    spacing = parameters.get("min_spacing_km")
+    values["ss_use_spacing"] = spacing is not None
+    if spacing is not None:
+        values["ss_spacing"] = _within(float(spacing), 0.1, 20.0)
+    if parameters.get("where"):
+        values["ss_where"] = str(parameters["where"])
+    return values
+
+
+def _within(value: Any, low: Any, high: Any) -> Any:
+    """Clip a restored value into its widget's range (a widget refuses one outside it)."""
+    return min(max(value, low), high)
 
 
 def valid_choice(key: str, options: Sequence[Any], default: Any) -> None:

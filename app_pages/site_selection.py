@@ -35,10 +35,8 @@ st.caption("Score every cell, let a location model pick the new stores, read why
            "then record the field survey. Every run obeys the survey: a rejected site is never "
            "chosen again, an approved one stays open.")
 
-RUN_KEY = "siting_run"
-"""Session key of the result on screen (a :class:`~xingtu.jobs.siting.ShownRun`)."""
-CONTROLS_KEY = "ss_controls"
-"""Session key of the page's own copy of its controls (widget key -> value)."""
+RUN_KEY = common.SITE_RUN_KEY
+CONTROLS_KEY = common.SITE_CONTROLS_KEY
 FAILED_KEY = "ss_failed"
 """Session key of the last failed run: ``{"error": exception, "parameters": dict}``."""
 LOADED_KEY = "ss_last_run_loaded"
@@ -54,31 +52,6 @@ DEFAULTS = {"ss_n": 5, "ss_radius": 3.0, "ss_use_budget": False, "ss_budget": 6.
             "ss_map_layer": "score", "ss_map_scheme": next(iter(SCHEMES))}
 
 
-def controls_of(parameters: dict) -> dict:
-    """Return the widget values that show a run's settings (a last run's or a scenario's)."""
-    weights = parameters.get("weights") or {}
-    values = {"ss_layers": list(weights), **{f"ss_w_{c}": float(w) for c, w in weights.items()}}
-    if parameters.get("model") in SITING_MODELS:
-        values["ss_model"] = parameters["model"]
-    if parameters.get("n_new"):
-        values["ss_n"] = int(parameters["n_new"])
-    if parameters.get("radius_km"):
-        values["ss_radius"] = float(parameters["radius_km"])
-    budget, capacity = parameters.get("budget"), parameters.get("capacity")
-    values["ss_use_budget"] = budget is not None
-    if budget is not None:
-        values["ss_budget"] = float(budget) / 1e6
-    if capacity is not None:
-        values["ss_capacity"] = float(capacity) / 1e6
-    spacing = parameters.get("min_spacing_km")
-    values["ss_use_spacing"] = spacing is not None
-    if spacing is not None:
-        values["ss_spacing"] = float(spacing)
-    if parameters.get("where"):
-        values["ss_where"] = str(parameters["where"])
-    return values
-
-
 layers = common.layers()
 data = common.region()
 resolution = common.default_resolution()
@@ -92,7 +65,7 @@ if RUN_KEY not in st.session_state and not st.session_state.get(LOADED_KEY):
     if last is not None:
         st.session_state[RUN_KEY] = last
         if CONTROLS_KEY not in st.session_state:
-            common.set_controls(CONTROLS_KEY, controls_of(last.parameters))
+            common.set_controls(CONTROLS_KEY, common.site_controls(last.parameters))
 
 common.restore_controls(CONTROLS_KEY, {
     **DEFAULTS, "ss_layers": [c for c in scoring.DEFAULT_WEIGHTS if c in factor_choices]})

@@ -283,6 +283,9 @@ def run_site_selection(
     cap = max_candidates
     if cap is None and candidate_cells is None:
         cap = MAX_CANDIDATES_BY_MODEL[model]
+    if model == "p_center" and candidate_cells is None and cap is not None:
+        # The worst-off cell matters, not the best score: candidates spread over the region.
+        free &= _spread_mask(cell_lat, cell_lng, scores.score.to_numpy(), free, cap)
     candidate_rows = order[free[order]][:cap]
     kept_open = np.zeros(0, dtype=np.int64)
     decision_report = None
@@ -489,6 +492,30 @@ def covered_mask(lat: np.ndarray, lng: np.ndarray, site_lat: np.ndarray, site_ln
 
 def _share(demand: np.ndarray, mask: np.ndarray, total: float) -> float:
     return float(demand[mask].sum() / total) if total > 0 else 0.0
+
+
+def _spread_mask(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, free: np.ndarray,
+                 count: int) -> np.ndarray:
+    """Return the free cells thinned to at most ``count``, one per square, best score kept.
+
+    The square side is the smallest (to 1 %) that leaves no more than ``count`` cells.
+    """
+    rows = np.flatnonzero(free)
+    mask = np.zeros(len(lat), dtype=bool)
+    if len(rows) <= count:
+        mask[rows] = True
+        return mask
+    low, high = 0.0, 1.0
+    while len(thin_candidates(lat[rows], lng[rows], score[rows], high)) > count:
+        low, high = high, 2 * high
+    while high - low > 0.01 * high:
+        middle = (low + high) / 2
+        if len(thin_candidates(lat[rows], lng[rows], score[rows], middle)) > count:
+            low = middle
+        else:
+            high = middle
+    mask[rows[thin_candidates(lat[rows], lng[rows], score[rows], high)]] = True
+    return mask
 
 
 def _p_center_reach_km(cell_lat: np.ndarray, cell_lng: np.ndarray, demand: np.ndarray,
