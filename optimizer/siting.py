@@ -386,7 +386,8 @@ def run_site_selection(
     if model == "capacitated":
         flows = sp.csr_array(result.details["flows"])
         load = flows.T @ demand
-        sites["served_demand"] = load[n_own + chosen]
+        served = pd.Series(load[n_own + chosen], index=layers.index.to_numpy()[chosen_rows])
+        sites["served_demand"] = sites["cell"].map(served).to_numpy(float)
         extra["own_store_load"] = load[:n_own].tolist()
     parameters: dict[str, Any] = {"model": model, "n_new": n_new, "radius_km": radius_km,
                                   "budget": budget,
