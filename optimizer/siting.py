@@ -92,7 +92,8 @@ MAX_CANDIDATES_BY_MODEL: dict[str, int | None] = {
     "market_share": DEFAULT_MAX_CANDIDATES, "capacitated": DEFAULT_MAX_CANDIDATES,
     "p_center": DEFAULT_MAX_CANDIDATES_P_CENTER}
 """Candidates offered to each model when ``max_candidates`` is ``None`` (``None``: every free
-cell)."""
+cell; for ``set_cover`` the best-scoring free cell of each square of half the radius, so every
+free cell keeps a candidate within reach)."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -286,6 +287,10 @@ def run_site_selection(
     if model == "p_center" and candidate_cells is None and cap is not None:
         # The worst-off cell matters, not the best score: candidates spread over the region.
         free &= _spread_mask(cell_lat, cell_lng, scores.score.to_numpy(), free, cap)
+    if model == "set_cover" and candidate_cells is None and max_candidates is None:
+        # One candidate per square of half the radius (the best-scoring cell): every free cell
+        # keeps one within 0.71 radius, so full coverage stays possible with far fewer columns.
+        free &= _thin_mask(cell_lat, cell_lng, scores.score.to_numpy(), free, radius_km / 2)
     candidate_rows = order[free[order]][:cap]
     kept_open = np.zeros(0, dtype=np.int64)
     decision_report = None
@@ -515,7 +520,15 @@ def _spread_mask(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, free: np.n
             low = middle
         else:
             high = middle
-    mask[rows[thin_candidates(lat[rows], lng[rows], score[rows], high)]] = True
+    return _thin_mask(lat, lng, score, free, high)
+
+
+def _thin_mask(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, free: np.ndarray,
+               spacing_km: float) -> np.ndarray:
+    """Return the free cells kept by :func:`thin_candidates` at ``spacing_km`` as a mask."""
+    rows = np.flatnonzero(free)
+    mask = np.zeros(len(lat), dtype=bool)
+    mask[rows[thin_candidates(lat[rows], lng[rows], score[rows], spacing_km)]] = True
     return mask
 
 
