@@ -87,6 +87,7 @@ if compared:
                              else "differs" for r in rows]
     st.subheader("Side by side")
     st.dataframe(comparison, hide_index=True, width="stretch",
+                 height=35 * (len(comparison) + 1) + 3,  # every row in view, no scrolling
                  column_config={"figure": "", "differs": "Difference"})
 
     everything = pd.concat([loaded[i][1][["lat", "lng"]] for i in compared])

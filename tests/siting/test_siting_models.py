@@ -168,6 +168,7 @@ def test_a_result_is_stale_when_settings_or_data_differ_and_says_what() -> None:
     assert reasons == ["new stores (N): 5 in the result, 6 now",
                        "layers and weights: footfall 0.40 in the result, footfall 0.45 now"]
     assert "the data changed" in stale_reasons(_shown(made), made, "other")[0]
+    assert "not recorded" in stale_reasons(_shown(made, fingerprint=""), made, "f")[0]
     # N means nothing to set cover; the capacity only to the capacitated model.
     assert setting_differences({**made, "model": "set_cover"},
                                {**made, "model": "set_cover", "n_new": 9}) == []

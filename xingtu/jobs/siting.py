@@ -416,7 +416,10 @@ def stale_reasons(shown: ShownRun, parameters_now: Mapping[str, Any], fingerprin
     Empty when the result was made on the data in use with the settings the controls show.
     """
     reasons = []
-    if shown.fingerprint != fingerprint_now:
+    if not shown.fingerprint:
+        reasons.append("the data it was made on is not recorded (saved before the app kept "
+                       "it), so it may differ")
+    elif shown.fingerprint != fingerprint_now:
         reasons.append("the data changed since (an upload replaced stores or layers, or the "
                        "result was made on other data)")
     reasons += setting_differences(shown.parameters, parameters_now)
