@@ -29,6 +29,11 @@ SITING_AREAS_KEY = "siting_areas"
 ``{"label": str, "areas": list[str], "cells": list[int], "data": data_key()}``."""
 TEAM_LAYERS_KEY = "team_layers"
 """Session key of the layers the team brought on the Upload page: name -> ``TeamLayer``."""
+SITE_RUN_KEY = "siting_run"
+"""Session key of the Site selection page's result on screen (a
+:class:`~xingtu.jobs.siting.ShownRun`); the Scenarios page puts a reloaded scenario there."""
+SITE_CONTROLS_KEY = "ss_controls"
+"""Session key of the Site selection page's own copy of its controls (widget key -> value)."""
 SURVEY_COLORS = {"approved": "#1a9850", "rejected": "#000000", "surveyed": "#7b3294",
                  "candidate": "#ff7f00"}
 """Marker colour per field-survey status (distinct from the score colours)."""
@@ -136,6 +141,104 @@ def _store_for(url: str) -> Database:
 def store() -> Database:
     """Return the database of saved scenarios, survey statuses and plans (one for all)."""
     return _store_for(database_url())
+
+
+# --------------------------------------------------------------------------------------------
+# Page controls that outlive a page switch
+# --------------------------------------------------------------------------------------------
+
+
+def restore_controls(page_key: str, defaults: Mapping[str, Any]) -> None:
+    """Give the page's widgets their remembered values before they are drawn.
+
+    Streamlit forgets the state of the widgets of a page that is not shown. The page keeps its
+    own copy under ``page_key`` (see :func:`keep_controls`); here each widget key absent from
+    the session gets its copied value, else its default. The widgets are then drawn with their
+    ``key`` only (no ``value``/``default``/``index``), so the session value is what they show.
+    """
+    kept = st.session_state.get(page_key, {})
+    for key, default in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = kept.get(key, default)
+
+
+def set_controls(page_key: str, values: Mapping[str, Any]) -> None:
+    """Set the page's controls (e.g. from a saved run) for its next drawing."""
+    kept = dict(st.session_state.get(page_key, {}))
+    kept.update(values)
+    st.session_state[page_key] = kept
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def keep_controls(page_key: str, keys: Sequence[str]) -> None:
+    """Copy the page's widget values under ``page_key``, for :func:`restore_controls`."""
+    kept = dict(st.session_state.get(page_key, {}))
+    kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
+    st.session_state[page_key] = kept
+
+
+def site_controls(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the Site selection widget values that show a run's settings.
+
+    ``parameters`` are a last run's or a saved scenario's (keys of
+    :data:`xingtu.jobs.siting.SETTING_LABELS`); what they lack keeps its current value.
+    """
+    from xingtu.jobs.siting import SITING_MODELS
+
+    weights = parameters.get("weights") or {}
+    values = {"ss_layers": list(weights), **{f"ss_w_{c}": float(w) for c, w in weights.items()}}
+    if parameters.get("model") in SITING_MODELS:
+        values["ss_model"] = parameters["model"]
+    if parameters.get("n_new"):
+        values["ss_n"] = _within(int(parameters["n_new"]), 1, 30)
+    if parameters.get("radius_km"):
+        values["ss_radius"] = _within(round(2 * float(parameters["radius_km"])) / 2, 0.5, 10.0)
+    budget, capacity = parameters.get("budget"), parameters.get("capacity")
+    values["ss_use_budget"] = budget is not None
+    if budget is not None:
+        values["ss_budget"] = _within(float(budget) / 1e6, 0.5, 500.0)
+    if capacity is not None:
+        values["ss_capacity"] = _within(float(capacity) / 1e6, 1.0, 10_000.0)
+    spacing = parameters.get("min_spacing_km")
+    values["ss_use_spacing"] = spacing is not None
+    if spacing is not None:
+        values["ss_spacing"] = _within(float(spacing), 0.1, 20.0)
+    if parameters.get("where"):
+        values["ss_where"] = str(parameters["where"])
+    return values
+
+
+def _within(value: Any, low: Any, high: Any) -> Any:
+    """Clip a restored value into its widget's range (a widget refuses one outside it)."""
+    return min(max(value, low), high)
+
+
+def valid_choice(key: str, options: Sequence[Any], default: Any) -> None:
+    """Reset a remembered choice that is no longer among a selectbox's ``options``."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+
+
+def when_text(iso: str) -> str:
+    """Return an ISO 8601 time (as saved, UTC) as people read it, e.g. ``2 Dec 2026, 18:05 UTC``.
+
+    Examples
+    --------
+    >>> when_text("2026-12-02T18:05:09.123456+00:00")
+    '2 Dec 2026, 18:05 UTC'
+    >>> when_text("")
+    '–'
+    """
+    try:
+        moment = pd.Timestamp(iso)
+    except (ValueError, TypeError):
+        return str(iso) or "–"
+    if pd.isna(moment):
+        return "–"
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC")
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
 
 
 # --------------------------------------------------------------------------------------------

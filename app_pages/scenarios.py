@@ -1,13 +1,21 @@
-"""Scenarios page: saved siting runs, listed and compared side by side on one map."""
+"""Scenarios page: saved siting runs, compared side by side on one map, reopened for more work.
+
+Compare any number of them (every setting and headline figure, with a column saying where they
+differ; all their sites on one map, one marker per scenario), then open one in Site selection
+(its settings into the controls, its result on screen), download, rename or delete it.
+"""
 
 import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from xingtu import maps
+from xingtu.jobs.siting import SETTING_LABELS, setting_text, shown_scenario
 
 st.title("Scenarios")
-st.caption("Siting runs saved from the Site selection page. Compare two: sites in common, "
-           "coverage, expected sales and cost.")
+st.caption("Siting runs saved from the Site selection page. Compare several side by side: their "
+           "settings, coverage, expected sales and cost, and their sites on one map; open one "
+           "in Site selection to carry on from it.")
 
 done = st.session_state.pop("sc_done", None)
 if done:
@@ -18,33 +26,36 @@ if listed.empty:
     st.info("No scenario saved yet. Run a site selection and save it under a name.")
     st.stop()
 
-labels = {int(row.id): f"{row.name} (v{row.version}, {row.created_at[:16].replace('T', ' ')})"
+labels = {int(row.id): f"{row.name} (v{row.version}, {common.when_text(row.created_at)})"
           for row in listed.itertuples()}
-st.dataframe(listed, hide_index=True, width="stretch")
+short = {int(row.id): f"{row.name} v{row.version}" for row in listed.itertuples()}
+created = {int(row.id): str(row.created_at) for row in listed.itertuples()}
+st.dataframe(listed.assign(created_at=listed["created_at"].map(common.when_text)),
+             hide_index=True, width="stretch",
+             column_config={"id": "Id", "name": "Name", "version": "Version",
+                            "created_at": "Saved"})
 
 ids = list(labels)
-c1, c2 = st.columns(2)
-first = c1.selectbox("Scenario A", ids, format_func=labels.get, key="sc_a")
-second = c2.selectbox("Scenario B", ids, index=min(1, len(ids) - 1), format_func=labels.get,
-                      key="sc_b")
+if [i for i in st.session_state.get("sc_compare", []) if i not in ids]:
+    st.session_state.pop("sc_compare")  # a compared scenario was deleted
+compared = st.multiselect("Scenarios to compare", ids, default=ids[:min(3, len(ids))],
+                          format_func=labels.get, key="sc_compare",
+                          help="Any number; each gets a column and its own marker on the map.")
 
-loaded = {}
-for tag, scenario_id in (("A", first), ("B", second)):
+loaded: dict[int, tuple[dict, pd.DataFrame, dict]] = {}
+for scenario_id in compared:
     try:
-        loaded[tag] = store.load_scenario(int(scenario_id))
+        loaded[scenario_id] = store.load_scenario(int(scenario_id))
     except ValueError as error:
-        common.show_error(error, what=f"Loading scenario {tag}")
+        common.show_error(error, what=f"Loading scenario {labels[scenario_id]}")
         st.stop()
-
-(params_a, sites_a, summary_a), (params_b, sites_b, summary_b) = loaded["A"], loaded["B"]
-cells_a, cells_b = set(sites_a["cell"].astype("uint64")), set(sites_b["cell"].astype("uint64"))
-common_cells = cells_a & cells_b
 
 FIGURES = {"n_sites": ("New sites", "{:,.0f}"), "coverage_before": ("Coverage before", "{:.1%}"),
            "coverage_after": ("Coverage after", "{:.1%}"),
            "expected_sales": ("Expected sales (CNY)", "{:,.0f}"),
            "net_gain": ("Net gain (CNY)", "{:,.0f}"), "from_own": ("Taken from own stores", "{:,.0f}"),
-           "opening_cost": ("Opening cost (CNY)", "{:,.0f}")}
+           "opening_cost": ("Opening cost (CNY)", "{:,.0f}"),
+           "worst_distance_km": ("Worst distance (km)", "{:,.2f}")}
 
 
 def figure(summary: dict, key: str, pattern: str) -> str:
@@ -53,43 +64,68 @@ def figure(summary: dict, key: str, pattern: str) -> str:
     return pattern.format(value) if isinstance(value, int | float) else "–"
 
 
-comparison = pd.DataFrame({
-    "figure": [label for label, _ in FIGURES.values()] + ["Model", "Sites in common"],
-    "A": [figure(summary_a, k, p) for k, (_, p) in FIGURES.items()]
-         + [str(params_a.get("model", "–")), f"{len(common_cells)}"],
-    "B": [figure(summary_b, k, p) for k, (_, p) in FIGURES.items()]
-         + [str(params_b.get("model", "–")), f"{len(common_cells)}"],
-})
-st.subheader("Side by side")
-st.dataframe(comparison, hide_index=True, width="stretch")
+if compared:
+    cells = {i: set(loaded[i][1]["cell"].astype("uint64")) for i in compared}
+    in_all = set.intersection(*cells.values())
+    rows: dict[str, dict[int, str]] = {"Saved": {i: common.when_text(created[i])
+                                                 for i in compared}}
+    for key, label in SETTING_LABELS.items():
+        rows[label[0].upper() + label[1:]] = {i: setting_text(key, loaded[i][0].get(key))
+                                              for i in compared}
+    for key, (label, pattern) in FIGURES.items():
+        rows[label] = {i: figure(loaded[i][2], key, pattern) for i in compared}
+    rows["Solve status"] = {i: str(loaded[i][2].get("status", "–")) for i in compared}
+    rows["Sites in common"] = {i: f"{len(in_all)}" for i in compared}
+    rows["Sites in no other"] = {
+        i: f"{len(cells[i] - set().union(*(cells[j] for j in compared if j != i)))}"
+        for i in compared}
+    comparison = pd.DataFrame({"figure": list(rows)})
+    names = {i: short[i] for i in compared}
+    for i in compared:
+        comparison[names[i]] = [rows[r][i] for r in rows]
+    comparison["differs"] = ["" if r == "Saved" or len({rows[r][i] for i in compared}) == 1
+                             else "differs" for r in rows]
+    st.subheader("Side by side")
+    st.dataframe(comparison, hide_index=True, width="stretch",
+                 height=35 * (len(comparison) + 1) + 3,  # every row in view, no scrolling
+                 column_config={"figure": "", "differs": "Difference"})
 
-from xingtu import maps  # noqa: E402
+    everything = pd.concat([loaded[i][1][["lat", "lng"]] for i in compared])
+    if len(everything):
+        fmap = maps.base_map((float(everything["lat"].median()),
+                              float(everything["lng"].median())), zoom=9, tiles=common.tiles())
+        tooltip = {"region": "Region", "expected_sales": "Expected sales (CNY)"}
+        for number, i in enumerate(compared):
+            sites_i = loaded[i][1]
+            if len(sites_i):
+                maps.add_points(fmap, sites_i.assign(scenario=names[i]), name=names[i],
+                                symbol=maps.SERIES_STYLES[number % len(maps.SERIES_STYLES)],
+                                tooltip={"scenario": "Scenario", **tooltip}, title="scenario")
+        maps.finish(fmap, fit_to=everything)
+        st.caption("One marker per scenario (see the map key); a site chosen in several "
+                   "scenarios shows each of their markers on the same spot.")
+        common.show_map(fmap, key="sc_map")
 
-everything = pd.concat([sites_a[["lat", "lng"]], sites_b[["lat", "lng"]]])
-fmap = maps.base_map((float(everything["lat"].median()), float(everything["lng"].median())),
-                     zoom=9, tiles=common.tiles())
-only_a = sites_a[~sites_a["cell"].astype("uint64").isin(common_cells)]
-only_b = sites_b[~sites_b["cell"].astype("uint64").isin(common_cells)]
-both = sites_a[sites_a["cell"].astype("uint64").isin(common_cells)]
-tooltip = {"region": "Region", "expected_sales": "Expected sales (CNY)"}
-if len(only_a):
-    maps.add_points(fmap, only_a, name="Only in A", marker="only_a", tooltip=tooltip)
-if len(only_b):
-    maps.add_points(fmap, only_b, name="Only in B", marker="only_b", tooltip=tooltip)
-if len(both):
-    maps.add_points(fmap, both, name="In both", marker="in_both", tooltip=tooltip)
-maps.finish(fmap, fit_to=everything)
-st.caption("Red: only in A. Blue: only in B. Purple: in both.")
-common.show_map(fmap, key="sc_map")
-
-# ---- manage and download scenario A -------------------------------------------------------------
-st.subheader("Download, rename or delete the first scenario")
+# ---- open, manage and download one scenario -----------------------------------------------------
+st.subheader("Open, download, rename or delete a scenario")
+first = st.selectbox("Scenario", ids, format_func=labels.get, key="sc_a")
+try:
+    params_a, sites_a, summary_a = loaded.get(first) or store.load_scenario(int(first))
+except ValueError as error:
+    common.show_error(error, what=f"Loading scenario {labels[first]}")
+    st.stop()
+name_a = str(listed.set_index("id").loc[first, "name"])
+if st.button("Open in Site selection", key="sc_open", type="primary",
+             help="Its settings go into the Site selection controls and its sites on screen."):
+    common.set_controls(common.SITE_CONTROLS_KEY, common.site_controls(params_a))
+    st.session_state[common.SITE_RUN_KEY] = shown_scenario(name_a, params_a, sites_a,
+                                                           summary_a, created[first])
+    st.switch_page("app_pages/site_selection.py")
 
 
 from app_pages.downloads import site_downloads  # noqa: E402
 from xingtu.jobs.site_files import scenario_from_saved  # noqa: E402
 
-name_a = str(listed.set_index("id").loc[first, "name"])
 site_downloads(scenario_from_saved(name_a, params_a, sites_a, summary_a), key="sc_dl")
 
 r1, r2 = st.columns([3, 1])

@@ -1,6 +1,10 @@
-"""Site selection page: weights, N, radius, budget and model; run; map, chosen sites and survey."""
+"""Site selection page: model, weights, N, radius, budget; run; map, chosen sites and survey.
 
-from typing import get_args
+The controls and the last result outlive a page switch (copied under :data:`CONTROLS_KEY` and
+:data:`RUN_KEY`) and a browser reload (the last run is kept in the database and shown again in
+a new session). A result made with other settings or on other data than the page now shows is
+marked stale, saying what differs.
+"""
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +14,20 @@ from geodata.areas import check_candidate_sites
 from optimizer import scoring, siting
 from optimizer.calibration import calibrate
 from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES
-from xingtu.jobs.siting import choose_sites, save_scenario, scenario_record, siting_decisions
+from xingtu.jobs.siting import (
+    SITING_MODELS,
+    ShownRun,
+    choose_sites,
+    data_fingerprint,
+    load_last_run,
+    save_last_run,
+    save_scenario,
+    setting_differences,
+    shown_record,
+    shown_run,
+    siting_decisions,
+    stale_reasons,
+)
 from xingtu.maps import SCHEMES
 
 st.title("Site selection")
@@ -18,42 +35,79 @@ st.caption("Score every cell, let a location model pick the new stores, read why
            "then record the field survey. Every run obeys the survey: a rejected site is never "
            "chosen again, an approved one stays open.")
 
-RUN_KEY = "siting_run"
+RUN_KEY = common.SITE_RUN_KEY
+CONTROLS_KEY = common.SITE_CONTROLS_KEY
+FAILED_KEY = "ss_failed"
+"""Session key of the last failed run: ``{"error": exception, "parameters": dict}``."""
+LOADED_KEY = "ss_last_run_loaded"
+"""Set once the database's last run was looked for in this browser session."""
 CANDIDATES_KEY = "ss_candidate_table"
 # Session key of the user's candidate list (checked table: lat/lng points or a cell column).
 SURVEY_SAVED_KEY = "ss_survey_saved"
 EVERYWHERE = "Everywhere"
-MODEL_LABELS = {"mclp": "Maximal coverage (MCLP)", "p_median": "Closest to demand (p-median)",
-                "market_share": "Market share vs competitors (Huff)"}
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
+DEFAULTS = {"ss_n": 5, "ss_radius": 3.0, "ss_use_budget": False, "ss_budget": 6.0,
+            "ss_model": "mclp", "ss_capacity": 100.0, "ss_use_spacing": False,
+            "ss_spacing": 2.0, "ss_where": EVERYWHERE, "ss_use_candidates": True,
+            "ss_map_layer": "score", "ss_map_scheme": next(iter(SCHEMES))}
+
 
 layers = common.layers()
 data = common.region()
 resolution = common.default_resolution()
+fingerprint = data_fingerprint(common.data_key())
+store = common.store()
 factor_choices = [c for c in layers.select_dtypes("number").columns if c not in NOT_FACTORS]
 
+if RUN_KEY not in st.session_state and not st.session_state.get(LOADED_KEY):
+    st.session_state[LOADED_KEY] = True  # a new browser session: show the last run again
+    last = load_last_run(store)
+    if last is not None:
+        st.session_state[RUN_KEY] = last
+        if CONTROLS_KEY not in st.session_state:
+            common.set_controls(CONTROLS_KEY, common.site_controls(last.parameters))
+
+common.restore_controls(CONTROLS_KEY, {
+    **DEFAULTS, "ss_layers": [c for c in scoring.DEFAULT_WEIGHTS if c in factor_choices]})
+st.session_state["ss_layers"] = [c for c in st.session_state["ss_layers"] if c in factor_choices]
+common.valid_choice("ss_model", list(SITING_MODELS), "mclp")
+
 with st.sidebar:
+    st.markdown("**Model**")
+    model = st.selectbox("Model", list(SITING_MODELS), key="ss_model",
+                         format_func=lambda m: SITING_MODELS[m].label)
+    choice = SITING_MODELS[model]
+    st.caption(choice.summary)
     st.markdown("**Layers and weights**")
-    chosen_layers = st.multiselect(
-        "Layers", factor_choices,
-        default=[c for c in scoring.DEFAULT_WEIGHTS if c in factor_choices],
-        format_func=scoring.factor_label, key="ss_layers")
-    weights = {
-        column: st.slider(scoring.factor_label(column), -1.0, 1.0,
-                          float(scoring.DEFAULT_WEIGHTS.get(column, 0.1)), 0.05,
-                          key=f"ss_w_{column}")
-        for column in chosen_layers
-    }
+    chosen_layers = st.multiselect("Layers", factor_choices, format_func=scoring.factor_label,
+                                   key="ss_layers")
+    common.restore_controls(CONTROLS_KEY, {
+        f"ss_w_{c}": float(scoring.DEFAULT_WEIGHTS.get(c, 0.1)) for c in chosen_layers})
+    weights = {column: st.slider(scoring.factor_label(column), -1.0, 1.0, step=0.05,
+                                 key=f"ss_w_{column}")
+               for column in chosen_layers}
     st.markdown("**Run**")
-    n_new = int(st.number_input("New stores (N)", 1, 30, 5, key="ss_n"))
-    radius_km = st.slider("Service radius (km)", 0.5, 10.0, 3.0, 0.5, key="ss_radius")
+    n_new = int(st.number_input("New stores (N)", 1, 30, key="ss_n", disabled=not choice.uses_n,
+                                help=None if choice.uses_n else
+                                "Set cover opens as many as full coverage needs."))
+    radius_km = st.slider("Service radius (km)", 0.5, 10.0, step=0.5, key="ss_radius",
+                          help="Coverage figures of every model; what the coverage models "
+                               "must reach.")
+    capacity_m = None
+    if choice.uses_capacity:
+        capacity_m = st.number_input("Capacity of a store (million CNY a year)", 1.0, 10_000.0,
+                                     step=10.0, key="ss_capacity",
+                                     help="Sales potential one store (own or new) serves at "
+                                          "most.")
     use_budget = st.checkbox("Limit by budget", key="ss_use_budget")
-    budget_m = st.number_input("Budget (million CNY)", 0.5, 500.0, 6.0, 0.5, key="ss_budget",
+    budget_m = st.number_input("Budget (million CNY)", 0.5, 500.0, step=0.5, key="ss_budget",
                                disabled=not use_budget,
                                help=f"Each new store costs "
                                     f"{siting.DEFAULT_OPENING_COST_CNY / 1e6:.1f} million CNY.")
-    model = st.selectbox("Model", list(get_args(siting.SitingModel)),
-                         format_func=lambda m: MODEL_LABELS.get(m, m), key="ss_model")
+    use_spacing = st.checkbox("Keep new stores apart", key="ss_use_spacing")
+    spacing_km = st.number_input("Minimum spacing (km)", 0.1, 20.0, step=0.1, key="ss_spacing",
+                                 disabled=not use_spacing,
+                                 help="No two new stores closer than this.")
     st.markdown("**Where**")
     battlefields = st.session_state.get(common.SITING_AREAS_KEY)
     if battlefields and battlefields.get("data") != common.data_key():
@@ -63,8 +117,13 @@ with st.sidebar:
                     if "region" in layers else [])
     where_options = [EVERYWHERE, *([battlefield_option] if battlefield_option else []),
                      *region_names]
+    if battlefield_option and st.session_state.get(common.SITING_AREAS_KEY + "_offered") \
+            != battlefield_option:
+        # Battlefields just chosen on their page: offered first.
+        st.session_state[common.SITING_AREAS_KEY + "_offered"] = battlefield_option
+        st.session_state["ss_where"] = battlefield_option
+    common.valid_choice("ss_where", where_options, EVERYWHERE)
     where = st.selectbox("Site only in", where_options, key="ss_where",
-                         index=1 if battlefield_option else 0,
                          help="A region, or the battlefields picked on the Battlefields page.")
     upload = st.file_uploader("Your candidate sites (CSV: lat,lng or cell)", type=["csv"],
                               key="ss_candidates_file",
@@ -79,10 +138,11 @@ with st.sidebar:
     candidate_table = st.session_state.get(CANDIDATES_KEY)
     if candidate_table is not None:
         use_list = st.checkbox(f"Choose only from my {len(candidate_table):,} candidates",
-                               value=True, key="ss_use_candidates")
+                               key="ss_use_candidates")
         if not use_list:
             candidate_table = None
     st.markdown("**Map**")
+    common.valid_choice("ss_map_layer", ["score", *factor_choices], "score")
     map_layer = st.selectbox("Map layer", ["score", *factor_choices], key="ss_map_layer",
                              format_func=lambda c: "Site score" if c == "score"
                              else scoring.factor_label(c).capitalize(),
@@ -91,6 +151,19 @@ with st.sidebar:
                               key="ss_map_scheme",
                               help="How the colour classes of the map layer are cut.")
     tiles = common.tiles()
+common.keep_controls(CONTROLS_KEY, [*DEFAULTS, "ss_layers", *(f"ss_w_{c}" for c in weights)])
+
+candidate_digest = None
+if candidate_table is not None:
+    candidate_digest = data_fingerprint(pd.util.hash_pandas_object(
+        pd.DataFrame(candidate_table).drop(columns="geometry", errors="ignore"), index=False
+    ).to_numpy().tobytes().hex())[:8]
+parameters = {"weights": weights, "n_new": n_new, "radius_km": radius_km, "model": model,
+              "budget": budget_m * 1e6 if use_budget else None,
+              "capacity": capacity_m * 1e6 if capacity_m is not None else None,
+              "min_spacing_km": float(spacing_km) if use_spacing else None, "where": where,
+              "candidate_list": None if candidate_table is None
+              else f"{len(candidate_table)} sites ({candidate_digest})"}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -116,16 +189,14 @@ except ValueError as error:
     common.show_error(error, what="Scoring the cells")
     st.stop()
 
+failure = None
 if st.button("Run site selection", type="primary", key="ss_run"):
-    parameters = {"weights": weights, "n_new": n_new, "radius_km": radius_km, "model": model,
-                  "budget": budget_m * 1e6 if use_budget else None, "where": where,
-                  "candidate_list": None if candidate_table is None else len(candidate_table)}
     with st.status("Running the site selection…", expanded=True) as status:
         try:
             st.write("Building layers… done (" f"{len(layers):,} cells).")
             st.write("Reading the field survey and the team's decisions…")
             decisions = siting_decisions(
-                layers, statuses=common.store().survey_statuses(), candidates=candidate_table,
+                layers, statuses=store.survey_statuses(), candidates=candidate_table,
                 regions=[where] if where in region_names else None,
                 within=battlefields["cells"] if battlefields and where == battlefield_option
                 else None)
@@ -133,26 +204,52 @@ if st.button("Run site selection", type="primary", key="ss_run"):
             calibration = calibration_for(common.data_key(), layers, data.stores,
                                           getattr(data, "competitors", None))
             st.write(calibration.message)
-            st.write(f"Building and solving the {MODEL_LABELS.get(model, model)} model…")
+            st.write(f"Building and solving the {choice.label} model…")
             with common.live_gap():
                 run = choose_sites(
                     layers, data.stores, getattr(data, "competitors", None), weights=weights,
                     model=model, n_new=n_new, radius_km=radius_km, budget=parameters["budget"],
+                    capacity=parameters["capacity"], min_spacing_km=parameters["min_spacing_km"],
                     calibration=calibration, decisions=decisions)
         except ValueError as error:
-            status.update(label="The site selection did not finish", state="error")
-            common.show_error(error, what="Site selection")
-            st.stop()
-        st.write(run.report.summary())
-        if run.decisions is not None:
-            st.write(run.decisions.summary())
-        status.update(label=f"Done: {len(run.sites)} new sites", state="complete", expanded=False)
-    st.session_state[RUN_KEY] = {"run": run, "parameters": parameters}
+            status.update(label="The site selection did not finish", state="error",
+                          expanded=False)
+            failure = error
+        else:
+            st.write(run.report.summary())
+            if run.decisions is not None:
+                st.write(run.decisions.summary())
+            status.update(label=f"Done: {len(run.sites)} new sites", state="complete",
+                          expanded=False)
+    if failure is None:
+        fresh = shown_run(run, parameters, fingerprint)
+        st.session_state[RUN_KEY] = fresh
+        st.session_state.pop(FAILED_KEY, None)
+        try:
+            save_last_run(store, fresh)
+        except ValueError as error:
+            common.show_error(error, what="Keeping this run for the next session")
+    else:
+        st.session_state[FAILED_KEY] = {"error": failure, "parameters": parameters}
 
-saved = st.session_state.get(RUN_KEY)
-run = saved["run"] if saved else None
-if run is not None:
-    common.show_warnings(run.warnings)
+failed = st.session_state.get(FAILED_KEY)
+if failed is not None and not setting_differences(failed["parameters"], parameters):
+    # In plain view, above the result it did not replace.
+    common.show_error(failed["error"], what="Site selection")
+    if RUN_KEY in st.session_state:
+        st.info("The last good result stays below; it was made with other settings.")
+
+shown: ShownRun | None = st.session_state.get(RUN_KEY)
+if shown is not None:
+    stale = stale_reasons(shown, parameters, fingerprint)
+    made = f"{shown.source}, {common.when_text(shown.created_at)}"
+    if stale:
+        st.warning(f"**This result is stale** ({made}): it no longer matches the page. "
+                   + "; ".join(stale) + ". Run the site selection again to update it.",
+                   icon="⚠️")
+    else:
+        st.caption(f"Result shown: {made}; it matches the settings and data of the page.")
+    common.show_warnings(shown.summary.get("warnings", []))
 
 # ---- map ------------------------------------------------------------------------------------
 from xingtu import maps  # noqa: E402  (imported where the map is drawn)
@@ -181,7 +278,6 @@ maps.add_points(fmap, layers.loc[candidates.index, ["lat", "lng"]].assign(score=
                 show=False)
 if candidate_table is not None and {"lat", "lng"} <= set(candidate_table.columns):
     maps.add_points(fmap, candidate_table, name="Your candidate sites", marker="user_candidate")
-store = common.store()
 statuses = store.survey_statuses()
 surveyed_cells = pd.DataFrame()
 if len(statuses):
@@ -198,8 +294,8 @@ if len(statuses):
                 name=f"Survey: {status_name}",
                 marker=status_name if status_name in maps.MARKERS else "candidate",
                 tooltip={"status": "Survey", "note": "Note", "user": "By"})
-if run is not None and len(run.sites):
-    maps.add_points(fmap, run.sites, name="Chosen sites", marker="chosen",
+if shown is not None and len(shown.sites):
+    maps.add_points(fmap, shown.sites, name="Chosen sites", marker="chosen",
                     title="site", tooltip={"region": "Region", "expected_sales": "Expected sales",
                                            "cannibalisation_rate": "Cannibalisation",
                                            "survey_status": "Survey"})
@@ -290,31 +386,48 @@ with st.expander("What if we open a store here?", expanded=WHAT_IF_KEY in st.ses
         show_what_if(st.session_state[WHAT_IF_KEY])
 
 # ---- results --------------------------------------------------------------------------------
-if run is None:
+if shown is None:
     st.info("Set the layers and weights, then **Run site selection**. The map shows the score "
             "of every cell; click a cell for its profile.")
     st.stop()
 
-sites = run.sites
+sites = shown.sites
+summary = shown.summary
+
+
+def figure(key: str) -> float:
+    """One headline figure of the shown result (0 when it lacks it)."""
+    value = summary.get(key)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Coverage", f"{run.coverage_after:.1%}",
-          f"{100 * (run.coverage_after - run.coverage_before):+.1f} points")
-c2.metric("Expected sales of new sites", f"{sites['expected_sales'].sum() / 1e6:,.1f} M CNY")
-c3.metric("Net gain", f"{sites['net_gain'].sum() / 1e6:,.1f} M CNY")
-taken = sites["from_own"].sum() / max(sites["expected_sales"].sum(), 1e-9)
-c4.metric("Taken from own stores", f"{taken:.1%}")
-st.caption(run.report.summary())
-if run.decisions is not None:
-    st.caption(f"Decisions: {run.decisions.summary()}")
-if not run.report.is_optimal:
+c1.metric("Coverage", f"{figure('coverage_after'):.1%}",
+          f"{100 * (figure('coverage_after') - figure('coverage_before')):+.1f} points")
+c2.metric("Expected sales of new sites", f"{figure('expected_sales') / 1e6:,.1f} M CNY")
+c3.metric("Net gain", f"{figure('net_gain') / 1e6:,.1f} M CNY")
+c4.metric("Taken from own stores", f"{figure('from_own') / max(figure('expected_sales'), 1e-9):.1%}")
+shown_model = str(shown.parameters.get("model", ""))
+if summary.get("worst_distance_km") is not None:
+    st.metric("Worst distance to a store (p-center objective)",
+              f"{figure('worst_distance_km'):,.2f} km")
+if summary.get("uncoverable_cells"):
+    st.warning(f"{int(figure('uncoverable_cells')):,} cells with sales potential have no "
+               "candidate or own store within the service radius: no plan can cover them, so "
+               "the set cover leaves them out. Widen the radius or the candidates to include "
+               "them.")
+for note in summary.get("notes", []):
+    st.caption(note)
+if summary.get("optimal") is False or (summary.get("status") not in (None, "optimal")):
     st.warning("The solver stopped before proving this choice optimal; a better one may exist.")
 
 factor_columns = [c for c in sites.columns if c.startswith("score_") and c != "score_rank"]
 table = sites.assign(cell=sites["cell"].map(common.cell_text))
 st.subheader("Chosen sites and why")
 st.dataframe(
-    table[["site", "cell", "region", "survey_status", "score", "expected_sales", "from_own", "net_gain",
-           "cannibalisation_rate", "reasons", *factor_columns]],
+    table[[c for c in ["site", "cell", "region", "survey_status", "score", "expected_sales",
+                       "from_own", "net_gain", "cannibalisation_rate", "served_demand", "reasons",
+                       *factor_columns] if c in table.columns]],
     hide_index=True, width="stretch",
     column_config={
         "survey_status": st.column_config.TextColumn("Survey"),
@@ -323,14 +436,15 @@ st.dataframe(
         "from_own": st.column_config.NumberColumn("From own stores", format="%,.0f"),
         "net_gain": st.column_config.NumberColumn("Net gain", format="%,.0f"),
         "cannibalisation_rate": st.column_config.NumberColumn("Cannibalisation", format="percent"),
+        "served_demand": st.column_config.NumberColumn("Serves (CNY, capacity)",
+                                                       format="%,.0f"),
         "reasons": st.column_config.TextColumn("Reasons", width="large"),
         **{c: st.column_config.NumberColumn(scoring.factor_label(c.removeprefix("score_")),
                                             format="%+.3f") for c in factor_columns},
     })
 from app_pages.downloads import site_downloads  # noqa: E402
 
-site_downloads(scenario_record(f"{run.model}-{len(sites)}-sites", run, saved["parameters"]),
-               key="ss_dl")
+site_downloads(shown_record(f"{shown_model or 'siting'}-{len(sites)}-sites", shown), key="ss_dl")
 
 # ---- field survey ---------------------------------------------------------------------------
 st.subheader("Field survey")
@@ -374,10 +488,10 @@ with st.expander("Survey history"):
 # ---- save as a scenario -----------------------------------------------------------------------
 st.subheader("Save this run as a scenario")
 s1, s2 = st.columns([3, 1])
-name = s1.text_input("Scenario name", value=f"{run.model}-{len(sites)}-sites", key="ss_name")
+name = s1.text_input("Scenario name", value=f"{shown_model}-{len(sites)}-sites", key="ss_name")
 if s2.button("Save scenario", key="ss_save"):
     try:
-        scenario_id = save_scenario(store, scenario_record(name, run, saved["parameters"]))
+        scenario_id = save_scenario(store, shown_record(name, shown))
     except ValueError as error:
         common.show_error(error, what="Saving the scenario")
     else:

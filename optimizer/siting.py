@@ -30,22 +30,39 @@ import scipy.sparse as sp
 from .calibration import Calibration, calibrate
 from .decisions import DecisionReport, SitingDecisions
 from .errors import InfeasibleError, InputError
-from .geometry import EARTH_RADIUS_KM, frame_to_lat_lng, pairs_within_km
+from .geometry import EARTH_RADIUS_KM, frame_to_lat_lng, nearest_km, pairs_within_km
 from .huff import StorePoints, network_capture, share_matrix
-from .location import MCLP, LocationResult, MarketShare, PMedian
+from .location import (
+    MCLP,
+    CapacitatedPMedian,
+    LocationResult,
+    MarketShare,
+    PCenter,
+    PMedian,
+    SetCover,
+)
 from .results import SolveReport
 from .scoring import Normalisation, ScoreTable, Smoothing, factor_label, score_cells
 from .siting_checks import SpacingRequest, warn_budget_below_cheapest, warn_radius_covers_region
 
-SitingModel = Literal["mclp", "p_median", "market_share"]
+SitingModel = Literal["mclp", "p_median", "market_share", "set_cover", "p_center",
+                      "capacitated"]
 """``mclp``: cover the most sales potential within ``radius_km``. ``p_median``: bring sales
 potential closest to a store (demand-weighted distance; a cell with no store within the
 demand model's cut-off counts at the cut-off distance). ``market_share``: capture the most sales
 against competitors under the Huff model (:class:`optimizer.location.MarketShare`; own stores
-kept open, candidates and own stores compete with the competitors for each cell's demand)."""
+kept open, candidates and own stores compete with the competitors for each cell's demand).
+``set_cover``: the fewest new sites (or the cheapest, with opening costs) that bring every cell
+with sales potential within ``radius_km`` of a store; no ``n_new`` (cells no candidate or own
+store reaches are reported in the parameters as ``uncoverable_cells``). ``p_center``: ``n_new``
+sites minimising the largest distance from a cell with sales potential to its nearest store.
+``capacitated``: the p-median with ``capacity``, the sales potential one store serves at most
+(CNY per year); what no store within the cut-off can take is lost demand."""
 
 MODEL_NAMES: dict[str, str] = {"mclp": MCLP.model_name, "p_median": PMedian.model_name,
-                               "market_share": MarketShare.model_name}
+                               "market_share": MarketShare.model_name,
+                               "set_cover": SetCover.model_name, "p_center": PCenter.model_name,
+                               "capacitated": CapacitatedPMedian.model_name}
 """The location model's name of each siting model, as its messages use it."""
 
 DEFAULT_OPENING_COST_CNY = 1_500_000.0
@@ -64,6 +81,19 @@ DEFAULT_MAX_CANDIDATES_P_MEDIAN = 2_000
 optimal in seconds on the demo region (its Lagrangian bound rules out all but the chosen
 sites). Cells no open store reaches within the demand model's cut-off count at the cut-off
 distance, so any number of candidates is feasible."""
+
+DEFAULT_MAX_CANDIDATES_P_CENTER = 300
+"""Best-scoring free cells offered to ``p_center`` when ``max_candidates`` is ``None`` (each cell
+keeps every candidate nearer than its distance to the nearest own store: the pairs grow with
+cells x candidates)."""
+
+MAX_CANDIDATES_BY_MODEL: dict[str, int | None] = {
+    "mclp": None, "set_cover": None, "p_median": DEFAULT_MAX_CANDIDATES_P_MEDIAN,
+    "market_share": DEFAULT_MAX_CANDIDATES, "capacitated": DEFAULT_MAX_CANDIDATES,
+    "p_center": DEFAULT_MAX_CANDIDATES_P_CENTER}
+"""Candidates offered to each model when ``max_candidates`` is ``None`` (``None``: every free
+cell; for ``set_cover`` the best-scoring free cell of each square of half the radius, so every
+free cell keeps a candidate within reach)."""
 
 _DISTANCE_FLOOR_KM = 1e-6  # keeps a site in the client's own cell as a stored (non-zero) distance
 
@@ -158,6 +188,7 @@ def run_site_selection(
     radius_km: float = 3.0,
     budget: float | None = None,
     opening_cost: float | str | None = None,
+    capacity: float | None = None,
     max_candidates: int | None = None,
     candidate_cells: Sequence[object] | None = None,
     min_spacing_km: float | None = None,
@@ -187,18 +218,20 @@ def run_site_selection(
         See :data:`SitingModel`.
     n_new
         Number of new sites; ``None`` with ``budget`` opens as many as the budget allows.
+        Not used by ``set_cover`` (it opens as many as full coverage needs).
     radius_km
-        Service radius of a store (coverage, MCLP).
+        Service radius of a store (coverage, MCLP, set cover).
     budget
         Limit on the total opening cost of the new sites (CNY).
     opening_cost
         Cost of one new site: a number, or a layer column with a cost per cell;
         :data:`DEFAULT_OPENING_COST_CNY` when a budget is given without it.
+    capacity
+        ``capacitated`` only: the sales potential one store (own or new) serves at most, in the
+        demand model's unit (CNY per year when calibrated on sales).
     max_candidates
         How many best-scoring free cells are offered as candidates; ``None`` (the default):
-        every free cell for ``mclp``, the best :data:`DEFAULT_MAX_CANDIDATES_P_MEDIAN` for
-        ``p_median`` and :data:`DEFAULT_MAX_CANDIDATES` for ``market_share`` (all of
-        ``candidate_cells`` when that is given).
+        see :data:`MAX_CANDIDATES_BY_MODEL` (all of ``candidate_cells`` when that is given).
     candidate_cells
         Cells (index labels of ``layers``) to offer as candidates instead, e.g. a surveyed
         list; cells with an own store are left out.
@@ -229,7 +262,9 @@ def run_site_selection(
     >>> run = run_site_selection(layers, stores, competitors, n_new=3)  # doctest: +SKIP
     >>> run.sites[["cell", "expected_sales", "from_own", "reasons"]]  # doctest: +SKIP
     """
-    _check_run_arguments(model, n_new, radius_km, budget, max_candidates)
+    _check_run_arguments(model, n_new, radius_km, budget, max_candidates, capacity)
+    if model == "set_cover":
+        n_new = None
     cell_lat, cell_lng = frame_to_lat_lng(layers, "layers")
     scores = score_cells(layers, weights=weights, normalisation=normalisation, smoothing=smoothing)
     if calibration is None:
@@ -247,8 +282,15 @@ def run_site_selection(
         free &= _candidate_mask(layers, candidate_cells)
     order = np.argsort(-scores.score.to_numpy(), kind="stable")
     cap = max_candidates
-    if cap is None and candidate_cells is None and model != "mclp":
-        cap = DEFAULT_MAX_CANDIDATES_P_MEDIAN if model == "p_median" else DEFAULT_MAX_CANDIDATES
+    if cap is None and candidate_cells is None:
+        cap = MAX_CANDIDATES_BY_MODEL[model]
+    if model == "p_center" and candidate_cells is None and cap is not None:
+        # The worst-off cell matters, not the best score: candidates spread over the region.
+        free &= _spread_mask(cell_lat, cell_lng, scores.score.to_numpy(), free, cap)
+    if model == "set_cover" and candidate_cells is None and max_candidates is None:
+        # One candidate per square of half the radius (the best-scoring cell): every free cell
+        # keeps one within 0.71 radius, so full coverage stays possible with far fewer columns.
+        free &= _thin_mask(cell_lat, cell_lng, scores.score.to_numpy(), free, radius_km / 2)
     candidate_rows = order[free[order]][:cap]
     kept_open = np.zeros(0, dtype=np.int64)
     decision_report = None
@@ -281,17 +323,39 @@ def run_site_selection(
                                                           min_spacing_km))
 
     cutoff_km = calibration.cutoff_km
+    extra: dict[str, Any] = {}
+    location_model: MCLP | PMedian | MarketShare | SetCover | PCenter | CapacitatedPMedian
     if model == "mclp":
         cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, radius_km)
-        location_model: MCLP | PMedian | MarketShare = MCLP.from_cost_matrix(
-            cost, demand, radius=radius_km, **options)
-    elif model == "p_median":
-        if p is None:
-            raise InputError("`n_new` is None: the p-median model needs a number of new sites.")
-        cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, cutoff_km)
+        location_model = MCLP.from_cost_matrix(cost, demand, radius=radius_km, **options)
+    elif model == "set_cover":
+        cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, radius_km)
         options.pop("p")
-        cost, options = _with_unserved_site(cost, options, cutoff_km)
-        location_model = PMedian.from_cost_matrix(cost, demand, p=p + 1, **options)
+        reachable = np.diff(cost.indptr) > 0
+        extra["uncoverable_cells"] = int(((demand > 0) & ~reachable).sum())
+        location_model = SetCover.from_cost_matrix(cost, np.where(reachable, demand, 0.0),
+                                                   radius=radius_km, **options)
+    elif model in ("p_median", "capacitated", "p_center"):
+        if p is None:
+            raise InputError(f"`n_new` is None: the {MODEL_NAMES[model]} model needs a number "
+                             "of new sites.")
+        options.pop("p")
+        if model == "p_center":
+            reach_km = _p_center_reach_km(cell_lat, cell_lng, demand, own, site_lat, site_lng)
+            cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, reach_km)
+            location_model = PCenter.from_cost_matrix(cost, demand, p=p, **options)
+        else:
+            cost = reach_matrix_km(cell_lat, cell_lng, site_lat, site_lng, cutoff_km)
+            cost, options = _with_unserved_site(cost, options, cutoff_km)
+            if model == "p_median":
+                location_model = PMedian.from_cost_matrix(cost, demand, p=p + 1, **options)
+            else:
+                assert capacity is not None  # checked above
+                # The "unserved" site takes whatever the stores cannot.
+                capacities = np.append(np.full(len(site_lat), float(capacity)),
+                                       float(demand.sum()) + 1.0)
+                location_model = CapacitatedPMedian.from_cost_matrix(
+                    cost, demand, capacity=capacities, p=p + 1, **options)
     else:
         location_model = _market_share_model(cell_lat, cell_lng, demand, site_lat, site_lng,
                                              own, comp, calibration, new_store_area_m2, options)
@@ -306,7 +370,7 @@ def run_site_selection(
         if spacing is None or fit is None:
             raise  # with a budget too, the proof may rest on both: the solver's words stand
         raise spacing.error(fit) from None
-    if model == "p_median":
+    if model in ("p_median", "capacitated"):
         result = _without_unserved_site(result, len(site_lat))
 
     chosen = np.setdiff1d(result.sites, np.arange(n_own)) - n_own
@@ -324,12 +388,20 @@ def run_site_selection(
     sites = _site_table(layers, scores, chosen_rows, capture,
                         newly.T @ np.where(before, 0.0, demand),
                         None if cost_per_site is None else cost_per_site[chosen])
+    if model == "capacitated":
+        flows = sp.csr_array(result.details["flows"])
+        load = flows.T @ demand
+        served = pd.Series(load[n_own + chosen], index=layers.index.to_numpy()[chosen_rows])
+        sites["served_demand"] = sites["cell"].map(served).to_numpy(float)
+        extra["own_store_load"] = load[:n_own].tolist()
     parameters: dict[str, Any] = {"model": model, "n_new": n_new, "radius_km": radius_km,
                                   "budget": budget,
                   "max_candidates": max_candidates, "candidates": len(candidate_rows),
                   "min_spacing_km": min_spacing_km,
                   "normalisation": normalisation, "weights": dict(scores.weights),
-                  "new_store_area_m2": area}
+                  "new_store_area_m2": area, "capacity": capacity, **extra}
+    if model == "p_center":
+        parameters["worst_distance_km"] = result.objective
     if decision_report is not None:
         parameters["decisions"] = decision_report.as_dict()
         order_in_table = sites["cell"].to_numpy()
@@ -428,6 +500,59 @@ def _share(demand: np.ndarray, mask: np.ndarray, total: float) -> float:
     return float(demand[mask].sum() / total) if total > 0 else 0.0
 
 
+def _spread_mask(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, free: np.ndarray,
+                 count: int) -> np.ndarray:
+    """Return the free cells thinned to at most ``count``, one per square, best score kept.
+
+    The square side is the smallest (to 1 %) that leaves no more than ``count`` cells.
+    """
+    rows = np.flatnonzero(free)
+    mask = np.zeros(len(lat), dtype=bool)
+    if len(rows) <= count:
+        mask[rows] = True
+        return mask
+    low, high = 0.0, 1.0
+    while len(thin_candidates(lat[rows], lng[rows], score[rows], high)) > count:
+        low, high = high, 2 * high
+    while high - low > 0.01 * high:
+        middle = (low + high) / 2
+        if len(thin_candidates(lat[rows], lng[rows], score[rows], middle)) > count:
+            low = middle
+        else:
+            high = middle
+    return _thin_mask(lat, lng, score, free, high)
+
+
+def _thin_mask(lat: np.ndarray, lng: np.ndarray, score: np.ndarray, free: np.ndarray,
+               spacing_km: float) -> np.ndarray:
+    """Return the free cells kept by :func:`thin_candidates` at ``spacing_km`` as a mask."""
+    rows = np.flatnonzero(free)
+    mask = np.zeros(len(lat), dtype=bool)
+    mask[rows[thin_candidates(lat[rows], lng[rows], score[rows], spacing_km)]] = True
+    return mask
+
+
+def _p_center_reach_km(cell_lat: np.ndarray, cell_lng: np.ndarray, demand: np.ndarray,
+                       own: StorePoints, site_lat: np.ndarray, site_lng: np.ndarray) -> float:
+    """Return a reach no p-center plan needs to exceed: the worst distance to an own store.
+
+    Own stores stay open, so every plan's worst distance is at most the worst distance of a
+    demand cell to its nearest own store; without own stores, the farthest cell-site pair
+    (bounded by the distance to the first site plus the sites' spread).
+    """
+    rows = demand > 0
+    if not rows.any():
+        return 1.0
+    lat, lng = cell_lat[rows], cell_lng[rows]
+    if len(own):
+        worst = float(nearest_km(lat, lng, own.lat, own.lng)[0].max())
+    else:
+        to_first = nearest_km(lat, lng, site_lat[:1], site_lng[:1])[0]
+        spread = nearest_km(site_lat, site_lng, site_lat[:1], site_lng[:1])[0]
+        worst = float(to_first.max() + spread.max())
+    return worst * (1 + 1e-9) + 1e-6
+
+
 def _with_unserved_site(cost: sp.csr_array, options: dict[str, Any], cutoff_km: float
                         ) -> tuple[sp.csr_array, dict[str, Any]]:
     """Add the p-median's "unserved" site: at ``cutoff_km`` from every cell, always open.
@@ -502,10 +627,18 @@ def _opening_costs(layers: pd.DataFrame, opening_cost: float | str | None, rows:
 
 
 def _check_run_arguments(model: str, n_new: int | None, radius_km: float, budget: float | None,
-                         max_candidates: int | None) -> None:
-    if model not in ("mclp", "p_median", "market_share"):
-        raise InputError(f"`model` is {model!r}; use 'mclp', 'p_median' or 'market_share'.")
-    if n_new is None and budget is None:
+                         max_candidates: int | None, capacity: float | None) -> None:
+    if model not in MODEL_NAMES:
+        raise InputError(f"`model` is {model!r}; use one of "
+                         f"{', '.join(repr(name) for name in MODEL_NAMES)}.")
+    if model == "capacitated" and (capacity is None or not np.isfinite(capacity)
+                                   or capacity <= 0):
+        raise InputError(f"`capacity` is {capacity!r}: the capacitated model needs the sales "
+                         "potential one store serves at most, a positive amount (CNY per "
+                         "year), e.g. capacity=20000000.")
+    if model == "set_cover":
+        pass  # covers every cell: no number of sites
+    elif n_new is None and budget is None:
         raise InputError("Give `n_new` (how many new sites) or `budget` (how much to spend).")
     if n_new is not None and (int(n_new) != n_new or n_new < 0):
         raise InputError(f"`n_new` is {n_new!r}; give a whole number of new sites >= 0.")

@@ -153,9 +153,25 @@ def _migration_2_versions_and_users(conn: Connection) -> None:
     ))
 
 
+def _migration_3_last_runs(conn: Connection) -> None:
+    """Add the last run of each app page, to show it again in a new browser session."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "last_runs", metadata,
+        sa.Column("page", sa.String(64), primary_key=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("fingerprint", sa.String(128), nullable=False),
+        sa.Column("params", sa.Text, nullable=False),
+        sa.Column("sites", sa.LargeBinary, nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+    )
+    metadata.create_all(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1_initial,
     _migration_2_versions_and_users,
+    _migration_3_last_runs,
 ]
 """Schema upgrades in order; the schema version is the number of migrations applied."""
 
@@ -175,6 +191,12 @@ _scenarios = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String),
     sa.Column("version", sa.Integer), sa.Column("created_at", sa.String),
     sa.Column("params", sa.Text), sa.Column("sites", sa.LargeBinary), sa.Column("summary", sa.Text),
+)
+_last_runs = sa.Table(
+    "last_runs", _metadata,
+    sa.Column("page", sa.String, primary_key=True), sa.Column("created_at", sa.String),
+    sa.Column("fingerprint", sa.String), sa.Column("params", sa.Text),
+    sa.Column("sites", sa.LargeBinary), sa.Column("summary", sa.Text),
 )
 _survey = sa.Table(
     "survey_status", _metadata,
@@ -479,6 +501,60 @@ class Database:
             which = f"{name_or_id!r}" + (f" version {version}" if version is not None else "")
             raise DatabaseError(f"No scenario {which} is saved. Saved scenarios: {saved or 'none yet'}.")
         return json.loads(row.params), bytes_to_frame(row.sites), json.loads(row.summary)
+
+    # -- last run of a page ------------------------------------------------------------------
+
+    def save_last_run(self, page: str, fingerprint: str, params: dict, sites: pd.DataFrame,
+                      summary: dict) -> None:
+        """Keep a page's last run (one per page: the previous one is replaced).
+
+        Parameters
+        ----------
+        page
+            The page, e.g. ``"site_selection"``.
+        fingerprint
+            Hash of the data the run used, to tell later whether it still holds.
+        params
+            The page's settings of the run, JSON-serialisable.
+        sites
+            The run's result table, stored exactly.
+        summary
+            Its headline figures, JSON-serialisable.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.save_last_run("p", "f1", {"n": 3}, pd.DataFrame({"cell": [1]}), {})
+        >>> store.save_last_run("p", "f2", {"n": 4}, pd.DataFrame({"cell": [2]}), {})
+        >>> params, sites, summary, fingerprint, _ = store.load_last_run("p")
+        >>> params, sites["cell"].tolist(), fingerprint
+        ({'n': 4}, [2], 'f2')
+        """
+        _require_text(page, "page")
+        row = {"page": page, "created_at": _now(), "fingerprint": str(fingerprint),
+               "params": _dumps(params, "params"), "sites": frame_to_bytes(sites, "sites"),
+               "summary": _dumps(summary, "summary")}
+        with self._write() as conn:
+            conn.execute(_last_runs.delete().where(_last_runs.c.page == page))
+            conn.execute(_last_runs.insert().values(**row))
+
+    def load_last_run(self, page: str) -> tuple[dict, pd.DataFrame, dict, str, str] | None:
+        """Return a page's last run, ``(params, sites, summary, fingerprint, created_at)``.
+
+        ``None`` when the page has no run saved.
+
+        Examples
+        --------
+        >>> Database("sqlite://").load_last_run("site_selection") is None
+        True
+        """
+        query = sa.select(_last_runs).where(_last_runs.c.page == str(page))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return (json.loads(row.params), bytes_to_frame(row.sites), json.loads(row.summary),
+                row.fingerprint, row.created_at)
 
     # -- field survey ------------------------------------------------------------------------
 

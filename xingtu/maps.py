@@ -415,6 +415,15 @@ MARKERS: dict[str, MarkerStyle] = {
 """Marker style per kind of point. Shapes differ as well as colours, and no kind of site uses a
 colour of the score palette (:data:`PALETTE`), so a chosen site never sits red on red."""
 
+SERIES_STYLES: tuple[MarkerStyle, ...] = (
+    MarkerStyle("triangle", "#e31a1c", size=16), MarkerStyle("square", "#1f78b4", size=14),
+    MarkerStyle("diamond", "#33a02c", size=15), MarkerStyle("hexagon", "#ff7f00", size=16),
+    MarkerStyle("circle", "#6a3d9a", size=14), MarkerStyle("cross", "#b15928", size=16),
+    MarkerStyle("ring", "#ffffff", "#e7298a", size=16), MarkerStyle("pin", "#17becf", size=20),
+)
+"""One marker per series (e.g. per compared scenario): shape and colour both differ; after the
+eighth the styles repeat."""
+
 REACH_COLOR = "#0077b6"
 """Outline of the reach circles of new sites and shops (a blue, off the score palette)."""
 
@@ -1216,7 +1225,8 @@ def map_bounds(fmap: folium.Map) -> tuple[float, float, float, float] | None:
 def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str = "#1f78b4",
                radius: float = 5.0, tooltip: Mapping[str, str] | None = None,
                title: str | None = None, show: bool = True, marker: str | None = None,
-               units: Mapping[str, Unit] | None = None) -> FeatureLayer:
+               units: Mapping[str, Unit] | None = None,
+               symbol: MarkerStyle | None = None) -> FeatureLayer:
     """Draw points (a GeoDataFrame of points, or a table with ``lat``/``lng``) as markers.
 
     Each layer is listed in the map key (see :func:`finish`) with its symbol.
@@ -1244,6 +1254,8 @@ def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str 
         and ``radius``).
     units
         Unit per tooltip column (default :func:`unit_of` of the column).
+    symbol
+        A marker style of its own (e.g. one of :data:`SERIES_STYLES`), instead of ``marker``.
 
     Examples
     --------
@@ -1264,7 +1276,10 @@ def add_points(fmap: folium.Map, points: pd.DataFrame, *, name: str, color: str 
                                                    units=units)})
     style = {"radius": radius, "color": "#ffffff", "weight": 1, "fillColor": color,
              "fillOpacity": 0.9}
-    look = MARKERS[marker] if marker else MarkerStyle("circle", color, size=2 * radius + 2)
+    if symbol is not None:
+        marker, look = marker or "own style", symbol
+    else:
+        look = MARKERS[marker] if marker else MarkerStyle("circle", color, size=2 * radius + 2)
     icon = marker_svg(look)
     layer = FeatureLayer(_feature_collection(geometry, properties), name=name, style=style,
                          show=show, icon=icon if marker else None, icon_size=look.size)

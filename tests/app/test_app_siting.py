@@ -113,10 +113,12 @@ def test_scenarios_are_listed_and_compared(db_url: str) -> None:
     listed = at.dataframe[0].value
     assert listed["name"].tolist() == ["south", "north"]
     comparison = at.dataframe[1].value.set_index("figure")
-    assert comparison.loc["Sites in common", "A"] == "2"
-    assert comparison.loc["New sites", "A"] == "4" and comparison.loc["New sites", "B"] == "3"
-    assert comparison.loc["Coverage after", "B"] == "50.0%"
-    assert comparison.loc["Model", "A"] == "pmedian"
+    assert comparison.loc["Sites in common", "south v1"] == "2"
+    assert comparison.loc["New sites", "south v1"] == "4"
+    assert comparison.loc["New sites", "north v1"] == "3"
+    assert comparison.loc["Coverage after", "north v1"] == "50.0%"
+    assert comparison.loc["Model", "south v1"] == "pmedian"  # an unknown model as saved
+    assert comparison.loc["New sites", "differs"] == "differs"
 
 
 def test_every_run_obeys_the_stored_survey(db_url: str) -> None:

@@ -91,22 +91,17 @@ def test_daily_flow_runs_offline_in_one_browser_session(app_url: str, browser,
 
         open_page(page, "Scenarios", "Scenarios")
         expect(page.get_by_role("heading", name="Side by side")).to_be_visible(timeout=60_000)
-        expect(page.get_by_text("Red: only in A. Blue: only in B.")).to_be_visible()
+        expect(page.get_by_text("One marker per scenario", exact=False)).to_be_visible()
         side_by_side = page.locator('[data-testid="stDataFrame"]').nth(1)
-        for row in ("Sites in common", "Coverage after", "New sites"):
+        for row in ("Sites in common", "Coverage after", "New sites", "New stores (N)"):
             expect(side_by_side.get_by_text(row, exact=True)).to_be_attached(timeout=30_000)
-        first_choice = page.get_by_label("Scenario A")
-        second_choice = page.get_by_label("Scenario B")
-        chosen = {first_choice.input_value(), second_choice.input_value(),
-                  page.locator('[data-testid="stSelectbox"]').nth(0).inner_text(),
-                  page.locator('[data-testid="stSelectbox"]').nth(1).inner_text()}
-        assert any("seven-sites" in text for text in chosen), chosen
-        assert any("five-sites" in text for text in chosen), chosen
+        chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
+        assert "seven-sites" in chosen and "five-sites" in chosen, chosen
         sites = page.frame_locator(MAP_FRAME).first.locator(".xingtu-marker")
         expect(sites.first).to_be_attached(timeout=60_000)
         page.wait_for_timeout(1000)
-        # 5 + 7 sites: every site of A and B is drawn once, the common ones in purple
-        assert 7 <= sites.count() <= 12, f"{sites.count()} sites drawn for scenarios of 5 and 7"
+        # 5 + 7 sites: every site of each scenario is drawn with that scenario's marker
+        assert sites.count() == 12, f"{sites.count()} sites drawn for scenarios of 5 and 7"
         assert no_error.count() == 0
         _shoot(page, shots, "3_scenarios")
 

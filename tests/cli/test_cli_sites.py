@@ -191,3 +191,36 @@ def test_sites_never_inside_an_exclusion_area(small_inputs: dict[str, Path],
     inside = gpd.GeoSeries(boxes, crs="EPSG:4326").union_all()
     assert not any(inside.contains(shapely.Point(lng, lat))
                    for lat, lng in zip(second["lat"], second["lng"], strict=True))
+
+
+@pytest.mark.parametrize(("model", "extra"), [
+    ("set_cover", ["--radius-km", "4"]), ("p_center", ["--n-new", "2"]),
+    ("capacitated", ["--n-new", "2", "--capacity", "5000000000"])])
+def test_sites_run_every_model_of_the_app(small_inputs: dict[str, Path], tmp_path: Path,
+                                          model: str, extra: list[str]) -> None:
+    out = tmp_path / f"{model}.csv"
+    result = runner.invoke(app, [
+        "sites", "--layers", str(small_inputs["layers"]), "--stores", str(small_inputs["stores"]),
+        "--model", model, *extra, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert len(table) >= 1
+    if model == "set_cover":  # every cell within 4 km of a store, own or new
+        layers = load_layers(small_inputs["layers"])
+        stores = pd.read_csv(small_inputs["stores"])
+        lat = np.r_[stores["lat"], table["lat"]]
+        lng = np.r_[stores["lng"], table["lng"]]
+        from optimizer.geometry import nearest_km
+
+        distance, _ = nearest_km(layers["lat"].to_numpy(), layers["lng"].to_numpy(), lat, lng)
+        assert (distance <= 4.0 + 1e-6).all()
+    if model == "capacitated":
+        assert (table["served_demand"] <= 5e9).all()
+
+
+def test_the_capacitated_model_without_capacity_is_a_readable_error(
+        small_inputs: dict[str, Path], tmp_path: Path) -> None:
+    result = runner.invoke(app, [
+        "sites", "--layers", str(small_inputs["layers"]), "--stores", str(small_inputs["stores"]),
+        "--model", "capacitated", "--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 2 and "capacity" in result.output

@@ -190,12 +190,28 @@ def test_migration_upgrades_an_older_database(db_url: str) -> None:
     engine.dispose()
 
     store = Database(db_url)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     listed = store.list_scenarios().sort_values("id")
     assert listed[["name", "version"]].values.tolist() == [["north", 1], ["north", 2], ["south", 1]]
     assert store.save_scenario("north", {}, pd.DataFrame({"cell": [1]}), {}) > 0
     assert store.list_scenarios().iloc[0]["version"] == 3
     assert store.survey_statuses()["user"].tolist() == [""]
+    assert store.load_last_run("site_selection") is None  # the table of migration 3 is there
+
+
+def test_a_page_keeps_one_last_run_which_round_trips(db_url: str) -> None:
+    store = Database(db_url)
+    sites = pd.DataFrame({"cell": pd.array([7, 9], dtype="uint64"), "score": [0.5, 0.25]})
+    store.save_last_run("site_selection", "old", {"n_new": 2}, sites.iloc[:1], {"n_sites": 1})
+    store.save_last_run("site_selection", "new", {"n_new": 3, "weights": {"footfall": 0.4}},
+                        sites, {"n_sites": 2})
+    store.save_last_run("other", "x", {}, sites.iloc[:0], {})
+    reopened = Database(db_url)  # as a new browser session would
+    params, loaded, summary, fingerprint, created = reopened.load_last_run("site_selection")
+    assert params == {"n_new": 3, "weights": {"footfall": 0.4}} and fingerprint == "new"
+    pd.testing.assert_frame_equal(loaded, sites)
+    assert summary == {"n_sites": 2} and created.startswith("20")
+    assert len(reopened.load_last_run("other")[1]) == 0
 
 
 def test_a_newer_schema_is_refused(db_url: str) -> None:

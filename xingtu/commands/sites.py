@@ -32,6 +32,7 @@ from optimizer.scoring import Normalisation
 from optimizer.settings import settings
 from optimizer.siting import (
     DEFAULT_MAX_CANDIDATES,
+    DEFAULT_MAX_CANDIDATES_P_CENTER,
     DEFAULT_MAX_CANDIDATES_P_MEDIAN,
     SitingModel,
 )
@@ -126,7 +127,9 @@ def register(app: typer.Typer) -> None:
         stores: Annotated[Path | None, typer.Option(
             help="Own stores file (annual_sales calibrates the demand model).")] = None,
         competitors: Annotated[Path | None, typer.Option(help="Competitor stores file.")] = None,
-        model: Annotated[SitingModel, typer.Option(help="Location model.")] = "mclp",
+        model: Annotated[SitingModel, typer.Option(
+            help="Location model: " + "; ".join(f"{name}: {model.summary}" for name, model
+                                                in siting.SITING_MODELS.items()))] = "mclp",
         n_new: Annotated[int | None, typer.Option(
             "--n-new", "-n",
             help="Number of new sites; 0 with --budget opens as many as it allows.")] = 3,
@@ -135,12 +138,16 @@ def register(app: typer.Typer) -> None:
             help="Limit on the opening cost of new sites, CNY.")] = None,
         opening_cost: Annotated[float | None, typer.Option(
             help="Opening cost of one site, CNY (default 1.5 million with --budget).")] = None,
+        capacity: Annotated[float | None, typer.Option(
+            help="With --model capacitated: sales potential one store serves at most, CNY a "
+                 "year.")] = None,
         min_spacing_km: Annotated[float | None, typer.Option(
             help="No two new sites closer than this, km.")] = None,
         max_candidates: Annotated[int | None, typer.Option(
             help="Best-scoring free cells offered as candidates (default: every free cell for "
-                 f"mclp, the {DEFAULT_MAX_CANDIDATES_P_MEDIAN:,} best for p_median, the "
-                 f"{DEFAULT_MAX_CANDIDATES} best for market_share).")
+                 f"mclp and set_cover, the {DEFAULT_MAX_CANDIDATES_P_MEDIAN:,} best for "
+                 f"p_median, the {DEFAULT_MAX_CANDIDATES_P_CENTER} best for p_center, the "
+                 f"{DEFAULT_MAX_CANDIDATES} best for market_share and capacitated).")
         ] = None,
         weight: Annotated[list[str] | None, typer.Option(
             help="Score weight LAYER=NUMBER, repeatable (e.g. footfall=0.4).")] = None,
@@ -207,7 +214,7 @@ def register(app: typer.Typer) -> None:
                 run = siting.choose_sites(
                     table, tables["stores"], tables["competitors"], weights=weights, model=model,
                     n_new=n_new, radius_km=radius_km, budget=budget, opening_cost=opening_cost,
-                    min_spacing_km=min_spacing_km, max_candidates=max_candidates,
+                    capacity=capacity, min_spacing_km=min_spacing_km, max_candidates=max_candidates,
                     normalisation=normalisation, smooth_k=smooth_k, solver=solver,
                     time_limit=time_limit, gap=gap, decisions=decisions)
                 progress.stage("Writing the sites" + (" and the report" if report else ""))

@@ -31,6 +31,45 @@ SITE_COLUMNS = ["site", "region", "score", "expected_sales", "from_own", "net_ga
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """How a front end offers one location model: its label, one line on it, its inputs."""
+
+    label: str
+    summary: str
+    uses_n: bool = True
+    uses_radius: bool = False
+    uses_capacity: bool = False
+
+
+SITING_MODELS: dict[str, ModelChoice] = {
+    "mclp": ModelChoice(
+        "Maximal coverage (MCLP)",
+        "N new stores covering the most sales potential within the service radius.",
+        uses_radius=True),
+    "p_median": ModelChoice(
+        "Closest to demand (p-median)",
+        "N new stores bringing the sales potential as close to a store as possible "
+        "(demand-weighted distance)."),
+    "market_share": ModelChoice(
+        "Market share vs competitors (Huff)",
+        "N new stores capturing the most sales against the competitors under the Huff model."),
+    "set_cover": ModelChoice(
+        "Cover everyone (set cover)",
+        "The fewest new stores (the cheapest, with a budget) bringing every cell with sales "
+        "potential within the service radius; no N.", uses_n=False, uses_radius=True),
+    "p_center": ModelChoice(
+        "Nobody far (p-center)",
+        "N new stores making the farthest cell with sales potential as close to a store as "
+        "possible (the worst distance, not the average)."),
+    "capacitated": ModelChoice(
+        "Closest within capacity (capacitated p-median)",
+        "N new stores bringing the sales potential close to a store, each store (own or new) "
+        "serving at most its capacity; what no store can take is lost.", uses_capacity=True),
+}
+"""Every siting model of :data:`optimizer.siting.SitingModel` as the CLI and the app offer it."""
+
+
+@dataclass(frozen=True)
 class ScenarioRecord:
     """A siting run as a saved scenario: its options, its sites and its headline figures."""
 
@@ -196,3 +235,202 @@ def site_lines(run: SiteSelectionRun) -> str:
         lines.append(run.sites[columns].to_string(index=False,
                                                        float_format=lambda v: f"{v:,.2f}"))
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The result a page shows: a fresh run, the last run kept in the database, or a scenario
+# --------------------------------------------------------------------------------------------
+
+SITE_SELECTION_PAGE = "site_selection"
+"""Key of the Site selection page's last run in the database (:meth:`Database.load_last_run`)."""
+
+SETTING_LABELS: dict[str, str] = {
+    "model": "model", "n_new": "new stores (N)", "radius_km": "service radius (km)",
+    "weights": "layers and weights", "budget": "budget (CNY)", "capacity": "capacity (CNY)",
+    "min_spacing_km": "minimum spacing (km)", "where": "site only in",
+    "candidate_list": "candidate list",
+}
+"""The settings of a siting run in a planner's words, in the order they are compared."""
+
+
+@dataclass(frozen=True)
+class ShownRun:
+    """A siting result as a page shows it again: its settings, its sites and its figures.
+
+    Attributes
+    ----------
+    parameters
+        The settings it was made with (keys of :data:`SETTING_LABELS`).
+    sites
+        The chosen sites (:attr:`optimizer.siting.SiteSelectionRun.sites`).
+    summary
+        Headline figures (:func:`scenario_record`) with ``notes`` (the solve and decision
+        lines), ``warnings`` and ``worst_distance_km`` (p-center) when there are.
+    fingerprint
+        The data it was made on (:func:`data_fingerprint`).
+    created_at
+        When it was made (ISO 8601, UTC).
+    source
+        Where it comes from: ``"run"``, ``"last run"`` or ``"scenario <name>"``.
+    """
+
+    parameters: dict[str, Any]
+    sites: pd.DataFrame
+    summary: dict[str, Any]
+    fingerprint: str
+    created_at: str = ""
+    source: str = "run"
+
+
+def data_fingerprint(data_key: str) -> str:
+    """Return a short hash of the data in use (the app's data key of demo and uploads).
+
+    Examples
+    --------
+    >>> data_fingerprint("demo|") == data_fingerprint("demo|")
+    True
+    >>> data_fingerprint("demo|") == data_fingerprint("demo|stores:3:abc")
+    False
+    """
+    import hashlib
+
+    return hashlib.sha1(data_key.encode()).hexdigest()[:16]
+
+
+def shown_run(run: SiteSelectionRun, parameters: Mapping[str, Any], fingerprint: str
+              ) -> ShownRun:
+    """Return a finished run as a page shows and keeps it."""
+    from datetime import UTC, datetime
+
+    record = scenario_record("run", run, parameters)
+    notes = [run.report.summary()]
+    if run.decisions is not None:
+        notes.append(f"Decisions: {run.decisions.summary()}")
+    summary = {**record.summary, "model": run.model, "notes": notes,
+               "warnings": list(run.warnings),
+               "optimal": bool(run.report.is_optimal)}
+    for key in ("worst_distance_km", "uncoverable_cells", "capacity"):
+        if run.parameters.get(key) is not None:
+            summary[key] = run.parameters[key]
+    return ShownRun(parameters=record.parameters, sites=run.sites, summary=json_ready(summary),
+                    fingerprint=fingerprint,
+                    created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def save_last_run(database: Database, shown: ShownRun, page: str = SITE_SELECTION_PAGE) -> None:
+    """Keep ``shown`` as the page's last run, to show it again in a new browser session."""
+    database.save_last_run(page, shown.fingerprint, shown.parameters, shown.sites,
+                           {**shown.summary, "created_at": shown.created_at})
+
+
+def load_last_run(database: Database, page: str = SITE_SELECTION_PAGE) -> ShownRun | None:
+    """Return the page's last run from the database, ``None`` when there is none."""
+    saved = database.load_last_run(page)
+    if saved is None:
+        return None
+    parameters, sites, summary, fingerprint, created_at = saved
+    return ShownRun(parameters=parameters, sites=sites, summary=summary,
+                    fingerprint=fingerprint, created_at=summary.get("created_at", created_at),
+                    source="last run")
+
+
+def shown_scenario(name: str, parameters: Mapping[str, Any], sites: pd.DataFrame,
+                   summary: Mapping[str, Any], created_at: str = "") -> ShownRun:
+    """Return a saved scenario as the Site selection page shows it."""
+    return ShownRun(parameters=dict(parameters), sites=sites, summary=dict(summary),
+                    fingerprint=str(summary.get("data_fingerprint", "")),
+                    created_at=created_at, source=f"scenario {name}")
+
+
+def shown_record(name: str, shown: ShownRun) -> ScenarioRecord:
+    """Return what a saved scenario holds for a shown result (its data fingerprint with it)."""
+    summary = {**shown.summary, "data_fingerprint": shown.fingerprint}
+    return ScenarioRecord(name=name, parameters=json_ready(shown.parameters), sites=shown.sites,
+                          summary=json_ready(summary))
+
+
+def setting_text(key: str, value: Any) -> str:
+    """Return one setting of a run as a planner reads it (``"–"`` when not set).
+
+    Examples
+    --------
+    >>> setting_text("budget", 6000000.0), setting_text("weights", {"footfall": 0.4})
+    ('6,000,000', 'footfall 0.40')
+    >>> setting_text("model", "p_center"), setting_text("min_spacing_km", None)
+    ('Nobody far (p-center)', '–')
+    """
+    if value is None or value == "":
+        return "–"
+    if key == "model":
+        choice = SITING_MODELS.get(str(value))
+        return choice.label if choice else str(value)
+    if key == "weights" and isinstance(value, Mapping):
+        return ", ".join(f"{name} {float(weight):.2f}" for name, weight in sorted(value.items())
+                         ) or "–"
+    if key == "candidate_list" and isinstance(value, Mapping):
+        return f"{value.get('count', '?')} sites"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+    return str(value)
+
+
+def setting_differences(made_with: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """Return, in words, each setting that differs between a result and the controls now.
+
+    Settings a model does not use (N for set cover, the radius of the median models, the
+    capacity outside the capacitated model) are not compared.
+
+    Examples
+    --------
+    >>> setting_differences({"model": "mclp", "n_new": 5}, {"model": "mclp", "n_new": 6})
+    ['new stores (N): 5 in the result, 6 now']
+    >>> setting_differences({"model": "set_cover", "n_new": 5}, {"model": "set_cover", "n_new": 6})
+    []
+    """
+    model = str(now.get("model", made_with.get("model")))
+    choice = SITING_MODELS.get(model)
+    unused = set()
+    if choice is not None:
+        if not choice.uses_n:
+            unused.add("n_new")
+        if not choice.uses_capacity:
+            unused.add("capacity")
+    differences = []
+    for key, label in SETTING_LABELS.items():
+        if key in unused:
+            continue
+        before, after = made_with.get(key), now.get(key)
+        if _same_setting(before, after):
+            continue
+        differences.append(f"{label}: {setting_text(key, before)} in the result, "
+                           f"{setting_text(key, after)} now")
+    return differences
+
+
+def stale_reasons(shown: ShownRun, parameters_now: Mapping[str, Any], fingerprint_now: str
+                  ) -> list[str]:
+    """Return why a shown result no longer matches the page: other data, other settings.
+
+    Empty when the result was made on the data in use with the settings the controls show.
+    """
+    reasons = []
+    if not shown.fingerprint:
+        reasons.append("the data it was made on is not recorded (saved before the app kept "
+                       "it), so it may differ")
+    elif shown.fingerprint != fingerprint_now:
+        reasons.append("the data changed since (an upload replaced stores or layers, or the "
+                       "result was made on other data)")
+    reasons += setting_differences(shown.parameters, parameters_now)
+    return reasons
+
+
+def _same_setting(before: Any, after: Any) -> bool:
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        return (set(before) == set(after)
+                and all(_same_setting(before[k], after[k]) for k in before))
+    if isinstance(before, int | float) and isinstance(after, int | float) \
+            and not isinstance(before, bool) and not isinstance(after, bool):
+        return bool(np.isclose(float(before), float(after), rtol=1e-9, atol=1e-9))
+    return bool(before == after)
