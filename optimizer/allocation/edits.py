@@ -14,9 +14,11 @@ relaxation, polish) and the planner's rule it is compared with see the same week
   (the units count in its supply and are not sent on), a warehouse sender's throughput and the
   lane's volume cap lose what the line takes, and the lane and SKU get no arc, so the rest of
   the plan is re-optimised around it. The locked lines are added back to the plan with their
-  transport cost: units times the lane's cost per unit and litre, and their own trucks or
-  parcels (the free part of the plan on the same lane does not fill them, so the cost counted
-  is at most one load per lane above a shared one).
+  transport cost: units times the lane's cost per unit and litre; the plan's trucks and
+  parcels are counted on each lane's whole volume, locked and free lines together (the free
+  part is solved as if the locked lines had loads of their own, so a shared load's room may
+  go unused; the report's bound, the free part's bound plus the locked units' cost per unit,
+  stays a bound of the edited week).
 
 A locked line is outside the cross-region share cap (7): it is the planner's decision.
 """
@@ -311,13 +313,12 @@ def locked_costs(problem: AllocationProblem, resolved: ResolvedEdits) -> dict[st
 
 def with_locked_lines(problem: AllocationProblem, resolved: ResolvedEdits,
                       free: AllocationResult) -> AllocationResult:
-    """Return the plan of the week: the free part (solved on :func:`edited_problem`) plus the
-    locked lines.
+    """Return the week's plan: the free part (solved on :func:`edited_problem`) and the locks.
 
-    Shipments, stock after and costs are those of ``problem`` (the week as given); the report's
-    objective and bound are the free part's plus the locked lines' transport (a bound of the
-    edited week, since the locked lines are fixed). ``quantity`` stays the free part's, per arc
-    of the edited week's network.
+    Shipments, stock after and costs are those of ``problem`` (the week as given), loads
+    counted on each lane's whole volume; the report's bound is the free part's plus the locked
+    units' cost per unit (a bound of the edited week). ``quantity`` stays the free part's, per
+    arc of the edited week's network.
     """
     p = problem
     lane, sku, units = resolved.locked_lane, resolved.locked_sku, resolved.locked_quantity
@@ -337,12 +338,25 @@ def with_locked_lines(problem: AllocationProblem, resolved: ResolvedEdits,
     stock_after = free.stock_after.copy()
     extra = locked_costs(p, resolved)
     costs = dict(free.costs)
-    for key in ("unit_cost", "shipment_cost", "trucks", "parcels"):
-        costs[key] = costs.get(key, 0.0) + extra[key]
-    added = extra["unit_cost"] + extra["shipment_cost"]
-    costs["objective"] = costs["objective"] + added
+    costs["unit_cost"] = costs["unit_cost"] + extra["unit_cost"]
+    # Loads of the whole plan: locked and free shipments of a lane share its trucks or parcels.
+    lane_of = shipments["lane"].to_numpy(dtype=np.int64)
+    litres = np.bincount(lane_of, weights=shipments["quantity"].to_numpy(float)
+                         * p.sku_volume[pd.Index(p.sku_ids).get_indexer(shipments["sku"])],
+                         minlength=len(p.lane_from))
+    loads = np.where(p.lane_shipment_cost > 0,
+                     np.ceil(litres / p.lane_litres_per_load - 1e-9), 0.0)
+    parcel = p.lane_modes == "parcel"
+    costs["shipment_cost"] = float((loads * p.lane_shipment_cost).sum())
+    costs["trucks"] = float(loads[~parcel].sum())
+    costs["parcels"] = float(loads[parcel].sum())
+    added = costs["unit_cost"] + costs["shipment_cost"] - free.costs["unit_cost"] \
+        - free.costs["shipment_cost"]
+    costs["objective"] = costs["shortage_cost"] + costs["unit_cost"] + costs["shipment_cost"]
     r = free.report
-    bound = None if r.bound is None else r.bound + added
+    # Any plan of the edited week pays the free part's cost (at least the free bound) plus
+    # the locked units' cost per unit; its loads at least the free part's.
+    bound = None if r.bound is None else r.bound + extra["unit_cost"]
     gap = plan_gap(costs, bound) if bound is not None else r.gap
     n_locked, n_dropped = len(resolved.edits.locked), len(resolved.edits.dropped)
     report = SolveReport(

@@ -210,9 +210,10 @@ def solve_built(built: BuiltProblem, *, label: str, settings: PlanSettings,
         outcomes = edit_outcomes(edits, lines, None if free_plan is None else free_plan.lines)
         kpis["locked_lines"] = len(edits.locked)
         kpis["dropped_lines"] = len(edits.dropped)
-        if free_plan is not None:
-            kpis["free_plan_cost"] = free_plan.report.objective
-            kpis["edits_cost"] = result.report.objective - free_plan.report.objective
+        free_cost = None if free_plan is None else free_plan.report.objective
+        if free_cost is not None and result.report.objective is not None:
+            kpis["free_plan_cost"] = free_cost
+            kpis["edits_cost"] = result.report.objective - free_cost
     return WeeklyPlan(week=label, lines=lines, kpis=kpis, warehouses=warehouse_table,
                       report=result.report, problem=problem, result=result,
                       forecast=built.forecast, settings=settings, ship_day=built.start,
