@@ -137,6 +137,22 @@ def edits_from_frame(frame: pd.DataFrame, *, source: str = "edits") -> PlanEdits
 
 
 @dataclass(frozen=True)
+class FreePlan:
+    """The plan of the same week without edits, that edits are priced against.
+
+    Attributes
+    ----------
+    objective
+        Its expected cost (the solve report's objective).
+    lines
+        Its plan lines (``from``, ``to``, ``sku``, ``quantity``).
+    """
+
+    objective: float | None
+    lines: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class ResolvedEdits:
     """Edits matched to a problem's lanes and SKUs (see :func:`resolve_edits`).
 

@@ -37,6 +37,7 @@ import pandas as pd
 from ..errors import InputError
 from ..results import SolveReport
 from .edits import (
+    FreePlan,
     PlanEdits,
     edit_outcomes,
     edited_problem,
@@ -107,7 +108,7 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
               sales: pd.DataFrame, stock: pd.DataFrame, week: str,
               lanes: pd.DataFrame | None = None, settings: PlanSettings | None = None,
               sources: dict[str, str] | None = None, workers: int = 1,
-              edits: PlanEdits | None = None, free_plan: WeeklyPlan | None = None
+              edits: PlanEdits | None = None, free_plan: FreePlan | None = None
               ) -> WeeklyPlan:
     """Plan one week's transfers and replenishment.
 
@@ -144,8 +145,10 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
         A planner's locked and dropped lines (:mod:`optimizer.allocation.edits`): locked lines
         ship exactly their quantity, dropped lines nothing, the rest is re-optimised.
     free_plan
-        With ``edits``: the plan of the same week without edits, to price the edits against
-        (KPIs ``free_plan_cost`` and ``edits_cost``); solved here first when not given.
+        With ``edits``: the plan of the same week without edits
+        (:class:`~optimizer.allocation.edits.FreePlan`), to price the edits against (KPIs
+        ``free_plan_cost`` and ``edits_cost``, the edited plan's cost minus the free plan's);
+        solved here first when not given.
 
     Returns
     -------
@@ -157,7 +160,8 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
                             review_days=settings.review_days, lanes=lanes, settings=settings,
                             sources=sources, week=week)
     if edits is not None and free_plan is None:
-        free_plan = solve_built(built, label=week, settings=settings, workers=workers)
+        free = solve_built(built, label=week, settings=settings, workers=workers)
+        free_plan = FreePlan(objective=free.report.objective, lines=free.lines)
     return solve_built(built, label=week, settings=settings, workers=workers, edits=edits,
                        free_plan=free_plan)
 
@@ -179,7 +183,7 @@ class BuiltProblem:
 
 def solve_built(built: BuiltProblem, *, label: str, settings: PlanSettings,
                 workers: int = 1, edits: PlanEdits | None = None,
-                free_plan: WeeklyPlan | None = None) -> WeeklyPlan:
+                free_plan: FreePlan | None = None) -> WeeklyPlan:
     """Solve a :class:`BuiltProblem` and collect its lines and KPIs into a :class:`WeeklyPlan`.
 
     With ``edits``, the free part of the plan is solved on the edited week
@@ -210,7 +214,7 @@ def solve_built(built: BuiltProblem, *, label: str, settings: PlanSettings,
         outcomes = edit_outcomes(edits, lines, None if free_plan is None else free_plan.lines)
         kpis["locked_lines"] = len(edits.locked)
         kpis["dropped_lines"] = len(edits.dropped)
-        free_cost = None if free_plan is None else free_plan.report.objective
+        free_cost = None if free_plan is None else free_plan.objective
         if free_cost is not None and result.report.objective is not None:
             kpis["free_plan_cost"] = free_cost
             kpis["edits_cost"] = result.report.objective - free_cost
