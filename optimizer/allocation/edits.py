@@ -398,7 +398,8 @@ def edit_outcomes(edits: PlanEdits, lines: pd.DataFrame,
                   free_lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return each edit with what the plan did with it (the "Locked and dropped lines" sheet).
 
-    Columns: ``row``, ``from_id``, ``to_id``, ``sku``, ``action``, ``locked_quantity``,
+    Locked lines first, then dropped ones, each sorted by line. Columns: ``from_id``,
+    ``to_id``, ``sku``, ``action``, ``locked_quantity``,
     ``planned_quantity`` (what the edited plan ships on the line), ``free_plan_quantity``
     (what the plan without edits shipped, when known) and ``outcome`` in words.
 
@@ -408,7 +409,7 @@ def edit_outcomes(edits: PlanEdits, lines: pd.DataFrame,
     ...     "sku": ["A", "A"], "action": ["lock", "drop"], "quantity": [6, None]}))
     >>> lines = pd.DataFrame({"from": ["W1"], "to": ["S1"], "sku": ["A"], "quantity": [6]})
     >>> free = pd.DataFrame({"from": ["S2"], "to": ["S3"], "sku": ["A"], "quantity": [2]})
-    >>> edit_outcomes(edits, lines, free)["outcome"].tolist()
+    >>> edit_outcomes(edits, lines, free)["outcome"].tolist()  # locked lines first
     ['locked: ships 6 (the free plan shipped 0)', 'dropped: ships 0 (the free plan shipped 2)']
     """
     t = edits.table
@@ -420,13 +421,16 @@ def edit_outcomes(edits: PlanEdits, lines: pd.DataFrame,
         if free is not None:
             text += f" (the free plan shipped {free[i]:,})"
         words.append(text)
-    out = pd.DataFrame({"row": t["row"], "from_id": t["from_id"], "to_id": t["to_id"],
+    out = pd.DataFrame({"from_id": t["from_id"], "to_id": t["to_id"],
                         "sku": t["sku"], "action": t["action"],
                         "locked_quantity": np.where(t["action"] == "lock", t["quantity"], 0),
                         "planned_quantity": planned})
     out["free_plan_quantity"] = free if free is not None else np.nan
     out["outcome"] = words
-    return out
+    # Locked lines first, then dropped, each by line: the same sheet from a file or an editor.
+    return out.sort_values(["action", "from_id", "to_id", "sku"], ascending=[False, True, True,
+                                                                            True],
+                           kind="stable").reset_index(drop=True)
 
 
 

@@ -58,10 +58,10 @@ def test_allocate_with_edits_keeps_them_and_prices_them(tmp_path: Path, input_fi
     assert _line_units(sheets["Plan"], dropped) == 0
     assert _line_units(sheets["Plan"], locked) == locked_units
     sheet = sheets["Locked and dropped lines"]
-    assert sheet["Planned quantity"].tolist() == [0, locked_units]
+    assert sheet["Planned quantity"].tolist() == [locked_units, 0]  # locked lines first
     assert sheet["Free plan quantity"].tolist() == [
         int(free.lines.loc[(free.lines[["from", "to", "sku"]] == list(line)).all(axis=1),
-                           "quantity"].sum()) for line in (dropped, locked)]
+                           "quantity"].sum()) for line in (locked, dropped)]
     record = weekly.load_record(Database(database), WEEK)
     k = record.kpis
     # The free plan solved inside the run is the plan the free run made (same week, settings).

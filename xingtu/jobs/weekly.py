@@ -913,7 +913,7 @@ def editor_lines(record: PlanRecord) -> pd.DataFrame:
         named = edits.rename(columns={"from_id": "from", "to_id": "to"})
         locked = named[named["action"] == "lock"][key].assign(lock=True)
         table = table.merge(locked, on=key, how="left", suffixes=("_x", ""))
-        table["lock"] = table["lock"].fillna(False).astype(bool)
+        table["lock"] = table["lock"].eq(True)
         table = table.drop(columns="lock_x")
         dropped = named[named["action"] == "drop"][key].assign(quantity=0, lock=False,
                                                                  drop=True)
@@ -929,19 +929,17 @@ def edits_from_lines(table: pd.DataFrame) -> PlanEdits | None:
     """
     from optimizer.errors import InputError, problem_at_rows
 
-    both = np.flatnonzero(table["lock"].fillna(False).astype(bool).to_numpy()
-                          & table["drop"].fillna(False).astype(bool).to_numpy())
+    lock_all, drop_all = table["lock"].eq(True), table["drop"].eq(True)
+    both = np.flatnonzero(lock_all.to_numpy() & drop_all.to_numpy())
     if both.size:
         raise InputError([problem_at_rows(
             "the plan-line editor", "drop", both, table["sku"].to_numpy()[both],
             "the line is ticked both to lock and to drop", "untick one of the two")],
             "the plan-line editor")
-    ticked = table[table["lock"].fillna(False).astype(bool)
-                   | table["drop"].fillna(False).astype(bool)]
+    ticked = table[lock_all | drop_all]
     if not len(ticked):
         return None
-    lock = ticked["lock"].fillna(False).astype(bool)
-    drop = ticked["drop"].fillna(False).astype(bool)
+    lock, drop = ticked["lock"].eq(True), ticked["drop"].eq(True)
     rows = pd.concat([
         pd.DataFrame({"from_id": ticked["from"], "to_id": ticked["to"], "sku": ticked["sku"],
                       "action": "lock", "quantity": ticked["quantity"]})[lock],
