@@ -109,7 +109,8 @@ def test_day_plan_turnover_days_count_days_not_weeks() -> None:
 
 def _left_after_sales(stock: float, mean: float, variance: float) -> int:
     """E[(stock - D)^+] rounded, summed by hand over D's distribution (the chain's rule:
-    normal from a mean of 20, else Poisson, or negative binomial when over-dispersed)."""
+    normal from a mean of 20, else Poisson, or negative binomial when over-dispersed).
+    """
     import math
 
     from scipy import stats
@@ -134,7 +135,8 @@ def _left_after_sales(stock: float, mean: float, variance: float) -> int:
 
 def test_an_earlier_saved_plan_still_on_the_road_counts_as_in_transit(tmp_path) -> None:
     """Stock counted on Friday, sales to Sunday, ship Monday: a saved plan's lines that arrive
-    on Monday or later are stock of their receivers, projected with two days of sales."""
+    on Monday or later are stock of their receivers, projected with two days of sales.
+    """
     from xingtu.database import Database
     from xingtu.jobs import weekly
 

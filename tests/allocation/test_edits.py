@@ -68,7 +68,8 @@ def test_locking_a_quantity_ships_exactly_that(week) -> None:
     p = problem
     # A store-to-store lane and SKU the free plan leaves empty, from a sender with surplus.
     n_skus = len(p.sku_ids)
-    shippable = dict(zip(zip(p.position_location, p.position_sku), p.shippable, strict=True))
+    shippable = dict(zip(zip(p.position_location, p.position_sku, strict=True), p.shippable,
+                         strict=True))
     candidates = [(lane, k) for lane in range(len(p.lane_from)) for k in range(n_skus)
                   if not p.is_warehouse[p.lane_from[lane]]
                   and shippable.get((p.lane_from[lane], k), 0) >= 3

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.cli.test_cli_allocate import _args
-from tests.cli.test_cli_allocate import input_files as input_files  # noqa: F401 (fixture)
+from tests.cli.test_cli_allocate import input_files as input_files
 from xingtu.cli import app
 from xingtu.database import Database
 from xingtu.jobs import weekly
@@ -24,7 +24,7 @@ def _line_units(lines: pd.DataFrame, line: tuple[str, str, str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def free_run(tmp_path_factory, input_files) -> tuple[Path, weekly.PlanRecord]:  # noqa: F811
+def free_run(tmp_path_factory, input_files) -> tuple[Path, weekly.PlanRecord]:
     folder = tmp_path_factory.mktemp("free")
     database = f"sqlite:///{folder / 'plans.db'}"
     result = runner.invoke(app, ["allocate", "--week", WEEK, "--out", str(folder / "free.xlsx"),
@@ -33,7 +33,7 @@ def free_run(tmp_path_factory, input_files) -> tuple[Path, weekly.PlanRecord]:  
     return folder, weekly.load_record(Database(database), WEEK)
 
 
-def test_allocate_with_edits_keeps_them_and_prices_them(tmp_path: Path, input_files,  # noqa: F811
+def test_allocate_with_edits_keeps_them_and_prices_them(tmp_path: Path, input_files,
                                                         free_run) -> None:
     _, free = free_run
     lines = free.lines.sort_values(["quantity", "from", "to", "sku"], ascending=False)
@@ -82,7 +82,7 @@ def test_allocate_with_edits_keeps_them_and_prices_them(tmp_path: Path, input_fi
     ({"from_id": ["A"], "to_id": ["B"], "sku": ["C"], "action": ["keep"]},
      "column `action`, row 1: not lock or drop"),
 ])
-def test_bad_edits_rows_get_an_error_naming_file_and_row(tmp_path: Path, input_files,  # noqa: F811
+def test_bad_edits_rows_get_an_error_naming_file_and_row(tmp_path: Path, input_files,
                                                          rows, words) -> None:
     edits = tmp_path / "edits.csv"
     pd.DataFrame(rows).to_csv(edits, index=False)
@@ -94,7 +94,7 @@ def test_bad_edits_rows_get_an_error_naming_file_and_row(tmp_path: Path, input_f
     assert "Traceback" not in result.output and not (tmp_path / "p.xlsx").exists()
 
 
-def test_a_locked_quantity_above_the_senders_surplus_is_refused(tmp_path: Path, input_files,  # noqa: F811
+def test_a_locked_quantity_above_the_senders_surplus_is_refused(tmp_path: Path, input_files,
                                                                 free_run) -> None:
     _, free = free_run
     line = free.lines.iloc[0]
