@@ -4,7 +4,6 @@ The plan is made, fingerprinted, saved and exported by :mod:`xingtu.jobs.weekly`
 ``xingtu allocate`` runs, so a plan saved here loads in the CLI's database and back unchanged.
 """
 
-import pandas as pd
 import streamlit as st
 
 from app_pages import common
@@ -18,6 +17,10 @@ st.caption("Move stock from where it sits to where it will sell next week, reple
 
 PLAN_KEY = "allocation_plan"
 WARNINGS_KEY = "allocation_warnings"
+FREE_KEY = "allocation_free_plan"
+"""The plan of the week without edits (what a re-solve with edits is priced against)."""
+EDIT_TABLE_KEY = "al_edit_table"
+"""The plan-line editor's table: (fingerprint of the plan it shows, lines with lock/drop ticks)."""
 DEFAULTS = PlanSettings()
 KPIS = [("expected_stockout_units_before", "Expected stockouts before", "{:,.0f} units"),
         ("expected_stockout_units_after", "Expected stockouts after", "{:,.0f} units"),
@@ -78,6 +81,7 @@ if run_clicked:
         status.update(label=f"Plan for {week}: {len(run.record.lines):,} lines",
                       state="complete", expanded=False)
     st.session_state[PLAN_KEY] = (run.record, inputs_key, previous)
+    st.session_state[FREE_KEY] = (run.record, inputs_key)
     st.session_state[WARNINGS_KEY] = run.warnings
 elif load_clicked:
     try:
@@ -94,6 +98,8 @@ elif load_clicked:
         st.session_state[PLAN_KEY] = (record,
                                       inputs_key if record.fingerprint == current else None,
                                       previous)
+        if not record.has_edits and record.fingerprint == current:
+            st.session_state[FREE_KEY] = (record, inputs_key)
 
 shown = st.session_state.get(PLAN_KEY)
 if shown is None:
@@ -119,43 +125,27 @@ for position, (key, label, pattern) in enumerate(KPIS):
     columns[position % 4].metric(label, pattern.format(value) if isinstance(value, int | float)
                                  else "–")
 
-# ---- map of the movements ---------------------------------------------------------------------
-from xingtu import maps  # noqa: E402
+# ---- map of the warehouses, stores and movements -------------------------------------------
+from xingtu import allocation_map  # noqa: E402
 
-
-def coordinates(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """Return ``lat``/``lng`` of each location, indexed by its id."""
-    return pd.DataFrame({"lat": frame.geometry.y.to_numpy(), "lng": frame.geometry.x.to_numpy()},
-                        index=frame[id_column].astype(str).to_numpy())
-
-
-places = pd.concat([coordinates(data.stores, "store_id"),
-                    coordinates(data.warehouses, "warehouse_id")])
-moves = lines.groupby(["from", "to"], as_index=False).agg(quantity=("quantity", "sum"),
-                                                          skus=("sku", "nunique"))
-moves = moves[moves["from"].isin(places.index) & moves["to"].isin(places.index)]
-moves = moves.assign(
-    from_lat=places.loc[moves["from"], "lat"].to_numpy(),
-    from_lng=places.loc[moves["from"], "lng"].to_numpy(),
-    to_lat=places.loc[moves["to"], "lat"].to_numpy(),
-    to_lng=places.loc[moves["to"], "lng"].to_numpy(),
-    route=moves["from"] + " → " + moves["to"])
-fmap = maps.base_map((float(places["lat"].median()), float(places["lng"].median())), zoom=9,
-                     tiles=tiles)
-if len(moves):
-    maps.add_transfers(fmap, moves, name="Movements",
-                       tooltip={"route": "Route", "quantity": "Units", "skus": "SKUs"})
-maps.add_points(fmap, data.stores, name="Stores", marker="own_store", title="store_id",
-                tooltip={"channel": "Channel", "region": "Region"})
-maps.add_points(fmap, data.warehouses, name="Warehouses", marker="warehouse",
-                title="warehouse_id", tooltip={"daily_throughput": "Daily throughput"})
-maps.finish(fmap)
-st.caption("Arrows go from the sending store or warehouse to the receiving store; the wider, "
-           "the more units.")
-common.show_map(fmap, key="al_map")
+sheets = record.sheets(previous)
+days = 1.0 if weekly.DAY_LABEL.fullmatch(record.week) else 7.0
+warehouse_card, store_card = sheets["warehouses"], sheets["stores"]
+if {"replenishment_units", "daily_throughput"} <= set(warehouse_card.columns) and \
+        {"expected_stockout_after", "demand_horizon"} <= set(store_card.columns):
+    fmap = allocation_map.allocation_map(stores=data.stores, warehouses=data.warehouses,
+                                         warehouse_card=warehouse_card, store_card=store_card,
+                                         lines=lines, days=days, tiles=tiles)
+    st.caption("Squares are warehouses, bigger and redder as their load grows (units shipped "
+               "in the plan against daily throughput times the plan's days), with their "
+               "service radius; circles are stores coloured by their stockout risk after the "
+               "plan (expected units short over demand); arrows go from sender to receiver, "
+               "wider for more units.")
+    common.show_map(fmap, key="al_map")
+else:
+    st.info("This saved plan has no warehouse and store cards: run the plan again to map it.")
 
 # ---- tables and downloads ---------------------------------------------------------------------
-sheets = record.sheets(previous)
 tab_lines, tab_warehouses, tab_stores, tab_lists, tab_compare = st.tabs(
     ["Plan lines", "Warehouse card", "Store card", "Slow movers and stockout risk",
      "Compare with last week"])
@@ -186,6 +176,15 @@ with tab_lists:
     st.subheader("Stockout risk")
     st.caption("Store-SKUs still expected to run short after the plan.")
     st.dataframe(sheets["stockout_risk"], hide_index=True, width="stretch", key="al_risk")
+if record.has_edits:
+    st.subheader("Locked and dropped lines")
+    k = kpis
+    if "edits_cost" in k:
+        st.caption(f"Expected cost with the edits {k['free_plan_cost'] + k['edits_cost']:,.0f} "
+                   f"CNY against {k['free_plan_cost']:,.0f} CNY for the plan without them "
+                   f"({k['edits_cost']:+,.0f} CNY).")
+    st.dataframe(sheets[weekly.EDITS_SHEET], hide_index=True, width="stretch",
+                 key="al_edits_sheet")
 with tab_compare:
     if previous is None:
         st.info("No earlier plan of this week or the week before is saved: nothing to compare.")
@@ -193,6 +192,51 @@ with tab_compare:
         st.caption(f"Units in and out per warehouse and store: plan {previous.week} as saved "
                    f"before, against this plan ({record.week}); biggest change first.")
         st.dataframe(sheets["changes"], hide_index=True, width="stretch", key="al_changes")
+
+
+# ---- the planner's edits: lock or drop lines, re-solve -----------------------------------------
+st.subheader("Lock or drop plan lines")
+st.caption("Tick **Lock** to keep a line at the quantity shown (change the quantity to lock "
+           "another), **Drop** to ship nothing on it; then re-solve: the rest of the plan is "
+           "re-optimised around your edits, and the download holds a sheet of them.")
+held = st.session_state.get(EDIT_TABLE_KEY)
+if held is None or held[0] != record.fingerprint:
+    held = (record.fingerprint, weekly.editor_lines(record))
+    st.session_state[EDIT_TABLE_KEY] = held
+edited = st.data_editor(
+    held[1], key="al_editor", hide_index=True, width="stretch",
+    disabled=["from", "to", "sku"], num_rows="fixed",
+    column_config={
+        "quantity": st.column_config.NumberColumn("Quantity", min_value=0, step=1,
+                                                  format="%d"),
+        "lock": st.column_config.CheckboxColumn("Lock", help="Ship exactly this quantity."),
+        "drop": st.column_config.CheckboxColumn("Drop", help="Ship nothing on this line.")})
+if st.button("Re-solve with these edits", key="al_resolve"):
+    free_shown = st.session_state.get(FREE_KEY)
+    free_record = free_shown[0] if free_shown and free_shown[1] == inputs_key else None
+    with st.status(f"Re-planning {record.week} with your edits…", expanded=True) as status:
+        try:
+            edits = weekly.edits_from_lines(edited)
+            if edits is None:
+                raise ValueError("No line is ticked to lock or drop: tick Lock or Drop on "
+                                 "the lines to change, then re-solve.")
+            with common.live_gap():
+                run = weekly.run_week(tables, week=record.week, settings=settings,
+                                      stage=st.write, edits=edits, free_plan=free_record)
+            previous = weekly.previous_record(store, record.week)
+            plan_id = weekly.save_record(store, run.record)
+        except ValueError as error:
+            status.update(label="The edited plan could not be made", state="error")
+            common.show_error(error, what="Re-solving with the edits")
+            st.stop()
+        st.write(run.record.summary())
+        st.write(f"Saved as plan {plan_id}.")
+        status.update(label=f"Plan for {record.week} with your edits: "
+                            f"{len(run.record.lines):,} lines", state="complete",
+                      expanded=False)
+    st.session_state[PLAN_KEY] = (run.record, inputs_key, previous)
+    st.session_state[WARNINGS_KEY] = run.warnings
+    st.rerun()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -411,6 +411,14 @@ MARKERS: dict[str, MarkerStyle] = {
     "only_a": MarkerStyle("triangle", "#e31a1c", size=16),
     "only_b": MarkerStyle("square", "#1f78b4", size=14),
     "in_both": MarkerStyle("star", "#6a3d9a", size=22),
+    "risk_low": MarkerStyle("circle", "#1a9850", size=10),
+    "risk_some": MarkerStyle("circle", "#fee08b", "#7f6000", size=11),
+    "risk_high": MarkerStyle("circle", "#f46d43", size=12),
+    "risk_severe": MarkerStyle("circle", "#a50026", size=13),
+    "load_low": MarkerStyle("square", "#a6dba0", "#00441b", size=13),
+    "load_medium": MarkerStyle("square", "#fdae61", "#7f3b08", size=16),
+    "load_high": MarkerStyle("square", "#d73027", "#67000d", size=19),
+    "load_over": MarkerStyle("square", "#67001f", "#ffffff", size=22),
 }
 """Marker style per kind of point. Shapes differ as well as colours, and no kind of site uses a
 colour of the score palette (:data:`PALETTE`), so a chosen site never sits red on red."""

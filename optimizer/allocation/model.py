@@ -89,6 +89,9 @@ class AllocationProblem:
     lane_volume_cap: np.ndarray | None = None
     sku_pick_unit: np.ndarray | None = None
     order_up_to: np.ndarray | None = None
+    dropped_lane_sku: np.ndarray | None = None
+    """Lane and SKU pairs that must ship nothing (``lane * n_skus + sku``): a planner's dropped
+    and locked lines (:mod:`optimizer.allocation.edits`); they get no arc in the network."""
 
     @property
     def lane_modes(self) -> np.ndarray:
@@ -127,6 +130,15 @@ class AllocationProblem:
             name: None if getattr(self, name) is None else getattr(self, name)[keep]
             for name in ("lane_mode", "lane_load_litres", "lane_cost_per_litre",
                          "lane_volume_cap")}
+        dropped = self.dropped_lane_sku
+        if dropped is not None:
+            n_skus = len(self.sku_ids)
+            new_index = np.full(len(self.lane_from), -1, dtype=np.int64)
+            new_index[np.arange(len(self.lane_from))[keep]] = np.arange(
+                len(self.lane_from[keep]))
+            lane = new_index[dropped // n_skus]
+            dropped = (lane * n_skus + dropped % n_skus)[lane >= 0]
+        optional["dropped_lane_sku"] = dropped
         return replace(self, lane_from=self.lane_from[keep], lane_to=self.lane_to[keep],
                        lane_unit_cost=self.lane_unit_cost[keep],
                        lane_shipment_cost=self.lane_shipment_cost[keep],
@@ -389,7 +401,8 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
 
     Lanes are kept for a SKU only where the sender has units to ship, the receiver is a store
     with demand, the unit fits the lane's parcel (on parcel lanes), and the first unit's margin-weighted shortage saving exceeds the lane's cost
-    per unit (otherwise no optimal plan uses it). A lane arc carries at most what the receiver
+    per unit (otherwise no optimal plan uses it), unless the lane and SKU are in
+    ``problem.dropped_lane_sku`` (a planner's edit: no arc at all). A lane arc carries at most what the receiver
     can use below its demand tail quantile (more only costs), which leaves the optimum unchanged.
     """
     p = problem
@@ -441,6 +454,9 @@ def build_network(problem: AllocationProblem) -> FlowNetwork:
     cand_unit_cost = (p.lane_unit_cost[cand_lane]
                       + p.lane_litre_cost[cand_lane] * p.sku_volume[p.position_sku[cand_sender]])
     ok &= first_gain > cand_unit_cost
+    if p.dropped_lane_sku is not None and len(p.dropped_lane_sku):
+        ok &= ~np.isin(cand_lane.astype(np.int64) * n_skus + p.position_sku[cand_sender],
+                       p.dropped_lane_sku)
     # A unit larger than a parcel does not go by parcel (bulky goods move by truck or route).
     if p.lane_mode is not None:
         ok &= ~((p.lane_mode[cand_lane] == "parcel")

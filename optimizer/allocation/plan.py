@@ -36,6 +36,15 @@ import pandas as pd
 
 from ..errors import InputError
 from ..results import SolveReport
+from .edits import (
+    FreePlan,
+    PlanEdits,
+    edit_outcomes,
+    edited_problem,
+    resolve_edits,
+    with_locked_lines,
+    with_locked_transport,
+)
 from .forecast import demand_history, forecast_demand, week_start
 from .inputs import prepare_inventory_tables
 from .kpis import allocation_kpis
@@ -85,6 +94,9 @@ class WeeklyPlan:
     ship_day: pd.Timestamp | None = None
     horizon_days: float = 7.0
     review_days: float = 7.0
+    edits: pd.DataFrame | None = None
+    """With a planner's edits: each edit and what the plan did with it
+    (:func:`optimizer.allocation.edits.edit_outcomes`)."""
 
     def kpi_table(self) -> pd.DataFrame:
         """KPIs as a two-column table (``kpi``, ``value``) for a sheet."""
@@ -95,7 +107,9 @@ class WeeklyPlan:
 def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,
               sales: pd.DataFrame, stock: pd.DataFrame, week: str,
               lanes: pd.DataFrame | None = None, settings: PlanSettings | None = None,
-              sources: dict[str, str] | None = None, workers: int = 1) -> WeeklyPlan:
+              sources: dict[str, str] | None = None, workers: int = 1,
+              edits: PlanEdits | None = None, free_plan: FreePlan | None = None
+              ) -> WeeklyPlan:
     """Plan one week's transfers and replenishment.
 
     Parameters
@@ -127,6 +141,14 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
     workers
         Processes for the solve (:func:`optimizer.allocation.solve.solve_allocation`); not part of
         the settings because it changes how fast the plan is found, not the week's problem.
+    edits
+        A planner's locked and dropped lines (:mod:`optimizer.allocation.edits`): locked lines
+        ship exactly their quantity, dropped lines nothing, the rest is re-optimised.
+    free_plan
+        With ``edits``: the plan of the same week without edits
+        (:class:`~optimizer.allocation.edits.FreePlan`), to price the edits against (KPIs
+        ``free_plan_cost`` and ``edits_cost``, the edited plan's cost minus the free plan's);
+        solved here first when not given.
 
     Returns
     -------
@@ -137,7 +159,11 @@ def plan_week(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFr
                             stock=stock, start=week_start(week), horizon_days=7.0,
                             review_days=settings.review_days, lanes=lanes, settings=settings,
                             sources=sources, week=week)
-    return solve_built(built, label=week, settings=settings, workers=workers)
+    if edits is not None and free_plan is None:
+        free = solve_built(built, label=week, settings=settings, workers=workers)
+        free_plan = FreePlan(objective=free.report.objective, lines=free.lines)
+    return solve_built(built, label=week, settings=settings, workers=workers, edits=edits,
+                       free_plan=free_plan)
 
 
 @dataclass(frozen=True)
@@ -156,25 +182,47 @@ class BuiltProblem:
 
 
 def solve_built(built: BuiltProblem, *, label: str, settings: PlanSettings,
-                workers: int = 1) -> WeeklyPlan:
-    """Solve a :class:`BuiltProblem` and collect its lines and KPIs into a :class:`WeeklyPlan`."""
+                workers: int = 1, edits: PlanEdits | None = None,
+                free_plan: FreePlan | None = None) -> WeeklyPlan:
+    """Solve a :class:`BuiltProblem` and collect its lines and KPIs into a :class:`WeeklyPlan`.
+
+    With ``edits``, the free part of the plan is solved on the edited week
+    (:func:`optimizer.allocation.edits.edited_problem`) and the locked lines are added back;
+    ``free_plan`` (the same week without edits), when given, prices the edits.
+    """
     problem = built.problem
-    network = build_network(problem)
-    result = solve_allocation(problem, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
+    resolved = resolve_edits(problem, edits) if edits is not None else None
+    solved = edited_problem(problem, resolved) if resolved is not None else problem
+    network = build_network(solved)
+    result = solve_allocation(solved, mip_gap=settings.mip_gap, time_limit=settings.time_limit,
                               workers=workers, network=network)
-    kpis, warehouse_table = allocation_kpis(problem, result, horizon_days=built.horizon_days)
     assert result.quantity is not None  # solve_allocation always returns its plan
-    kpis.update(transport_kpis(problem, network, result.quantity))
+    transport = transport_kpis(solved, network, result.quantity)
+    if resolved is not None:
+        result = with_locked_lines(problem, resolved, result)
+        transport = with_locked_transport(transport, problem, resolved)
+    kpis, warehouse_table = allocation_kpis(problem, result, horizon_days=built.horizon_days)
+    kpis.update(transport)
     kpis["stores_without_history"] = built.without_history
     kpis["service_level"] = settings.service_level
     kpis["sales_history_end"] = str(built.history_end.date())
     kpis["stock_projected_days"] = built.projected_days
     kpis.update({f"solve_{k}": v for k, v in asdict(result.report).items()})
     lines = _plan_lines(problem, result, built.start, built.stores)
+    outcomes = None
+    if edits is not None:
+        outcomes = edit_outcomes(edits, lines, None if free_plan is None else free_plan.lines)
+        kpis["locked_lines"] = len(edits.locked)
+        kpis["dropped_lines"] = len(edits.dropped)
+        free_cost = None if free_plan is None else free_plan.objective
+        if free_cost is not None and result.report.objective is not None:
+            kpis["free_plan_cost"] = free_cost
+            kpis["edits_cost"] = result.report.objective - free_cost
     return WeeklyPlan(week=label, lines=lines, kpis=kpis, warehouses=warehouse_table,
                       report=result.report, problem=problem, result=result,
                       forecast=built.forecast, settings=settings, ship_day=built.start,
-                      horizon_days=built.horizon_days, review_days=built.review_days)
+                      horizon_days=built.horizon_days, review_days=built.review_days,
+                      edits=outcomes)
 
 
 def week_problem(*, stores: pd.DataFrame, warehouses: pd.DataFrame, skus: pd.DataFrame,

@@ -105,3 +105,69 @@ def test_day_plan_turnover_days_count_days_not_weeks() -> None:
     store = ~p.is_warehouse[p.position_location]
     daily = p.demand_mean[store].sum()  # one day's demand
     assert day.kpis["store_turnover_days_before"] == pytest.approx(p.stock[store].sum() / daily)
+
+
+def _left_after_sales(stock: float, mean: float, variance: float) -> int:
+    """E[(stock - D)^+] rounded, summed by hand over D's distribution (the chain's rule:
+    normal from a mean of 20, else Poisson, or negative binomial when over-dispersed).
+    """
+    import math
+
+    from scipy import stats
+
+    if mean <= 0:
+        return round(stock)
+    if mean >= 20.0:
+        sd = math.sqrt(variance)
+        z = (stock - mean) / sd
+        density = math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+        below = 0.5 * (1 + math.erf(z / math.sqrt(2)))
+        left = (stock - mean) * below + sd * density  # E[(s - D)^+] of a normal D
+    else:
+        if variance > 1.05 * mean:
+            p = mean / variance
+            pmf = stats.nbinom(mean * p / (1 - p), p).pmf
+        else:
+            pmf = stats.poisson(mean).pmf
+        left = sum((stock - d) * pmf(d) for d in range(int(stock)))
+    return max(round(left), 0)
+
+
+def test_an_earlier_saved_plan_still_on_the_road_counts_as_in_transit(tmp_path) -> None:
+    """Stock counted on Friday, sales to Sunday, ship Monday: a saved plan's lines that arrive
+    on Monday or later are stock of their receivers, projected with two days of sales.
+    """
+    from xingtu.database import Database
+    from xingtu.jobs import weekly
+
+    tables = tiny_tables()
+    database = Database(f"sqlite:///{tmp_path / 'plans.db'}")
+    earlier = pd.DataFrame({
+        "from": ["W1", "W1", "W1"], "to": ["S1", "S3", "S2"], "sku": ["K2", "K1", "K1"],
+        "quantity": [30, 8, 5], "ship_day": ["2026-01-03", "2026-01-04", "2026-01-02"],
+        "arrival_day": ["2026-01-05", "2026-01-07", "2026-01-04"]})  # the last one has arrived
+    weekly.save_record(database, weekly.PlanRecord(
+        week="2026-01-03", fingerprint="earlier", lines=earlier,
+        kpis={weekly.TABLES_KEY: {"lines": earlier.to_dict(orient="records")}}, report={}))
+    moving = weekly.in_transit_lines(database, "2026-01-05")
+    assert moving is not None
+    assert sorted(zip(moving["to"], moving["quantity"], strict=True)) == [("S1", 30), ("S3", 8)]
+
+    settings = PlanSettings(lane_costs=LaneCosts(truck_fixed=0.0, truck_per_km=0.0),
+                            stock_date="2026-01-02")
+    run = weekly.run_day(tables, day="2026-01-05", settings=settings, in_transit=moving)
+    plan = run.plan
+    assert plan.kpis["stock_projected_days"] == 2  # Saturday and Sunday sell before Monday
+    p = plan.problem
+    forecast = plan.forecast.set_index(["store_id", "sku"])
+    on_hand = tables["stock"].set_index(["location_id", "sku"])["on_hand"]
+    for store, sku, coming, later in (("S1", "K2", 30, 0), ("S3", "K1", 8, 8),
+                                      ("S2", "K1", 0, 0)):
+        mean, variance = forecast.loc[(store, sku), ["mean", "variance"]]
+        expected = _left_after_sales(on_hand.get((store, sku), 0) + coming, mean * 2 / 7,
+                                     variance * 2 / 7)
+        at = np.flatnonzero((p.location_ids[p.position_location] == store)
+                            & (p.sku_ids[p.position_sku] == sku))[0]
+        assert p.stock[at] == expected, (store, sku)
+        assert p.reserve[at] >= min(later, expected)  # arriving after Monday: never sent on
+    assert_plan_invariants(p, plan.result)

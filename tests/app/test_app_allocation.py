@@ -60,7 +60,7 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     record = weekly.load_record(saved, week)
     tables = record.tables
     frames = [frame.value for frame in at.dataframe]
-    assert len(frames) == 6  # lines, warehouse card, store card, slow, movers, risk
+    assert len(frames) == 7  # lines, warehouse card, store card, slow, movers, risk, editor
     assert len(frames[1]) == len(demo_region.warehouses) == len(tables["warehouses"])
     assert len(frames[2]) == len(demo_region.stores) == len(tables["stores"])
     assert len(frames[3]) == len(tables["cover"]) > 0
@@ -68,9 +68,26 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert len(frames[5]) == len(tables["stockout_risk"])
     assert (frames[2]["expected_stockout_after"].diff().dropna() <= 1e-9).all()  # riskiest first
     assert any("nothing to compare" in i.value for i in at.info)
+    editor = frames[6]  # the plan-line editor: every line, nothing ticked yet
+    assert {"lock", "drop"} <= set(editor.columns) and not editor[["lock", "drop"]].any().any()
+    pd.testing.assert_series_equal(editor.groupby(keys)["quantity"].sum(),
+                                   lines.groupby(keys)["quantity"].sum(), check_dtype=False)
+
 
     downloads = at.get("download_button")
     assert [d.proto.label for d in downloads] == ["Download Excel", "Download CSV"]
+
+    # A line ticked both to lock and to drop is refused with the row named, nothing solved.
+    ticked = editor.copy()
+    ticked.loc[0, ["lock", "drop"]] = True
+    at.session_state["al_edit_table"] = (fingerprint, ticked)
+    at.button(key="al_resolve").click().run()
+    assert not at.exception
+    assert any("Re-solving with the edits" in e.value for e in at.error)
+    problems = [d.value for d in at.dataframe if "fix" in d.value.columns][0]
+    assert problems["message"].str.contains("ticked both to lock and to drop").all()
+    assert problems["rows"].astype(str).str.contains("1").all()
+    assert saved.list_plans()["week"].tolist() == [week]
 
     fresh = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
     fresh.slider(key="al_time_limit").set_value(5)

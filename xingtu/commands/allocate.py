@@ -61,6 +61,11 @@ def register(app: typer.Typer) -> None:
         stock: Annotated[Path | None, typer.Option(help="Stock per location and SKU.")] = None,
         lanes: Annotated[Path | None, typer.Option(
             help="Lanes file (derived from distance when not given).")] = None,
+        edits: Annotated[Path | None, typer.Option(
+            help="A planner's edits (.csv, .xlsx or .parquet): from_id, to_id, sku, action "
+                 "(lock or drop) and quantity for lock. Locked lines ship exactly their "
+                 "quantity, dropped lines nothing; the rest is re-optimised, and the plan "
+                 "without edits is solved too, to price them.")] = None,
         database: Annotated[str | None, typer.Option(
             help="Database URL for saved plans (default: XINGTU_DATABASE_URL or a local "
                  "SQLite file).")] = None,
@@ -91,6 +96,10 @@ def register(app: typer.Typer) -> None:
             label = check_week_label(week) if day is None else check_day_label(day)
             path = out or default_out(label)
             weekly.plan_paths(path)  # the extension, before anything is read
+            if edits is not None and day is not None:
+                raise InputError("`--edits` applies to a week's plan (`--week`), not to a "
+                                 "day's.")
+            plan_edits = weekly.edits_from_file(edits) if edits is not None else None
             settings = PlanSettings(service_level=service_level,
                                     max_cross_region_share=max_cross_region_share,
                                     min_transfer_units=min_transfer_units,
@@ -103,7 +112,8 @@ def register(app: typer.Typer) -> None:
                 require_tables(tables, weekly.REQUIRED_KINDS)
                 run, written, plan_id = weekly.plan_and_commit(
                     tables, week=label, out=path, database=store, force=force,
-                    settings=settings, sources=sources, workers=workers, stage=progress.stage)
+                    settings=settings, sources=sources, workers=workers, stage=progress.stage,
+                    edits=plan_edits)
         typer.echo(run.record.summary())
         for written_path in written:
             typer.echo(f"written to {written_path}")

@@ -42,6 +42,7 @@ from optimizer.allocation import (
     plan_day,
     plan_week,
 )
+from optimizer.allocation.edits import FreePlan, PlanEdits, edits_from_frame
 from optimizer.allocation.inputs import with_documented_defaults
 from optimizer.allocation.planner_tables import planner_tables
 from optimizer.errors import collect_input_warnings
@@ -72,13 +73,17 @@ REQUIRED_KINDS = INPUT_KINDS[:-1]
 SHEETS = ("plan", "kpis", "warehouses", "stores", "demand_guide", "slow_movers", "movers",
           "stockout_risk", "supplier_orders", "returns", "changes")
 """Sheets of a plan workbook, in order (for ``.csv``/``.parquet``: ``plan``, then one
-``<name>-<sheet>`` file per other sheet next to it)."""
+``<name>-<sheet>`` file per other sheet next to it); a plan made with a planner's edits has
+one more, :data:`EDITS_SHEET`, at the end."""
+
+EDITS_SHEET = "edits"
+"""The sheet of a plan made with edits: each locked or dropped line and what the plan did."""
 
 SHEET_TITLES = {"plan": "Plan", "kpis": "KPIs", "warehouses": "Warehouses", "stores": "Stores",
                 "demand_guide": "Demand guide", "slow_movers": "Slow movers",
                 "movers": "Fast and slow movers", "stockout_risk": "Stockout risk",
                 "supplier_orders": "Supplier orders", "returns": "Returns",
-                "changes": "Changes vs previous"}
+                "changes": "Changes vs previous", EDITS_SHEET: "Locked and dropped lines"}
 """Sheet names in the workbook (the ``.csv``/``.parquet`` files use the keys)."""
 
 TABLES_KEY = "planner_tables"
@@ -141,6 +146,11 @@ class PlanRecord:
         """Return the plan's sheets: :data:`SHEETS` in order (see :func:`plan_sheets`)."""
         return plan_sheets(self, previous)
 
+    @property
+    def has_edits(self) -> bool:
+        """Whether the plan was made with a planner's locked or dropped lines."""
+        return EDITS_SHEET in (self.kpis.get(TABLES_KEY) or {})
+
     def file_name(self, suffix: str = ".xlsx") -> str:
         """Return the plan file's default name, e.g. ``plan-2026-W02.xlsx``."""
         return plan_file_name(self.week, suffix)
@@ -150,6 +160,13 @@ class PlanRecord:
         k = self.kpis
         is_day = DAY_LABEL.fullmatch(self.week) is not None
         what, when = ("Day", "on that day") if is_day else ("Week", "next week")
+        edits = []
+        if self.has_edits:
+            edits = [f"Edits: {k.get('locked_lines', 0):,} locked and "
+                     f"{k.get('dropped_lines', 0):,} dropped lines"
+                     + (f"; expected cost {k['free_plan_cost'] + k['edits_cost']:,.0f} against "
+                        f"{k['free_plan_cost']:,.0f} for the plan without them "
+                        f"({k['edits_cost']:+,.0f})." if "edits_cost" in k else ".")]
         return "\n".join([
             f"{what} {self.week}: {len(self.lines):,} plan lines, "
             f"{k['units_transferred_between_stores']:,.0f} units between stores, "
@@ -159,6 +176,7 @@ class PlanRecord:
             f"nothing moves, {k['expected_stockout_units_after']:,.0f} with the plan "
             f"({k['expected_stockout_reduction']:.0%} fewer).",
             self.solve_report.summary(objective="cost"),
+            *edits,
         ])
 
 
@@ -214,7 +232,7 @@ def plan_file_name(week: str, suffix: str = ".xlsx") -> str:
 
 
 def plan_fingerprint(tables: Mapping[str, pd.DataFrame | None], week: str,
-                     settings: PlanSettings) -> str:
+                     settings: PlanSettings, edits: PlanEdits | None = None) -> str:
     """Return the one fingerprint of a week's plan: sha256 of the inputs, the week, the settings.
 
     Parameters
@@ -226,6 +244,9 @@ def plan_fingerprint(tables: Mapping[str, pd.DataFrame | None], week: str,
         ISO week label.
     settings
         The planning settings (every field, lane costs included).
+    edits
+        A planner's locked and dropped lines; a plan without edits has the fingerprint it
+        always had.
 
     Returns
     -------
@@ -243,13 +264,16 @@ def plan_fingerprint(tables: Mapping[str, pd.DataFrame | None], week: str,
     False
     """
     present = {kind: table for kind, table in tables.items() if table is not None}
+    if edits is not None:
+        present["edits"] = edits.table.drop(columns="row")
     return input_fingerprint(present, {"week": check_week_label(week),
                                        "settings": asdict(settings)})
 
 
 def run_week(tables: Mapping[str, pd.DataFrame | None], *, week: str,
              settings: PlanSettings | None = None, sources: Mapping[str, str] | None = None,
-             workers: int = 1, stage: Stage = _no_stage) -> WeeklyRun:
+             workers: int = 1, stage: Stage = _no_stage, edits: PlanEdits | None = None,
+             free_plan: PlanRecord | None = None) -> WeeklyRun:
     """Plan a week and fingerprint it: the one way a weekly plan is made.
 
     Parameters
@@ -266,6 +290,13 @@ def run_week(tables: Mapping[str, pd.DataFrame | None], *, week: str,
         Processes for the solve (not part of the fingerprint: it changes the speed, not the week).
     stage
         Told each stage's name as it starts.
+    edits
+        A planner's locked and dropped lines (:func:`edits_from_file`,
+        :func:`edits_from_lines`): the plan keeps them and re-optimises the rest; its record
+        has the sheet :data:`EDITS_SHEET` and the KPIs ``free_plan_cost`` and ``edits_cost``.
+    free_plan
+        With ``edits``: the record of the same week's plan without edits (what a front end
+        shows before the re-solve), so it is not solved again; solved here when ``None``.
 
     Returns
     -------
@@ -280,12 +311,19 @@ def run_week(tables: Mapping[str, pd.DataFrame | None], *, week: str,
         raise InputError("Missing inputs: " + ", ".join(f"`{m}`" for m in missing)
                          + "; give every table (or use the demo region).")
     stage("Fingerprinting the inputs")
-    fingerprint = plan_fingerprint(tables, week, settings)
-    stage("Forecasting demand, setting reserves and solving the transfer model")
+    fingerprint = plan_fingerprint(tables, week, settings, edits)
+    stage("Forecasting demand, setting reserves and solving the transfer model"
+          + ("" if edits is None else
+             (" (without the edits, then with them)" if free_plan is None
+              else " with the edits")))
+    free = (None if free_plan is None or edits is None
+            else FreePlan(objective=free_plan.report.get("objective"),
+                          lines=free_plan.lines))
     with collect_input_warnings() as seen:
         plan = plan_week(**{kind: tables[kind] for kind in REQUIRED_KINDS},
                          lanes=tables.get("lanes"), week=week, settings=settings,
-                         sources=dict(sources or {}), workers=workers)
+                         sources=dict(sources or {}), workers=workers, edits=edits,
+                         free_plan=free)
         stage("Building the warehouse and store cards, the demand guide and the lists")
         record = make_record(plan, tables, label=week, fingerprint=fingerprint)
     return WeeklyRun(plan=plan, record=record, settings=settings, warnings=tuple(seen))
@@ -317,10 +355,13 @@ def make_record(plan: WeeklyPlan, tables: Mapping[str, pd.DataFrame | None], *, 
     planners = _named_tables(planner_tables(plan, stores=stores, warehouses=warehouses,
                                             skus=skus, sales=sales),
                              stores=stores, warehouses=warehouses, skus=skus)
+    stored = {name: _storable(planners[name]).to_dict(orient="records")
+              for name in STORED_TABLES}
+    if plan.edits is not None:
+        stored[EDITS_SHEET] = _storable(plan.edits).to_dict(orient="records")
     kpis = json_ready({**plan.kpis,
                        WAREHOUSES_KEY: plan.warehouses.to_dict(orient="records"),
-                       TABLES_KEY: {name: _storable(planners[name]).to_dict(orient="records")
-                                    for name in STORED_TABLES}})
+                       TABLES_KEY: stored})
     return PlanRecord(week=label, fingerprint=fingerprint, lines=plan.lines, kpis=kpis,
                       report=json_ready(asdict(plan.report)))
 
@@ -501,7 +542,9 @@ def plan_sheets(record: PlanRecord, previous: PlanRecord | None = None,
     numbers, ``text`` for the rest, and ``compared_with``), the warehouse and store cards, the
     demand guide, ``slow_movers`` (weeks of cover per store and SKU, most first), ``movers``
     (fast and slow per region), ``stockout_risk``, ``supplier_orders``, ``returns`` and
-    ``changes`` (:func:`plan_changes` against ``previous``). The same for a plan just made and
+    ``changes`` (:func:`plan_changes` against ``previous``), and for a plan made with edits
+    :data:`EDITS_SHEET` (each edit and what the plan shipped on its line, beside what the plan
+    without edits shipped). The same for a plan just made and
     for one loaded from the database. A plan saved without planners' tables gets its lines and
     warehouse figures, and empty tables for the rest.
     """
@@ -519,7 +562,7 @@ def plan_sheets(record: PlanRecord, previous: PlanRecord | None = None,
     if "weeks_of_cover" in cover.columns:
         cover = cover.sort_values("weeks_of_cover", ascending=False, kind="stable",
                                   na_position="first").reset_index(drop=True)
-    return {
+    sheets = {
         "plan": tables.get("lines", record.lines),
         "kpis": kpi_table,
         "warehouses": tables.get("warehouses", record.warehouses),
@@ -532,6 +575,9 @@ def plan_sheets(record: PlanRecord, previous: PlanRecord | None = None,
         "returns": tables.get("returns", pd.DataFrame()),
         "changes": plan_changes(record, previous),
     }
+    if record.has_edits:
+        sheets[EDITS_SHEET] = pd.DataFrame(record.kpis[TABLES_KEY][EDITS_SHEET])
+    return sheets
 
 
 CHANGE_COLUMNS = ("location_id", "name", "region", "kind", "units_in_before", "units_in_now",
@@ -748,12 +794,16 @@ def check_plan_path(path: Path) -> None:
         raise InputError(f"`--out` must end in .xlsx, .csv or .parquet, got {path.name!r}.")
 
 
-def plan_paths(path: Path) -> list[Path]:
-    """Return every file a plan at ``path`` consists of (see :func:`plan_writers`)."""
+def plan_paths(path: Path, *, edits: bool = False) -> list[Path]:
+    """Return every file a plan at ``path`` consists of (see :func:`plan_writers`).
+
+    ``edits``: the plan is made with a planner's edits (one more sheet, :data:`EDITS_SHEET`).
+    """
     check_plan_path(path)
     if path.suffix.lower() == ".xlsx":
         return [path]
-    return [path] + [path.with_name(f"{path.stem}-{name}{path.suffix}") for name in SHEETS[1:]]
+    names = SHEETS[1:] + ((EDITS_SHEET,) if edits else ())
+    return [path] + [path.with_name(f"{path.stem}-{name}{path.suffix}") for name in names]
 
 
 def save_record(database: Database, record: PlanRecord) -> int:
@@ -776,7 +826,8 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
                     database: Database | None, force: bool = False,
                     settings: PlanSettings | None = None,
                     sources: Mapping[str, str] | None = None, workers: int = 1,
-                    stage: Stage = _no_stage) -> tuple[WeeklyRun, list[Path], int | None]:
+                    stage: Stage = _no_stage, edits: PlanEdits | None = None,
+                    ) -> tuple[WeeklyRun, list[Path], int | None]:
     """Plan a week (or a day) and commit its files and database row together (or neither).
 
     A ``week`` written as a day (``2026-12-03``) makes a day plan (:func:`run_day`) with the
@@ -788,8 +839,8 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
 
     Parameters
     ----------
-    tables, week, settings, sources, workers, stage
-        As for :func:`run_week`.
+    tables, week, settings, sources, workers, stage, edits
+        As for :func:`run_week` (edits for a week's plan only).
     out
         The plan file (``.xlsx``, ``.csv`` or ``.parquet``).
     database
@@ -804,7 +855,11 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
     """
     is_day = DAY_LABEL.fullmatch(str(week)) is not None
     check_plan_label(week) if is_day else check_week_label(week)
-    paths = plan_paths(out)
+    if is_day and edits is not None:
+        from optimizer.errors import InputError
+
+        raise InputError("`--edits` applies to a week's plan (`--week`), not to a day's.")
+    paths = plan_paths(out, edits=edits is not None)
     with claim_outputs(paths, force=force) as claim:
         if database is not None:
             database.check_writable()
@@ -815,7 +870,7 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
                           workers=workers, stage=stage)
         else:
             run = run_week(tables, week=week, settings=settings, sources=sources,
-                           workers=workers, stage=stage)
+                           workers=workers, stage=stage, edits=edits)
         stage("Writing the plan")
         previous = None if database is None else previous_record(database, week)
         plan_id = commit_outputs(
@@ -823,6 +878,74 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
             save_row=None if database is None else lambda: save_record(database, run.record),
             delete_row=None if database is None else database.delete_plan)
     return run, paths, plan_id
+
+
+def edits_from_file(path: Path) -> PlanEdits:
+    """Read a planner's edits file (``.csv``, ``.xlsx`` or ``.parquet``) and check it.
+
+    Columns ``from_id``, ``to_id``, ``sku``, ``action`` (``lock`` or ``drop``) and
+    ``quantity`` (units, for ``lock``); see :mod:`optimizer.allocation.edits`. Errors name the
+    file, the column, the row and the fix.
+    """
+    from geodata.io import read_table
+
+    return edits_from_frame(pd.DataFrame(read_table(path)), source=Path(path).name)
+
+
+EDITOR_COLUMNS = ("from", "to", "sku", "quantity", "lock", "drop")
+"""Columns of the app's plan-line editor (:func:`editor_lines`, :func:`edits_from_lines`)."""
+
+
+def editor_lines(record: PlanRecord) -> pd.DataFrame:
+    """Return a plan's lines as the plan-line editor shows them, with ``lock``/``drop`` ticks.
+
+    A plan made with edits shows its locked lines ticked (at their locked quantity) and its
+    dropped lines (shipping 0) ticked to drop, so a second re-solve keeps the first edits.
+    """
+    lines = record.lines
+    table = pd.DataFrame({"from": lines["from"].astype(str), "to": lines["to"].astype(str),
+                          "sku": lines["sku"].astype(str),
+                          "quantity": lines["quantity"].astype(np.int64),
+                          "lock": False, "drop": False})
+    if record.has_edits:
+        edits = pd.DataFrame(record.kpis[TABLES_KEY][EDITS_SHEET])
+        key = ["from", "to", "sku"]
+        named = edits.rename(columns={"from_id": "from", "to_id": "to"})
+        locked = named[named["action"] == "lock"][key].assign(lock=True)
+        table = table.merge(locked, on=key, how="left", suffixes=("_x", ""))
+        table["lock"] = table["lock"].eq(True)
+        table = table.drop(columns="lock_x")
+        dropped = named[named["action"] == "drop"][key].assign(quantity=0, lock=False,
+                                                                 drop=True)
+        table = pd.concat([table, dropped], ignore_index=True)
+    return table[list(EDITOR_COLUMNS)].reset_index(drop=True)
+
+
+def edits_from_lines(table: pd.DataFrame) -> PlanEdits | None:
+    """Return the edits a plan-line editor's ticks make (``None`` when nothing is ticked).
+
+    A ticked ``lock`` locks the line at the ``quantity`` shown (edited or not), a ticked
+    ``drop`` drops it; a line ticked both ways is refused, naming its row.
+    """
+    from optimizer.errors import InputError, problem_at_rows
+
+    lock_all, drop_all = table["lock"].eq(True), table["drop"].eq(True)
+    both = np.flatnonzero(lock_all.to_numpy() & drop_all.to_numpy())
+    if both.size:
+        raise InputError([problem_at_rows(
+            "the plan-line editor", "drop", both, table["sku"].to_numpy()[both],
+            "the line is ticked both to lock and to drop", "untick one of the two")],
+            "the plan-line editor")
+    ticked = table[lock_all | drop_all]
+    if not len(ticked):
+        return None
+    lock, drop = ticked["lock"].eq(True), ticked["drop"].eq(True)
+    rows = pd.concat([
+        pd.DataFrame({"from_id": ticked["from"], "to_id": ticked["to"], "sku": ticked["sku"],
+                      "action": "lock", "quantity": ticked["quantity"]})[lock],
+        pd.DataFrame({"from_id": ticked["from"], "to_id": ticked["to"], "sku": ticked["sku"],
+                      "action": "drop", "quantity": None})[drop]])
+    return edits_from_frame(rows.reset_index(drop=True), source="the plan-line editor")
 
 
 def _render_into(table: pd.DataFrame, tmp: Path, *, suffix: str) -> None:
