@@ -58,6 +58,8 @@ PROBE_SHARE = 0.05
 """Share of a set cover's time limit given to a first MIP (small covers are proven in it)."""
 LNS_SHARE = 0.8
 """Share of a set cover's time limit after which the neighbourhood search hands over to the MIP."""
+LNS_MAX_SECONDS = 48.0
+"""Seconds after the start past which the search hands over to the MIP whatever the limit."""
 
 
 def _check_radius(radius: float | None) -> float:
@@ -450,7 +452,8 @@ class SetCover(LocationModel):
            cover.
         4. A first MIP of 5 % of the time limit proves small covers; otherwise a
            neighbourhood search re-covers groups of neighbouring open sites exactly with
-           sub-MIPs (:mod:`optimizer.location._cover_lns`) until 80 % of the time limit.
+           sub-MIPs (:mod:`optimizer.location._cover_lns`) until 80 % of the time limit
+           (48 s at most).
         5. The MIP of the reduced problem starts from the incumbent (HiGHS) with the time
            left. The plan returned is the cheapest met; its cost is recomputed from its
            sites, ``"optimal"`` only when proven within ``gap``.
@@ -498,7 +501,8 @@ class SetCover(LocationModel):
             if early is not None:
                 return self._plan_result(plan, early[0], notes + [early[1]], clock.started,
                                          build_seconds)
-            search = cover_lns(csr, csc, need, cost, rules, plan, clock.at(LNS_SHARE),
+            search = cover_lns(csr, csc, need, cost, rules, plan,
+                               min(clock.at(LNS_SHARE), clock.started + LNS_MAX_SECONDS),
                                clock.solver)
             plan = search.plan
             notes.append(f"neighbourhood search: {search.steps} sub-MIPs, "
