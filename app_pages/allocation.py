@@ -34,8 +34,19 @@ KPIS = [("expected_stockout_units_before", "Expected stockouts before", "{:,.0f}
 data = common.region()
 
 with st.sidebar:
-    week = st.text_input("Week to plan", value=weekly.next_week(data.sales), key="al_week",
-                         help="ISO week, e.g. 2026-W48. Only sales before it are used.")
+    horizon = st.radio("Plan", ["week", "day"], key="al_horizon", horizontal=True,
+                       format_func={"week": "Next week", "day": "Next day"}.get,
+                       help="A week's transfers and replenishment, or a daily re-plan: "
+                            "tomorrow's moves from today's closing stock and sales, with "
+                            "the stock still on the road from the saved plans.")
+    if horizon == "day":
+        week = st.text_input("Day to plan", value=weekly.next_day(data.sales), key="al_day",
+                             help="YYYY-MM-DD, the ship day. Only sales before it are used; "
+                                  "the stock is the closing stock of the day before.")
+    else:
+        week = st.text_input("Week to plan", value=weekly.next_week(data.sales),
+                             key="al_week",
+                             help="ISO week, e.g. 2026-W48. Only sales before it are used.")
     service_level = st.slider("Service level", 0.80, 0.995, DEFAULTS.service_level, 0.005,
                               key="al_service",
                               help="Chance that a store does not run out within the lead time.")
@@ -53,23 +64,31 @@ tables = {kind: getattr(data, kind, None) for kind in weekly.INPUT_KINDS}
 
 @st.cache_data(show_spinner="Fingerprinting the inputs…", max_entries=16)
 def fingerprint_for(key: str, week: str, _settings: PlanSettings, settings_key: str,
-                    _tables: dict) -> str:
-    """Return the job's fingerprint of the data in use, the week and the settings (cached)."""
-    return weekly.plan_fingerprint(_tables, week, _settings)
+                    _tables: dict, saved_plans: int) -> str:
+    """Return the job's fingerprint of the data, the week or day and the settings (cached).
+
+    A day's fingerprint counts the stock in transit from the saved plans, so the number of
+    saved plans is part of the cache key.
+    """
+    return weekly.label_fingerprint(_tables, week, _settings, common.store())
 
 
 inputs_key = (common.data_key(), week, repr(settings))
 store = common.store()
 
 b1, b2 = st.columns(2)
-run_clicked = b1.button("Run next week's plan", type="primary", key="al_run")
-load_clicked = b2.button("Load the saved plan of this week", key="al_load")
+is_day = horizon == "day"
+run_clicked = b1.button("Run the next day's plan" if is_day else "Run next week's plan",
+                        type="primary", key="al_run")
+load_clicked = b2.button("Load the saved plan of this day" if is_day
+                         else "Load the saved plan of this week", key="al_load")
 
 if run_clicked:
     with st.status(f"Planning {week}…", expanded=True) as status:
         try:
             with common.live_gap():
-                run = weekly.run_week(tables, week=week, settings=settings, stage=st.write)
+                run = weekly.run_plan(tables, label=week, settings=settings, database=store,
+                                      stage=st.write)
             previous = weekly.previous_record(store, week)
             plan_id = weekly.save_record(store, run.record)
         except ValueError as error:
@@ -90,7 +109,8 @@ elif load_clicked:
         loaded_id = int(saved.loc[saved["week"] == week, "id"].max())
         previous = weekly.previous_record(store, week, before_id=loaded_id)
         with st.spinner("Checking whether the saved plan matches the current inputs…"):
-            current = fingerprint_for(*inputs_key[:2], settings, inputs_key[2], tables)
+            current = fingerprint_for(*inputs_key[:2], settings, inputs_key[2], tables,
+                                      len(saved))
     except ValueError as error:
         common.show_error(error, what="Loading the plan")
     else:
@@ -195,48 +215,52 @@ with tab_compare:
 
 
 # ---- the planner's edits: lock or drop lines, re-solve -----------------------------------------
-st.subheader("Lock or drop plan lines")
-st.caption("Tick **Lock** to keep a line at the quantity shown (change the quantity to lock "
-           "another), **Drop** to ship nothing on it; then re-solve: the rest of the plan is "
-           "re-optimised around your edits, and the download holds a sheet of them.")
-held = st.session_state.get(EDIT_TABLE_KEY)
-if held is None or held[0] != record.fingerprint:
-    held = (record.fingerprint, weekly.editor_lines(record))
-    st.session_state[EDIT_TABLE_KEY] = held
-edited = st.data_editor(
-    held[1], key="al_editor", hide_index=True, width="stretch",
-    disabled=["from", "to", "sku"], num_rows="fixed",
-    column_config={
-        "quantity": st.column_config.NumberColumn("Quantity", min_value=0, step=1,
-                                                  format="%d"),
-        "lock": st.column_config.CheckboxColumn("Lock", help="Ship exactly this quantity."),
-        "drop": st.column_config.CheckboxColumn("Drop", help="Ship nothing on this line.")})
-if st.button("Re-solve with these edits", key="al_resolve"):
-    free_shown = st.session_state.get(FREE_KEY)
-    free_record = free_shown[0] if free_shown and free_shown[1] == inputs_key else None
-    with st.status(f"Re-planning {record.week} with your edits…", expanded=True) as status:
-        try:
-            edits = weekly.edits_from_lines(edited)
-            if edits is None:
-                raise ValueError("No line is ticked to lock or drop: tick Lock or Drop on "
-                                 "the lines to change, then re-solve.")
-            with common.live_gap():
-                run = weekly.run_week(tables, week=record.week, settings=settings,
-                                      stage=st.write, edits=edits, free_plan=free_record)
-            previous = weekly.previous_record(store, record.week)
-            plan_id = weekly.save_record(store, run.record)
-        except ValueError as error:
-            status.update(label="The edited plan could not be made", state="error")
-            common.show_error(error, what="Re-solving with the edits")
-            st.stop()
-        st.write(run.record.summary())
-        st.write(f"Saved as plan {plan_id}.")
-        status.update(label=f"Plan for {record.week} with your edits: "
-                            f"{len(run.record.lines):,} lines", state="complete",
-                      expanded=False)
-    st.session_state[PLAN_KEY] = (run.record, inputs_key, previous)
-    st.session_state[WARNINGS_KEY] = run.warnings
-    st.rerun()
+if weekly.DAY_LABEL.fullmatch(record.week):
+    st.caption("Lines are locked or dropped on a week's plan; a day's plan is made again "
+               "the next day from that day's closing stock.")
+else:
+    st.subheader("Lock or drop plan lines")
+    st.caption("Tick **Lock** to keep a line at the quantity shown (change the quantity to lock "
+               "another), **Drop** to ship nothing on it; then re-solve: the rest of the plan is "
+               "re-optimised around your edits, and the download holds a sheet of them.")
+    held = st.session_state.get(EDIT_TABLE_KEY)
+    if held is None or held[0] != record.fingerprint:
+        held = (record.fingerprint, weekly.editor_lines(record))
+        st.session_state[EDIT_TABLE_KEY] = held
+    edited = st.data_editor(
+        held[1], key="al_editor", hide_index=True, width="stretch",
+        disabled=["from", "to", "sku"], num_rows="fixed",
+        column_config={
+            "quantity": st.column_config.NumberColumn("Quantity", min_value=0, step=1,
+                                                      format="%d"),
+            "lock": st.column_config.CheckboxColumn("Lock", help="Ship exactly this quantity."),
+            "drop": st.column_config.CheckboxColumn("Drop", help="Ship nothing on this line.")})
+    if st.button("Re-solve with these edits", key="al_resolve"):
+        free_shown = st.session_state.get(FREE_KEY)
+        free_record = free_shown[0] if free_shown and free_shown[1] == inputs_key else None
+        with st.status(f"Re-planning {record.week} with your edits…", expanded=True) as status:
+            try:
+                edits = weekly.edits_from_lines(edited)
+                if edits is None:
+                    raise ValueError("No line is ticked to lock or drop: tick Lock or Drop on "
+                                     "the lines to change, then re-solve.")
+                with common.live_gap():
+                    run = weekly.run_week(tables, week=record.week, settings=settings,
+                                          stage=st.write, edits=edits, free_plan=free_record)
+                previous = weekly.previous_record(store, record.week)
+                plan_id = weekly.save_record(store, run.record)
+            except ValueError as error:
+                status.update(label="The edited plan could not be made", state="error")
+                common.show_error(error, what="Re-solving with the edits")
+                st.stop()
+            st.write(run.record.summary())
+            st.write(f"Saved as plan {plan_id}.")
+            status.update(label=f"Plan for {record.week} with your edits: "
+                                f"{len(run.record.lines):,} lines", state="complete",
+                          expanded=False)
+        st.session_state[PLAN_KEY] = (run.record, inputs_key, previous)
+        st.session_state[WARNINGS_KEY] = run.warnings
+        st.rerun()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 SolveStatus = Literal["optimal", "feasible", "infeasible", "unbounded", "not_solved", "error"]
+
 """``optimal``: proven within the requested gap. ``feasible``: a solution exists but is not proven
 within the gap (time limit, heuristic). The others carry no usable solution."""
+
+PROVEN_GAP = 1e-6
+"""A relative gap at most this counts as proven optimal in the one-line summary; an ``optimal``
+status with a larger gap (within the solver's requested gap) is written so."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class SolveReport:
         >>> SolveReport("feasible", 137_579.2, 132_336.0, 0.0381, 30.46, "highs").summary(
         ...     objective="cost")
         'Solve: feasible, cost 137,579, bound 132,336, gap 3.81%, 30.5 s.'
+        >>> SolveReport("optimal", 8_783.0, 8_749.0, 0.0039, 5.8, "highs").summary(
+        ...     objective="cost")
+        'Solve: optimal within the gap tolerance, cost 8,783, bound 8,749, gap 0.39%, 5.8 s.'
         >>> SolveReport("infeasible", None, None, None, 0.01, "highs").summary()
         'Solve: infeasible, objective n/a, bound n/a, gap n/a, 0.0 s.'
         """
@@ -80,7 +88,10 @@ class SolveReport:
             return f"{value:,.0f}"
 
         gap = "n/a" if self.gap is None or not math.isfinite(self.gap) else f"{self.gap:.2%}"
-        return (f"Solve: {self.status}, {objective} {number(self.objective)}, bound "
+        status = self.status
+        if status == "optimal" and self.gap is not None and self.gap > PROVEN_GAP:
+            status = "optimal within the gap tolerance"  # not proven to the last unit
+        return (f"Solve: {status}, {objective} {number(self.objective)}, bound "
                 f"{number(self.bound)}, gap {gap}, {self.solve_seconds:.1f} s.")
 
 

@@ -117,6 +117,52 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert any("other inputs or settings" in w.value for w in fresh.warning)
 
 
+def test_daily_re_plans_are_made_with_the_stock_in_transit_and_reload_current(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_region) -> None:
+    from optimizer.allocation import PlanSettings
+    from xingtu.jobs import weekly
+
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    at.radio(key="al_horizon").set_value("day").run()
+    first_day = at.text_input(key="al_day").value
+    assert first_day == weekly.next_day(demo_region.sales)
+    assert pd.Timestamp(first_day) == pd.Timestamp(demo_region.sales["date"].max()) \
+        + pd.Timedelta(days=1)
+    at.slider(key="al_time_limit").set_value(5)
+    at.button(key="al_run").click().run()
+    assert not at.exception and not at.error
+    saved = Database(url)
+    first = weekly.load_record(saved, first_day)
+    assert len(first.lines) > 0 and (first.lines["ship_day"].astype(str) == first_day).all()
+    assert any("a day's plan is made again" in c.value for c in at.caption)  # no line editor
+
+    # The next day: the first day's lines still on the road count as stock in transit.
+    second_day = (pd.Timestamp(first_day) + pd.Timedelta(days=1)).date().isoformat()
+    at.text_input(key="al_day").set_value(second_day)
+    at.button(key="al_run").click().run()
+    assert not at.exception and not at.error
+    in_transit = weekly.in_transit_lines(saved, second_day)
+    assert in_transit is not None and len(in_transit) > 0
+    assert sorted(saved.list_plans()["week"]) == [first_day, second_day]
+    second = weekly.load_record(saved, second_day)
+    settings = PlanSettings(time_limit=5.0)
+    tables = {kind: getattr(demo_region, kind, None) for kind in weekly.INPUT_KINDS}
+    assert second.fingerprint == weekly.day_fingerprint(tables, second_day, settings, in_transit)
+    assert second.fingerprint != weekly.day_fingerprint(tables, second_day, settings, None)
+
+    fresh = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    fresh.radio(key="al_horizon").set_value("day").run()
+    fresh.text_input(key="al_day").set_value(second_day)
+    fresh.slider(key="al_time_limit").set_value(5)
+    fresh.button(key="al_load").click().run()
+    assert not fresh.exception and not fresh.error
+    assert not fresh.warning  # same inputs, settings and stock in transit: current
+    shown = fresh.dataframe[0].value
+    assert shown["quantity"].sum() == second.lines["quantity"].sum()
+
+
 def test_the_download_is_the_cli_workbook(tmp_path: Path) -> None:
     from xingtu.export import atomic_write
     from xingtu.jobs.weekly import (

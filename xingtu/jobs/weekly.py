@@ -220,6 +220,18 @@ def next_week(sales: pd.DataFrame) -> str:
     return f"{year}-W{number:02d}"
 
 
+def next_day(sales: pd.DataFrame) -> str:
+    """Return the day after the last sales date: the day a daily re-plan ships by default.
+
+    Examples
+    --------
+    >>> next_day(pd.DataFrame({"date": ["2025-12-31", "2025-12-30"]}))
+    '2026-01-01'
+    """
+    last = pd.Timestamp(pd.to_datetime(sales["date"]).max()).normalize()
+    return (last + pd.Timedelta(days=1)).date().isoformat()
+
+
 def plan_file_name(week: str, suffix: str = ".xlsx") -> str:
     """Return the plan file name of a week or a day, e.g. ``plan-2026-W02.xlsx`` (checked).
 
@@ -445,10 +457,7 @@ def run_day(tables: Mapping[str, pd.DataFrame | None], *, day: str,
     check_day_label(day)
     inputs = {kind: _required(tables, kind) for kind in REQUIRED_KINDS}
     stage("Fingerprinting the inputs")
-    present = {kind: table for kind, table in tables.items() if table is not None}
-    if in_transit is not None:
-        present["in_transit"] = in_transit
-    fingerprint = input_fingerprint(present, {"day": day, "settings": asdict(settings)})
+    fingerprint = day_fingerprint(tables, day, settings, in_transit)
     stage("Forecasting tomorrow's demand and solving the transfer model")
     with collect_input_warnings() as seen:
         plan = plan_day(**inputs, lanes=tables.get("lanes"), day=day, settings=settings,
@@ -456,6 +465,73 @@ def run_day(tables: Mapping[str, pd.DataFrame | None], *, day: str,
         stage("Building the warehouse and store cards, the demand guide and the lists")
         record = make_record(plan, tables, label=day, fingerprint=fingerprint)
     return WeeklyRun(plan=plan, record=record, settings=settings, warnings=tuple(seen))
+
+
+def day_fingerprint(tables: Mapping[str, pd.DataFrame | None], day: str,
+                    settings: PlanSettings, in_transit: pd.DataFrame | None = None) -> str:
+    """Return the one fingerprint of a day's plan: the inputs, the stock in transit, the day.
+
+    Parameters
+    ----------
+    tables, settings
+        As for :func:`plan_fingerprint`.
+    day
+        The ship day, ``YYYY-MM-DD``.
+    in_transit
+        Lines of earlier plans still on the road (:func:`in_transit_lines`).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    present = {kind: table for kind, table in tables.items() if table is not None}
+    if in_transit is not None:
+        present["in_transit"] = in_transit
+    return input_fingerprint(present, {"day": check_day_label(day), "settings": asdict(settings)})
+
+
+def label_fingerprint(tables: Mapping[str, pd.DataFrame | None], label: str,
+                      settings: PlanSettings, database: Database | None) -> str:
+    """Return the fingerprint a plan of ``label`` (a week or a day) made now would carry.
+
+    A day's plan counts the stock in transit from the plans saved in ``database``, as
+    :func:`run_plan` does; a saved plan whose fingerprint differs was made from other inputs.
+    """
+    if DAY_LABEL.fullmatch(label):
+        return day_fingerprint(tables, label, settings, in_transit_lines(database, label))
+    return plan_fingerprint(tables, label, settings)
+
+
+def run_plan(tables: Mapping[str, pd.DataFrame | None], *, label: str,
+             settings: PlanSettings | None = None, database: Database | None = None,
+             sources: Mapping[str, str] | None = None, workers: int = 1,
+             stage: Stage = _no_stage) -> WeeklyRun:
+    """Plan a week (``2026-W02``) or a day (``2026-12-03``), as the CLI and the app do.
+
+    A day's plan (:func:`run_day`) takes the stock in transit from the plans saved in
+    ``database`` (:func:`in_transit_lines`); a week's plan is :func:`run_week`.
+
+    Parameters
+    ----------
+    tables, settings, sources, workers, stage
+        As for :func:`run_week`.
+    label
+        ISO week or day.
+    database
+        Where earlier plans are saved (``None``: nothing in transit).
+
+    Returns
+    -------
+    WeeklyRun
+    """
+    if DAY_LABEL.fullmatch(str(label)):
+        stage("Finding stock in transit from earlier plans")
+        return run_day(tables, day=label, settings=settings,
+                       in_transit=in_transit_lines(database, label), sources=sources,
+                       workers=workers, stage=stage)
+    return run_week(tables, week=label, settings=settings, sources=sources, workers=workers,
+                    stage=stage)
 
 
 def _required(tables: Mapping[str, pd.DataFrame | None], kind: str) -> pd.DataFrame:
@@ -863,11 +939,9 @@ def plan_and_commit(tables: Mapping[str, pd.DataFrame | None], *, week: str, out
     with claim_outputs(paths, force=force) as claim:
         if database is not None:
             database.check_writable()
-        if is_day:
-            stage("Finding stock in transit from earlier plans")
-            run = run_day(tables, day=week, settings=settings,
-                          in_transit=in_transit_lines(database, week), sources=sources,
-                          workers=workers, stage=stage)
+        if edits is None:
+            run = run_plan(tables, label=week, settings=settings, database=database,
+                           sources=sources, workers=workers, stage=stage)
         else:
             run = run_week(tables, week=week, settings=settings, sources=sources,
                            workers=workers, stage=stage, edits=edits)
