@@ -1,8 +1,8 @@
 """Site selection page: model, weights, N, radius, budget; run; map, chosen sites and survey.
 
 The controls and the last result outlive a page switch (copied under :data:`CONTROLS_KEY` and
-:data:`RUN_KEY`) and a browser reload (the last run is kept in the database and shown again in
-a new session). A result made with other settings or on other data than the page now shows is
+:data:`RUN_KEY`) and a browser reload (the last run, the controls and the uploaded candidate
+list are kept in the database and restored in a new session). A result made with other settings or on other data than the page now shows is
 marked stale, saying what differs.
 """
 

@@ -1,4 +1,4 @@
-"""Saved state: scenarios, field-survey statuses and weekly plans in a real database.
+"""Saved state: scenarios, field-survey statuses, weekly plans and app pages' state in a database.
 
 SQLite by default (``xingtu.sqlite`` in the user's data folder, see :func:`default_database_url`);
 any SQLAlchemy URL works (PostgreSQL: ``postgresql+psycopg://user@host/xingtu``). The URL comes from
