@@ -105,15 +105,16 @@ if compared:
         fmap = maps.base_map((float(everything["lat"].median()),
                               float(everything["lng"].median())), zoom=9, tiles=common.tiles())
         tooltip = {"region": "Region", "expected_sales": "Expected sales (CNY)"}
-        for number, i in enumerate(compared):
+        for i, style in zip(compared, maps.series_styles(len(compared)), strict=True):
             sites_i = loaded[i][1]
             if len(sites_i):
                 maps.add_points(fmap, sites_i.assign(scenario=names[i]), name=names[i],
-                                symbol=maps.SERIES_STYLES[number % len(maps.SERIES_STYLES)],
-                                tooltip={"scenario": "Scenario", **tooltip}, title="scenario")
+                                symbol=style, tooltip={"scenario": "Scenario", **tooltip},
+                                title="scenario")
         maps.finish(fmap, fit_to=everything)
         st.caption("One marker per scenario (see the map key); a site chosen in several "
-                   "scenarios shows each of their markers on the same spot.")
+                   "scenarios shows each of their markers on the same spot, nested (the "
+                   "first scenario's the largest).")
         common.show_map(fmap, key="sc_map")
 
 # ---- open, manage and download one scenario -----------------------------------------------------

@@ -2,8 +2,8 @@
 
 The controls and the last result outlive a page switch (copied under :data:`CONTROLS_KEY` and
 :data:`RUN_KEY`) and a browser reload (the last run, the controls and the uploaded candidate
-list are kept in the database and restored in a new session). A result made with other settings or on other data than the page now shows is
-marked stale, saying what differs.
+list are kept in the database and restored in a new session). A result made with other
+settings or on other data than the page now shows is marked stale, saying what differs.
 """
 
 import pandas as pd
@@ -44,14 +44,14 @@ st.caption("Score every cell, let a location model pick the new stores, read why
 RUN_KEY = common.SITE_RUN_KEY
 CONTROLS_KEY = common.SITE_CONTROLS_KEY
 FAILED_KEY = "ss_failed"
-"""Session key of the last failed run: ``{"error": exception, "parameters": dict}``."""
+# Session key of the last failed run: {"error": exception, "parameters": dict}.
 LOADED_KEY = "ss_last_run_loaded"
-"""Set once the database's last run was looked for in this browser session."""
+# Set once the database's last run was looked for in this browser session.
 CANDIDATES_KEY = "ss_candidate_table"
 # Session key of the user's candidate list (checked table: lat/lng points or a cell column).
 SURVEY_SAVED_KEY = "ss_survey_saved"
 SAVED_CONTROLS_KEY, SAVED_CANDIDATES_KEY = "ss_controls_saved", "ss_candidates_saved"
-"""Session keys of the controls and the candidate list's digest last kept in the database."""
+# Session keys of the controls and the candidate list's digest last kept in the database.
 EVERYWHERE = "Everywhere"
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
 DEFAULTS = {"ss_n": 5, "ss_radius": 3.0, "ss_use_budget": False, "ss_budget": 6.0,
