@@ -18,9 +18,9 @@ st.caption("Move stock from where it sits to where it will sell next week, reple
 PLAN_KEY = "allocation_plan"
 WARNINGS_KEY = "allocation_warnings"
 FREE_KEY = "allocation_free_plan"
-"""The plan of the week without edits (what a re-solve with edits is priced against)."""
+# The plan of the week without edits (what a re-solve with edits is priced against).
 EDIT_TABLE_KEY = "al_edit_table"
-"""The plan-line editor's table: (fingerprint of the plan it shows, lines with lock/drop ticks)."""
+# The plan-line editor's table: (fingerprint of the plan it shows, lines with lock/drop ticks).
 DEFAULTS = PlanSettings()
 KPIS = [("expected_stockout_units_before", "Expected stockouts before", "{:,.0f} units"),
         ("expected_stockout_units_after", "Expected stockouts after", "{:,.0f} units"),

@@ -81,7 +81,7 @@ except ValueError as error:
 table = ranked.table
 
 best = table.iloc[0]
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = st.columns([2, 1, 1, 1])  # the best area's name in full
 c1.metric("Best area", str(best["name"]))
 c2.metric("Its fan index", f"{1000 * best['fan_index']:.2f} ‰",
           help="Own customers per 1,000 residents.")

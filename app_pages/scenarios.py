@@ -10,7 +10,14 @@ import streamlit as st
 
 from app_pages import common
 from xingtu import maps
-from xingtu.jobs.siting import SETTING_LABELS, setting_text, shown_scenario
+from xingtu.jobs.siting import (
+    SETTING_LABELS,
+    data_fingerprint,
+    data_status,
+    saved_settings,
+    setting_text,
+    shown_scenario,
+)
 
 st.title("Scenarios")
 st.caption("Siting runs saved from the Site selection page. Compare several side by side: their "
@@ -69,9 +76,12 @@ if compared:
     in_all = set.intersection(*cells.values())
     rows: dict[str, dict[int, str]] = {"Saved": {i: common.when_text(created[i])
                                                  for i in compared}}
+    fingerprint_now = data_fingerprint(common.data_key())
+    rows["Made on"] = {i: data_status(str(loaded[i][2].get("data_fingerprint", "")),
+                                      fingerprint_now) for i in compared}
     for key, label in SETTING_LABELS.items():
-        rows[label[0].upper() + label[1:]] = {i: setting_text(key, loaded[i][0].get(key))
-                                              for i in compared}
+        rows[label[0].upper() + label[1:]] = {
+            i: setting_text(key, saved_settings(loaded[i][0]).get(key)) for i in compared}
     for key, (label, pattern) in FIGURES.items():
         rows[label] = {i: figure(loaded[i][2], key, pattern) for i in compared}
     rows["Solve status"] = {i: str(loaded[i][2].get("status", "–")) for i in compared}
@@ -95,15 +105,16 @@ if compared:
         fmap = maps.base_map((float(everything["lat"].median()),
                               float(everything["lng"].median())), zoom=9, tiles=common.tiles())
         tooltip = {"region": "Region", "expected_sales": "Expected sales (CNY)"}
-        for number, i in enumerate(compared):
+        for i, style in zip(compared, maps.series_styles(len(compared)), strict=True):
             sites_i = loaded[i][1]
             if len(sites_i):
                 maps.add_points(fmap, sites_i.assign(scenario=names[i]), name=names[i],
-                                symbol=maps.SERIES_STYLES[number % len(maps.SERIES_STYLES)],
-                                tooltip={"scenario": "Scenario", **tooltip}, title="scenario")
+                                symbol=style, tooltip={"scenario": "Scenario", **tooltip},
+                                title="scenario")
         maps.finish(fmap, fit_to=everything)
         st.caption("One marker per scenario (see the map key); a site chosen in several "
-                   "scenarios shows each of their markers on the same spot.")
+                   "scenarios shows each of their markers on the same spot, nested (the "
+                   "first scenario's the largest).")
         common.show_map(fmap, key="sc_map")
 
 # ---- open, manage and download one scenario -----------------------------------------------------
@@ -117,7 +128,7 @@ except ValueError as error:
 name_a = str(listed.set_index("id").loc[first, "name"])
 if st.button("Open in Site selection", key="sc_open", type="primary",
              help="Its settings go into the Site selection controls and its sites on screen."):
-    common.set_controls(common.SITE_CONTROLS_KEY, common.site_controls(params_a))
+    common.set_controls(common.SITE_CONTROLS_KEY, common.site_controls(saved_settings(params_a)))
     st.session_state[common.SITE_RUN_KEY] = shown_scenario(name_a, params_a, sites_a,
                                                            summary_a, created[first])
     st.switch_page("app_pages/site_selection.py")

@@ -1,9 +1,9 @@
 """Site selection page: model, weights, N, radius, budget; run; map, chosen sites and survey.
 
 The controls and the last result outlive a page switch (copied under :data:`CONTROLS_KEY` and
-:data:`RUN_KEY`) and a browser reload (the last run is kept in the database and shown again in
-a new session). A result made with other settings or on other data than the page now shows is
-marked stale, saying what differs.
+:data:`RUN_KEY`) and a browser reload (the last run, the controls and the uploaded candidate
+list are kept in the database and restored in a new session). A result made with other
+settings or on other data than the page now shows is marked stale, saying what differs.
 """
 
 import pandas as pd
@@ -14,12 +14,18 @@ from geodata.areas import check_candidate_sites
 from optimizer import scoring, siting
 from optimizer.calibration import calibrate
 from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES
+from optimizer.errors import XingtuError
 from xingtu.jobs.siting import (
     SITING_MODELS,
     ShownRun,
+    candidate_digest,
     choose_sites,
     data_fingerprint,
+    data_status,
+    keep_candidate_list,
+    keep_page_controls,
     load_last_run,
+    load_page_state,
     save_last_run,
     save_scenario,
     setting_differences,
@@ -38,12 +44,14 @@ st.caption("Score every cell, let a location model pick the new stores, read why
 RUN_KEY = common.SITE_RUN_KEY
 CONTROLS_KEY = common.SITE_CONTROLS_KEY
 FAILED_KEY = "ss_failed"
-"""Session key of the last failed run: ``{"error": exception, "parameters": dict}``."""
+# Session key of the last failed run: {"error": exception, "parameters": dict}.
 LOADED_KEY = "ss_last_run_loaded"
-"""Set once the database's last run was looked for in this browser session."""
+# Set once the database's last run was looked for in this browser session.
 CANDIDATES_KEY = "ss_candidate_table"
 # Session key of the user's candidate list (checked table: lat/lng points or a cell column).
 SURVEY_SAVED_KEY = "ss_survey_saved"
+SAVED_CONTROLS_KEY, SAVED_CANDIDATES_KEY = "ss_controls_saved", "ss_candidates_saved"
+# Session keys of the controls and the candidate list's digest last kept in the database.
 EVERYWHERE = "Everywhere"
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
 DEFAULTS = {"ss_n": 5, "ss_radius": 3.0, "ss_use_budget": False, "ss_budget": 6.0,
@@ -59,18 +67,29 @@ fingerprint = data_fingerprint(common.data_key())
 store = common.store()
 factor_choices = [c for c in layers.select_dtypes("number").columns if c not in NOT_FACTORS]
 
-if RUN_KEY not in st.session_state and not st.session_state.get(LOADED_KEY):
-    st.session_state[LOADED_KEY] = True  # a new browser session: show the last run again
-    last = load_last_run(store)
-    if last is not None:
+if not st.session_state.get(LOADED_KEY):
+    # A new browser session: the last run, the controls and the candidate list again (what the
+    # session has already, e.g. a scenario opened on its page, stays).
+    st.session_state[LOADED_KEY] = True
+    last, kept = load_last_run(store), load_page_state(store)
+    if last is not None and RUN_KEY not in st.session_state:
         st.session_state[RUN_KEY] = last
-        if CONTROLS_KEY not in st.session_state:
+    if CONTROLS_KEY not in st.session_state:
+        if kept is not None and kept.controls:
+            common.set_controls(CONTROLS_KEY, kept.controls)
+            st.session_state[SAVED_CONTROLS_KEY] = kept.controls
+        elif last is not None:
             common.set_controls(CONTROLS_KEY, common.site_controls(last.parameters))
+    if kept is not None and kept.candidates is not None \
+            and CANDIDATES_KEY not in st.session_state:
+        st.session_state[CANDIDATES_KEY] = kept.candidates
+        st.session_state[SAVED_CANDIDATES_KEY] = candidate_digest(kept.candidates)
 
 common.restore_controls(CONTROLS_KEY, {
     **DEFAULTS, "ss_layers": [c for c in scoring.DEFAULT_WEIGHTS if c in factor_choices]})
 st.session_state["ss_layers"] = [c for c in st.session_state["ss_layers"] if c in factor_choices]
 common.valid_choice("ss_model", list(SITING_MODELS), "mclp")
+common.valid_choice("ss_map_scheme", list(SCHEMES), DEFAULTS["ss_map_scheme"])
 
 with st.sidebar:
     st.markdown("**Model**")
@@ -152,18 +171,20 @@ with st.sidebar:
                               help="How the colour classes of the map layer are cut.")
     tiles = common.tiles()
 common.keep_controls(CONTROLS_KEY, [*DEFAULTS, "ss_layers", *(f"ss_w_{c}" for c in weights)])
-
-candidate_digest = None
-if candidate_table is not None:
-    candidate_digest = data_fingerprint(pd.util.hash_pandas_object(
-        pd.DataFrame(candidate_table).drop(columns="geometry", errors="ignore"), index=False
-    ).to_numpy().tobytes().hex())[:8]
+try:  # kept in the database for a new browser session, when they change
+    st.session_state[SAVED_CONTROLS_KEY] = keep_page_controls(
+        store, st.session_state[CONTROLS_KEY], st.session_state.get(SAVED_CONTROLS_KEY))
+    st.session_state[SAVED_CANDIDATES_KEY] = keep_candidate_list(
+        store, st.session_state.get(CANDIDATES_KEY), upload.name if upload else "",
+        st.session_state.get(SAVED_CANDIDATES_KEY))
+except XingtuError as error:
+    common.show_error(error, what="Keeping the controls for the next session")
 parameters = {"weights": weights, "n_new": n_new, "radius_km": radius_km, "model": model,
               "budget": budget_m * 1e6 if use_budget else None,
               "capacity": capacity_m * 1e6 if capacity_m is not None else None,
               "min_spacing_km": float(spacing_km) if use_spacing else None, "where": where,
               "candidate_list": None if candidate_table is None
-              else f"{len(candidate_table)} sites ({candidate_digest})"}
+              else f"{len(candidate_table)} sites ({candidate_digest(candidate_table)})"}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -243,12 +264,17 @@ shown: ShownRun | None = st.session_state.get(RUN_KEY)
 if shown is not None:
     stale = stale_reasons(shown, parameters, fingerprint)
     made = f"{shown.source}, {common.when_text(shown.created_at)}"
+    data_known = bool(shown.fingerprint)
     if stale:
         st.warning(f"**This result is stale** ({made}): it no longer matches the page. "
                    + "; ".join(stale) + ". Run the site selection again to update it.",
                    icon="⚠️")
     else:
-        st.caption(f"Result shown: {made}; it matches the settings and data of the page.")
+        st.caption(f"Result shown: {made}; it matches the settings"
+                   + (" and data" if data_known else "") + " of the page.")
+    if not data_known:
+        st.info(f"Result shown ({made}): {data_status(shown.fingerprint, fingerprint)}.",
+                icon="ℹ️")
     common.show_warnings(shown.summary.get("warnings", []))
 
 # ---- map ------------------------------------------------------------------------------------

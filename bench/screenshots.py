@@ -3,8 +3,8 @@
 Serves the app on localhost with a fresh database, drives Debian's headless Chromium (every
 request off localhost blocked: the pictures show the app as it runs offline) and walks a short
 session so that each page shows its results: a site selection with one site rejected and one
-approved in the field survey, two saved scenarios, the Battlefields ranking, next week's
-allocation, a repair-shop siting and the Upload page. Each picture frames the page's map, with
+approved in the field survey, three saved scenarios compared side by side, the Battlefields
+ranking, next week's allocation, a repair-shop siting and the Upload page. Each picture frames the page's map, with
 its legend, map key and place names.
 
 Run::
@@ -24,8 +24,17 @@ from xingtu import app_driver as drive
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
-def _shoot(page: Any, path: Path, *, frame_map: bool = True, cells: bool = True) -> None:
-    """Save the viewport with the page's map in view (the title above it when it fits)."""
+def _shoot(page: Any, path: Path, *, frame_map: bool = True, cells: bool = True,
+           top: str | None = None, height: int | None = None) -> None:
+    """Save the viewport with the page's map in view (the title above it when it fits).
+
+    ``top`` names a heading to put at the top of the picture instead (with a viewport
+    ``height`` pixels tall, to show what lies between it and the map).
+    """
+    size = page.viewport_size
+    if height is not None:
+        page.set_viewport_size({"width": size["width"], "height": height})
+        drive.wait_until_idle(page)
     if frame_map and page.locator(drive.MAP_FRAME).count():
         if cells:
             drive.wait_for_map(page)
@@ -35,8 +44,13 @@ def _shoot(page: Any, path: Path, *, frame_map: bool = True, cells: bool = True)
         page.locator(drive.MAP_FRAME).first.scroll_into_view_if_needed()
         page.evaluate("() => window.scrollBy(0, -120)")
         page.mouse.move(5, 5)
+    if top is not None:
+        page.get_by_role("heading", name=top).evaluate(
+            "e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(1500)  # tooltips gone, the last layers drawn
     page.screenshot(path=str(path))
+    if height is not None:
+        page.set_viewport_size(size)
     print(f"wrote {path}")
 
 
@@ -60,6 +74,9 @@ def take(out: Path) -> list[Path]:
         drive.record_survey(page, first[0], "rejected", "landlord refused")
         drive.record_survey(page, first[1], "approved", "signed")
         drive.record_survey(page, first[2], "surveyed", "footfall counted")
+        drive.set_number(page, "New stores (N)", 3)
+        drive.run_site_selection(page, 3)
+        drive.save_scenario(page, "three-sites")
         drive.set_number(page, "New stores (N)", 7)
         drive.run_site_selection(page, 7)
         drive.save_scenario(page, "seven-sites")
@@ -73,7 +90,7 @@ def take(out: Path) -> list[Path]:
         drive.open_page(page, "Scenarios", "Scenarios")
         expect(page.get_by_role("heading", name="Side by side")).to_be_visible(timeout=60_000)
         shots.append(out / "scenarios.png")
-        _shoot(page, shots[-1], cells=False)
+        _shoot(page, shots[-1], cells=False, top="Side by side", height=1600)
 
         drive.open_page(page, "Allocation", "Weekly allocation")
         page.get_by_role("button", name="Run next week's plan").click()

@@ -88,7 +88,7 @@ class SolveReport:
             return f"{value:,.0f}"
 
         gap = "n/a" if self.gap is None or not math.isfinite(self.gap) else f"{self.gap:.2%}"
-        status = self.status
+        status: str = self.status
         if status == "optimal" and self.gap is not None and self.gap > PROVEN_GAP:
             status = "optimal within the gap tolerance"  # not proven to the last unit
         return (f"Solve: {status}, {objective} {number(self.objective)}, bound "

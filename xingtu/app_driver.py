@@ -255,3 +255,44 @@ def open_page(page: Any, link: str, heading: str) -> None:
     page.get_by_role("link", name=link, exact=True).click()
     expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=90_000)
     wait_until_idle(page)
+
+
+def shown_table(page: Any, index: int = 0) -> Any:
+    """Return the ``index``-th table (``st.dataframe``) on the page as it shows it, as text.
+
+    Read from the table the data grid keeps for screen readers (the rows in view), so a
+    column header and each cell are the text a user sees.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per header, one row per row shown.
+    """
+    import pandas as pd
+
+    grid = page.locator('[data-testid="stDataFrame"]').nth(index).locator('table[role="grid"]')
+    grid.wait_for(state="attached", timeout=60_000)
+    header, rows = grid.evaluate(
+        "t => [Array.from(t.querySelectorAll('thead th')).map(c => c.textContent),"
+        " Array.from(t.querySelectorAll('tbody tr')).map("
+        "r => Array.from(r.querySelectorAll('td')).map(c => c.textContent))]")
+    return pd.DataFrame(rows, columns=header)
+
+
+def compare_scenarios(page: Any, names: list[str]) -> None:
+    """On the Scenarios page, add each scenario of ``names`` missing from the comparison.
+
+    A scenario is named as saved; its latest version is meant (its choice reads
+    ``name (v<version>, <date>)``).
+    """
+    from playwright.sync_api import expect
+
+    chosen = page.locator('[data-testid="stMultiSelect"]').first
+    for name in names:
+        label = f"{name} (v"
+        if label not in chosen.inner_text():
+            open_choices(page, "Scenarios to compare").filter(has_text=label).first.click()
+            page.keyboard.press("Escape")
+            wait_until_idle(page)
+        expect(chosen).to_contain_text(label, timeout=30_000)
+    wait_until_idle(page)

@@ -1,4 +1,4 @@
-"""Saved state: scenarios, field-survey statuses and weekly plans in a real database.
+"""Saved state: scenarios, field-survey statuses, weekly plans and app pages' state in a database.
 
 SQLite by default (``xingtu.sqlite`` in the user's data folder, see :func:`default_database_url`);
 any SQLAlchemy URL works (PostgreSQL: ``postgresql+psycopg://user@host/xingtu``). The URL comes from
@@ -168,10 +168,25 @@ def _migration_3_last_runs(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _migration_4_page_states(conn: Connection) -> None:
+    """Add the controls of each app page and its uploaded candidate list, for a new session."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "page_states", metadata,
+        sa.Column("page", sa.String(64), primary_key=True),
+        sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.Column("controls", sa.Text, nullable=False),
+        sa.Column("candidates", sa.LargeBinary, nullable=True),
+        sa.Column("candidates_source", sa.Text, nullable=False),
+    )
+    metadata.create_all(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1_initial,
     _migration_2_versions_and_users,
     _migration_3_last_runs,
+    _migration_4_page_states,
 ]
 """Schema upgrades in order; the schema version is the number of migrations applied."""
 
@@ -197,6 +212,12 @@ _last_runs = sa.Table(
     sa.Column("page", sa.String, primary_key=True), sa.Column("created_at", sa.String),
     sa.Column("fingerprint", sa.String), sa.Column("params", sa.Text),
     sa.Column("sites", sa.LargeBinary), sa.Column("summary", sa.Text),
+)
+_page_states = sa.Table(
+    "page_states", _metadata,
+    sa.Column("page", sa.String, primary_key=True), sa.Column("updated_at", sa.String),
+    sa.Column("controls", sa.Text), sa.Column("candidates", sa.LargeBinary),
+    sa.Column("candidates_source", sa.Text),
 )
 _survey = sa.Table(
     "survey_status", _metadata,
@@ -555,6 +576,104 @@ class Database:
             return None
         return (json.loads(row.params), bytes_to_frame(row.sites), json.loads(row.summary),
                 row.fingerprint, row.created_at)
+
+    # -- controls of a page ------------------------------------------------------------------
+
+    def save_page_controls(self, page: str, controls: dict) -> None:
+        """Keep the values of a page's controls (one set per page: the previous one is replaced).
+
+        Parameters
+        ----------
+        page
+            The page, e.g. ``"site_selection"``.
+        controls
+            Control key -> value, JSON-serialisable.
+
+        Raises
+        ------
+        DatabaseError
+            The controls cannot be stored, or the database refuses the write.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.save_page_controls("p", {"n": 3})
+        >>> store.save_page_controls("p", {"n": 4})
+        >>> store.load_page_state("p")[0]
+        {'n': 4}
+        """
+        self._save_page_state(page, {"controls": _dumps(controls, "controls")})
+
+    def save_page_candidates(self, page: str, candidates: pd.DataFrame | None,
+                             source: str = "") -> None:
+        """Keep a page's uploaded candidate list (``None`` forgets it); its controls stay.
+
+        Parameters
+        ----------
+        page
+            The page, e.g. ``"site_selection"``.
+        candidates
+            The checked candidate table, stored exactly; ``None`` when the page has none.
+        source
+            Where it came from (the uploaded file's name).
+
+        Raises
+        ------
+        DatabaseError
+            The table cannot be stored, or the database refuses the write.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.save_page_candidates("p", pd.DataFrame({"lat": [22.5], "lng": [114.0]}), "a.csv")
+        >>> controls, candidates, source = store.load_page_state("p")
+        >>> controls, len(candidates), source
+        ({}, 1, 'a.csv')
+        """
+        data = None if candidates is None else frame_to_bytes(candidates, "candidates")
+        self._save_page_state(page, {"candidates": data,
+                                     "candidates_source": str(source) if data else ""})
+
+    def load_page_state(self, page: str) -> tuple[dict, pd.DataFrame | None, str] | None:
+        """Return a page's kept controls and candidate list, ``(controls, candidates, source)``.
+
+        ``None`` when nothing is kept for the page; ``candidates`` is ``None`` when it has no list.
+
+        Examples
+        --------
+        >>> Database("sqlite://").load_page_state("site_selection") is None
+        True
+        """
+        query = sa.select(_page_states).where(_page_states.c.page == str(page))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        candidates = None if row.candidates is None else bytes_to_frame(row.candidates)
+        return json.loads(row.controls), candidates, row.candidates_source
+
+    def _save_page_state(self, page: str, values: dict[str, Any]) -> None:
+        """Update some columns of a page's row in ``page_states``, adding the row if missing."""
+        _require_text(page, "page")
+        values = {**values, "updated_at": _now()}
+        new_row = {"page": page, "controls": "{}", "candidates": None, "candidates_source": "",
+                   **values}
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    updated = conn.execute(_page_states.update()
+                                           .where(_page_states.c.page == page).values(**values))
+                    if not updated.rowcount:
+                        conn.execute(_page_states.insert().values(**new_row))
+                return
+            except IntegrityError:  # another session added the row meanwhile: update it
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+            except SQLAlchemyError as error:
+                raise DatabaseError(
+                    f"Cannot keep the controls of the page {page!r} in the database "
+                    f"{_safe_url(self.url)}: {error.__class__.__name__}: {_first_line(error)}."
+                ) from error
 
     # -- field survey ------------------------------------------------------------------------
 

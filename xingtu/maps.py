@@ -30,7 +30,7 @@ import html
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -431,6 +431,25 @@ SERIES_STYLES: tuple[MarkerStyle, ...] = (
 )
 """One marker per series (e.g. per compared scenario): shape and colour both differ; after the
 eighth the styles repeat."""
+
+
+def series_styles(count: int, step: float = 6.0) -> list[MarkerStyle]:
+    """Return the markers of ``count`` series drawn on the same spots, each one visible.
+
+    The styles of :data:`SERIES_STYLES`, the first series the largest and each next one
+    ``step`` pixels smaller: drawn in order, a point of several series shows their markers
+    nested, not hidden under the last one.
+
+    Examples
+    --------
+    >>> [style.size for style in series_styles(3)]
+    [28.0, 20.0, 15.0]
+    >>> [style.shape for style in series_styles(2)]
+    ['triangle', 'square']
+    """
+    styles = [SERIES_STYLES[number % len(SERIES_STYLES)] for number in range(count)]
+    return [replace(style, size=float(style.size + step * (count - 1 - number)))
+            for number, style in enumerate(styles)]
 
 REACH_COLOR = "#0077b6"
 """Outline of the reach circles of new sites and shops (a blue, off the score palette)."""

@@ -32,6 +32,21 @@ def _page(name: str) -> AppTest:
     return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
 
 
+def test_no_page_draws_a_stray_string() -> None:
+    """Streamlit draws a page's bare strings (magic): only the module docstring may be one."""
+    import ast
+    import re
+
+    shown = re.findall(r'st\.Page\("(app_pages/\w+\.py)"', (ROOT / "app.py").read_text())
+    assert len(shown) >= 6, shown  # the pages app.py lists
+    stray = []
+    for name in shown:
+        tree = ast.parse((ROOT / name).read_text())
+        stray += [f"{name}:{node.lineno}" for node in tree.body[1:]
+                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
+    assert stray == []
+
+
 def test_app_routes_to_the_battlefields_page_first() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception

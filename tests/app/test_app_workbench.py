@@ -20,7 +20,11 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
 
 from xingtu.database import Database  # noqa: E402
-from xingtu.jobs.siting import SETTING_LABELS, SITING_MODELS  # noqa: E402
+from xingtu.jobs.siting import (  # noqa: E402
+    NO_FINGERPRINT_NOTE,
+    SETTING_LABELS,
+    SITING_MODELS,
+)
 
 atexit.register(_app_test.TMP_DIR.cleanup)
 
@@ -135,6 +139,56 @@ def test_a_new_session_shows_the_last_run_with_its_controls(db_url: str) -> None
     assert not _stale(again)
 
 
+def _candidate_list() -> pd.DataFrame:
+    """The 15 largest towns of the demo region as a checked candidate list (as uploaded)."""
+    from geodata.areas import check_candidate_sites
+
+    places = pd.read_csv(ROOT / "geodata" / "data" / "prd_places.csv").nlargest(15, "population")
+    return check_candidate_sites(places[["lat", "lng"]].reset_index(drop=True),
+                                 source="shops.csv")
+
+
+def test_a_reload_restores_every_control_and_the_candidate_list(db_url: str) -> None:
+    first = _site_page().run()
+    first.session_state["ss_candidate_table"] = _candidate_list()  # as the uploader leaves it
+    first.selectbox(key="ss_model").set_value("p_median").run()
+    first.number_input(key="ss_n").set_value(4)
+    first.slider(key="ss_radius").set_value(4.5)
+    first.slider(key="ss_w_footfall").set_value(0.55)
+    first.checkbox(key="ss_use_budget").check()
+    first.checkbox(key="ss_use_spacing").check().run()
+    first.number_input(key="ss_budget").set_value(40.0)
+    first.number_input(key="ss_spacing").set_value(1.5)
+    first.selectbox(key="ss_map_layer").set_value("footfall")
+    first.button(key="ss_run").click().run()
+    assert not first.exception and not first.error, [e.value for e in first.error]
+    shown = _sites(first)
+    first.number_input(key="ss_n").set_value(3).run()  # changed after the run, not run
+    controls = {**_controls(first), "spacing": first.number_input(key="ss_spacing").value,
+                "budget_m": first.number_input(key="ss_budget").value,
+                "map": first.selectbox(key="ss_map_layer").value}
+    stale = _stale(first)
+    assert len(stale) == 1 and "new stores (N): 4 in the result, 3 now" in stale[0]
+
+    again = _site_page().run()  # a browser reload: a new session on the same database
+    assert not again.exception and not again.error
+    assert {**_controls(again), "spacing": again.number_input(key="ss_spacing").value,
+            "budget_m": again.number_input(key="ss_budget").value,
+            "map": again.selectbox(key="ss_map_layer").value} == controls
+    assert controls["model"] == "p_median" and controls["n"] == 3 and controls["map"] == "footfall"
+    pd.testing.assert_frame_equal(again.session_state["ss_candidate_table"], _candidate_list())
+    assert again.checkbox(key="ss_use_candidates").label == "Choose only from my 15 candidates"
+    pd.testing.assert_frame_equal(_sites(again), shown)
+    # The same result and controls: the same reasons (the candidate list is the result's).
+    assert [w.split("matches the page. ")[1] for w in _stale(again)] == [
+        w.split("matches the page. ")[1] for w in stale]
+    again.number_input(key="ss_n").set_value(4).run()
+    assert not _stale(again)  # the candidate list restored is the one of the result
+
+    third = _site_page().run()  # the last change is kept too
+    assert third.number_input(key="ss_n").value == 4 and not _stale(third)
+
+
 def test_other_data_makes_the_result_stale(db_url: str) -> None:
     at = _site_page().run()
     at.number_input(key="ss_n").set_value(3)
@@ -244,3 +298,48 @@ def test_three_scenarios_compared_with_every_setting_and_what_differs(db_url: st
     people = r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC"  # e.g. 2 Dec 2026, 18:05 UTC
     assert table.loc["Saved"].iloc[:3].str.fullmatch(people).all()
     assert any("One marker per scenario" in c.value for c in at.caption)
+
+
+def test_a_scenario_saved_before_fingerprints_compares_and_reopens_with_a_note(
+        db_url: str) -> None:
+    at = _app()
+    at.switch_page(SITE_PAGE).run()
+    at.number_input(key="ss_n").set_value(3)
+    at.button(key="ss_run").click().run()
+    at.text_input(key="ss_name").input("new")
+    at.button(key="ss_save").click().run()
+    assert not at.exception and not at.error
+    store = Database(db_url)
+    params, sites, summary = store.load_scenario("new")
+    assert summary["data_fingerprint"]
+    # As the first releases saved it: five settings, no data fingerprint, no notes.
+    old_params = {key: params[key] for key in ("weights", "n_new", "radius_km", "model",
+                                               "budget")}
+    old_summary = {key: summary[key] for key in ("n_sites", "coverage_before", "coverage_after",
+                                                 "expected_sales", "net_gain", "from_own",
+                                                 "opening_cost", "status", "gap")}
+    old_id = store.save_scenario("old", old_params, sites, old_summary)
+
+    at.switch_page(SCENARIO_PAGE).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[1].value.set_index("figure")
+    assert list(table.columns) == ["old v1", "new v1", "differs"]
+    assert table.loc["Made on"].tolist() == [NO_FINGERPRINT_NOTE, "the data in use now",
+                                             "differs"]
+    for setting in ("Site only in", "Minimum spacing (km)", "Candidate list", "Model"):
+        assert table.loc[setting, "differs"] == "", setting  # the same run, saved twice
+
+    at.selectbox(key="sc_a").set_value(old_id)
+    at.button(key="sc_open").click().run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Site selection"
+    assert _sites(at)["site"].tolist() == sites["site"].tolist()
+    assert not _stale(at)  # its settings are those of the page; its data cannot be told
+    notes = [i.value for i in at.info if NO_FINGERPRINT_NOTE in i.value]
+    assert len(notes) == 1 and "scenario old" in notes[0]
+    assert not any("matches the settings and data" in c.value for c in at.caption)
+
+    at.switch_page(SITE_PAGE).run()  # the page the button switched to, for AppTest's reruns
+    assert not _stale(at)
+    at.number_input(key="ss_n").set_value(4).run()  # other settings: stale, the note stays
+    assert len(_stale(at)) == 1 and [i for i in at.info if NO_FINGERPRINT_NOTE in i.value]

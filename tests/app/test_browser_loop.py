@@ -11,7 +11,8 @@ One browser session on the demo region, every request off localhost blocked and 
    restricted, and the downloaded sites all lie in one prefecture;
 5. click a point on the map for its cell, and type coordinates for the what-if of a new store
    there: expected sales in CNY and its catchment drawn on a second map;
-6. save three scenarios and compare them on the Scenarios page;
+6. save three scenarios and compare all three on the Scenarios page: each with its
+   settings, and the Difference column marking the settings that differ;
 7. download the sites as GeoJSON, Excel, GeoPackage and the site report and read them.
 
 The chosen sites are read from the field-survey form, whose choices are the sites of the run
@@ -148,12 +149,33 @@ def test_the_decision_loop_runs_offline_in_one_browser_session(app_url: str, bro
         assert cells_drawn > 10, "the catchment was not drawn"
         assert no_error.count() == 0
 
-        # 6. three scenarios saved; compare two of them
+        # 6. the three saved scenarios compared side by side
         drive.open_page(page, "Scenarios", "Scenarios")
+        saved = ["free-run", "candidate-list", "battlefield"]
         listing = page.locator('[data-testid="stDataFrame"]').first
-        for name in ("free-run", "candidate-list", "battlefield"):
+        for name in saved:
             expect(listing.get_by_text(name, exact=True)).to_be_attached(timeout=30_000)
         expect(page.get_by_role("heading", name="Side by side")).to_be_visible(timeout=60_000)
+        drive.compare_scenarios(page, saved)
+        side_by_side = drive.shown_table(page, 1).set_index("")
+        columns = [f"{name} v1" for name in reversed(saved)]  # the newest first
+        assert side_by_side.columns.tolist() == [*columns, "Difference"]
+        rows = side_by_side.loc[:, columns]
+        assert rows.loc["New stores (N)"].tolist() == ["3", "3", "5"]
+        assert rows.loc["Model"].nunique() == 1
+        assert rows.loc["Made on"].tolist() == ["the data in use now"] * 3
+        assert rows.loc["Site only in"].iloc[0].startswith("Battlefields:")
+        assert rows.loc["Site only in"].iloc[1:].tolist() == ["Everywhere"] * 2
+        assert rows.loc["Candidate list"].iloc[1].startswith("15 sites (")
+        assert rows.loc["Candidate list"].iloc[[0, 2]].tolist() == ["–", "–"]
+        difference = side_by_side["Difference"]
+        for setting in ("New stores (N)", "Site only in", "Candidate list"):
+            assert difference[setting] == "differs", setting
+        for setting in ("Model", "Made on", "Service radius (km)"):
+            assert difference[setting] == "", setting
+        markers = page.frame_locator(MAP_FRAME).first.locator(".xingtu-key")
+        for column in columns:  # one marker per scenario in the map key
+            expect(markers.get_by_text(column, exact=True)).to_be_attached(timeout=60_000)
 
         # 7. downloads of the first scenario's sites
         downloads = {}

@@ -190,13 +190,36 @@ def test_migration_upgrades_an_older_database(db_url: str) -> None:
     engine.dispose()
 
     store = Database(db_url)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     listed = store.list_scenarios().sort_values("id")
     assert listed[["name", "version"]].values.tolist() == [["north", 1], ["north", 2], ["south", 1]]
     assert store.save_scenario("north", {}, pd.DataFrame({"cell": [1]}), {}) > 0
     assert store.list_scenarios().iloc[0]["version"] == 3
     assert store.survey_statuses()["user"].tolist() == [""]
     assert store.load_last_run("site_selection") is None  # the table of migration 3 is there
+    assert store.load_page_state("site_selection") is None  # and that of migration 4
+
+
+def test_a_page_keeps_its_controls_and_candidate_list_apart(db_url: str) -> None:
+    store = Database(db_url)
+    candidates = pd.DataFrame({"lat": [22.5, 22.6], "lng": [114.0, 114.1],
+                               "name": pd.array(["a", None], dtype="string")})
+    store.save_page_controls("site_selection", {"ss_n": 3, "ss_layers": ["footfall"]})
+    store.save_page_candidates("site_selection", candidates, "shops.csv")
+    store.save_page_controls("site_selection", {"ss_n": 4, "ss_layers": ["footfall"]})
+    store.save_page_controls("other_page", {"x": 1.5})
+
+    again = Database(db_url)  # a restart
+    controls, kept, source = again.load_page_state("site_selection")
+    assert controls == {"ss_n": 4, "ss_layers": ["footfall"]}  # the newest, candidates kept
+    pd.testing.assert_frame_equal(kept, candidates)
+    assert source == "shops.csv"
+    assert again.load_page_state("other_page") == ({"x": 1.5}, None, "")
+    again.save_page_candidates("site_selection", None)
+    assert again.load_page_state("site_selection") == ({"ss_n": 4, "ss_layers": ["footfall"]},
+                                                       None, "")
+    with pytest.raises(DatabaseError, match="controls"):
+        again.save_page_controls("site_selection", {"bad": object()})
 
 
 def test_a_page_keeps_one_last_run_which_round_trips(db_url: str) -> None:

@@ -336,10 +336,137 @@ def load_last_run(database: Database, page: str = SITE_SELECTION_PAGE) -> ShownR
 
 def shown_scenario(name: str, parameters: Mapping[str, Any], sites: pd.DataFrame,
                    summary: Mapping[str, Any], created_at: str = "") -> ShownRun:
-    """Return a saved scenario as the Site selection page shows it."""
-    return ShownRun(parameters=dict(parameters), sites=sites, summary=dict(summary),
+    """Return a saved scenario as the Site selection page shows it.
+
+    A scenario saved before a setting existed gets that setting's value of the time
+    (:func:`saved_settings`); one saved before data fingerprints were kept has an empty
+    ``fingerprint`` (see :func:`data_status`).
+    """
+    return ShownRun(parameters=saved_settings(parameters), sites=sites, summary=dict(summary),
                     fingerprint=str(summary.get("data_fingerprint", "")),
                     created_at=created_at, source=f"scenario {name}")
+
+
+EVERYWHERE = "Everywhere"
+"""The "Site only in" choice of no restriction."""
+
+SETTINGS_BEFORE: dict[str, Any] = {"budget": None, "capacity": None, "min_spacing_km": None,
+                                   "where": EVERYWHERE, "candidate_list": None}
+"""What a run saved before a setting existed had instead: no budget, no capacity, no
+spacing, everywhere, no candidate list."""
+
+NO_FINGERPRINT_NOTE = ("made before data fingerprints were kept: cannot tell if the data "
+                       "changed")
+"""What a page says of a result saved without the fingerprint of its data."""
+
+
+def saved_settings(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a saved run's settings with those added since it was saved at their old value.
+
+    Examples
+    --------
+    >>> saved_settings({"model": "mclp", "n_new": 5})["where"]
+    'Everywhere'
+    >>> saved_settings({"where": "Foshan"})["where"]
+    'Foshan'
+    """
+    return {**SETTINGS_BEFORE, **parameters}
+
+
+def data_status(fingerprint: str, fingerprint_now: str) -> str:
+    """Return in words whether a result was made on the data in use now.
+
+    Examples
+    --------
+    >>> data_status("abc", "abc"), data_status("abc", "def")
+    ('the data in use now', 'other data than now')
+    >>> data_status("", "abc")
+    'made before data fingerprints were kept: cannot tell if the data changed'
+    """
+    if not fingerprint:
+        return NO_FINGERPRINT_NOTE
+    return "the data in use now" if fingerprint == fingerprint_now else "other data than now"
+
+
+def candidate_digest(candidates: pd.DataFrame) -> str:
+    """Return a short hash of a candidate-site table's values (its geometry left out)."""
+    values = pd.DataFrame(candidates).drop(columns="geometry", errors="ignore")
+    return data_fingerprint(pd.util.hash_pandas_object(values, index=False)
+                            .to_numpy().tobytes().hex())[:8]
+
+
+# --------------------------------------------------------------------------------------------
+# The controls a page showed last, and its uploaded candidate list, for a new browser session
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a page's controls showed last, kept in the database.
+
+    Attributes
+    ----------
+    controls
+        Control key -> value (as JSON gives them back).
+    candidates
+        The uploaded candidate-site table, checked (``None`` when there is none).
+    candidates_source
+        The name of the file it came from.
+    """
+
+    controls: dict[str, Any]
+    candidates: pd.DataFrame | None = None
+    candidates_source: str = ""
+
+
+def keep_page_controls(database: Database, controls: Mapping[str, Any],
+                       kept: Mapping[str, Any] | None, page: str = SITE_SELECTION_PAGE
+                       ) -> dict[str, Any]:
+    """Save a page's controls when they differ from those ``kept``; return those kept now.
+
+    Parameters
+    ----------
+    database
+        The database.
+    controls
+        The controls now (key -> value).
+    kept
+        What the previous call returned (``None`` at first): nothing is written when the
+        controls are the same.
+    page
+        The page's key.
+
+    Returns
+    -------
+    dict
+        The controls as saved (JSON values), to pass as ``kept`` next time.
+    """
+    now = json_ready(dict(controls))
+    if now != kept:
+        database.save_page_controls(page, now)
+    return now
+
+
+def keep_candidate_list(database: Database, candidates: pd.DataFrame | None, source: str,
+                        kept: str | None, page: str = SITE_SELECTION_PAGE) -> str:
+    """Save a page's candidate list when it differs from the one ``kept``; return its digest.
+
+    ``kept`` is what the previous call returned (``None`` at first; ``""`` stands for no
+    list), so an unchanged list is not written again. ``None`` forgets the saved list.
+    """
+    digest = "" if candidates is None else candidate_digest(candidates)
+    if digest != kept:
+        database.save_page_candidates(page, candidates, source)
+    return digest
+
+
+def load_page_state(database: Database, page: str = SITE_SELECTION_PAGE) -> PageState | None:
+    """Return the page's kept controls and candidate list, ``None`` when nothing is kept."""
+    saved = database.load_page_state(page)
+    if saved is None:
+        return None
+    controls, candidates, source = saved
+    return PageState(controls=controls, candidates=candidates, candidates_source=source)
 
 
 def shown_record(name: str, shown: ShownRun) -> ScenarioRecord:
@@ -414,12 +541,11 @@ def stale_reasons(shown: ShownRun, parameters_now: Mapping[str, Any], fingerprin
     """Return why a shown result no longer matches the page: other data, other settings.
 
     Empty when the result was made on the data in use with the settings the controls show.
+    A result saved without its data fingerprint is not called stale for its data (it cannot
+    be told): :func:`data_status` gives the note to show instead.
     """
     reasons = []
-    if not shown.fingerprint:
-        reasons.append("the data it was made on is not recorded (saved before the app kept "
-                       "it), so it may differ")
-    elif shown.fingerprint != fingerprint_now:
+    if shown.fingerprint and shown.fingerprint != fingerprint_now:
         reasons.append("the data changed since (an upload replaced stores or layers, or the "
                        "result was made on other data)")
     reasons += setting_differences(shown.parameters, parameters_now)
