@@ -39,7 +39,8 @@ with st.sidebar:
                        help="A week's transfers and replenishment, or a daily re-plan: "
                             "tomorrow's moves from today's closing stock and sales, with "
                             "the stock still on the road from the saved plans.")
-    if horizon == "day":
+    is_day = horizon == "day"
+    if is_day:
         week = st.text_input("Day to plan", value=weekly.next_day(data.sales), key="al_day",
                              help="YYYY-MM-DD, the ship day. Only sales before it are used; "
                                   "the stock is the closing stock of the day before.")
@@ -77,7 +78,6 @@ inputs_key = (common.data_key(), week, repr(settings))
 store = common.store()
 
 b1, b2 = st.columns(2)
-is_day = horizon == "day"
 run_clicked = b1.button("Run the next day's plan" if is_day else "Run next week's plan",
                         type="primary", key="al_run")
 load_clicked = b2.button("Load the saved plan of this day" if is_day

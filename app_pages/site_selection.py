@@ -16,6 +16,7 @@ from optimizer.calibration import calibrate
 from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES
 from optimizer.errors import XingtuError
 from xingtu.jobs.siting import (
+    EVERYWHERE,
     SITING_MODELS,
     ShownRun,
     candidate_digest,
@@ -52,7 +53,6 @@ CANDIDATES_KEY = "ss_candidate_table"
 SURVEY_SAVED_KEY = "ss_survey_saved"
 SAVED_CONTROLS_KEY, SAVED_CANDIDATES_KEY = "ss_controls_saved", "ss_candidates_saved"
 # Session keys of the controls and the candidate list's digest last kept in the database.
-EVERYWHERE = "Everywhere"
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
 DEFAULTS = {"ss_n": 5, "ss_radius": 3.0, "ss_use_budget": False, "ss_budget": 6.0,
             "ss_model": "mclp", "ss_capacity": 100.0, "ss_use_spacing": False,
