@@ -47,7 +47,7 @@ from ..errors import SolverError
 from ..results import SolveReport
 from .dual import lane_dual
 from .flows import enforce_limits, lane_volumes, plan_cost, position_moves, solve_sku_flows
-from .model import AllocationProblem, FlowNetwork, build_network
+from .model import ARC_LANE, AllocationProblem, FlowNetwork, build_network
 from .search import PlanSearch, plan_gap
 from .worker import PlanWorker, fork_available
 
@@ -55,20 +55,16 @@ Method = Literal["auto", "decomposition", "monolithic", "hybrid", "relaxation"]
 
 HYBRID_MAX_ARCS = 100_000
 """``method="auto"`` takes the hybrid (decomposition, then HiGHS from its plan) on weeks of at
-most this many arcs whose warehouse lanes are scheduled routes; the decomposition alone on
-larger weeks and wherever dedicated trucks serve the stores (measured in
+most this many arcs whose warehouse lanes are scheduled routes; the relaxation on larger
+route-served weeks, the decomposition wherever dedicated trucks serve the stores (measured in
 docs/bench_allocation.md)."""
 
 HYBRID_DECOMPOSITION_SHARE = 0.35
 """Share of the time limit the hybrid gives the decomposition before HiGHS takes over."""
 
-RELAXATION_MAX_ARCS = 1_500_000
-"""``method="auto"`` takes the relaxation on route-served weeks of more than ``HYBRID_MAX_ARCS``
-and at most this many arcs; the linear relaxation of larger weeks (the national week's 7.4 M
-arcs) does not solve in a useful share of the time, so they take the decomposition."""
-
-RELAXATION_LP_SHARE = 0.5
-"""Most of the time limit the relaxation method gives the linear relaxation (its bound)."""
+RELAXATION_LP_SHARE = 0.3
+"""Most of the time limit the relaxation method gives the linear relaxation (its bound): the
+priced flows' steps and, on small weeks, HiGHS's relaxation with the strong rows."""
 
 STRONG_LP_MAX_ARCS = 400_000
 """The relaxation method adds the strong linking rows (:func:`solve_monolithic`'s ``strong``)
@@ -126,12 +122,11 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
         lanes it opens), ``"monolithic"`` (one MIP in HiGHS; small instances and benchmarks),
         ``"hybrid"`` (the decomposition for ``HYBRID_DECOMPOSITION_SHARE`` of the time, then
         the monolithic MIP in HiGHS started from its plan for the rest; the cheaper plan and
-        the higher bound are kept), ``"relaxation"`` (the linear relaxation of the monolithic
-        model for the bound, a plan on the lanes it uses, then the decomposition for the time
-        left; the higher bound and the cheaper plan are kept), or ``"auto"``: where warehouse
-        lanes are scheduled routes, the hybrid on weeks of at most ``HYBRID_MAX_ARCS`` arcs and
-        the relaxation up to ``RELAXATION_MAX_ARCS``; the decomposition on larger weeks and
-        where dedicated trucks serve stores.
+        the higher bound are kept), ``"relaxation"`` (the linear relaxation by per-SKU
+        min-cost flows for the bound, a plan on the lanes it uses, then exact MIPs by SKU and
+        by region for the time left), or ``"auto"``: where warehouse lanes are scheduled
+        routes, the hybrid on weeks of at most ``HYBRID_MAX_ARCS`` arcs and the relaxation on
+        larger ones; the decomposition where dedicated trucks serve stores.
     mip_gap
         Relative gap under which the plan counts as optimal.
     time_limit
@@ -176,7 +171,7 @@ def solve_allocation(problem: AllocationProblem, *, method: Method = "auto",
     if method == "auto":
         arcs = len(network.arc_cost)
         method = ("hybrid" if _routes_served(problem) and arcs <= HYBRID_MAX_ARCS
-                  else "relaxation" if _routes_served(problem) and arcs <= RELAXATION_MAX_ARCS
+                  else "relaxation" if _routes_served(problem)
                   else "decomposition")
     solve = ({"hybrid": _hybrid, "relaxation": _relaxation}.get(method, _decompose)
              if not _uncoupled(problem) else _decompose)
@@ -215,78 +210,64 @@ def _polished(problem: AllocationProblem, network: FlowNetwork, result: Allocati
 def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: float,
                 time_limit: float, dual_iterations: int, started: float,
                 workers: int) -> AllocationResult:
-    """Bound by the linear relaxation, plan on its lanes, improve it region by region.
+    """Bound by the linear relaxation, plan on its lanes, improve it by SKU and by region.
 
-    The relaxation of the monolithic model (:func:`solve_monolithic` with ``relax=True``,
-    with the strong rows up to ``STRONG_LP_MAX_ARCS``; on the 500 x 200 realistic week it
-    bounds 545,130 in 12 s, where the lane Lagrangian reaches 531,908 in 60 s) gives
-    the bound, if it is solved within ``RELAXATION_LP_SHARE`` of the time. A plan is built on
-    the lanes it ships on (:func:`optimizer.allocation.plans.plan_on_lanes`), then improved
-    by the exact MIP of one SKU at a time (:func:`optimizer.allocation.polish.polish_plan`;
-    on 250 x 100, 30 s of them saved 0.26 %), then of one region's stores and a group of SKUs
-    at a time, every other shipment fixed (:func:`optimizer.allocation.polish.region_blocks`,
-    any lane may open), for the time left. When the relaxation is not solved in its time, the decomposition runs instead (its
-    bound and plan are reported).
+    The linear relaxation comes from one min-cost flow per SKU with the cross-SKU rows priced
+    (:func:`optimizer.allocation.flow_relaxation.flow_relaxation`: on the national week 6 s,
+    where HiGHS did not solve it in 900 s); on weeks of at most ``STRONG_LP_MAX_ARCS`` arcs
+    HiGHS also solves the relaxation with the strong rows (:func:`solve_monolithic` with
+    ``relax=True``) within ``RELAXATION_LP_SHARE`` of the time, and the higher bound is kept. A
+    plan is built on the lanes the relaxation ships on
+    (:func:`optimizer.allocation.plans.plan_on_lanes`), then improved by the exact MIP of one
+    SKU at a time (:func:`optimizer.allocation.polish.polish_plan`; on 250 x 100, 30 s of them
+    saved 0.26 %), then of one region's stores and a group of SKUs at a time, every other
+    shipment fixed (:func:`optimizer.allocation.polish.region_blocks`, any lane may open), for
+    the time left.
     """
     from ..solvers import progress_reporter
+    from .flow_relaxation import flow_relaxation
     from .mip import solve_monolithic
     from .plans import plan_on_lanes
     from .polish import polish_plan, region_blocks
 
     clock = time.perf_counter
     deadline = started + time_limit
-    try:
-        rounded, lp = solve_monolithic(problem, network, relax=True,
-                                       strong=len(network.arc_cost) <= STRONG_LP_MAX_ARCS,
-                                       time_limit=RELAXATION_LP_SHARE * time_limit)
-        lp_bound = lp.objective if lp.status == "optimal" else None
-    except SolverError:  # not solved within its share of the time
-        rounded, lp_bound = np.zeros(len(network.arc_cost), dtype=np.int64), None
-    lp_seconds = clock() - started
-    plan: np.ndarray | None = None
-    lp_cost = None
-    if lp_bound is not None:
-        open_lanes = lane_volumes(problem, network, rounded) > 0
-        plan, lp_cost = plan_on_lanes(problem, network, open_lanes, deadline=deadline,
-                                      transfers_first=False)
-    first = polished = None
-    if plan is not None and lp_cost is not None and lp_bound is not None:
-        if plan_gap(lp_cost, lp_bound) > mip_gap and deadline - clock() > 1.0:
-            by_sku = polish_plan(problem, network, plan, deadline=deadline)
-            by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
-                                    blocks=region_blocks(problem, network,
-                                                         max_arcs=REGION_BLOCK_ARCS),
-                                    new_lanes=True)
-            polished, plan = (by_sku, by_region), by_region.quantity
-    else:
-        first = _decompose(problem, network, mip_gap=mip_gap,
-                           time_limit=max(deadline - clock(), 1.0),
-                           dual_iterations=dual_iterations, started=clock(), workers=workers)
-        plan = first.quantity
-    assert plan is not None  # the relaxation's plan, or the decomposition's
+    lp_deadline = started + RELAXATION_LP_SHARE * time_limit
+    relaxation = flow_relaxation(problem, network, deadline=lp_deadline)
+    lane_arc = network.arc_kind == ARC_LANE
+    bound, shipped = relaxation.bound, np.where(lane_arc, relaxation.flows, 0)
+    notes = [relaxation.summary()]
+    if len(network.arc_cost) <= STRONG_LP_MAX_ARCS and lp_deadline - clock() > 1.0:
+        try:
+            rounded, lp = solve_monolithic(problem, network, relax=True, strong=True,
+                                           time_limit=lp_deadline - clock())
+            if lp.status == "optimal" and lp.objective is not None:
+                notes.append(f"with the strong rows {lp.objective:,.0f}")
+                if lp.objective > bound:
+                    bound, shipped = lp.objective, rounded
+        except SolverError:  # not solved within its share of the time
+            notes.append("with the strong rows not solved in time")
+    open_lanes = lane_volumes(problem, network, shipped) > 0
+    plan, lp_cost = plan_on_lanes(problem, network, open_lanes, deadline=deadline,
+                                  transfers_first=False)
+    notes.append(f"plan on its lanes {lp_cost['objective']:,.0f} after {clock() - started:.0f} s")
+    if plan_gap(lp_cost, bound) > mip_gap and deadline - clock() > 1.0:
+        by_sku = polish_plan(problem, network, plan, deadline=deadline)
+        by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
+                                blocks=region_blocks(problem, network,
+                                                     max_arcs=REGION_BLOCK_ARCS),
+                                new_lanes=True)
+        notes += [by_sku.summary(), by_region.summary()]
+        plan = by_region.quantity
     cost = plan_cost(problem, network, plan)
-    bounds = [b for b in (lp_bound, None if first is None else first.report.bound)
-              if b is not None]
-    bound = max(bounds) if bounds else -np.inf
     gap = plan_gap(cost, bound)
-    if first is None:  # the decomposition reports its own progress
-        progress_reporter()(clock() - started, cost["objective"], bound, new_plan=True)
+    progress_reporter()(clock() - started, cost["objective"], bound, new_plan=True)
+    if gap > mip_gap:
+        notes.append(f"gap {gap:.2%} above the requested {mip_gap:.2%}")
     report = SolveReport(
         status="optimal" if gap <= mip_gap else "feasible", objective=cost["objective"],
         bound=bound, gap=gap, solve_seconds=clock() - started,
-        solver="highs-lp+lane-lagrangian+ortools-min-cost-flow",
-        message=("linear relaxation "
-                 + (f"{lp_bound:,.0f}" if lp_bound is not None else "not solved")
-                 + f" in {lp_seconds:.0f} s"
-                 + ("" if lp_cost is None else
-                    f", plan on its lanes {lp_cost['objective']:,.0f}")
-                 + ("" if polished is None else
-                    f"; {polished[0].summary()}; {polished[1].summary()}")
-                 + ("" if first is None else
-                    f"; decomposition {first.report.objective:,.0f} / {first.report.bound:,.0f}"
-                    f" ({first.report.message})")
-                 + ("" if gap <= mip_gap else f"; gap {gap:.2%} above the requested "
-                    f"{mip_gap:.2%}")))
+        solver="ortools-min-cost-flow-relaxation+highs", message="; ".join(notes))
     return _result(problem, network, plan, report)
 
 
