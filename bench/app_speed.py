@@ -102,11 +102,10 @@ def _siting_run(page: Any, model_label: str, n_sites: int) -> float:
 
     combo = page.get_by_role("combobox", name="Model", exact=True)
     if combo.input_value() != model_label:
-        def pick() -> None:
-            combo.click()
-            page.get_by_role("option", name=model_label, exact=True).click()
-
-        _after_rerun(page, pick)
+        drive.wait_until_idle(page)
+        options = drive.open_choices(page, "Model")
+        _after_rerun(page, lambda: options.filter(has_text=model_label).first.click())
+        expect(combo).to_have_value(model_label, timeout=30_000)
     start = time.perf_counter()
     page.get_by_role("button", name="Run site selection").click()
     expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=180_000)
