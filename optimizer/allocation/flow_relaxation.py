@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .flows import solve_sku_flows
+from .flows import lane_arc_terms, solve_sku_flows
 from .model import ARC_LANE, AllocationProblem, FlowNetwork
 
 SUBGRADIENT_STEPS = 40
@@ -105,13 +105,11 @@ def relaxed_arc_terms(problem: AllocationProblem,
     """
     p = problem
     lane = np.flatnonzero(network.arc_kind == ARC_LANE)
-    lane_of = network.arc_lane[lane]
+    lane_of, _, _, case = lane_arc_terms(p, network, lane)
     cost = network.arc_cost.astype(float).copy()
     cost[lane] += (p.lane_shipment_cost[lane_of] * p.sku_volume[network.arc_sku[lane]]
                    / p.lane_litres_per_load[lane_of])
     capacity = network.arc_capacity.copy()
-    case = np.where(p.is_warehouse[p.lane_from[lane_of]],
-                    p.sku_case_size[network.arc_sku[lane]], 1).astype(np.int64)
     capacity[lane] = capacity[lane] // case * case
     return cost, capacity
 
