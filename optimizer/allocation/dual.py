@@ -62,6 +62,9 @@ class LaneDual:
     position_location: np.ndarray
     lane_sender: np.ndarray
     lane_receiver: np.ndarray
+    arc_load_cost: np.ndarray
+    """Per lane arc, its unit's share of a load: the lane's cost per truck or parcel times the
+    unit's litres over the litres a load holds (what :attr:`Prices.load_share` charges)."""
 
     @cached_property
     def key_scale(self) -> float:
@@ -86,16 +89,26 @@ class LaneDual:
 
 @dataclass(frozen=True)
 class Prices:
-    """Lagrange multipliers of the lane dual.
+    r"""Lagrange multipliers of the lane dual.
 
     Lagrange multipliers: cover (per segment), supply (per position), throughput (per
-    location) and the cross-region share.
+    location) and the cross-region share; and per lane the share :math:`\theta_\ell \in [0, 1]`
+    of its load cost paid per litre (``load_share``, none: 0).
+
+    A lane's loads cost :math:`F_\ell \lceil V / C_\ell \rceil \ge F_\ell \max(1, V / C_\ell)
+    \ge (1 - \theta_\ell) F_\ell + \theta_\ell F_\ell V / C_\ell` for any volume :math:`V > 0`
+    and any :math:`\theta_\ell \in [0, 1]`, so the lane's problem may charge
+    :math:`(1 - \theta_\ell) F_\ell` for opening and :math:`\theta_\ell F_\ell / C_\ell` per litre:
+    the bound stays valid. At 0 only the first load is paid (right for lanes that ship less than
+    a load), at 1 every litre pays its share (the linear relaxation's charge, right for lanes
+    that fill several loads).
     """
 
     cover: np.ndarray
     supply: np.ndarray
     throughput: np.ndarray
     cross: float = 0.0
+    load_share: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,8 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
                             network.arc_position[arcs]))]
     lane, sender, _, case = lane_arc_terms(p, network, arcs)
     supply = p.shippable.astype(float)
+    load_cost = (p.lane_shipment_cost[lane] * p.sku_volume[network.arc_sku[arcs]]
+                 / p.lane_litres_per_load[lane])
     return LaneDual(
         baseline=network.baseline, saving=saving, segment_position=segment_position,
         segment_start=segment_start, segment_count=segment_count, arc=arcs, arc_lane=lane,
@@ -143,7 +158,8 @@ def lane_dual(problem: AllocationProblem, network: FlowNetwork) -> LaneDual:
         capped=np.flatnonzero(np.isfinite(p.weekly_throughput)),
         throughput=p.weekly_throughput.astype(float),
         cross_share=p.max_cross_region_share, position_location=p.position_location,
-        lane_sender=p.lane_from, lane_receiver=p.lane_to)
+        lane_sender=p.lane_from, lane_receiver=p.lane_to,
+        arc_load_cost=load_cost.astype(float))
 
 
 @dataclass(frozen=True)
@@ -198,6 +214,10 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     # segment blocks are kept in ``dual``, as they never change).
     start, filled = d.arc_segment_start, d.arc_segment_count
     price = d.arc_unit_cost + prices.supply[d.arc_sender] + coupling_price(d, prices)
+    lane_cost = d.lane_cost
+    if prices.load_share is not None:
+        price = price + prices.load_share[d.arc_lane] * d.arc_load_cost
+        lane_cost = (1.0 - prices.load_share) * lane_cost
     useful = np.searchsorted(blocks.keys, d.arc_key - price) - start
     np.clip(useful, 0, filled, out=useful)
     fewer = np.minimum(useful // d.arc_case, d.arc_most_cases)
@@ -211,7 +231,7 @@ def evaluate(dual: LaneDual, prices: Prices, order_hint: np.ndarray | None = Non
     take_more = value_more < value_fewer
     value = np.minimum(np.where(take_more, value_more, value_fewer), 0.0)
     n_lanes = len(d.lane_cost)
-    lane_value = d.lane_cost + np.bincount(d.arc_lane, weights=value, minlength=n_lanes)
+    lane_value = lane_cost + np.bincount(d.arc_lane, weights=value, minlength=n_lanes)
     open_lanes = lane_value < 0
     lane_term = np.minimum(lane_value, 0.0)
     # Few arcs ship (their lane opens and their value is negative): the rest is on those.
@@ -389,7 +409,8 @@ def improve_bound(dual: LaneDual, state: VolumeState, upper: float, *, iteration
         trial = Prices(cover=np.clip(center.cover + step * lam_d, 0.0, dual.saving),
                        supply=np.maximum(center.supply + step * mu_d, 0.0),
                        throughput=np.maximum(center.throughput + step * nu_d, 0.0),
-                       cross=max(center.cross + step * cross_d, 0.0))
+                       cross=max(center.cross + step * cross_d, 0.0),
+                       load_share=center.load_share)
         value = evaluate(dual, trial, state.value.segment_order)
         gradient = _projected(dual, trial, value.cover_excess, value.supply_excess,
                               value.throughput_excess, value.cross_excess)

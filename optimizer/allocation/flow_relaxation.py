@@ -54,6 +54,12 @@ class FlowRelaxation:
         linear relaxation.
     seconds
         Time taken.
+    arc_cost, capacity
+        The relaxation's cost per unit of every arc at the best prices (the cross-SKU rows'
+        prices included) and its capacity: what the flows are optimal for.
+    throughput_price, cross_price
+        The best prices of the warehouses' throughput rows (per location, 0 where none) and of
+        the cross-region share.
     """
 
     bound: float
@@ -61,6 +67,10 @@ class FlowRelaxation:
     steps: int
     exact: bool
     seconds: float
+    arc_cost: np.ndarray | None = None
+    capacity: np.ndarray | None = None
+    throughput_price: np.ndarray | None = None
+    cross_price: float = 0.0
 
     def summary(self) -> str:
         """Return one line for the solve report.
@@ -82,6 +92,17 @@ class _CouplingRows:
     rows: np.ndarray
     coefficients: np.ndarray
     limits: np.ndarray
+    row_location: np.ndarray
+    """Per row, the warehouse whose throughput it limits (-1 for other rows)."""
+    cross_row: int = -1
+    """The cross-region share's row, if any."""
+
+    def throughput_prices(self, prices: np.ndarray, n_locations: int) -> np.ndarray:
+        """Return each location's throughput price (0 where it has no such row)."""
+        out = np.zeros(n_locations)
+        rows = self.row_location >= 0
+        out[self.row_location[rows]] = prices[rows]
+        return out
 
     def activity(self, flows: np.ndarray) -> np.ndarray:
         """Return the left-hand side of every row for ``flows``."""
@@ -118,7 +139,8 @@ def _coupling_rows(problem: AllocationProblem, network: FlowNetwork) -> _Couplin
     p = problem
     lane = np.flatnonzero(network.arc_kind == ARC_LANE)
     lane_of = network.arc_lane[lane]
-    arcs, rows, coefficients, limits = [], [], [], []
+    arcs, rows, coefficients, limits, locations = [], [], [], [], []
+    cross_row = -1
     capped = np.isfinite(p.lane_litre_cap[lane_of])
     if capped.any():
         lanes, row = np.unique(lane_of[capped], return_inverse=True)
@@ -126,6 +148,7 @@ def _coupling_rows(problem: AllocationProblem, network: FlowNetwork) -> _Couplin
         rows.append(row)
         coefficients.append(p.sku_volume[network.arc_sku[lane[capped]]])
         limits.append(p.lane_litre_cap[lanes])
+        locations.append(np.full(len(lanes), -1))
     origin = p.lane_from[lane_of]
     limited = np.isfinite(p.weekly_throughput[origin])
     if limited.any():
@@ -134,18 +157,22 @@ def _coupling_rows(problem: AllocationProblem, network: FlowNetwork) -> _Couplin
         rows.append(sum(len(x) for x in limits) + row)
         coefficients.append(np.ones(int(limited.sum())))
         limits.append(p.weekly_throughput[warehouses].astype(float))
+        locations.append(warehouses)
     if p.max_cross_region_share is not None and lane.size:
         cross = p.lane_is_cross_region[lane_of].astype(float)
+        cross_row = sum(len(x) for x in limits)
         arcs.append(lane)
-        rows.append(np.full(len(lane), sum(len(x) for x in limits)))
+        rows.append(np.full(len(lane), cross_row))
         coefficients.append(cross - p.max_cross_region_share)
         limits.append(np.zeros(1))
+        locations.append(np.full(1, -1))
     if not arcs:
         empty = np.empty(0, dtype=np.int64)
-        return _CouplingRows(empty, empty, np.empty(0), np.empty(0))
+        return _CouplingRows(empty, empty, np.empty(0), np.empty(0), empty)
     return _CouplingRows(np.concatenate(arcs), np.concatenate(rows).astype(np.int64),
                          np.concatenate(coefficients).astype(float),
-                         np.concatenate(limits).astype(float))
+                         np.concatenate(limits).astype(float),
+                         np.concatenate(locations).astype(np.int64), cross_row)
 
 
 def flow_relaxation(problem: AllocationProblem, network: FlowNetwork, *,
@@ -181,6 +208,7 @@ def flow_relaxation(problem: AllocationProblem, network: FlowNetwork, *,
     rows = _coupling_rows(problem, network)
     prices = np.zeros(len(rows.limits))
     best_bound, best_flows, best_exact = -np.inf, np.zeros(len(cost), dtype=np.int64), False
+    best_prices = prices
     scale = 1.0
     since_better = 0
     done = 0
@@ -192,7 +220,7 @@ def flow_relaxation(problem: AllocationProblem, network: FlowNetwork, *,
         # Feasible with every priced row tight: the relaxation's optimum.
         exact = not np.any(excess > 1e-9) and float(prices @ -excess) <= 1e-9 * abs(bound)
         if bound > best_bound:
-            best_bound, best_flows, best_exact = bound, flows, exact
+            best_bound, best_flows, best_exact, best_prices = bound, flows, exact, prices
             since_better = 0
             scale *= 1.5
         else:
@@ -204,5 +232,9 @@ def flow_relaxation(problem: AllocationProblem, network: FlowNetwork, *,
             break
         step = scale * 0.01 * abs(bound) / float(direction @ direction)
         prices = np.maximum(prices + step * direction, 0.0)
-    return FlowRelaxation(bound=float(best_bound), flows=best_flows, steps=done, exact=best_exact,
-                          seconds=time.perf_counter() - started)
+    return FlowRelaxation(
+        bound=float(best_bound), flows=best_flows, steps=done, exact=best_exact,
+        seconds=time.perf_counter() - started, arc_cost=rows.priced_costs(cost, best_prices),
+        capacity=capacity,
+        throughput_price=rows.throughput_prices(best_prices, len(problem.location_ids)),
+        cross_price=float(best_prices[rows.cross_row]) if rows.cross_row >= 0 else 0.0)

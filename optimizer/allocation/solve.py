@@ -43,7 +43,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import SolverError
 from ..results import SolveReport
 from .dual import lane_dual
 from .flows import enforce_limits, lane_volumes, plan_cost, position_moves, solve_sku_flows
@@ -63,14 +62,15 @@ HYBRID_DECOMPOSITION_SHARE = 0.35
 """Share of the time limit the hybrid gives the decomposition before HiGHS takes over."""
 
 RELAXATION_LP_SHARE = 0.3
-"""Most of the time limit the relaxation method gives the linear relaxation (its bound): the
-priced flows' steps and, on small weeks, HiGHS's relaxation with the strong rows."""
+"""Most of the time limit the relaxation method gives the priced flows' steps (its first
+bound)."""
 
-STRONG_LP_MAX_ARCS = 400_000
-"""The relaxation method adds the strong linking rows (:func:`solve_monolithic`'s ``strong``)
-on weeks of at most this many arcs: on 250 x 100 (230 k arcs) the relaxation bounds 284,097
-with them and 283,247 without, both in 6 s; on 500 x 200 (744 k arcs) 546,938 in 42 s against
-545,130 in 12 s."""
+LIFT_SHARE = 0.25
+"""Share of the time limit the relaxation method gives the lane dual started from the flows'
+prices (:func:`optimizer.allocation.flow_prices.lift_bound`), after the first plan: on the
+realistic 500 x 200 week it lifts the bound 545,066 -> 548,491 in 20 s, more than the strong
+rows' linear relaxation (546,938 in 42 s, which it replaces), and on 250 x 100 370,100 ->
+371,787 in 10 s (strong rows 371,043 in 6 s)."""
 
 REGION_BLOCK_ARCS = 8_000
 """Most arcs of one region block of the relaxation method's improvement MIPs (on 250 x 100,
@@ -214,19 +214,18 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
 
     The linear relaxation comes from one min-cost flow per SKU with the cross-SKU rows priced
     (:func:`optimizer.allocation.flow_relaxation.flow_relaxation`: on the national week 6 s,
-    where HiGHS did not solve it in 900 s); on weeks of at most ``STRONG_LP_MAX_ARCS`` arcs
-    HiGHS also solves the relaxation with the strong rows (:func:`solve_monolithic` with
-    ``relax=True``) within ``RELAXATION_LP_SHARE`` of the time, and the higher bound is kept. A
-    plan is built on the lanes the relaxation ships on
-    (:func:`optimizer.allocation.plans.plan_on_lanes`), then improved by the exact MIP of one
+    where HiGHS did not solve it in 900 s). A plan is built on the lanes the relaxation ships on
+    (:func:`optimizer.allocation.plans.plan_on_lanes`). The lane dual, started from the flows'
+    prices, then lifts the bound for ``LIFT_SHARE`` of the time (lanes pay their first parcel or
+    truck whole: :func:`optimizer.allocation.flow_prices.lift_bound`). The plan is improved by the exact MIP of one
     SKU at a time (:func:`optimizer.allocation.polish.polish_plan`; on 250 x 100, 30 s of them
     saved 0.26 %), then of one region's stores and a group of SKUs at a time, every other
     shipment fixed (:func:`optimizer.allocation.polish.region_blocks`, any lane may open), for
     the time left.
     """
     from ..solvers import progress_reporter
+    from .flow_prices import lift_bound
     from .flow_relaxation import flow_relaxation
-    from .mip import solve_monolithic
     from .plans import plan_on_lanes
     from .polish import polish_plan, region_blocks
 
@@ -237,20 +236,17 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     lane_arc = network.arc_kind == ARC_LANE
     bound, shipped = relaxation.bound, np.where(lane_arc, relaxation.flows, 0)
     notes = [relaxation.summary()]
-    if len(network.arc_cost) <= STRONG_LP_MAX_ARCS and lp_deadline - clock() > 1.0:
-        try:
-            rounded, lp = solve_monolithic(problem, network, relax=True, strong=True,
-                                           time_limit=lp_deadline - clock())
-            if lp.status == "optimal" and lp.objective is not None:
-                notes.append(f"with the strong rows {lp.objective:,.0f}")
-                if lp.objective > bound:
-                    bound, shipped = lp.objective, rounded
-        except SolverError:  # not solved within its share of the time
-            notes.append("with the strong rows not solved in time")
     open_lanes = lane_volumes(problem, network, shipped) > 0
     plan, lp_cost = plan_on_lanes(problem, network, open_lanes, deadline=deadline,
                                   transfers_first=False)
     notes.append(f"plan on its lanes {lp_cost['objective']:,.0f} after {clock() - started:.0f} s")
+    if plan_gap(lp_cost, bound) > mip_gap:
+        lift_deadline = min(deadline, max(lp_deadline, clock() + LIFT_SHARE * time_limit))
+        lifted = lift_bound(problem, network, relaxation, lp_cost["objective"],
+                            deadline=lift_deadline)
+        notes.append(lifted.summary())
+        bound = max(bound, lifted.bound)
+        progress_reporter()(clock() - started, lp_cost["objective"], bound)
     if plan_gap(lp_cost, bound) > mip_gap and deadline - clock() > 1.0:
         by_sku = polish_plan(problem, network, plan, deadline=deadline)
         by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,

@@ -10,7 +10,7 @@ from optimizer.allocation.flows import lane_volumes, plan_cost
 from optimizer.allocation.mip import solve_monolithic
 from optimizer.allocation.model import ARC_LANE, ARC_SEGMENT, build_network
 from optimizer.allocation.polish import polish_plan, region_blocks
-from optimizer.allocation.solve import STRONG_LP_MAX_ARCS, _result, solve_allocation
+from optimizer.allocation.solve import _result, solve_allocation
 from tests.allocation.test_allocation import assert_plan_invariants, synthetic_problem
 
 WEEKS = [
@@ -153,10 +153,9 @@ def test_relaxation_bound_is_below_the_optimum_and_its_plan_feasible(seed: int) 
     assert_plan_invariants(problem, result)
     assert result.report.bound <= optimum.objective + 1e-6
     assert result.report.objective >= optimum.objective - 1e-6
-    # The bound is the monolithic model's linear relaxation, with the strong linking rows on a
-    # week this small, and those rows make it no weaker than the plain relaxation.
-    assert len(network.arc_cost) <= STRONG_LP_MAX_ARCS
-    _, strong = solve_monolithic(problem, network, relax=True, strong=True, time_limit=20)
+    # The bound is at least the monolithic model's linear relaxation (the flows' value, up to
+    # their cost rounding), lifted by the lane dual where parcels are paid whole.
     _, weak = solve_monolithic(problem, network, relax=True, strong=False, time_limit=20)
-    assert result.report.bound == pytest.approx(strong.objective, rel=1e-9)
-    assert strong.objective >= weak.objective - 1e-6
+    assert weak.objective is not None
+    assert result.report.bound >= weak.objective * (1 - 1e-5)
+    assert "lane dual from the flows' prices" in result.report.message
