@@ -36,9 +36,10 @@ report's bound is the best dual value, the objective the best plan.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ from .dual import lane_dual
 from .flows import enforce_limits, lane_volumes, plan_cost, position_moves, solve_sku_flows
 from .model import ARC_LANE, AllocationProblem, FlowNetwork, build_network
 from .search import PlanSearch, plan_gap
-from .worker import PlanWorker, fork_available
+from .worker import ForkedCall, PlanWorker, fork_available
 
 Method = Literal["auto", "decomposition", "monolithic", "hybrid", "relaxation"]
 
@@ -64,6 +65,10 @@ HYBRID_DECOMPOSITION_SHARE = 0.35
 RELAXATION_LP_SHARE = 0.3
 """Most of the time limit the relaxation method gives the priced flows' steps (its first
 bound)."""
+
+LIFT_MARGIN = 0.02
+"""With two or more workers the lane dual runs beside the plan's improvement in a second
+process; it stops this share of the time limit before the end, so that its answer is in."""
 
 LIFT_SHARE = 0.25
 """Share of the time limit the relaxation method gives the lane dual started from the flows'
@@ -240,21 +245,45 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     plan, lp_cost = plan_on_lanes(problem, network, open_lanes, deadline=deadline,
                                   transfers_first=False)
     notes.append(f"plan on its lanes {lp_cost['objective']:,.0f} after {clock() - started:.0f} s")
-    if plan_gap(lp_cost, bound) > mip_gap:
-        lift_deadline = min(deadline, max(lp_deadline, clock() + LIFT_SHARE * time_limit))
-        lifted = lift_bound(problem, network, relaxation, lp_cost["objective"],
-                            deadline=lift_deadline)
-        notes.append(lifted.summary())
-        bound = max(bound, lifted.bound)
-        progress_reporter()(clock() - started, lp_cost["objective"], bound)
-    if plan_gap(lp_cost, bound) > mip_gap and deadline - clock() > 1.0:
-        by_sku = polish_plan(problem, network, plan, deadline=deadline)
-        by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
-                                blocks=region_blocks(problem, network,
-                                                     max_arcs=REGION_BLOCK_ARCS),
-                                new_lanes=True)
-        notes += [by_sku.summary(), by_region.summary()]
-        plan = by_region.quantity
+    with contextlib.ExitStack() as stack:
+        background = None
+        if plan_gap(lp_cost, bound) > mip_gap:
+            upper = lp_cost["objective"]
+            if workers > 1 and fork_available():
+                # The lane dual runs in a second process for the whole time limit.
+                lift_deadline = deadline - LIFT_MARGIN * time_limit
+
+                def lift() -> tuple[float, str]:
+                    lifted = lift_bound(problem, network, relaxation, upper,
+                                        deadline=lift_deadline)
+                    return lifted.bound, lifted.summary() + ", in a second process"
+
+                background = stack.enter_context(ForkedCall(lift))
+            else:
+                lift_deadline = min(deadline,
+                                    max(lp_deadline, clock() + LIFT_SHARE * time_limit))
+                lifted = lift_bound(problem, network, relaxation, upper,
+                                    deadline=lift_deadline)
+                notes.append(lifted.summary())
+                bound = max(bound, lifted.bound)
+                progress_reporter()(clock() - started, upper, bound)
+        if plan_gap(lp_cost, bound) > mip_gap and deadline - clock() > 1.0:
+            by_sku = polish_plan(problem, network, plan, deadline=deadline)
+            by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
+                                    blocks=region_blocks(problem, network,
+                                                         max_arcs=REGION_BLOCK_ARCS),
+                                    new_lanes=True)
+            notes += [by_sku.summary(), by_region.summary()]
+            plan = by_region.quantity
+        if background is not None:
+            answer = background.result(
+                timeout=max(lift_deadline - clock(), 0.0) + LIFT_MARGIN * time_limit)
+            if answer is None:
+                notes.append("lane dual: no answer from the second process in time")
+            else:
+                lifted_bound, summary = cast(tuple[float, str], answer)
+                notes.insert(2, summary)
+                bound = max(bound, lifted_bound)
     cost = plan_cost(problem, network, plan)
     gap = plan_gap(cost, bound)
     progress_reporter()(clock() - started, cost["objective"], bound, new_plan=True)

@@ -20,6 +20,7 @@ import multiprocessing
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -163,4 +164,82 @@ def _serve(connection: Connection, problem: AllocationProblem, network: FlowNetw
             continue
         connection.send(PlanReply(quantity=quantity, costs=costs,
                                   seconds=time.perf_counter() - started))
+    connection.close()
+
+
+class ForkedCall:
+    """One function run in a forked child process while this one goes on.
+
+    The child inherits everything the function reads (no copy); only its return value travels
+    back, pickled. Use as a context manager; leaving it stops the child if it still runs.
+
+    Parameters
+    ----------
+    function
+        Called without arguments in the child.
+
+    Examples
+    --------
+    >>> with ForkedCall(lambda: 6 * 7) as call:  # doctest: +SKIP
+    ...     call.result(timeout=10.0)
+    42
+    """
+
+    def __init__(self, function: Callable[[], object]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._connection, child_end = context.Pipe(duplex=False)
+        self._process = context.Process(target=_call, args=(child_end, function),
+                                        name="xingtu-forked-call", daemon=True)
+        with warnings.catch_warnings():
+            # As for PlanWorker: the child runs only numpy code and takes no shared lock.
+            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork",
+                                    category=DeprecationWarning)
+            self._process.start()
+        child_end.close()
+
+    def __enter__(self) -> ForkedCall:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def result(self, timeout: float) -> object | None:
+        """Return the function's value, waiting at most ``timeout`` seconds (``None``: none yet).
+
+        Raises
+        ------
+        RuntimeError
+            When the function raised in the child (its traceback is in the message) or the
+            child died.
+        """
+        if not self._connection.poll(max(timeout, 0.0)):
+            return None
+        try:
+            ok, value = self._connection.recv()
+        except (EOFError, OSError):
+            self._process.join(timeout=10.0)
+            raise RuntimeError(f"the child process stopped (exit code {self._process.exitcode})"
+                               ) from None
+        if not ok:
+            raise RuntimeError(f"the call failed in the child process:\n{value}")
+        return value
+
+    def close(self) -> None:
+        """Stop the child if it still runs."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(timeout=10.0)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._connection.close()
+
+
+def _call(connection: Connection, function: Callable[[], object]) -> None:
+    try:
+        value = function()
+    except Exception:  # the parent re-raises it, with this traceback
+        connection.send((False, traceback.format_exc()))
+    else:
+        connection.send((True, value))
     connection.close()

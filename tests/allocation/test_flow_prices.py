@@ -14,6 +14,7 @@ from optimizer.allocation.flow_relaxation import flow_relaxation
 from optimizer.allocation.flows import COST_SCALE
 from optimizer.allocation.mip import solve_monolithic
 from optimizer.allocation.model import build_network
+from optimizer.allocation.solve import solve_allocation
 
 from .test_allocation import synthetic_problem
 
@@ -100,3 +101,17 @@ def test_the_lift_keeps_its_deadline() -> None:
     started = time.perf_counter()
     lift_bound(problem, network, r, r.bound * 1.5, deadline=started + 0.5)
     assert time.perf_counter() - started < 1.5
+
+
+def test_relaxation_method_with_two_processes_lifts_its_bound_beside_the_polish(
+        proven_weeks) -> None:
+    problem, network, optimum = proven_weeks[1]
+    flows_bound = flow_relaxation(problem, network).bound
+    started = time.perf_counter()
+    result = solve_allocation(problem, network=network, method="relaxation", time_limit=6,
+                              mip_gap=1e-9, workers=2)
+    assert time.perf_counter() - started < 6 * 1.2 + 1.0
+    report = result.report
+    assert "in a second process" in report.message
+    assert flows_bound < report.bound <= optimum + 1e-6 * abs(optimum)
+    assert report.objective >= optimum - 1e-6 * abs(optimum)
