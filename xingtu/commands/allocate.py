@@ -82,9 +82,10 @@ def register(app: typer.Typer) -> None:
         gap: Annotated[float, typer.Option(min=0.0, help="Relative gap counted as optimal.")
                        ] = DEFAULTS["mip_gap"],
         workers: Annotated[int, typer.Option(
-            min=1, help="Processes for the solve: 2 builds plans on a second core while the "
-                        "bound runs (platforms that can fork); 1 gives the same plan on every "
-                        "run that ends before its time limit.")] = 1,
+            min=1, help="Processes for the solve: 2 uses a second core (platforms that can "
+                        "fork) for the plans while the bound runs, or for the bound while the "
+                        "plan is improved; 1 gives the same plan on every run that ends before "
+                        "its time limit.")] = 1,
         quiet: Quiet = False,
     ) -> None:
         """Plan next week's (or tomorrow's) stock transfers and warehouse replenishment."""
