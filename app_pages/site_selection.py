@@ -148,6 +148,9 @@ with st.sidebar:
     common.valid_choice("ss_where", where_options, EVERYWHERE)
     where = st.selectbox("Site only in", where_options, key="ss_where",
                          help="A region, or the battlefields picked on the Battlefields page.")
+    if battlefields and where == battlefield_option and battlefields.get("saved_at"):
+        st.caption(f"Battlefields chosen on {common.when_text(battlefields['saved_at'])}, kept "
+                   "for the next session; Clear them on the Battlefields page.")
     upload = st.file_uploader("Your candidate sites (CSV: lat,lng or cell)", type=["csv"],
                               key="ss_candidates_file",
                               help="Shops on offer: the run chooses only from these.")

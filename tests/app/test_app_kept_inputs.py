@@ -168,6 +168,7 @@ def test_chosen_battlefields_come_back_in_site_selection_after_a_reload() -> Non
     assert siting.session_state["siting_areas"]["cells"] == chosen["cells"]
     option = f"Battlefields: {chosen['label']}"
     assert siting.selectbox(key="ss_where").value == option  # offered first, as when chosen
+    assert any(c.value.startswith("Battlefields chosen on ") for c in siting.caption)
     siting.selectbox(key="ss_where").set_value("Everywhere").run()
     later = _page("site_selection").run()  # the user's choice since then wins
     assert later.selectbox(key="ss_where").value == "Everywhere"
