@@ -154,7 +154,7 @@ if chosen and not st.session_state.get("bf_site"):
         " They were chosen on other data than now, so Site selection does not offer them."
     when = f" on {common.when_text(chosen['saved_at'])}" if chosen.get("saved_at") else ""
     note.info(f"Battlefields chosen{when} for the next siting run: **{chosen['label']}**."
-              f"{other} — Clear to site everywhere.", icon="💾")
+              f"{other} — Clear to site everywhere.", icon=":material/save:")
     if clear.button("Clear", key="bf_clear_areas", help="Removes them from the database too."):
         common.clear_siting_areas()
         st.rerun()

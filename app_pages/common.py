@@ -181,7 +181,7 @@ def show_kept_data(key: str) -> bool:
         what, name = item.split(":", 1)
         text, button = st.columns([6, 1], vertical_alignment="center")
         back = "return to the demo data" if what == "upload" else "stop using it"
-        text.info(f"{note} — Clear to {back}.", icon="💾")
+        text.info(f"{note} — Clear to {back}.", icon=":material/save:")
         if button.button("Clear", key=f"{key}_clear_{what}_{name}",
                          help="Removes it from the database too."):
             try:
