@@ -17,6 +17,8 @@ st.title("Battlefields")
 st.caption("Areas ranked as places to enter: fan index (own customers per resident), average "
            "ticket, market whitespace (demand no store of ours reaches) and competitor pressure. "
            "Areas with too few residents are merged into their nearest neighbour.")
+if common.show_kept_data("bf"):
+    st.rerun()
 
 LEVELS = {"District (named after its main town)": "district", "Prefecture (region)": "region",
           "Large hexagons (H3 res 6, ~36 km²)": 6, "Very large hexagons (H3 res 5, ~250 km²)": 5}
@@ -136,12 +138,23 @@ picked = st.multiselect("Battlefields for the next siting run", list(table.index
                         key=f"bf_pick_{LEVELS[level]}")
 if st.button("Site in these areas", type="primary", key="bf_site", disabled=not picked):
     label = ", ".join(names.get(a, str(a)) for a in picked)
-    st.session_state[common.SITING_AREAS_KEY] = {
-        "label": label, "areas": [str(a) for a in picked],
-        "cells": [int(c) for c in ranked.cells(picked)], "data": common.data_key()}
+    common.choose_siting_areas(label, [str(a) for a in picked],
+                               [int(c) for c in ranked.cells(picked)])  # kept in the database
     st.success(f"The next run on **Site selection** sites only in: {label}.")
     try:
         st.page_link("app_pages/site_selection.py", label="Open Site selection",
                      icon=":material/location_on:")
     except StreamlitAPIException:  # the page runs alone, outside the app's navigation
         pass
+
+chosen = common.siting_areas()
+if chosen and not st.session_state.get("bf_site"):
+    note, clear = st.columns([6, 1], vertical_alignment="center")
+    other = "" if chosen.get("data") == common.data_key() else \
+        " They were chosen on other data than now, so Site selection does not offer them."
+    when = f" on {common.when_text(chosen['saved_at'])}" if chosen.get("saved_at") else ""
+    note.info(f"Battlefields chosen{when} for the next siting run: **{chosen['label']}**."
+              f"{other} — Clear to site everywhere.", icon=":material/save:")
+    if clear.button("Clear", key="bf_clear_areas", help="Removes them from the database too."):
+        common.clear_siting_areas()
+        st.rerun()

@@ -19,6 +19,7 @@ from optimizer.errors import InfeasibleError, XingtuError, collect_input_warning
 from optimizer.settings import settings
 from optimizer.solvers import SolveProgress, solve_progress
 from xingtu.database import Database, database_url
+from xingtu.jobs import kept_inputs
 from xingtu.jobs.progress import progress_text
 
 MAP_HEIGHT = 560
@@ -29,6 +30,9 @@ SITING_AREAS_KEY = "siting_areas"
 ``{"label": str, "areas": list[str], "cells": list[int], "data": data_key()}``."""
 TEAM_LAYERS_KEY = "team_layers"
 """Session key of the layers the team brought on the Upload page: name -> ``TeamLayer``."""
+KEPT_UPLOADS_KEY, KEPT_TEAM_KEY = "uploads_kept", "team_layers_kept"
+"""Session keys of what the database keeps of the uploads (kind -> ``KeptUpload``) and of the
+team's layers (name -> ``KeptTeamLayer``): file name, rows, date, for the notes."""
 SITE_RUN_KEY = "siting_run"
 """Session key of the Site selection page's result on screen (a
 :class:`~xingtu.jobs.siting.ShownRun`); the Scenarios page puts a reloaded scenario there."""
@@ -51,13 +55,153 @@ def demo_region() -> Any:
 
 
 def uploads() -> dict[str, pd.DataFrame]:
-    """Return the user's uploaded tables of this browser session (kind -> table)."""
-    return st.session_state.setdefault(UPLOADS_KEY, {})
+    """Return the user's uploaded tables in use (kind -> table).
+
+    A new browser session starts with those kept in the database (:func:`use_upload`).
+    """
+    if UPLOADS_KEY not in st.session_state:
+        kept = _from_database(kept_inputs.load_uploads, {}, "Reading the uploaded data kept")
+        st.session_state[KEPT_UPLOADS_KEY] = kept
+        st.session_state[UPLOADS_KEY] = {kind: upload.table for kind, upload in kept.items()}
+    return st.session_state[UPLOADS_KEY]
+
+
+def kept_uploads() -> dict[str, kept_inputs.KeptUpload]:
+    """Return what the database keeps of the uploads in use: kind -> file name, rows, date."""
+    in_use = uploads()
+    kept = st.session_state.setdefault(KEPT_UPLOADS_KEY, {})
+    return {kind: upload for kind, upload in kept.items() if kind in in_use}
+
+
+def use_upload(kind: str, table: pd.DataFrame, source: str) -> None:
+    """Put an uploaded table in use and keep it in the database (when it changed)."""
+    uploads()[kind] = table
+    kept = st.session_state.setdefault(KEPT_UPLOADS_KEY, {})
+    try:
+        kept[kind] = kept_inputs.keep_upload(store(), kind, table, source, kept.get(kind))
+    except XingtuError as error:
+        show_error(error, what="Keeping the upload for the next session")
+
+
+def clear_uploads(kinds: Sequence[str] | None = None) -> None:
+    """Stop using the uploaded tables of ``kinds`` (all when ``None``), here and in the database."""
+    in_use, kept = uploads(), st.session_state.setdefault(KEPT_UPLOADS_KEY, {})
+    for kind in list(in_use) if kinds is None else kinds:
+        in_use.pop(kind, None)
+        kept.pop(kind, None)
+    kept_inputs.clear_uploads(store(), kinds)
 
 
 def team_layers() -> dict[str, Any]:
-    """Return the team's layers of this browser session (name -> ``TeamLayer``)."""
-    return st.session_state.setdefault(TEAM_LAYERS_KEY, {})
+    """Return the team's layers in use (name -> ``TeamLayer``).
+
+    A new browser session starts with those kept in the database (:func:`add_team_layer`).
+    """
+    if TEAM_LAYERS_KEY not in st.session_state:
+        kept = _from_database(kept_inputs.load_team_layers, {}, "Reading the team's layers kept")
+        st.session_state[KEPT_TEAM_KEY] = kept
+        st.session_state[TEAM_LAYERS_KEY] = {name: k.layer for name, k in kept.items()}
+    return st.session_state[TEAM_LAYERS_KEY]
+
+
+def kept_team_layers() -> dict[str, kept_inputs.KeptTeamLayer]:
+    """Return what the database keeps of the team's layers in use (with their dates)."""
+    in_use = team_layers()
+    kept = st.session_state.setdefault(KEPT_TEAM_KEY, {})
+    return {name: layer for name, layer in kept.items() if name in in_use}
+
+
+def add_team_layer(layer: Any) -> None:
+    """Put a team layer in use and keep it in the database."""
+    team_layers()[layer.name] = layer
+    try:
+        st.session_state.setdefault(KEPT_TEAM_KEY, {})[layer.name] = \
+            kept_inputs.save_team_layer(store(), layer)
+    except XingtuError as error:
+        show_error(error, what="Keeping the layer for the next session")
+
+
+def clear_team_layers(names: Sequence[str] | None = None) -> None:
+    """Stop using the team layers ``names`` (all when ``None``), here and in the database."""
+    in_use, kept = team_layers(), st.session_state.setdefault(KEPT_TEAM_KEY, {})
+    for name in list(in_use) if names is None else names:
+        in_use.pop(name, None)
+        kept.pop(name, None)
+    kept_inputs.clear_team_layers(store(), names)
+
+
+def siting_areas() -> dict[str, Any] | None:
+    """Return the battlefields chosen for the next siting run (see :data:`SITING_AREAS_KEY`).
+
+    A new browser session starts with those kept in the database (:func:`choose_siting_areas`).
+    """
+    if SITING_AREAS_KEY not in st.session_state:
+        kept = _from_database(kept_inputs.load_siting_areas, None,
+                              "Reading the battlefields kept")
+        st.session_state[SITING_AREAS_KEY] = None if kept is None else kept.as_session()
+    return st.session_state[SITING_AREAS_KEY]
+
+
+def choose_siting_areas(label: str, areas: Sequence[str], cells: Sequence[int]) -> None:
+    """Restrict the next siting run to these battlefields, and keep them in the database."""
+    try:
+        chosen = kept_inputs.save_siting_areas(store(), label, areas, cells, data_key())
+    except XingtuError as error:
+        show_error(error, what="Keeping the battlefields for the next session")
+        chosen = kept_inputs.SitingAreas(label, list(areas), [int(c) for c in cells], data_key())
+    st.session_state[SITING_AREAS_KEY] = chosen.as_session()
+
+
+def clear_siting_areas() -> None:
+    """Forget the battlefields chosen for the next siting run, here and in the database."""
+    st.session_state[SITING_AREAS_KEY] = None
+    kept_inputs.clear_siting_areas(store())
+
+
+def kept_data_notes() -> dict[str, str]:
+    """Return a note on each upload and team layer in use, keyed ``upload:<kind>`` / ``team:<name>``.
+
+    E.g. "Using the stores uploaded on 3 Dec 2026, 13:05 UTC (shops.csv, 12 rows)".
+    """
+    notes = {f"upload:{kind}": f"Using the {kind} uploaded on {when_text(kept.saved_at)} "
+             f"({kept.source}, {kept.rows:,} rows)" for kind, kept in kept_uploads().items()}
+    notes.update({f"team:{name}": f"Using the team layer **{name}** uploaded on "
+                  f"{when_text(kept.saved_at)} ({kept.layer.source}, {kept.layer.rows:,} rows)"
+                  for name, kept in kept_team_layers().items()})
+    return notes
+
+
+def show_kept_data(key: str) -> bool:
+    """Show a note on each upload and team layer in use, each with a Clear button.
+
+    Returns ``True`` when one was cleared (the caller reruns the page).
+    """
+    cleared = False
+    for item, note in kept_data_notes().items():
+        what, name = item.split(":", 1)
+        text, button = st.columns([6, 1], vertical_alignment="center")
+        back = "return to the demo data" if what == "upload" else "stop using it"
+        text.info(f"{note} — Clear to {back}.", icon=":material/save:")
+        if button.button("Clear", key=f"{key}_clear_{what}_{name}",
+                         help="Removes it from the database too."):
+            try:
+                if what == "upload":
+                    clear_uploads([name])
+                else:
+                    clear_team_layers([name])
+            except XingtuError as error:
+                show_error(error, what="Clearing the kept data")
+            cleared = True
+    return cleared
+
+
+def _from_database(load: Any, empty: Any, what: str) -> Any:
+    """Return ``load(store())``, or ``empty`` after showing the error when it fails."""
+    try:
+        return load(store())
+    except XingtuError as error:
+        show_error(error, what=what)
+        return empty
 
 
 def _base_key() -> str:

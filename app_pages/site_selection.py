@@ -41,6 +41,8 @@ st.title("Site selection")
 st.caption("Score every cell, let a location model pick the new stores, read why each was chosen, "
            "then record the field survey. Every run obeys the survey: a rejected site is never "
            "chosen again, an approved one stays open.")
+if common.show_kept_data("ss"):
+    st.rerun()
 
 RUN_KEY = common.SITE_RUN_KEY
 CONTROLS_KEY = common.SITE_CONTROLS_KEY
@@ -51,6 +53,9 @@ LOADED_KEY = "ss_last_run_loaded"
 CANDIDATES_KEY = "ss_candidate_table"
 # Session key of the user's candidate list (checked table: lat/lng points or a cell column).
 SURVEY_SAVED_KEY = "ss_survey_saved"
+OFFERED_KEY = common.SITING_AREAS_KEY + "_offered"
+# Session key of the battlefields last offered first under "Site only in" (kept with the
+# controls, so a new session offers battlefields first only if chosen since).
 SAVED_CONTROLS_KEY, SAVED_CANDIDATES_KEY = "ss_controls_saved", "ss_candidates_saved"
 # Session keys of the controls and the candidate list's digest last kept in the database.
 NOT_FACTORS = {"lat", "lng", "region", "own_store_count", "own_store_distance_km"}
@@ -128,7 +133,7 @@ with st.sidebar:
                                  disabled=not use_spacing,
                                  help="No two new stores closer than this.")
     st.markdown("**Where**")
-    battlefields = st.session_state.get(common.SITING_AREAS_KEY)
+    battlefields = common.siting_areas()  # a new session: those kept in the database
     if battlefields and battlefields.get("data") != common.data_key():
         battlefields = None  # chosen on other data
     battlefield_option = f"Battlefields: {battlefields['label']}" if battlefields else None
@@ -136,14 +141,16 @@ with st.sidebar:
                     if "region" in layers else [])
     where_options = [EVERYWHERE, *([battlefield_option] if battlefield_option else []),
                      *region_names]
-    if battlefield_option and st.session_state.get(common.SITING_AREAS_KEY + "_offered") \
-            != battlefield_option:
+    if battlefield_option and st.session_state.get(OFFERED_KEY) != battlefield_option:
         # Battlefields just chosen on their page: offered first.
-        st.session_state[common.SITING_AREAS_KEY + "_offered"] = battlefield_option
+        st.session_state[OFFERED_KEY] = battlefield_option
         st.session_state["ss_where"] = battlefield_option
     common.valid_choice("ss_where", where_options, EVERYWHERE)
     where = st.selectbox("Site only in", where_options, key="ss_where",
                          help="A region, or the battlefields picked on the Battlefields page.")
+    if battlefields and where == battlefield_option and battlefields.get("saved_at"):
+        st.caption(f"Battlefields chosen on {common.when_text(battlefields['saved_at'])}, kept "
+                   "for the next session; Clear them on the Battlefields page.")
     upload = st.file_uploader("Your candidate sites (CSV: lat,lng or cell)", type=["csv"],
                               key="ss_candidates_file",
                               help="Shops on offer: the run chooses only from these.")
@@ -170,7 +177,8 @@ with st.sidebar:
                               key="ss_map_scheme",
                               help="How the colour classes of the map layer are cut.")
     tiles = common.tiles()
-common.keep_controls(CONTROLS_KEY, [*DEFAULTS, "ss_layers", *(f"ss_w_{c}" for c in weights)])
+common.keep_controls(CONTROLS_KEY, [*DEFAULTS, "ss_layers", *(f"ss_w_{c}" for c in weights),
+                                    OFFERED_KEY])
 try:  # kept in the database for a new browser session, when they change
     st.session_state[SAVED_CONTROLS_KEY] = keep_page_controls(
         store, st.session_state[CONTROLS_KEY], st.session_state.get(SAVED_CONTROLS_KEY))

@@ -1,7 +1,8 @@
 """Upload page: the user's own files checked, with every problem listed, and the team's layers.
 
 Own stores, POIs, footfall... replace the demo's; a numeric column of any file, or the members'
-purchases, becomes a layer per cell (:mod:`xingtu.jobs.team_layers`).
+purchases, becomes a layer per cell (:mod:`xingtu.jobs.team_layers`). Both are kept in the
+database, so a new browser session uses them too, until cleared (:mod:`xingtu.jobs.kept_inputs`).
 """
 
 import tempfile
@@ -31,7 +32,13 @@ with st.expander(f"Columns expected in {kind}: {schema.description}", expanded=F
 uploaded = st.file_uploader("File", type=["csv", "xlsx", "geojson", "json", "gpkg", "parquet"],
                             key="upload_file")
 
-if uploaded is not None:
+CLEARED_KEY = "upload_cleared_files"
+# Session key of the ids of the files still in the uploaders when their data was cleared (not
+# read again until the user uploads a file anew).
+cleared_files: set[str] = st.session_state.setdefault(CLEARED_KEY, set())
+if uploaded is not None and uploaded.file_id in cleared_files:
+    st.info(f"**{uploaded.name}** was cleared; remove it and upload it again to use it.")
+elif uploaded is not None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(uploaded.name).name
         path.write_bytes(uploaded.getvalue())
@@ -42,22 +49,36 @@ if uploaded is not None:
             common.show_error(error, what=uploaded.name)
             table = None
     if table is not None:
-        common.uploads()[kind] = table
+        common.use_upload(kind, table, uploaded.name)  # kept in the database for a new session
         st.success(f"**{uploaded.name}**: {len(table):,} rows of {kind} checked and in use. "
                    "The other pages now work on your data.")
         st.dataframe(pd.DataFrame(table).drop(columns="geometry", errors="ignore").head(200),
                      width="stretch")
 
+
+
+def _cleared() -> None:
+    """Do not read the file still in the uploader again: its data was just cleared."""
+    if uploaded is not None:
+        cleared_files.add(uploaded.file_id)
+    st.rerun()
+
+
 in_use = common.uploads()
 st.subheader("Your data in use")
-if not in_use:
+st.caption("Kept in the database: a new browser session (a reload) uses them too, until you "
+           "clear them.")
+if not in_use and not common.team_layers():
     st.write("Only the demo region is in use.")
-else:
+if common.show_kept_data("upload"):
+    _cleared()
+if in_use:
     st.dataframe(pd.DataFrame({"data": list(in_use), "rows": [len(t) for t in in_use.values()]}),
                  hide_index=True)
-    if st.button("Go back to the demo data", key="upload_reset"):
-        in_use.clear()
-        st.rerun()
+    if st.button("Go back to the demo data", key="upload_reset",
+                 help="Clears every uploaded table, also from the database."):
+        common.clear_uploads()
+        _cleared()
 
 # ---- layers the team brings ---------------------------------------------------------------------
 st.subheader("Layers your team brings")
@@ -74,7 +95,7 @@ team_file = st.file_uploader("Team file", type=["csv", "xlsx", "geojson", "json"
 
 
 def _added(layer: team_layers.TeamLayer) -> None:
-    common.team_layers()[layer.name] = layer
+    common.add_team_layer(layer)  # kept in the database for a new session
     st.session_state["upload_team_done"] = f"Added **{layer.name}**: {layer.summary()}"
 
 
@@ -121,6 +142,7 @@ if team_in_use:
         "layer": list(team_in_use), "from": [t.source for t in team_in_use.values()],
         "columns": [", ".join(map(str, t.columns.columns)) for t in team_in_use.values()],
         "rows": [t.rows for t in team_in_use.values()]}), hide_index=True)
-    if st.button("Remove the team's layers", key="upload_team_reset"):
-        team_in_use.clear()
+    if st.button("Remove the team's layers", key="upload_team_reset",
+                 help="Also from the database."):
+        common.clear_team_layers()
         st.rerun()

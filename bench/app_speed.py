@@ -7,7 +7,8 @@ showing its answer:
 * the Site selection page opening until its map of every cell is drawn;
 * a weight change (one step of a slider) until the map shows the new colours;
 * a change of N and of the service radius until the page has finished its rerun;
-* a siting run, MCLP then p-median, from the click until the chosen sites are on the map;
+* a siting run, MCLP then p-median, from the click until the chosen sites are on the map (the
+  run the click starts must have finished first: a repeated run's old answer is still shown);
 * Battlefields and Repair shops opening until their map is drawn.
 
 Each timing is the median of ``--repeat`` tries. The targets are 1 s for a redraw after a
@@ -106,8 +107,11 @@ def _siting_run(page: Any, model_label: str, n_sites: int) -> float:
         options = drive.open_choices(page, "Model")
         _after_rerun(page, lambda: options.filter(has_text=model_label).first.click())
         expect(combo).to_have_value(model_label, timeout=30_000)
+    # The answer of a previous run stays on screen until the new run replaces it: wait for the
+    # rerun the click starts to finish (the solve runs in it) before looking for the answer.
+    button = page.get_by_role("button", name="Run site selection")
     start = time.perf_counter()
-    page.get_by_role("button", name="Run site selection").click()
+    _after_rerun(page, button.click, timeout=180.0)
     expect(page.get_by_text(f"Done: {n_sites} new sites")).to_be_visible(timeout=180_000)
     frame = page.frame_locator(drive.MAP_FRAME).first
     expect(frame.locator(".xingtu-key").get_by_text("Chosen sites")).to_be_attached(timeout=120_000)

@@ -1,4 +1,4 @@
-"""Saved state: scenarios, field-survey statuses, weekly plans and app pages' state in a database.
+"""Saved state: scenarios, survey statuses, weekly plans, app pages' state and uploads in a database.
 
 SQLite by default (``xingtu.sqlite`` in the user's data folder, see :func:`default_database_url`);
 any SQLAlchemy URL works (PostgreSQL: ``postgresql+psycopg://user@host/xingtu``). The URL comes from
@@ -29,11 +29,11 @@ import dataclasses
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 import pandas as pd
@@ -182,11 +182,44 @@ def _migration_4_page_states(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _migration_5_kept_inputs(conn: Connection) -> None:
+    """Add the user's uploaded tables, the team's layers and the battlefields chosen to site in."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "uploaded_tables", metadata,
+        sa.Column("kind", sa.String(64), primary_key=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("row_count", sa.Integer, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+    sa.Table(
+        "team_layers", metadata,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("row_count", sa.Integer, nullable=False),
+        sa.Column("aggregation", sa.Text, nullable=False),
+        sa.Column("columns", sa.LargeBinary, nullable=False),
+    )
+    sa.Table(
+        "siting_areas", metadata,
+        sa.Column("page", sa.String(64), primary_key=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("label", sa.Text, nullable=False),
+        sa.Column("areas", sa.Text, nullable=False),
+        sa.Column("cells", sa.LargeBinary, nullable=False),
+        sa.Column("data_key", sa.Text, nullable=False),
+    )
+    metadata.create_all(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _migration_1_initial,
     _migration_2_versions_and_users,
     _migration_3_last_runs,
     _migration_4_page_states,
+    _migration_5_kept_inputs,
 ]
 """Schema upgrades in order; the schema version is the number of migrations applied."""
 
@@ -219,12 +252,61 @@ _page_states = sa.Table(
     sa.Column("controls", sa.Text), sa.Column("candidates", sa.LargeBinary),
     sa.Column("candidates_source", sa.Text),
 )
+_uploaded = sa.Table(
+    "uploaded_tables", _metadata,
+    sa.Column("kind", sa.String, primary_key=True), sa.Column("created_at", sa.String),
+    sa.Column("source", sa.Text), sa.Column("row_count", sa.Integer),
+    sa.Column("data", sa.LargeBinary),
+)
+_team_layers = sa.Table(
+    "team_layers", _metadata,
+    sa.Column("name", sa.String, primary_key=True), sa.Column("created_at", sa.String),
+    sa.Column("source", sa.Text), sa.Column("row_count", sa.Integer),
+    sa.Column("aggregation", sa.Text), sa.Column("columns", sa.LargeBinary),
+)
+_siting_areas = sa.Table(
+    "siting_areas", _metadata,
+    sa.Column("page", sa.String, primary_key=True), sa.Column("created_at", sa.String),
+    sa.Column("label", sa.Text), sa.Column("areas", sa.Text), sa.Column("cells", sa.LargeBinary),
+    sa.Column("data_key", sa.Text),
+)
 _survey = sa.Table(
     "survey_status", _metadata,
     sa.Column("id", sa.Integer, primary_key=True), sa.Column("site_id", sa.String),
     sa.Column("status", sa.String), sa.Column("note", sa.Text),
     sa.Column("user_name", sa.String), sa.Column("created_at", sa.String),
 )
+
+
+class SavedUpload(NamedTuple):
+    """An uploaded table as kept in the database."""
+
+    kind: str
+    table: pd.DataFrame
+    source: str
+    rows: int
+    created_at: str
+
+
+class SavedTeamLayer(NamedTuple):
+    """A team layer as kept in the database."""
+
+    name: str
+    columns: pd.DataFrame
+    source: str
+    rows: int
+    aggregation: dict[str, str]
+    created_at: str
+
+
+class SavedAreas(NamedTuple):
+    """The battlefields chosen to site in, as kept in the database."""
+
+    label: str
+    areas: list[str]
+    cells: list[int]
+    data_key: str
+    created_at: str
 
 
 class Database:
@@ -675,6 +757,211 @@ class Database:
                     f"{_safe_url(self.url)}: {error.__class__.__name__}: {_first_line(error)}."
                 ) from error
 
+    # -- the user's uploaded tables, the team's layers, the battlefields chosen --------------
+
+    def save_upload(self, kind: str, table: pd.DataFrame, source: str) -> str:
+        """Keep an uploaded table of one kind (one per kind: the previous one is replaced).
+
+        Parameters
+        ----------
+        kind
+            What the table holds (``"stores"``, ``"pois"``...).
+        table
+            The checked table, stored exactly (a GeoDataFrame stays one).
+        source
+            The uploaded file's name.
+
+        Returns
+        -------
+        str
+            When it was saved (ISO 8601, UTC).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> _ = store.save_upload("stores", pd.DataFrame({"lat": [22.5]}), "a.csv")
+        >>> [(u.kind, u.source, u.rows) for u in store.load_uploads()]
+        [('stores', 'a.csv', 1)]
+        """
+        _require_text(kind, "kind")
+        row = {"kind": kind, "created_at": _now(), "source": str(source),
+               "row_count": len(table), "data": frame_to_bytes(table, "table")}
+        with self._write() as conn:
+            conn.execute(_uploaded.delete().where(_uploaded.c.kind == kind))
+            conn.execute(_uploaded.insert().values(**row))
+        return str(row["created_at"])
+
+    def load_uploads(self) -> list[SavedUpload]:
+        """Return the kept uploaded tables, one per kind, sorted by kind.
+
+        Examples
+        --------
+        >>> Database("sqlite://").load_uploads()
+        []
+        """
+        query = sa.select(_uploaded).order_by(_uploaded.c.kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [SavedUpload(kind=row.kind, table=bytes_to_frame(row.data), source=row.source,
+                            rows=int(row.row_count), created_at=row.created_at) for row in rows]
+
+    def delete_uploads(self, kinds: Sequence[str] | None = None) -> None:
+        """Forget the kept uploaded tables of ``kinds`` (all of them when ``None``).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> _ = store.save_upload("stores", pd.DataFrame({"lat": [22.5]}), "a.csv")
+        >>> store.delete_uploads(["stores"])
+        >>> store.load_uploads()
+        []
+        """
+        query = _uploaded.delete()
+        if kinds is not None:
+            query = query.where(_uploaded.c.kind.in_([str(k) for k in kinds]))
+        with self._write() as conn:
+            conn.execute(query)
+
+    def save_team_layer(self, name: str, columns: pd.DataFrame, source: str, rows: int,
+                        aggregation: dict[str, str]) -> str:
+        """Keep a layer the team brought (one per name: a layer of the same name is replaced).
+
+        Parameters
+        ----------
+        name
+            The layer's name.
+        columns
+            Its column(s) per cell (index: the H3 cells), stored exactly.
+        source
+            The file it came from.
+        rows
+            Rows of that file.
+        aggregation
+            How each column becomes one value per battlefield area.
+
+        Returns
+        -------
+        str
+            When it was saved (ISO 8601, UTC).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> _ = store.save_team_layer("fit", pd.DataFrame({"fit": [0.5]}), "f.csv", 3,
+        ...                           {"fit": "mean"})
+        >>> [(t.name, t.rows, t.aggregation) for t in store.load_team_layers()]
+        [('fit', 3, {'fit': 'mean'})]
+        """
+        _require_text(name, "name")
+        row = {"name": name, "created_at": _now(), "source": str(source), "row_count": int(rows),
+               "aggregation": _dumps(aggregation, "aggregation"),
+               "columns": frame_to_bytes(columns, "columns")}
+        with self._write() as conn:
+            conn.execute(_team_layers.delete().where(_team_layers.c.name == name))
+            conn.execute(_team_layers.insert().values(**row))
+        return str(row["created_at"])
+
+    def load_team_layers(self) -> list[SavedTeamLayer]:
+        """Return the kept team layers in the order they were saved (oldest first).
+
+        Examples
+        --------
+        >>> Database("sqlite://").load_team_layers()
+        []
+        """
+        query = sa.select(_team_layers).order_by(_team_layers.c.created_at, _team_layers.c.name)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [SavedTeamLayer(name=row.name, columns=bytes_to_frame(row.columns),
+                               source=row.source, rows=int(row.row_count),
+                               aggregation=json.loads(row.aggregation),
+                               created_at=row.created_at) for row in rows]
+
+    def delete_team_layers(self, names: Sequence[str] | None = None) -> None:
+        """Forget the kept team layers of ``names`` (all of them when ``None``).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.delete_team_layers()
+        >>> store.load_team_layers()
+        []
+        """
+        query = _team_layers.delete()
+        if names is not None:
+            query = query.where(_team_layers.c.name.in_([str(n) for n in names]))
+        with self._write() as conn:
+            conn.execute(query)
+
+    def save_siting_areas(self, page: str, label: str, areas: Sequence[str],
+                          cells: Sequence[int], data_key: str) -> str:
+        """Keep the battlefields chosen to site in (one choice per page: the previous replaced).
+
+        Parameters
+        ----------
+        page
+            The page that uses the choice, e.g. ``"site_selection"``.
+        label
+            The areas' names as shown.
+        areas
+            The areas' ids.
+        cells
+            The H3 cells (``int``) of those areas.
+        data_key
+            What identifies the data they were chosen on.
+
+        Returns
+        -------
+        str
+            When it was saved (ISO 8601, UTC).
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> _ = store.save_siting_areas("p", "Foshan", ["a1"], [613196571542028287], "demo|")
+        >>> saved = store.load_siting_areas("p")
+        >>> saved.label, saved.areas, saved.cells
+        ('Foshan', ['a1'], [613196571542028287])
+        """
+        _require_text(page, "page")
+        cell_table = pd.DataFrame({"cell": np.asarray(list(cells), dtype=np.uint64)})
+        row = {"page": page, "created_at": _now(), "label": str(label),
+               "areas": json.dumps([str(a) for a in areas], ensure_ascii=False),
+               "cells": frame_to_bytes(cell_table, "cells"), "data_key": str(data_key)}
+        with self._write() as conn:
+            conn.execute(_siting_areas.delete().where(_siting_areas.c.page == page))
+            conn.execute(_siting_areas.insert().values(**row))
+        return str(row["created_at"])
+
+    def load_siting_areas(self, page: str) -> SavedAreas | None:
+        """Return the battlefields kept for ``page``, ``None`` when none are.
+
+        Examples
+        --------
+        >>> Database("sqlite://").load_siting_areas("site_selection") is None
+        True
+        """
+        query = sa.select(_siting_areas).where(_siting_areas.c.page == str(page))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        cells = bytes_to_frame(row.cells)["cell"].to_numpy(dtype=np.uint64)
+        return SavedAreas(label=row.label, areas=json.loads(row.areas),
+                          cells=[int(c) for c in cells], data_key=row.data_key,
+                          created_at=row.created_at)
+
+    def delete_siting_areas(self, page: str) -> None:
+        """Forget the battlefields kept for ``page``.
+
+        Examples
+        --------
+        >>> store = Database("sqlite://")
+        >>> store.delete_siting_areas("site_selection")
+        """
+        with self._write() as conn:
+            conn.execute(_siting_areas.delete().where(_siting_areas.c.page == str(page)))
+
     # -- field survey ------------------------------------------------------------------------
 
     def set_survey_status(self, cell_or_site_id: str, status: SurveyStatus, note: str = "",
@@ -951,8 +1238,9 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else error.__class__.__name__
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SURVEY_STATUSES", "Database", "DatabaseError", "SurveyStatus",
-           "bytes_to_frame", "database_url", "default_database_url", "frame_to_bytes", "json_ready"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SURVEY_STATUSES", "Database", "DatabaseError",
+           "SavedAreas", "SavedTeamLayer", "SavedUpload", "SurveyStatus", "bytes_to_frame",
+           "database_url", "default_database_url", "frame_to_bytes", "json_ready"]
 
 
 

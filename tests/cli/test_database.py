@@ -190,7 +190,7 @@ def test_migration_upgrades_an_older_database(db_url: str) -> None:
     engine.dispose()
 
     store = Database(db_url)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     listed = store.list_scenarios().sort_values("id")
     assert listed[["name", "version"]].values.tolist() == [["north", 1], ["north", 2], ["south", 1]]
     assert store.save_scenario("north", {}, pd.DataFrame({"cell": [1]}), {}) > 0
@@ -198,6 +198,7 @@ def test_migration_upgrades_an_older_database(db_url: str) -> None:
     assert store.survey_statuses()["user"].tolist() == [""]
     assert store.load_last_run("site_selection") is None  # the table of migration 3 is there
     assert store.load_page_state("site_selection") is None  # and that of migration 4
+    assert store.load_uploads() == [] and store.load_siting_areas("site_selection") is None
 
 
 def test_a_page_keeps_its_controls_and_candidate_list_apart(db_url: str) -> None:
