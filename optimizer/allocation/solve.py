@@ -73,9 +73,8 @@ process; it stops this share of the time limit before the end, so that its answe
 LIFT_SHARE = 0.25
 """Share of the time limit the relaxation method gives the lane dual started from the flows'
 prices (:func:`optimizer.allocation.flow_prices.lift_bound`), after the first plan: on the
-realistic 500 x 200 week it lifts the bound 545,066 -> 548,491 in 20 s, more than the strong
-rows' linear relaxation (546,938 in 42 s, which it replaces), and on 250 x 100 370,100 ->
-371,787 in 10 s (strong rows 371,043 in 6 s)."""
+realistic 500 x 200 week it lifts the bound 545,066 -> 550,055 in 20 s, more than the strong
+rows' linear relaxation (546,938 in 42 s, which it replaces)."""
 
 REGION_BLOCK_ARCS = 8_000
 """Most arcs of one region block of the relaxation method's improvement MIPs (on 250 x 100,
