@@ -25,6 +25,7 @@ from ._median_lagrangian import (
     CLOSED,
     FREE,
     OPEN,
+    Ascent,
     NearestCosts,
     ascend,
     fixing,
@@ -176,16 +177,37 @@ def median_branch_and_bound(
     status = np.zeros(n_sites, dtype=np.int8)
     multipliers = np.sort(dense, axis=1)[:, min(p, n_sites - 1)]
     multipliers = np.where(np.isfinite(multipliers), multipliers, near.floor)
-    root = ascend(near, p, status, multipliers, upper, steps=root_steps, target=level(),
-                  deadline=deadline)
+    plans: dict[bytes, float] = {}
+
+    def root_ascent(near: NearestCosts, start: np.ndarray, steps: int) -> Ascent:
+        """Ascend in rounds of 25 steps from the best point, pricing the plans met."""
+        run = ascend(near, p, status, start, upper, steps=0, target=level(), deadline=deadline)
+        best, factor, taken = run, 2.0, 0
+        while taken < steps:
+            run = ascend(near, p, status, best.best.multipliers, upper, steps=25, factor=factor,
+                         target=level(), deadline=deadline)
+            taken, factor = taken + run.steps, run.factor
+            if run.best.bound > best.best.bound:
+                best = run
+            for sites in (np.flatnonzero(run.best.selected), np.argsort(-run.share)[:p]):
+                key = np.sort(sites).tobytes()
+                if key not in plans:
+                    plans[key] = _plan_value(dense, np.sort(sites))
+            if best.best.bound >= level() or factor < 1e-3 or time.perf_counter() > deadline:
+                break
+        return Ascent(best.best, factor, run.share, taken, run.capped)
+
+    root = root_ascent(near, multipliers, root_steps)
     while root.capped > 0.01 * dense.shape[0] and k < n_sites:
         k = min(n_sites, 2 * k)
         near = nearest_costs(dense, k)
-        root = ascend(near, p, status, root.best.multipliers, upper, steps=root_steps,
-                      target=level(), deadline=deadline)
-    if improve(np.flatnonzero(root.best.selected), always=True):
-        root = ascend(near, p, status, root.best.multipliers, upper, steps=root_steps // 3,
-                      target=level(), deadline=deadline)
+        root = root_ascent(near, root.best.multipliers, root_steps)
+    # The plans the ascent met, cheapest first, improved by swaps: a strong incumbent.
+    improved = False
+    for key in sorted(plans, key=plans.__getitem__)[:6]:
+        improved |= improve(np.frombuffer(key, dtype=np.int64), always=True)
+    if improved:
+        root = root_ascent(near, root.best.multipliers, root_steps // 3)
     root_bound = root.best.bound
     fixing_floor = certified(level())
     close, force = fixing(root.best, status, level())

@@ -221,7 +221,7 @@ class PMedian(LocationModel):
     model_name: ClassVar[str] = "PMedian"
     objective_name: str = "demand-weighted distance"
     #: Share of the time limit the Lagrangian branch-and-bound may use before the MIP.
-    tree_share: ClassVar[float] = 0.6
+    tree_share: ClassVar[float] = 0.25
 
     @classmethod
     def from_cost_matrix(
