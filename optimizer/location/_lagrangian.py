@@ -1,6 +1,9 @@
 r"""p-median presolve: a greedy + interchange plan and Lagrangian site fixing.
 
-Used by :class:`optimizer.location.PMedian` on dense-enough instances to shrink the MIP:
+:class:`optimizer.location.PMedian` uses the plan (:func:`greedy_interchange`,
+:func:`swap_improve`); its bound and fixing now come from the nearest-sites Lagrangian of
+:mod:`optimizer.location._median_lagrangian`. :func:`lagrangian_bound` is the dense original:
+
 
 1. A plan from greedy addition then best-improvement swaps (Teitz & Bart, 1968) gives an upper
    bound ``UB``.

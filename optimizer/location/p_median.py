@@ -33,8 +33,9 @@ from ._inputs import (
     site_options,
     unreachable_reasons,
 )
-from ._lagrangian import greedy_interchange, lagrangian_bound, swap_improve
+from ._lagrangian import greedy_interchange
 from ._median_search import median_greedy_interchange, median_lagrangian, median_value
+from ._median_tree import median_branch_and_bound
 from ._result import LocationResult
 from .coverage import _check_p
 
@@ -197,10 +198,13 @@ class PMedian(LocationModel):
 
     Solution method (each step keeps the proof of optimality):
 
-    * presolve, for plain instances (no kept-open sites, budget or spacing; ``2 <= p <= 60``):
-      a greedy + swap plan gives an upper bound, Lagrangian relaxation a lower bound, and
-      sites that provably cannot be in a better plan are removed
-      (:mod:`optimizer.location._lagrangian`); the MIP then only has to beat the plan;
+    * for plain instances (no kept-open sites, budget or spacing; ``2 <= p <= 60``): a greedy
+      + swap plan (:mod:`optimizer.location._lagrangian`), then a Lagrangian branch-and-bound
+      over each client's nearest sites (:mod:`optimizer.location._median_tree`) for up to
+      ``tree_share`` of the time limit: it fixes sites closed or open against the incumbent
+      at every node and usually proves the optimum itself. If it does not finish, the MIP
+      below runs on the sites its root left, cut off at its plan, and the bound reported is
+      the better of the tree's (the least bound of its open nodes) and the MIP's;
     * nearest-sites reduction: each client first sees only its nearest ``ceil(2 m / p)`` sites,
       with the rest of its chain priced at the next distance (a relaxation). If every client's
       nearest open site lies inside its window the relaxation's optimum is exact; otherwise
@@ -216,6 +220,8 @@ class PMedian(LocationModel):
 
     model_name: ClassVar[str] = "PMedian"
     objective_name: str = "demand-weighted distance"
+    #: Share of the time limit the Lagrangian branch-and-bound may use before the MIP.
+    tree_share: ClassVar[float] = 0.25
 
     @classmethod
     def from_cost_matrix(
@@ -415,23 +421,19 @@ class PMedian(LocationModel):
             remaining = None if limit_seconds is None else max(
                 limit_seconds - (time.perf_counter() - started), 1e-3)
             return self._solve_windows(name, remaining, mip_gap)
-        budget = 0.25 * span
-        lower, closed, lagrangian_plan = lagrangian_bound(dense, p, upper, max_seconds=budget)
-        second_plan, second_upper = swap_improve(dense, lagrangian_plan,
-                                                 deadline=started + 0.45 * span)
-        if second_upper < upper:  # a better plan from the multipliers: fix again against it
-            plan, upper = second_plan, second_upper
-            lower_again, closed, _ = lagrangian_bound(dense, p, upper, max_seconds=budget)
-            lower = max(lower, lower_again)
+        tree = median_branch_and_bound(dense, p, plan, started + self.tree_share * span,
+                                       gap=mip_gap)
+        upper, lower, closed, opened = tree.value, tree.bound, tree.closed, tree.opened
         presolve_seconds = time.perf_counter() - started
         incumbent = np.zeros(self.n_candidates, dtype=bool)
-        incumbent[allowed[plan]] = True
+        incumbent[allowed[tree.plan]] = True
         note = (
-            f"presolve: heuristic plan {upper:.6g}, Lagrangian bound {lower:.6g}, "
-            f"{int(closed.sum())} of {len(allowed)} sites ruled out"
+            f"presolve: Lagrangian branch-and-bound, plan {upper:.6g}, bound {lower:.6g} "
+            f"(root {tree.root_bound:.6g}), {tree.nodes} nodes, {int(closed.sum())} of "
+            f"{len(allowed)} sites ruled out and {int(opened.sum())} fixed open at the root"
         )
         presolve_gap = relative_gap(upper, lower)
-        if presolve_gap is not None and presolve_gap <= mip_gap:
+        if tree.proven or (presolve_gap is not None and presolve_gap <= mip_gap):
             report = SolveReport(
                 "optimal", upper, lower, relative_gap(upper, lower), 0.0, name, note
             )
@@ -442,15 +444,20 @@ class PMedian(LocationModel):
                                  f"{note}; no time left for the MIP")
             assignment, distance = nearest_open(self.reach, incumbent)
             return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
-        excluded = np.union1d(self.options.excluded, allowed[closed])
+        closed_mask = np.zeros(self.n_candidates, dtype=bool)
+        opened_mask = np.zeros(self.n_candidates, dtype=bool)
+        closed_mask[allowed[closed]] = True
+        opened_mask[allowed[opened]] = True
         reduced = PMedian(
-            self.reach, self.weights, replace(self.options, excluded=excluded), self.p
+            self.reach, self.weights, with_fixing(self.options, closed_mask, opened_mask), self.p
         )
         remaining = None if limit_seconds is None else max(limit_seconds - presolve_seconds, 1e-3)
         try:
             result = reduced._solve_windows(name, remaining, mip_gap, cutoff=upper)
         except InfeasibleError:  # nothing on the sites left beats the incumbent: optimal
-            report = SolveReport("optimal", upper, upper, 0.0, 0.0, name, note)
+            floor = min(upper, tree.fixing_floor)
+            report = SolveReport("optimal", upper, floor, relative_gap(upper, floor), 0.0, name,
+                                 f"{note}; the MIP proved no plan on the sites left is better")
             assignment, distance = nearest_open(self.reach, incumbent)
             return self._decode_open(incumbent, assignment, distance, report, presolve_seconds)
         except SolverError:  # stopped before improving: the incumbent, honestly not proven
@@ -476,7 +483,7 @@ class PMedian(LocationModel):
             )
         else:
             objective, open_mask = upper, incumbent
-        bound = None if inner.bound is None else min(inner.bound, upper)
+        bound = None if inner.bound is None else min(inner.bound, upper, tree.fixing_floor)
         if inner.status == "optimal":
             bound = objective if bound is None else min(bound, objective)
         bound = lower if bound is None else max(bound, min(lower, objective))
