@@ -29,7 +29,7 @@ import numpy as np
 from .blocks import block_steps
 from .dual import LaneDual, Prices, VolumeState, improve_bound, lane_dual, start_volume
 from .flow_relaxation import FlowRelaxation
-from .flows import COST_SCALE
+from .flows import COST_SCALE, lane_volumes
 from .model import ARC_LANE, AllocationProblem, FlowNetwork
 from .search import BOUND_PHASES
 
@@ -130,10 +130,8 @@ def relaxation_prices(problem: AllocationProblem, network: FlowNetwork, dual: La
     worth_surplus = potential[network.avail_node]
     cover = np.clip(dual.saving - worth_kept[dual.segment_position], 0.0, dual.saving)
     supply = np.maximum(worth_surplus, 0.0)
-    lane = np.flatnonzero(network.arc_kind == ARC_LANE)
-    litres = np.bincount(network.arc_lane[lane],
-                         weights=relaxation.flows[lane] * problem.sku_volume[network.arc_sku[lane]],
-                         minlength=len(dual.lane_cost))
+    litres = lane_volumes(problem, network,
+                          np.where(network.arc_kind == ARC_LANE, relaxation.flows, 0))
     load_share = (litres >= problem.lane_litres_per_load).astype(float)
     throughput = (relaxation.throughput_price if relaxation.throughput_price is not None
                   else np.zeros(len(dual.throughput)))
