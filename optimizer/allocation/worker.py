@@ -73,18 +73,8 @@ class PlanWorker:
     """
 
     def __init__(self, problem: AllocationProblem, network: FlowNetwork) -> None:
-        context = multiprocessing.get_context("fork")
-        self._connection, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end, problem, network),
-                                        name="xingtu-plan-worker", daemon=True)
-        with warnings.catch_warnings():
-            # Python 3.12+ warns when a process with threads forks (a lock held by another
-            # thread stays held in the child). The child here runs only the plan code, which
-            # takes no lock another thread of this process could hold.
-            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork",
-                                    category=DeprecationWarning)
-            self._process.start()
-        child_end.close()
+        self._connection, self._process = _fork(_serve, (problem, network), "xingtu-plan-worker",
+                                                duplex=True)
         self.busy = False
 
     def __enter__(self) -> PlanWorker:
@@ -186,16 +176,8 @@ class ForkedCall:
     """
 
     def __init__(self, function: Callable[[], object]) -> None:
-        context = multiprocessing.get_context("fork")
-        self._connection, child_end = context.Pipe(duplex=False)
-        self._process = context.Process(target=_call, args=(child_end, function),
-                                        name="xingtu-forked-call", daemon=True)
-        with warnings.catch_warnings():
-            # As for PlanWorker: the child runs only numpy code and takes no shared lock.
-            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork",
-                                    category=DeprecationWarning)
-            self._process.start()
-        child_end.close()
+        self._connection, self._process = _fork(_call, (function,), "xingtu-forked-call",
+                                                duplex=False)
 
     def __enter__(self) -> ForkedCall:
         return self
@@ -243,3 +225,20 @@ def _call(connection: Connection, function: Callable[[], object]) -> None:
     else:
         connection.send((True, value))
     connection.close()
+
+
+def _fork(target: Callable[..., None], args: tuple, name: str, *,
+          duplex: bool) -> tuple[Connection, multiprocessing.process.BaseProcess]:
+    """Fork a daemon child running ``target(child_end, *args)``; return this end and the child."""
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe(duplex=duplex)
+    process = context.Process(target=target, args=(child_end, *args), name=name, daemon=True)
+    with warnings.catch_warnings():
+        # Python 3.12+ warns when a process with threads forks (a lock held by another thread
+        # stays held in the child). The children here run only plan and bound code, which takes
+        # no lock another thread of this process could hold.
+        warnings.filterwarnings("ignore", message=".*multi-threaded.*fork",
+                                category=DeprecationWarning)
+        process.start()
+    child_end.close()
+    return parent_end, process
