@@ -20,7 +20,7 @@ st.caption("Areas ranked as places to enter: fan index (own customers per reside
 if common.show_kept_data("bf"):
     st.rerun()
 
-LEVELS = {"District (named after its main town)": "district", "Prefecture (region)": "region",
+LEVELS: dict[str, str | int] = {"District (named after its main town)": "district", "Prefecture (region)": "region",
           "Large hexagons (H3 res 6, ~36 km²)": 6, "Very large hexagons (H3 res 5, ~250 km²)": 5}
 METRICS = {"fan_index": "Fan index", "avg_ticket": "Average ticket (CNY)",
            "whitespace_rate": "Whitespace rate", "competitor_pressure": "Competitors per 100k residents"}

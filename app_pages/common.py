@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +18,9 @@ from geodata import demo
 from optimizer.errors import InfeasibleError, XingtuError, collect_input_warnings
 from optimizer.settings import settings
 from optimizer.solvers import SolveProgress, solve_progress
+
+if TYPE_CHECKING:
+    from xingtu.maps import Tiles
 from xingtu.database import Database, database_url
 from xingtu.jobs import kept_inputs
 from xingtu.jobs.progress import progress_text
@@ -390,7 +393,7 @@ def when_text(iso: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def tiles() -> str:
+def tiles() -> Tiles:
     """Base-map choice from the sidebar: a plain background (offline) or OpenStreetMap tiles."""
     from xingtu import maps
 

@@ -1,5 +1,7 @@
 """Repair shops page: where new repair shops close the gaps left by good (well-rated) shops."""
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -7,6 +9,8 @@ import streamlit as st
 from app_pages import common
 from optimizer import repair_shops as repair
 from optimizer import siting
+from optimizer.after_sales import AfterSalesAssessment
+from optimizer.repair_shops import RepairObjective, RepairSitingRun
 from xingtu.export import csv_bytes
 from xingtu.jobs.repair import records_assessment, site_repair_shops
 
@@ -36,7 +40,7 @@ GRADE_COLORS = {"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#fc8d59", 
 
 
 @st.cache_resource(show_spinner="Rating the repair shops from their records…", max_entries=2)
-def _after_sales(key: str) -> object | None:
+def _after_sales(key: str) -> AfterSalesAssessment | None:
     """Ratings, flags and expected repairs from the demo repair records (None without them)."""
     if "repair_shops" in common.uploads():
         return None
@@ -89,20 +93,21 @@ if st.button("Run repair-shop siting", type="primary", key="rs_run"):
         st.write("Building and solving the location model…")
         try:
             with common.live_gap():
-                run = site_repair_shops(layers, shops, radius_km=radius_km,
-                                        min_rating=min_rating,
-                                        n_new=n_new if objective == "coverage" else None,
-                                        objective=objective, assessment=assessment)
+                new_run = site_repair_shops(layers, shops, radius_km=radius_km,
+                                            min_rating=min_rating,
+                                            n_new=n_new if objective == "coverage" else None,
+                                            objective=cast(RepairObjective, objective),
+                                            assessment=assessment)
         except ValueError as error:
             status.update(label="The repair-shop siting did not finish", state="error")
             common.show_error(error, what="Repair-shop siting")
             st.stop()
-        st.write(run.report.summary())
-        status.update(label=f"Done: {len(run.new_shops)} new shops", state="complete",
+        st.write(new_run.report.summary())
+        status.update(label=f"Done: {len(new_run.new_shops)} new shops", state="complete",
                       expanded=False)
-    st.session_state[RUN_KEY] = run
+    st.session_state[RUN_KEY] = new_run
 
-run = st.session_state.get(RUN_KEY)
+run: RepairSitingRun | None = st.session_state.get(RUN_KEY)
 if run is not None:
     common.show_warnings(run.warnings)
 

@@ -46,7 +46,7 @@ ids = list(labels)
 if [i for i in st.session_state.get("sc_compare", []) if i not in ids]:
     st.session_state.pop("sc_compare")  # a compared scenario was deleted
 compared = st.multiselect("Scenarios to compare", ids, default=ids[:min(3, len(ids))],
-                          format_func=labels.get, key="sc_compare",
+                          format_func=lambda i: labels[i], key="sc_compare",
                           help="Any number; each gets a column and its own marker on the map.")
 
 loaded: dict[int, tuple[dict, pd.DataFrame, dict]] = {}
@@ -119,7 +119,9 @@ if compared:
 
 # ---- open, manage and download one scenario -----------------------------------------------------
 st.subheader("Open, download, rename or delete a scenario")
-first = st.selectbox("Scenario", ids, format_func=labels.get, key="sc_a")
+first = st.selectbox("Scenario", ids, format_func=lambda i: labels[i], key="sc_a")
+if first is None:  # no scenario saved: the page stopped above
+    st.stop()
 try:
     params_a, sites_a, summary_a = loaded.get(first) or store.load_scenario(int(first))
 except ValueError as error:

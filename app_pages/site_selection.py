@@ -6,14 +6,16 @@ list are kept in the database and restored in a new session). A result made with
 settings or on other data than the page now shows is marked stale, saying what differs.
 """
 
+from typing import cast
+
 import pandas as pd
 import streamlit as st
 
 from app_pages import common
 from geodata.areas import check_candidate_sites
 from optimizer import scoring, siting
-from optimizer.calibration import calibrate
-from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES
+from optimizer.calibration import Calibration, calibrate
+from optimizer.decisions import NOT_SURVEYED, SURVEY_STATUSES, SurveyStatus
 from optimizer.errors import XingtuError
 from xingtu.jobs.siting import (
     EVERYWHERE,
@@ -35,7 +37,7 @@ from xingtu.jobs.siting import (
     siting_decisions,
     stale_reasons,
 )
-from xingtu.maps import SCHEMES
+from xingtu.maps import SCHEMES, Scheme
 
 st.title("Site selection")
 st.caption("Score every cell, let a location model pick the new stores, read why each was chosen, "
@@ -173,7 +175,7 @@ with st.sidebar:
                              format_func=lambda c: "Site score" if c == "score"
                              else scoring.factor_label(c).capitalize(),
                              help="Colour the cells by the score or by any single layer.")
-    map_scheme = st.selectbox("Classes", list(SCHEMES), format_func=SCHEMES.get,
+    map_scheme = st.selectbox("Classes", list(SCHEMES), format_func=lambda s: SCHEMES[s],
                               key="ss_map_scheme",
                               help="How the colour classes of the map layer are cut.")
     tiles = common.tiles()
@@ -204,7 +206,7 @@ def scores_for(key: str, weights: tuple, _layers: pd.DataFrame) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def calibration_for(key: str, _layers: pd.DataFrame, _stores: pd.DataFrame,
-                    _competitors: pd.DataFrame | None) -> object:
+                    _competitors: pd.DataFrame | None) -> Calibration:
     """Return the demand model calibrated on the own stores' sales (cached per data)."""
     return calibrate(_layers, _stores, _competitors)
 
@@ -291,13 +293,13 @@ from xingtu import maps  # noqa: E402  (imported where the map is drawn)
 fmap = maps.base_map(common.region_center(layers), zoom=9, tiles=tiles)
 if map_layer == "score":
     maps.add_cells(fmap, scores[["score"]], "score", name="Site score", legend="Site score",
-                   tooltip={"score": "Score"}, how={"score": "mean"}, scheme=map_scheme)
+                   tooltip={"score": "Score"}, how={"score": "mean"}, scheme=cast(Scheme, map_scheme))
 else:
     layer_label = scoring.factor_label(map_layer).capitalize()
     maps.add_cells(fmap, layers[[map_layer]].join(scores[["score"]]), map_layer,
                    name=layer_label, tooltip={map_layer: layer_label, "score": "Score"},
                    how={map_layer: "sum" if maps.unit_of(map_layer) == "count" else "mean",
-                        "score": "mean"}, scheme=map_scheme)
+                        "score": "mean"}, scheme=cast(Scheme, map_scheme))
 maps.add_points(fmap, data.stores, name="Our stores", marker="own_store",
                 title="name" if "name" in data.stores else None,
                 tooltip={"channel": "Channel", "annual_sales": "Annual sales (CNY)"})
@@ -349,7 +351,7 @@ if cell is not None:
                                        ["candidate", "surveyed", "approved", "rejected"],
                                        key="ss_cell_status")
             if p2.button("Record", key="ss_cell_record"):
-                store.set_survey_status(common.cell_text(cell), cell_status)
+                store.set_survey_status(common.cell_text(cell), cast(SurveyStatus, cell_status))
                 saved_status = store.survey_statuses().set_index("site_id")["status"]
                 st.success(f"Saved: {common.cell_text(cell)} is "
                            f"**{saved_status.get(common.cell_text(cell))}**; the next run "
@@ -504,7 +506,7 @@ with st.form("ss_survey"):
     note = st.text_input("Note", key="ss_survey_note")
     user = st.text_input("Your name", key="ss_survey_user")
     if st.form_submit_button("Save survey status"):
-        store.set_survey_status(target, new_status, note=note, user=user)
+        store.set_survey_status(target, cast(SurveyStatus, new_status), note=note, user=user)
         stored = store.survey_statuses().set_index("site_id").loc[target]
         st.session_state[SURVEY_SAVED_KEY] = (
             f"Saved: {target} is **{stored['status']}**"

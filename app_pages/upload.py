@@ -7,6 +7,7 @@ database, so a new browser session uses them too, until cleared (:mod:`xingtu.jo
 
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ from app_pages import common
 from geodata import io
 from geodata._validate import SCHEMAS
 from xingtu.jobs import team_layers
+from xingtu.jobs.team_layers import LayerHow
 
 st.title("Upload your data")
 st.caption("Replace a part of the demo region with your own file. Formats: CSV (with latitude/"
@@ -129,7 +131,7 @@ if team_file is not None:
                     if st.button("Add the layer", key="upload_team_add"):
                         _added(team_layers.user_layer(common.base_layers(), team_path,
                                                       name=layer_name, column=value_column,
-                                                      how=how))
+                                                      how=cast(LayerHow, how)))
         except ValueError as error:
             common.show_error(error, what=team_file.name)
 

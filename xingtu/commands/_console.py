@@ -22,6 +22,7 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
+from rich.status import Status
 
 from geodata._errors import InputDataError
 from optimizer.errors import InfeasibleError, InputError, XingtuError, collect_input_warnings
@@ -112,7 +113,7 @@ class JobProgress:
     def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
         self.quiet = quiet
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
-        self._status = None
+        self._status: Status | None = None
         self._stage = ""
         self._started = time.perf_counter()
         self._last_line = self._started

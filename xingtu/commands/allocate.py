@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +25,7 @@ from ..jobs import weekly
 from ..jobs.inputs import gather_tables, require_tables
 from ._console import Force, JobProgress, Quiet, readable_errors
 
-DEFAULTS = {field.name: field.default for field in fields(PlanSettings)}
+DEFAULTS: dict[str, Any] = {field.name: field.default for field in fields(PlanSettings)}
 """The planning defaults the options show (one home: :class:`PlanSettings`)."""
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import pandas as pd
 import typer
 
 from optimizer.settings import settings
@@ -14,10 +15,13 @@ from ..jobs import repair, siting, weekly
 from ..jobs.outputs import OutputClaim, claim_outputs, commit_outputs
 from ._console import Force, JobProgress, Quiet, readable_errors
 
+if TYPE_CHECKING:
+    from geodata.demo import DemoRegion
+
 DEFAULT_OUT = Path("out/demo")
 
 
-def region_summary(region: object) -> str:
+def region_summary(region: DemoRegion) -> str:
     """Return a few lines describing a demo region (stores, competitors, SKUs, sales rows...)."""
     stores = region.stores
     sales = region.sales
@@ -79,7 +83,7 @@ def run_demo(out: Path, *, resolution: int | None = None, force: bool = False,
     return "\n\n".join(parts)
 
 
-def _demo_sites(region: object, table: object, claim: OutputClaim, path: Path) -> str:
+def _demo_sites(region: DemoRegion, table: pd.DataFrame, claim: OutputClaim, path: Path) -> str:
     run = siting.choose_sites(table, region.stores, region.competitors, model="mclp", n_new=5,
                               radius_km=3.0)
     written = siting.commit_sites(claim, run.sites, path)
@@ -87,7 +91,7 @@ def _demo_sites(region: object, table: object, claim: OutputClaim, path: Path) -
                       run.summary(), f"written to {written}"])
 
 
-def _demo_repair_shops(region: object, table: object, claim: OutputClaim,
+def _demo_repair_shops(region: DemoRegion, table: pd.DataFrame, claim: OutputClaim,
                        paths: dict[str, Path]) -> str:
     assessment = repair.records_assessment(demo=True, repairs=None, devices=None, shops=None)
     assert assessment is not None  # the demo region always has its repair records
@@ -101,7 +105,7 @@ def _demo_repair_shops(region: object, table: object, claim: OutputClaim,
                       run.report.summary(), run.summary(), f"written to {written}"])
 
 
-def _demo_plan(region: object, week: str, claim: OutputClaim, path: Path,
+def _demo_plan(region: DemoRegion, week: str, claim: OutputClaim, path: Path,
                progress: JobProgress) -> str:
     tables = {kind: getattr(region, kind) for kind in weekly.INPUT_KINDS}
     run = weekly.run_week(tables, week=week, stage=progress.stage)

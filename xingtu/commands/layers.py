@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import typer
@@ -53,7 +53,7 @@ def summary(table: pd.DataFrame, seconds: float, path: Path | None = None) -> st
     return "\n".join(lines)
 
 
-def read_inputs(files: dict[str, Path | str | None]) -> dict[str, object]:
+def read_inputs(files: dict[str, Path | str | None]) -> dict[str, Any]:
     """Read and check every given file; all problems of all files are reported together.
 
     A footfall Parquet file or folder, or a dataset URL (``s3://...``), is passed on as it is,
@@ -61,7 +61,7 @@ def read_inputs(files: dict[str, Path | str | None]) -> dict[str, object]:
     """
     from geodata import io
 
-    streamed: dict[str, object] = {}
+    streamed: dict[str, Any] = {}
     to_read: dict[str, Path] = {}
     for kind, path in files.items():
         if path is None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from optimizer.errors import InputError
 
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]
 """Writes one complete file to the (temporary) path it is given."""
 
 
