@@ -238,7 +238,8 @@ SCALE_CASES = ["mclp-uniform", "mclp-clustered", "setcover", "pmedian", "cflp-a"
                "cflp-c"]
 
 
-def run_scale(cases: list[str], time_limit: float | None, plain: bool) -> None:
+def run_scale(cases: list[str], time_limit: float | None, plain: bool,
+              peers: list[str] = ()) -> None:
     print(f"{'case':<15}{'xingtu':>13}{'bound':>13}{'gap %':>7}{'s':>6}  {'status':<9}"
           f"{'greedy':>13}{'x/greedy':>9}{'plain HiGHS':>13}{'gap %':>7}{'s':>6}{'x/plain':>8}"
           "  trivial")
@@ -256,23 +257,30 @@ def run_scale(cases: list[str], time_limit: float | None, plain: bool) -> None:
             1.0, abs(result.bound))
         plain_text = f"{'-':>13}{'-':>7}{'-':>6}{'-':>8}"
         if plain:
-            started = time.perf_counter()
-            solution = solve_mip(model._problem(), "highs", limit, 1e-6)
-            plain_seconds = time.perf_counter() - started
-            value = None
-            if solution.values is not None:
-                value = model._decode(solution.values, solution.report, 0.0)
-                value = plain_objective(model, value, solution)
-            plain_gap = solution.report.gap
-            plain_text = (f"{value if value is not None else float('nan'):>13.6g}"
-                          f"{100 * plain_gap if plain_gap is not None else float('nan'):>7.2f}"
-                          f"{plain_seconds:>6.0f}"
-                          f"{result.objective / value if value else float('nan'):>8.3f}")
+            plain_text = plain_columns(model, result.objective, "highs", limit)
         gap_text = 100 * result.gap if result.gap is not None else float("nan")
         print(f"{name:<15}{result.objective:>13.6g}{result.bound or float('nan'):>13.6g}"
               f"{gap_text:>7.2f}{seconds:>6.0f}  {result.status:<9}{greedy_value:>13.6g}"
               f"{result.objective / greedy_value:>9.4f}{plain_text}  "
               f"{'yes' if trivial else 'no'}  (greedy {greedy_seconds:.1f} s)", flush=True)
+        for peer in peers:
+            print(f"{'':<15}plain model in {peer} (plan, gap %, s, xingtu/plan):"
+                  f"{plain_columns(model, result.objective, peer, limit)}", flush=True)
+
+
+def plain_columns(model, objective: float, solver: str, limit: float) -> str:
+    """The plain model solved by ``solver``: its plan's true value, gap, seconds and ratio."""
+    started = time.perf_counter()
+    solution = solve_mip(model._problem(), solver, limit, 1e-6)
+    seconds = time.perf_counter() - started
+    value = None
+    if solution.values is not None:
+        value = plain_objective(model, model._decode(solution.values, solution.report, 0.0),
+                                solution)
+    gap = solution.report.gap
+    return (f"{value if value is not None else float('nan'):>13.6g}"
+            f"{100 * gap if gap is not None else float('nan'):>7.2f}{seconds:>6.0f}"
+            f"{objective / value if value else float('nan'):>8.3f}")
 
 
 def plain_objective(model, decoded, solution) -> float:
@@ -295,6 +303,9 @@ def main() -> None:
                         help=f"scale cases, comma-separated, from {', '.join(SCALE_CASES)}")
     parser.add_argument("--no-plain", action="store_true",
                         help="scale: skip the plain HiGHS model (halves the run time)")
+    parser.add_argument("--peers", default="",
+                        help="scale: also solve the plain model with these solvers, e.g. "
+                             "scip,cpsat (OR-Tools' SCIP and CP-SAT)")
     parser.add_argument("--quick", action="store_true", help="smaller instances")
     parser.add_argument("--instances", default=None, help="OR-Library numbers, e.g. 1-5,10")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per instance")
@@ -302,7 +313,8 @@ def main() -> None:
     if args.which in ("all", "spopt"):
         run_spopt(args.quick)
     if args.which in ("all", "scale"):
-        run_scale(args.cases.split(","), args.time_limit, not args.no_plain)
+        run_scale(args.cases.split(","), args.time_limit, not args.no_plain,
+                  [peer for peer in args.peers.split(",") if peer])
     if args.which in ("all", "orlib"):
         default = "1-10" if args.quick else "1-40"
         run_orlib(parse_instances(args.instances or default), args.time_limit)
