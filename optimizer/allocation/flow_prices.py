@@ -22,6 +22,7 @@ its own start 524,342 in 60 s.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,7 +141,8 @@ def relaxation_prices(problem: AllocationProblem, network: FlowNetwork, dual: La
 
 
 def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: FlowRelaxation,
-               upper: float, *, deadline: float) -> LiftedBound:
+               upper: float, *, deadline: float,
+               stop: Callable[[], bool] | None = None) -> LiftedBound:
     """Run the lane dual from the relaxation's prices towards the plan cost ``upper``.
 
     The steps cycle as in the decomposition's search (``BOUND_PHASES``): the volume
@@ -160,6 +162,9 @@ def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: Flo
         Cost of a plan of the week (the volume steps' target).
     deadline
         A :func:`time.perf_counter` reading after which no further step starts.
+    stop
+        Asked between phases; once it answers ``True`` the lift ends early with its best point
+        (the plan search that ran beside it has finished).
 
     Returns
     -------
@@ -179,13 +184,16 @@ def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: Flo
     while time.perf_counter() < deadline and state.value.bound < upper:
         before = state.value.bound
         for side, length in BOUND_PHASES:
+            if stop is not None and stop():
+                break
             if side == "joint":
                 state = improve_bound(dual, state, upper, iterations=length, deadline=deadline,
                                       on_step=counted)
             else:
                 state = block_steps(dual, state, upper, side=side, iterations=length,
                                     deadline=deadline, on_step=counted)
-        if state.value.bound <= before and state.step_factor < 1e-4:
+        if (state.value.bound <= before and state.step_factor < 1e-4) or (
+                stop is not None and stop()):
             break
     return LiftedBound(bound=state.value.bound, start_bound=start_bound, state=state,
                        steps=steps, seconds=time.perf_counter() - started)

@@ -37,6 +37,7 @@ report's bound is the best dual value, the objective the best plan.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import time
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -221,7 +222,8 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     where HiGHS did not solve it in 900 s). A plan is built on the lanes the relaxation ships on
     (:func:`optimizer.allocation.plans.plan_on_lanes`). The lane dual, started from the flows'
     prices, then lifts the bound for ``LIFT_SHARE`` of the time (lanes pay their first parcel or
-    truck whole: :func:`optimizer.allocation.flow_prices.lift_bound`). The plan is improved by the exact MIP of one
+    truck whole: :func:`optimizer.allocation.flow_prices.lift_bound`); with ``workers > 1`` in a
+    second process beside the polish, for at least that share and until the polish ends. The plan is improved by the exact MIP of one
     SKU at a time (:func:`optimizer.allocation.polish.polish_plan`; on 250 x 100, 30 s of them
     saved 0.26 %), then of one region's stores and a group of SKUs at a time, every other
     shipment fixed (:func:`optimizer.allocation.polish.region_blocks`, any lane may open), for
@@ -249,12 +251,19 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
         if plan_gap(lp_cost, bound) > mip_gap:
             upper = lp_cost["objective"]
             if workers > 1 and fork_available():
-                # The lane dual runs in a second process for the whole time limit.
+                # The lane dual runs in a second process beside the plan search: for at least
+                # the share it gets alone, then until the search ends (or the time limit).
                 lift_deadline = deadline - LIFT_MARGIN * time_limit
+                lift_floor = min(lift_deadline,
+                                 max(lp_deadline, clock() + LIFT_SHARE * time_limit))
+                search_done = multiprocessing.get_context("fork").Event()
+
+                def lift_may_stop() -> bool:
+                    return search_done.is_set() and clock() >= lift_floor
 
                 def lift() -> tuple[float, str]:
                     lifted = lift_bound(problem, network, relaxation, upper,
-                                        deadline=lift_deadline)
+                                        deadline=lift_deadline, stop=lift_may_stop)
                     return lifted.bound, lifted.summary() + ", in a second process"
 
                 background = stack.enter_context(ForkedCall(lift))
@@ -275,6 +284,7 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
             notes += [by_sku.summary(), by_region.summary()]
             plan = by_region.quantity
         if background is not None:
+            search_done.set()
             answer = background.result(
                 timeout=max(lift_deadline - clock(), 0.0) + LIFT_MARGIN * time_limit)
             if answer is None:

@@ -115,3 +115,39 @@ def test_relaxation_method_with_two_processes_lifts_its_bound_beside_the_polish(
     assert "in a second process" in report.message
     assert flows_bound < report.bound <= optimum + 1e-6 * abs(optimum)
     assert report.objective >= optimum - 1e-6 * abs(optimum)
+
+
+def test_the_lift_stops_when_asked() -> None:
+    problem, network = _week(6)
+    r = flow_relaxation(problem, network)
+    started = time.perf_counter()
+    lifted = lift_bound(problem, network, r, r.bound * 1.5, deadline=started + 30.0,
+                        stop=lambda: True)
+    assert time.perf_counter() - started < 5.0
+    assert lifted.steps == 0
+    assert lifted.bound == lifted.start_bound
+
+
+def test_two_processes_end_with_the_plan_search_not_at_the_time_limit(proven_weeks,
+                                                                     monkeypatch) -> None:
+    # A lift that would run to its deadline (as on regional weeks, where it keeps climbing):
+    # once the polish of this small week is done, the second process stops after the share of
+    # the limit the lift gets in one process, instead of running to the limit.
+    from optimizer.allocation import flow_prices
+
+    real_lift = flow_prices.lift_bound
+
+    def slow_lift(problem, network, relaxation, upper, *, deadline, stop=None):
+        while time.perf_counter() < deadline and not (stop is not None and stop()):
+            time.sleep(0.05)
+        return real_lift(problem, network, relaxation, upper, deadline=deadline)
+
+    monkeypatch.setattr(flow_prices, "lift_bound", slow_lift)
+    problem, network, optimum = proven_weeks[1]
+    flows_bound = flow_relaxation(problem, network).bound
+    started = time.perf_counter()
+    result = solve_allocation(problem, network=network, method="relaxation", time_limit=40,
+                              mip_gap=1e-9, workers=2)
+    assert time.perf_counter() - started < 0.5 * 40
+    assert "in a second process" in result.report.message
+    assert flows_bound < result.report.bound <= optimum + 1e-6 * abs(optimum)
