@@ -149,12 +149,11 @@ if st.button("Site in these areas", type="primary", key="bf_site", disabled=not 
 
 chosen = common.siting_areas()
 if chosen and not st.session_state.get("bf_site"):
-    note, clear = st.columns([6, 1], vertical_alignment="center")
     other = "" if chosen.get("data") == common.data_key() else \
         " They were chosen on other data than now, so Site selection does not offer them."
     when = f" on {common.when_text(chosen['saved_at'])}" if chosen.get("saved_at") else ""
-    note.info(f"Battlefields chosen{when} for the next siting run: **{chosen['label']}**."
-              f"{other} — Clear to site everywhere.", icon=":material/save:")
-    if clear.button("Clear", key="bf_clear_areas", help="Removes them from the database too."):
+    if common.show_kept_note(f"Battlefields chosen{when} for the next siting run: "
+                             f"**{chosen['label']}**.{other} — Clear to site everywhere.",
+                             key="bf_clear_areas", help="Removes them from the database too."):
         common.clear_siting_areas()
         st.rerun()

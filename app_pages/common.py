@@ -166,12 +166,17 @@ def kept_data_notes() -> dict[str, str]:
 
     E.g. "Using the stores uploaded on 3 Dec 2026, 13:05 UTC (shops.csv, 12 rows)".
     """
-    notes = {f"upload:{kind}": f"Using the {kind} uploaded on {when_text(kept.saved_at)} "
-             f"({kept.source}, {kept.rows:,} rows)" for kind, kept in kept_uploads().items()}
-    notes.update({f"team:{name}": f"Using the team layer **{name}** uploaded on "
-                  f"{when_text(kept.saved_at)} ({kept.layer.source}, {kept.layer.rows:,} rows)"
+    notes = {f"upload:{kind}": _using_note(kind, kept.saved_at, kept.source, kept.rows)
+             for kind, kept in kept_uploads().items()}
+    notes.update({f"team:{name}": _using_note(f"team layer **{name}**", kept.saved_at,
+                                              kept.layer.source, kept.layer.rows)
                   for name, kept in kept_team_layers().items()})
     return notes
+
+
+def _using_note(what: str, saved_at: str, source: str, rows: int) -> str:
+    """Return "Using the <what> uploaded on <date> (<source>, <rows> rows)"."""
+    return f"Using the {what} uploaded on {when_text(saved_at)} ({source}, {rows:,} rows)"
 
 
 def show_kept_data(key: str) -> bool:
@@ -182,20 +187,37 @@ def show_kept_data(key: str) -> bool:
     cleared = False
     for item, note in kept_data_notes().items():
         what, name = item.split(":", 1)
-        text, button = st.columns([6, 1], vertical_alignment="center")
         back = "return to the demo data" if what == "upload" else "stop using it"
-        text.info(f"{note} — Clear to {back}.", icon=":material/save:")
-        if button.button("Clear", key=f"{key}_clear_{what}_{name}",
-                         help="Removes it from the database too."):
+        if show_kept_note(f"{note} — Clear to {back}.", key=f"{key}_clear_{what}_{name}",
+                          help="Removes it from the database too."):
             try:
-                if what == "upload":
-                    clear_uploads([name])
-                else:
-                    clear_team_layers([name])
+                (clear_uploads if what == "upload" else clear_team_layers)([name])
             except XingtuError as error:
                 show_error(error, what="Clearing the kept data")
             cleared = True
     return cleared
+
+
+def show_kept_note(text: str, *, key: str, help: str) -> bool:
+    """Show a note on data the database keeps, with a Clear button beside it.
+
+    Parameters
+    ----------
+    text
+        The note (Markdown), ending with what Clear does.
+    key
+        The Clear button's widget key.
+    help
+        The Clear button's tooltip.
+
+    Returns
+    -------
+    bool
+        ``True`` when Clear was clicked; the caller forgets the data.
+    """
+    note, button = st.columns([6, 1], vertical_alignment="center")
+    note.info(text, icon=":material/save:")
+    return button.button("Clear", key=key, help=help)
 
 
 def _from_database(load: Any, empty: Any, what: str) -> Any:

@@ -637,9 +637,7 @@ class Database:
         row = {"page": page, "created_at": _now(), "fingerprint": str(fingerprint),
                "params": _dumps(params, "params"), "sites": frame_to_bytes(sites, "sites"),
                "summary": _dumps(summary, "summary")}
-        with self._write() as conn:
-            conn.execute(_last_runs.delete().where(_last_runs.c.page == page))
-            conn.execute(_last_runs.insert().values(**row))
+        self._replace_row(_last_runs, "page", row)
 
     def load_last_run(self, page: str) -> tuple[dict, pd.DataFrame, dict, str, str] | None:
         """Return a page's last run, ``(params, sites, summary, fingerprint, created_at)``.
@@ -651,9 +649,7 @@ class Database:
         >>> Database("sqlite://").load_last_run("site_selection") is None
         True
         """
-        query = sa.select(_last_runs).where(_last_runs.c.page == str(page))
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._row(_last_runs, "page", page)
         if row is None:
             return None
         return (json.loads(row.params), bytes_to_frame(row.sites), json.loads(row.summary),
@@ -726,9 +722,7 @@ class Database:
         >>> Database("sqlite://").load_page_state("site_selection") is None
         True
         """
-        query = sa.select(_page_states).where(_page_states.c.page == str(page))
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._row(_page_states, "page", page)
         if row is None:
             return None
         candidates = None if row.candidates is None else bytes_to_frame(row.candidates)
@@ -786,10 +780,7 @@ class Database:
         _require_text(kind, "kind")
         row = {"kind": kind, "created_at": _now(), "source": str(source),
                "row_count": len(table), "data": frame_to_bytes(table, "table")}
-        with self._write() as conn:
-            conn.execute(_uploaded.delete().where(_uploaded.c.kind == kind))
-            conn.execute(_uploaded.insert().values(**row))
-        return str(row["created_at"])
+        return self._replace_row(_uploaded, "kind", row)
 
     def load_uploads(self) -> list[SavedUpload]:
         """Return the kept uploaded tables, one per kind, sorted by kind.
@@ -799,11 +790,9 @@ class Database:
         >>> Database("sqlite://").load_uploads()
         []
         """
-        query = sa.select(_uploaded).order_by(_uploaded.c.kind)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
         return [SavedUpload(kind=row.kind, table=bytes_to_frame(row.data), source=row.source,
-                            rows=int(row.row_count), created_at=row.created_at) for row in rows]
+                            rows=int(row.row_count), created_at=row.created_at)
+                for row in self._rows(_uploaded, "kind")]
 
     def delete_uploads(self, kinds: Sequence[str] | None = None) -> None:
         """Forget the kept uploaded tables of ``kinds`` (all of them when ``None``).
@@ -816,11 +805,7 @@ class Database:
         >>> store.load_uploads()
         []
         """
-        query = _uploaded.delete()
-        if kinds is not None:
-            query = query.where(_uploaded.c.kind.in_([str(k) for k in kinds]))
-        with self._write() as conn:
-            conn.execute(query)
+        self._delete_rows(_uploaded, "kind", kinds)
 
     def save_team_layer(self, name: str, columns: pd.DataFrame, source: str, rows: int,
                         aggregation: dict[str, str]) -> str:
@@ -856,10 +841,7 @@ class Database:
         row = {"name": name, "created_at": _now(), "source": str(source), "row_count": int(rows),
                "aggregation": _dumps(aggregation, "aggregation"),
                "columns": frame_to_bytes(columns, "columns")}
-        with self._write() as conn:
-            conn.execute(_team_layers.delete().where(_team_layers.c.name == name))
-            conn.execute(_team_layers.insert().values(**row))
-        return str(row["created_at"])
+        return self._replace_row(_team_layers, "name", row)
 
     def load_team_layers(self) -> list[SavedTeamLayer]:
         """Return the kept team layers in the order they were saved (oldest first).
@@ -869,13 +851,11 @@ class Database:
         >>> Database("sqlite://").load_team_layers()
         []
         """
-        query = sa.select(_team_layers).order_by(_team_layers.c.created_at, _team_layers.c.name)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
         return [SavedTeamLayer(name=row.name, columns=bytes_to_frame(row.columns),
                                source=row.source, rows=int(row.row_count),
                                aggregation=json.loads(row.aggregation),
-                               created_at=row.created_at) for row in rows]
+                               created_at=row.created_at)
+                for row in self._rows(_team_layers, "created_at", "name")]
 
     def delete_team_layers(self, names: Sequence[str] | None = None) -> None:
         """Forget the kept team layers of ``names`` (all of them when ``None``).
@@ -887,11 +867,7 @@ class Database:
         >>> store.load_team_layers()
         []
         """
-        query = _team_layers.delete()
-        if names is not None:
-            query = query.where(_team_layers.c.name.in_([str(n) for n in names]))
-        with self._write() as conn:
-            conn.execute(query)
+        self._delete_rows(_team_layers, "name", names)
 
     def save_siting_areas(self, page: str, label: str, areas: Sequence[str],
                           cells: Sequence[int], data_key: str) -> str:
@@ -928,10 +904,7 @@ class Database:
         row = {"page": page, "created_at": _now(), "label": str(label),
                "areas": json.dumps([str(a) for a in areas], ensure_ascii=False),
                "cells": frame_to_bytes(cell_table, "cells"), "data_key": str(data_key)}
-        with self._write() as conn:
-            conn.execute(_siting_areas.delete().where(_siting_areas.c.page == page))
-            conn.execute(_siting_areas.insert().values(**row))
-        return str(row["created_at"])
+        return self._replace_row(_siting_areas, "page", row)
 
     def load_siting_areas(self, page: str) -> SavedAreas | None:
         """Return the battlefields kept for ``page``, ``None`` when none are.
@@ -941,9 +914,7 @@ class Database:
         >>> Database("sqlite://").load_siting_areas("site_selection") is None
         True
         """
-        query = sa.select(_siting_areas).where(_siting_areas.c.page == str(page))
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._row(_siting_areas, "page", page)
         if row is None:
             return None
         cells = bytes_to_frame(row.cells)["cell"].to_numpy(dtype=np.uint64)
@@ -959,8 +930,7 @@ class Database:
         >>> store = Database("sqlite://")
         >>> store.delete_siting_areas("site_selection")
         """
-        with self._write() as conn:
-            conn.execute(_siting_areas.delete().where(_siting_areas.c.page == str(page)))
+        self._delete_rows(_siting_areas, "page", [page])
 
     # -- field survey ------------------------------------------------------------------------
 
@@ -1034,6 +1004,39 @@ class Database:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+
+    # The tables keyed by one column (a page, a kind, a name), one row a key: last runs, uploads,
+    # team layers, battlefields. A row holds its Parquet bytes and their metadata.
+
+    def _replace_row(self, table: sa.Table, key: str, row: dict[str, Any]) -> str:
+        """Write ``row`` to ``table`` in place of the row of the same ``key``; return its date.
+
+        One transaction deletes the old row and inserts the new one, so a reader sees either.
+        """
+        with self._write() as conn:
+            conn.execute(table.delete().where(table.c[key] == row[key]))
+            conn.execute(table.insert().values(**row))
+        return str(row["created_at"])
+
+    def _row(self, table: sa.Table, key: str, value: object) -> sa.Row[Any] | None:
+        """Return the row of ``table`` whose ``key`` column is ``str(value)``, ``None`` if none."""
+        query = sa.select(table).where(table.c[key] == str(value))
+        with self.engine.connect() as conn:
+            return conn.execute(query).first()
+
+    def _rows(self, table: sa.Table, *order_by: str) -> Sequence[sa.Row[Any]]:
+        """Return every row of ``table``, sorted by the columns ``order_by``."""
+        query = sa.select(table).order_by(*(table.c[column] for column in order_by))
+        with self.engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def _delete_rows(self, table: sa.Table, key: str, values: Sequence[object] | None) -> None:
+        """Delete the rows of ``table`` whose ``key`` column is one of ``values`` (all if ``None``)."""
+        query = table.delete()
+        if values is not None:
+            query = query.where(table.c[key].in_([str(value) for value in values]))
+        with self._write() as conn:
+            conn.execute(query)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,14 +1,50 @@
-"""Fixtures of the real-browser tests: the app served on localhost, Debian's Chromium."""
+"""Fixtures of the app's tests: a database of each test's own, AppTest pages, the app served on
+localhost and Debian's Chromium for the real-browser tests.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from xingtu import app_driver
+ROOT = Path(__file__).resolve().parents[2]
+"""The project folder: ``app.py`` and ``app_pages/``."""
+sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
+
+from xingtu import app_driver  # noqa: E402
+
+# Streamlit keeps a module-level temporary folder; remove it before exit (else a ResourceWarning).
+atexit.register(_app_test.TMP_DIR.cleanup)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URL of a database of the test's own, set in ``XINGTU_DATABASE_URL`` for the app."""
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
+    return url
+
+
+def app_page(name: str, *, timeout: float) -> AppTest:
+    """Return an AppTest of the page ``app_pages/<name>.py``, not run yet.
+
+    Parameters
+    ----------
+    name
+        The page's file name without ``.py``, e.g. ``"upload"``.
+    timeout
+        Seconds a run of the page may take before the test fails.
+    """
+    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import atexit
 import io
-import sys
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
-
-from xingtu.database import Database  # noqa: E402
-
-# Streamlit keeps a module-level temporary folder; remove it before exit (else a ResourceWarning).
-atexit.register(_app_test.TMP_DIR.cleanup)
+from tests.app.conftest import app_page
+from xingtu.database import Database
 
 pytestmark = pytest.mark.slow
+_page = partial(app_page, timeout=240)
 
 
-def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                demo_region) -> None:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
-    at = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+def test_weekly_plan_is_made_saved_and_reloaded(db_url: str, demo_region) -> None:
+    at = _page("allocation").run()
     assert not at.exception
     week = at.text_input(key="al_week").value
     last_sale = pd.Timestamp(demo_region.sales["date"].max())
@@ -43,7 +32,7 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert after <= before
     assert any(c.value.startswith("Solve: ") for c in at.caption)
 
-    saved = Database(url)
+    saved = Database(db_url)
     assert saved.list_plans()["week"].tolist() == [week]
     lines, kpis, report, fingerprint = saved.load_plan(week)
     keys = ["from", "to", "sku"]
@@ -89,7 +78,7 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert problems["rows"].astype(str).str.contains("1").all()
     assert saved.list_plans()["week"].tolist() == [week]
 
-    fresh = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    fresh = _page("allocation").run()
     fresh.slider(key="al_time_limit").set_value(5)
     fresh.button(key="al_load").click().run()
     assert not fresh.exception and not fresh.error
@@ -104,7 +93,7 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
     assert not fresh.exception and not fresh.error
     changes = fresh.dataframe[6].value
     assert set(changes.columns) >= {"location_id", "units_in_before", "units_in_now"}
-    latest = weekly.load_record(Database(url), week).lines
+    latest = weekly.load_record(Database(db_url), week).lines
     moved = set(lines["from"]) | set(lines["to"]) | set(latest["from"]) | set(latest["to"])
     assert set(changes["location_id"]) == moved
     units_in = changes.set_index("location_id")
@@ -118,13 +107,11 @@ def test_weekly_plan_is_made_saved_and_reloaded(tmp_path: Path, monkeypatch: pyt
 
 
 def test_daily_re_plans_are_made_with_the_stock_in_transit_and_reload_current(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_region) -> None:
+        db_url: str, demo_region) -> None:
     from optimizer.allocation import PlanSettings
     from xingtu.jobs import weekly
 
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
-    at = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    at = _page("allocation").run()
     at.radio(key="al_horizon").set_value("day").run()
     first_day = at.text_input(key="al_day").value
     assert first_day == weekly.next_day(demo_region.sales)
@@ -133,7 +120,7 @@ def test_daily_re_plans_are_made_with_the_stock_in_transit_and_reload_current(
     at.slider(key="al_time_limit").set_value(5)
     at.button(key="al_run").click().run()
     assert not at.exception and not at.error
-    saved = Database(url)
+    saved = Database(db_url)
     first = weekly.load_record(saved, first_day)
     assert len(first.lines) > 0 and (first.lines["ship_day"].astype(str) == first_day).all()
     assert any("a day's plan is made again" in c.value for c in at.caption)  # no line editor
@@ -152,7 +139,7 @@ def test_daily_re_plans_are_made_with_the_stock_in_transit_and_reload_current(
     assert second.fingerprint == weekly.day_fingerprint(tables, second_day, settings, in_transit)
     assert second.fingerprint != weekly.day_fingerprint(tables, second_day, settings, None)
 
-    fresh = AppTest.from_file(str(ROOT / "app_pages" / "allocation.py"), default_timeout=240).run()
+    fresh = _page("allocation").run()
     fresh.radio(key="al_horizon").set_value("day").run()
     fresh.text_input(key="al_day").set_value(second_day)
     fresh.slider(key="al_time_limit").set_value(5)

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import atexit
-import sys
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
-
-from xingtu.database import Database  # noqa: E402
-
-# Streamlit keeps a module-level temporary folder; remove it before exit (else a ResourceWarning).
-atexit.register(_app_test.TMP_DIR.cleanup)
+from tests.app.conftest import app_page
+from xingtu.database import Database
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 180
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
-    return url
-
-
-def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
+_page = partial(app_page, timeout=TIMEOUT)
 
 
 def test_site_selection_runs_explains_surveys_and_saves(db_url: str) -> None:

@@ -4,36 +4,18 @@ Battlefields and offered in the Site selection sidebar.
 
 from __future__ import annotations
 
-import atexit
-import sys
-from pathlib import Path
+from functools import partial
 
 import h3
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
+from tests.app.conftest import app_page
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
-
-atexit.register(_app_test.TMP_DIR.cleanup)
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("db_url")]
 TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
-    return url
-
-
-def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
+_page = partial(app_page, timeout=TIMEOUT)
 
 
 def _survey() -> pd.DataFrame:

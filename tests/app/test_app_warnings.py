@@ -4,34 +4,16 @@ with a documented fallback or a suspicious value show the warning in plain view 
 
 from __future__ import annotations
 
-import atexit
-import sys
-from pathlib import Path
+from functools import partial
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
+from tests.app.conftest import app_page
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
-
-# Streamlit keeps a module-level temporary folder; remove it before exit (else a ResourceWarning).
-atexit.register(_app_test.TMP_DIR.cleanup)
-
+pytestmark = pytest.mark.usefixtures("db_url")  # each test on a database of its own
 TIMEOUT = 240
-
-
-@pytest.fixture(autouse=True)
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
-    return url
-
-
-def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
+_page = partial(app_page, timeout=TIMEOUT)
 
 
 def test_an_upload_with_an_extreme_count_is_used_with_its_warning_shown() -> None:

@@ -5,39 +5,22 @@ reopened and compared.
 
 from __future__ import annotations
 
-import atexit
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the app's pages import app_pages.common, as under `streamlit run`
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from streamlit.testing.v1 import app_test as _app_test  # noqa: E402
-
-from xingtu.database import Database  # noqa: E402
-from xingtu.jobs.siting import (  # noqa: E402
+from tests.app.conftest import ROOT
+from xingtu.database import Database
+from xingtu.jobs.siting import (
     NO_FINGERPRINT_NOTE,
     SETTING_LABELS,
     SITING_MODELS,
 )
 
-atexit.register(_app_test.TMP_DIR.cleanup)
-
 pytestmark = pytest.mark.slow
 TIMEOUT = 300
 SITE_PAGE, SCENARIO_PAGE = "app_pages/site_selection.py", "app_pages/scenarios.py"
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
-    monkeypatch.setenv("XINGTU_DATABASE_URL", url)
-    return url
 
 
 def _app() -> AppTest:
