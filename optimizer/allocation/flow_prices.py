@@ -142,7 +142,8 @@ def relaxation_prices(problem: AllocationProblem, network: FlowNetwork, dual: La
 
 def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: FlowRelaxation,
                upper: float, *, deadline: float,
-               stop: Callable[[], bool] | None = None) -> LiftedBound:
+               stop: Callable[[], bool] | None = None,
+               on_bound: Callable[[float], None] | None = None) -> LiftedBound:
     """Run the lane dual from the relaxation's prices towards the plan cost ``upper``.
 
     The steps cycle as in the decomposition's search (``BOUND_PHASES``): the volume
@@ -165,6 +166,8 @@ def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: Flo
     stop
         Asked between phases; once it answers ``True`` the lift ends early with its best point
         (the plan search that ran beside it has finished).
+    on_bound
+        Receives the best bound after every step (e.g. to share it with the plan search).
 
     Returns
     -------
@@ -177,9 +180,11 @@ def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: Flo
     start_bound = state.value.bound
     steps = 0
 
-    def counted(_: float) -> None:
+    def counted(bound: float) -> None:
         nonlocal steps
         steps += 1
+        if on_bound is not None:
+            on_bound(bound)
 
     while time.perf_counter() < deadline and state.value.bound < upper:
         before = state.value.bound

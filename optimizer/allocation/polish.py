@@ -29,6 +29,7 @@ taken in order of what they cost in the plan (most first), until the deadline.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,9 @@ import scipy.sparse as sp
 from .flows import plan_cost
 from .mip import arc_flows, run_highs
 from .model import ARC_KEEP, ARC_LANE, ARC_OVERFLOW, ARC_SEGMENT, AllocationProblem, FlowNetwork
+
+ENOUGH_CHECK_SECONDS = 1.0
+"""Least time between two checks of a polish's ``enough`` (each prices the whole plan)."""
 
 BLOCK_GAP = 1e-6
 """Relative gap at which a block's MIP stops (the polish is exact per SKU up to this)."""
@@ -85,7 +89,7 @@ class PolishResult:
 def polish_plan(problem: AllocationProblem, network: FlowNetwork, quantity: np.ndarray, *,
                 deadline: float | None = None, passes: int = 2,
                 blocks: list[np.ndarray] | None = None, new_lanes: bool = False,
-                ) -> PolishResult:
+                enough: Callable[[float], bool] | None = None) -> PolishResult:
     """Polish a feasible plan block by block with an exact MIP (see the module docstring).
 
     Parameters
@@ -107,6 +111,9 @@ def polish_plan(problem: AllocationProblem, network: FlowNetwork, quantity: np.n
     new_lanes
         Also let a block ship on paid lanes the plan does not use (opening a parcel or truck
         there); by default only on the plan's own lanes and on scheduled routes.
+    enough
+        Asked with the plan's cost before the first block, then at most once a second between
+        blocks; ``True`` ends the polish: the plan is close enough to a bound found elsewhere.
 
     Returns
     -------
@@ -123,12 +130,19 @@ def polish_plan(problem: AllocationProblem, network: FlowNetwork, quantity: np.n
         blocks = [np.arange(net.arc_start[k], net.arc_start[k + 1])
                   for k in _skus_by_cost(p, net, flows)]
     solved = improved = 0
+    next_check, close_enough = started, False
     for _ in range(passes):
         changed = 0
         for rank, arcs in enumerate(blocks):
-            left = (np.inf if deadline is None else deadline) - time.perf_counter()
+            now = time.perf_counter()
+            left = (np.inf if deadline is None else deadline) - now
             if left <= 0.05:
                 break
+            if enough is not None and now >= next_check:
+                next_check = now + ENOUGH_CHECK_SECONDS
+                close_enough = enough(plan_cost(p, net, plan)["objective"])
+                if close_enough:
+                    break
             # A fair share of the time left for each block still to solve (four times it, as
             # most blocks take far less than their share).
             share = left if deadline is None else max(4 * left / (len(blocks) - rank), 0.5)
@@ -142,7 +156,7 @@ def polish_plan(problem: AllocationProblem, network: FlowNetwork, quantity: np.n
                 usage.add(p, net, plan, arcs)
                 changed += 1
         improved += changed
-        if not changed:
+        if not changed or close_enough:
             break
     after = plan_cost(p, net, plan)["objective"]
     if after > before:  # cannot happen (each block is taken only when cheaper); kept as a guard

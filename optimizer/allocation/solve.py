@@ -247,24 +247,38 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
                                   transfers_first=False)
     notes.append(f"plan on its lanes {lp_cost['objective']:,.0f} after {clock() - started:.0f} s")
     with contextlib.ExitStack() as stack:
-        background = None
+        background = enough = None
         if plan_gap(lp_cost, bound) > mip_gap:
             upper = lp_cost["objective"]
             if workers > 1 and fork_available():
-                # The lane dual runs in a second process beside the plan search: for at least
-                # the share it gets alone, then until the search ends (or the time limit).
+                # The lane dual runs in a second process beside the plan search and shares its
+                # best bound: both stop once the plan is within the gap of it; else the lift
+                # stops when the search has ended and it has had the share it gets alone.
                 lift_deadline = deadline - LIFT_MARGIN * time_limit
                 lift_floor = min(lift_deadline,
                                  max(lp_deadline, clock() + LIFT_SHARE * time_limit))
-                search_done = multiprocessing.get_context("fork").Event()
+                context = multiprocessing.get_context("fork")
+                shared_bound = context.RawValue("d", bound)
+                search_done, proven = context.Event(), context.Event()
+
+                def share(value: float) -> None:
+                    shared_bound.value = max(shared_bound.value, value)
 
                 def lift_may_stop() -> bool:
-                    return search_done.is_set() and clock() >= lift_floor
+                    return proven.is_set() or (search_done.is_set() and clock() >= lift_floor)
 
                 def lift() -> tuple[float, str]:
                     lifted = lift_bound(problem, network, relaxation, upper,
-                                        deadline=lift_deadline, stop=lift_may_stop)
+                                        deadline=lift_deadline, stop=lift_may_stop,
+                                        on_bound=share)
                     return lifted.bound, lifted.summary() + ", in a second process"
+
+                def within_gap(objective: float) -> bool:
+                    if plan_gap({"objective": objective}, shared_bound.value) <= mip_gap:
+                        proven.set()
+                    return proven.is_set()
+
+                enough = within_gap
 
                 background = stack.enter_context(ForkedCall(lift))
             else:
@@ -276,11 +290,11 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
                 bound = max(bound, lifted.bound)
                 progress_reporter()(clock() - started, upper, bound)
         if plan_gap(lp_cost, bound) > mip_gap and deadline - clock() > 1.0:
-            by_sku = polish_plan(problem, network, plan, deadline=deadline)
+            by_sku = polish_plan(problem, network, plan, deadline=deadline, enough=enough)
             by_region = polish_plan(problem, network, by_sku.quantity, deadline=deadline,
                                     blocks=region_blocks(problem, network,
                                                          max_arcs=REGION_BLOCK_ARCS),
-                                    new_lanes=True)
+                                    new_lanes=True, enough=enough)
             notes += [by_sku.summary(), by_region.summary()]
             plan = by_region.quantity
         if background is not None:

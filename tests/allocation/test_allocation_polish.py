@@ -55,6 +55,27 @@ def test_polish_is_never_worse_whole_case_on_its_own_lanes_and_feasible(
     assert not np.any(used_after & paid & ~used_before)
 
 
+def test_polish_ends_once_its_plan_is_close_enough() -> None:
+    problem = synthetic_problem(n_stores=14, n_skus=5, seed=1, structure="realistic")
+    network = build_network(problem)
+    plan = first_plan(problem, network)
+    full = polish_plan(problem, network, plan)
+    assert full.blocks_solved > 0
+    asked: list[float] = []
+
+    def enough(objective: float) -> bool:
+        asked.append(objective)
+        return True
+
+    stopped = polish_plan(problem, network, plan, enough=enough)
+    assert stopped.blocks_solved == 0
+    assert asked == [pytest.approx(plan_cost(problem, network, plan)["objective"])]
+    assert np.array_equal(stopped.quantity, plan)
+    # Never close enough: the same polish as without the question.
+    never = polish_plan(problem, network, plan, enough=lambda objective: False)
+    assert np.array_equal(never.quantity, full.quantity)
+
+
 @pytest.mark.parametrize("structure", ["realistic", "dedicated"])
 @pytest.mark.parametrize("seed", [2, 5])
 def test_polish_of_a_one_sku_week_is_the_mip_optimum(structure: str, seed: int) -> None:

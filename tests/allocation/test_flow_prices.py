@@ -137,7 +137,7 @@ def test_two_processes_end_with_the_plan_search_not_at_the_time_limit(proven_wee
 
     real_lift = flow_prices.lift_bound
 
-    def slow_lift(problem, network, relaxation, upper, *, deadline, stop=None):
+    def slow_lift(problem, network, relaxation, upper, *, deadline, stop=None, on_bound=None):
         while time.perf_counter() < deadline and not (stop is not None and stop()):
             time.sleep(0.05)
         return real_lift(problem, network, relaxation, upper, deadline=deadline)
@@ -151,3 +151,32 @@ def test_two_processes_end_with_the_plan_search_not_at_the_time_limit(proven_wee
     assert time.perf_counter() - started < 0.5 * 40
     assert "in a second process" in result.report.message
     assert flows_bound < result.report.bound <= optimum + 1e-6 * abs(optimum)
+
+
+def test_two_processes_stop_together_once_the_shared_bound_proves_the_plan(proven_weeks,
+                                                                          monkeypatch) -> None:
+    # The lift shares a bound at once (here the proven optimum) and then waits to be stopped:
+    # the polish sees the plan within the gap of it and ends, and so does the lift, long
+    # before the quarter of the limit it would otherwise get.
+    from optimizer.allocation import flow_prices
+
+    real_lift = flow_prices.lift_bound
+    problem, network, optimum = proven_weeks[1]
+
+    def sharing_lift(problem, network, relaxation, upper, *, deadline, stop=None,
+                     on_bound=None):
+        assert on_bound is not None and stop is not None
+        on_bound(optimum)
+        while time.perf_counter() < deadline and not stop():
+            time.sleep(0.05)
+        return real_lift(problem, network, relaxation, upper, deadline=time.perf_counter())
+
+    monkeypatch.setattr(flow_prices, "lift_bound", sharing_lift)
+    started = time.perf_counter()
+    # Its first plan is 2.5 % above the flows' bound and 0.7 % above the optimum.
+    result = solve_allocation(problem, network=network, method="relaxation", time_limit=40,
+                              mip_gap=0.015, workers=2)
+    assert time.perf_counter() - started < 0.2 * 40
+    assert "in a second process" in result.report.message
+    assert result.report.bound <= optimum + 1e-6 * abs(optimum)
+    assert result.report.objective >= optimum - 1e-6 * abs(optimum)
