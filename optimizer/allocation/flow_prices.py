@@ -165,7 +165,7 @@ def lift_bound(problem: AllocationProblem, network: FlowNetwork, relaxation: Flo
         A :func:`time.perf_counter` reading after which no further step starts.
     stop
         Asked between phases; once it answers ``True`` the lift ends early with its best point
-        (the plan search that ran beside it has finished).
+        (e.g. the plan search beside it has proven its plan with the bound shared).
     on_bound
         Receives the best bound after every step (e.g. to share it with the plan search).
 

@@ -223,7 +223,8 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
     (:func:`optimizer.allocation.plans.plan_on_lanes`). The lane dual, started from the flows'
     prices, then lifts the bound for ``LIFT_SHARE`` of the time (lanes pay their first parcel or
     truck whole: :func:`optimizer.allocation.flow_prices.lift_bound`); with ``workers > 1`` in a
-    second process beside the polish, for at least that share and until the polish ends. The plan is improved by the exact MIP of one
+    second process beside the polish for the whole time limit, both stopping once the plan is
+    within ``mip_gap`` of the bound it shares. The plan is improved by the exact MIP of one
     SKU at a time (:func:`optimizer.allocation.polish.polish_plan`; on 250 x 100, 30 s of them
     saved 0.26 %), then of one region's stores and a group of SKUs at a time, every other
     shipment fixed (:func:`optimizer.allocation.polish.region_blocks`, any lane may open), for
@@ -251,25 +252,20 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
         if plan_gap(lp_cost, bound) > mip_gap:
             upper = lp_cost["objective"]
             if workers > 1 and fork_available():
-                # The lane dual runs in a second process beside the plan search and shares its
-                # best bound: both stop once the plan is within the gap of it; else the lift
-                # stops when the search has ended and it has had the share it gets alone.
+                # The lane dual runs in a second process beside the plan search for the whole
+                # time limit and shares its best bound: both stop once the plan is within the
+                # requested gap of it.
                 lift_deadline = deadline - LIFT_MARGIN * time_limit
-                lift_floor = min(lift_deadline,
-                                 max(lp_deadline, clock() + LIFT_SHARE * time_limit))
                 context = multiprocessing.get_context("fork")
                 shared_bound = context.RawValue("d", bound)
-                search_done, proven = context.Event(), context.Event()
+                proven = context.Event()
 
                 def share(value: float) -> None:
                     shared_bound.value = max(shared_bound.value, value)
 
-                def lift_may_stop() -> bool:
-                    return proven.is_set() or (search_done.is_set() and clock() >= lift_floor)
-
                 def lift() -> tuple[float, str]:
                     lifted = lift_bound(problem, network, relaxation, upper,
-                                        deadline=lift_deadline, stop=lift_may_stop,
+                                        deadline=lift_deadline, stop=proven.is_set,
                                         on_bound=share)
                     return lifted.bound, lifted.summary() + ", in a second process"
 
@@ -298,7 +294,6 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
             notes += [by_sku.summary(), by_region.summary()]
             plan = by_region.quantity
         if background is not None:
-            search_done.set()
             answer = background.result(
                 timeout=max(lift_deadline - clock(), 0.0) + LIFT_MARGIN * time_limit)
             if answer is None:
