@@ -214,3 +214,22 @@ def test_tree_keeps_its_deadline():
     assert result.value <= upper
     assert result.bound <= result.value
     assert result.proven or result.bound < result.value
+
+
+def test_tree_hands_over_when_it_will_not_finish():
+    # 1,500 clients and p = 10: the tree needs far longer than the 3 s it is given, and says
+    # so after its first seconds instead of running to the deadline.
+    rng = np.random.default_rng(5)
+    clients = rng.uniform(0, 10_000, size=(1_500, 2))
+    sites = rng.uniform(0, 10_000, size=(300, 2))
+    weights = rng.integers(1, 100, size=1_500).astype(float)
+    dense = weights[:, None] * np.linalg.norm(clients[:, None] - sites[None], axis=2)
+    plan, upper = greedy_interchange(dense, 10)
+    started = time.perf_counter()
+    result = median_branch_and_bound(dense, 10, plan, started + 30.0, hand_over=started)
+    elapsed = time.perf_counter() - started
+    assert not result.proven
+    assert elapsed < 15.0, "the tree ran on although its bound could not close the gap"
+    assert result.bound < result.value <= upper
+    full = median_branch_and_bound(dense, 10, plan, time.perf_counter() + elapsed + 2.0)
+    assert result.bound <= full.value
