@@ -6,7 +6,9 @@ small-array calls per step (a node takes about a hundred steps). Each client's k
 cheapest first, so pricing :math:`\rho` stops at the first cost above the multiplier, and the
 subgradient counts the same pairs.
 
-Site statuses: 0 free, 1 fixed open, -1 closed (as in ``_median_lagrangian``).
+Site statuses: 0 free, 1 fixed open, -1 closed (as in ``_median_lagrangian``). The entry point
+is compiled for one signature when the module is imported (and cached on disk by numba), so
+no solve pays for compiling inside its time limit.
 """
 
 from __future__ import annotations
@@ -91,7 +93,13 @@ def _gradient(start: np.ndarray, site: np.ndarray, cost: np.ndarray, lam: np.nda
     return norm
 
 
-@njit(cache=True)
+_ASCEND_SIGNATURE = (
+    "(int64[::1], int64[::1], float64[::1], float64[::1], float64[::1], int8[::1], int64,"
+    " float64[::1], float64, int64, float64, int64, float64, float64)"
+)
+
+
+@njit(_ASCEND_SIGNATURE, cache=True)
 def ascend_kernel(start: np.ndarray, site: np.ndarray, cost: np.ndarray, cap: np.ndarray,
                   floor: np.ndarray, status: np.ndarray, p: int, multipliers: np.ndarray,
                   upper: float, steps: int, factor: float, patience: int, stop: float,

@@ -101,8 +101,9 @@ def nearest_costs(dense: np.ndarray, k: int | np.ndarray) -> NearestCosts:
     client = np.broadcast_to(rows, part.shape)[kept]
     start = np.zeros(n_clients + 1, dtype=np.int64)
     np.cumsum(count, out=start[1:])
-    return NearestCosts(client, part[kept].astype(np.int64), values[kept].astype(np.float64),
-                        start, cap, values[:, 0].copy(), dense)
+    return NearestCosts(client, np.ascontiguousarray(part[kept], dtype=np.int64),
+                        np.ascontiguousarray(values[kept], dtype=np.float64), start, cap,
+                        np.ascontiguousarray(values[:, 0], dtype=np.float64), dense)
 
 
 @dataclass(frozen=True)
