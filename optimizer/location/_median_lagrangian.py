@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._median_kernel import ascend_kernel
+
 FREE, OPEN, CLOSED = 0, 1, -1
 
 
@@ -47,6 +49,8 @@ class NearestCosts:
     ----------
     client, site, cost
         Per kept pair: the client, the site and the weighted cost (``inf`` out of reach).
+    start
+        Client ``i``'s pairs are ``start[i]:start[i + 1]``.
     cap
         Per client the cheapest cost among the sites not kept (``inf`` when all are kept).
     floor
@@ -58,6 +62,7 @@ class NearestCosts:
     client: np.ndarray
     site: np.ndarray
     cost: np.ndarray
+    start: np.ndarray
     cap: np.ndarray
     floor: np.ndarray
     dense: np.ndarray
@@ -94,7 +99,11 @@ def nearest_costs(dense: np.ndarray, k: int | np.ndarray) -> NearestCosts:
     short = count < n_sites
     cap[short] = values[np.flatnonzero(short), count[short]]
     client = np.broadcast_to(rows, part.shape)[kept]
-    return NearestCosts(client, part[kept], values[kept], cap, values[:, 0].copy(), dense)
+    start = np.zeros(n_clients + 1, dtype=np.int64)
+    np.cumsum(count, out=start[1:])
+    return NearestCosts(client, np.ascontiguousarray(part[kept], dtype=np.int64),
+                        np.ascontiguousarray(values[kept], dtype=np.float64), start, cap,
+                        np.ascontiguousarray(values[:, 0], dtype=np.float64), dense)
 
 
 @dataclass(frozen=True)
@@ -161,48 +170,25 @@ def ascend(near: NearestCosts, p: int, status: np.ndarray, multipliers: np.ndarr
            target: float | None = None, deadline: float = math.inf) -> Ascent:
     """Subgradient ascent of :math:`L` from ``multipliers`` for at most ``steps`` steps.
 
-    Steps aim at ``upper``; the ascent stops early when the bound reaches ``target`` (default
-    ``upper``) or the step factor falls under ``1e-3``.
+    Steps follow Polyak's rule aimed at ``upper`` (the factor halved after ``patience`` steps
+    without a better bound); the ascent stops early when the bound reaches ``target``
+    (default ``upper``) or the step factor falls under ``1e-3``. The steps run in one compiled
+    loop (:func:`optimizer.location._median_kernel.ascend_kernel`); ``deadline`` is checked
+    before it starts (a call of a few hundred steps takes milliseconds).
     ``share`` is how often each site was in :math:`P` (the branching hint); ``capped`` counts
     the clients held at their cap while their subgradient still pointed up at the best point.
     """
     tolerance = 1e-9 * max(1.0, abs(upper))
     stop = upper - tolerance if target is None else target
-    lam = np.clip(multipliers, near.floor, near.cap)
-    best = evaluate(near, lam, p, status)
-    point = best
-    counts = np.zeros(near.n_sites)
-    stall = 0
-    taken = 0
-    gradient = np.zeros(0)
-    best_gradient = np.zeros(0)
-    while taken < steps:
-        taken += 1
-        counts += point.selected
-        # Only kept pairs can be cheaper than a multiplier (it is capped), so the dense
-        # columns of the p selected sites count the same pairs as the lists, faster.
-        columns = near.dense[:, np.flatnonzero(point.selected)]
-        gradient = 1.0 - (columns < lam[:, None]).sum(axis=1)
-        if point is best:
-            best_gradient = gradient
-        if best.bound >= stop or factor < 1e-3 or time.perf_counter() > deadline:
-            break
-        norm = float((gradient * gradient).sum())
-        if norm == 0:  # the relaxed solution is a plan: the bound is its cost
-            break
-        lam = np.clip(lam + factor * max(upper - point.bound, tolerance) / norm * gradient,
-                      near.floor, near.cap)
-        point = evaluate(near, lam, p, status)
-        if point.bound > best.bound + tolerance:
-            best, stall = point, 0
-        else:
-            stall += 1
-            if stall >= patience:
-                factor, stall = factor / 2, 0
-    capped = 0
-    if len(best_gradient):
-        capped = int(((best.multipliers >= near.cap) & (best_gradient > 0)).sum())
-    return Ascent(best, factor, counts / max(taken, 1), taken, capped)
+    if time.perf_counter() > deadline:
+        steps = 0
+    (bound, lam, rho, selected, qth, nxt, factor, share, taken, capped) = ascend_kernel(
+        near.start, near.site, near.cost, near.cap, near.floor,
+        np.ascontiguousarray(status, dtype=np.int8), int(p),
+        np.ascontiguousarray(multipliers, dtype=np.float64), float(upper), int(steps),
+        float(factor), int(patience), float(stop), float(tolerance))
+    best = LagrangianPoint(float(bound), lam, rho, selected, float(qth), float(nxt))
+    return Ascent(best, float(factor), share, int(taken), int(capped))
 
 
 def fixing(point: LagrangianPoint, status: np.ndarray, level: float

@@ -94,6 +94,8 @@ def median_branch_and_bound(
     root_steps: int = 3000,
     node_steps: int = 80,
     max_nodes: int = 1_000_000,
+    hand_over: float = math.inf,
+    hand_over_until: float = math.inf,
 ) -> TreeResult:
     """Solve the p-median on a dense weighted cost matrix, or bracket its optimum by ``deadline``.
 
@@ -114,6 +116,11 @@ def median_branch_and_bound(
         Subgradient steps at the root and at each node at most.
     max_nodes
         Nodes solved at most.
+    hand_over, hand_over_until
+        :func:`time.perf_counter` values between which the search also stops when it does
+        not look like finishing by ``deadline`` (see :func:`_on_course`). A caller with
+        another method to finish with (a MIP) hands over to it then; after
+        ``hand_over_until`` that method would have too little time left, so the tree goes on.
 
     Returns
     -------
@@ -232,7 +239,15 @@ def median_branch_and_bound(
         (root_bound, counter, status, lam, max(root.factor, 0.25))]
     nodes = 1
     proven_floor = fixing_floor  # the least that the nodes pruned or fixed so far prove
+    # (time, least open bound, open nodes), one a second
+    history = [(time.perf_counter(), root_bound, 1)]
     while heap and nodes < max_nodes and time.perf_counter() < deadline:
+        now = time.perf_counter()
+        if now >= history[-1][0] + 1.0:
+            history.append((now, heap[0][0], len(heap)))
+            if (hand_over <= now < hand_over_until
+                    and not _on_course(history, level(), deadline)):
+                break
         parent_bound, _, status, lam, factor = heapq.heappop(heap)
         if parent_bound >= level():
             proven_floor = min(proven_floor, certified(parent_bound))
@@ -264,6 +279,32 @@ def median_branch_and_bound(
     bound = min([upper, proven_floor, *[certified(b) for b in open_bounds]])
     return TreeResult(np.sort(best_plan), upper, bound, proven, closed_at_root, opened_at_root,
                       nodes, root_bound, fixing_floor)
+
+
+def _on_course(history: list[tuple[float, float, int]], level: float, deadline: float) -> bool:
+    """Whether the search looks like finishing by ``deadline``.
+
+    Yes if its open nodes are fewer than at the middle of ``history`` (the tree is being
+    closed), or if the least open bound, rising as it did over the last half of ``history``,
+    would reach ``level`` in under half the time left. Best-first, that bound only rises, and
+    ever more slowly as the gap closes, so the linear projection is optimistic: it is doubled.
+
+    Examples
+    --------
+    >>> _on_course([(0.0, 90.0, 1), (10.0, 96.0, 50), (20.0, 98.0, 90)], 100.0, 60.0)
+    True
+    >>> _on_course([(0.0, 90.0, 1), (10.0, 96.0, 50), (20.0, 98.0, 90)], 100.0, 30.0)
+    False
+    >>> _on_course([(0.0, 90.0, 1), (10.0, 96.0, 50), (20.0, 98.0, 40)], 100.0, 30.0)
+    True
+    """
+    now, bound, open_now = history[-1]
+    middle = (history[0][0] + now) / 2
+    then, before, open_then = next(entry for entry in history if entry[0] >= middle)
+    if now <= then or open_now < open_then:
+        return True
+    rate = (bound - before) / (now - then)
+    return rate > 0 and 2 * (level - bound) / rate < deadline - now
 
 
 def _solve_node(near: NearestCosts, p: int, status: np.ndarray, lam: np.ndarray, upper: float,

@@ -202,7 +202,10 @@ class PMedian(LocationModel):
       + swap plan (:mod:`optimizer.location._lagrangian`), then a Lagrangian branch-and-bound
       over each client's nearest sites (:mod:`optimizer.location._median_tree`) for up to
       ``tree_share`` of the time limit: it fixes sites closed or open against the incumbent
-      at every node and usually proves the optimum itself. If it does not finish, the MIP
+      at every node and usually proves the optimum itself. Between ``hand_over_share`` and
+      ``hand_over_until_share`` of the limit it stops early when its open nodes grow and its
+      bound does not rise fast enough to close the gap in time (a projection of its own
+      progress). If it does not finish, the MIP
       below runs on the sites its root left, cut off at its plan, and the bound reported is
       the better of the tree's (the least bound of its open nodes) and the MIP's;
     * nearest-sites reduction: each client first sees only its nearest ``ceil(2 m / p)`` sites,
@@ -221,7 +224,12 @@ class PMedian(LocationModel):
     model_name: ClassVar[str] = "PMedian"
     objective_name: str = "demand-weighted distance"
     #: Share of the time limit the Lagrangian branch-and-bound may use before the MIP.
-    tree_share: ClassVar[float] = 0.25
+    tree_share: ClassVar[float] = 0.9
+    #: Shares of the time limit between which the tree hands over to the MIP once its own
+    #: progress says it will not finish within ``tree_share`` (later the MIP has too little
+    #: time left to do better).
+    hand_over_share: ClassVar[float] = 0.2
+    hand_over_until_share: ClassVar[float] = 0.5
 
     @classmethod
     def from_cost_matrix(
@@ -422,7 +430,8 @@ class PMedian(LocationModel):
                 limit_seconds - (time.perf_counter() - started), 1e-3)
             return self._solve_windows(name, remaining, mip_gap)
         tree = median_branch_and_bound(dense, p, plan, started + self.tree_share * span,
-                                       gap=mip_gap)
+                                       gap=mip_gap, hand_over=started + self.hand_over_share * span,
+                                       hand_over_until=started + self.hand_over_until_share * span)
         upper, lower, closed, opened = tree.value, tree.bound, tree.closed, tree.opened
         presolve_seconds = time.perf_counter() - started
         incumbent = np.zeros(self.n_candidates, dtype=bool)

@@ -63,6 +63,53 @@ def test_nearest_lists_give_the_dense_bound_under_the_cap(seed):
         assert point.bound == pytest.approx(dense_lagrangian(dense, multipliers, 3), rel=1e-12)
 
 
+def reference_ascent(near, p, status, multipliers, upper, steps, factor=2.0, patience=20):
+    """The subgradient steps of :func:`ascend` written with numpy's :func:`evaluate`."""
+    tolerance = 1e-9 * max(1.0, abs(upper))
+    lam = np.clip(multipliers, near.floor, near.cap)
+    best = point = evaluate(near, lam, p, status)
+    stall = taken = 0
+    while taken < steps:
+        taken += 1
+        columns = near.dense[:, np.flatnonzero(point.selected)]
+        gradient = 1.0 - (columns < lam[:, None]).sum(axis=1)
+        norm = float((gradient * gradient).sum())
+        if best.bound >= upper - tolerance or factor < 1e-3 or norm == 0:
+            break
+        lam = np.clip(lam + factor * max(upper - point.bound, tolerance) / norm * gradient,
+                      near.floor, near.cap)
+        point = evaluate(near, lam, p, status)
+        if point.bound > best.bound + tolerance:
+            best, stall = point, 0
+        else:
+            stall += 1
+            if stall >= patience:
+                factor, stall = factor / 2, 0
+    return best, factor, taken
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_ascent_takes_the_numpy_steps(seed):
+    dense, _, _ = instance(seed, n_clients=50, n_sites=18)
+    rng = np.random.default_rng(seed)
+    near = nearest_costs(dense, rng.integers(2, 9, size=dense.shape[0]))
+    p = 3 + seed % 3
+    status = np.zeros(dense.shape[1], dtype=np.int8)
+    status[rng.choice(dense.shape[1], size=4, replace=False)] = [1, -1, -1, 0]
+    upper = optimum(dense, p)[0] * 1.05
+    start = np.sort(dense, axis=1)[:, p]
+    for steps in (0, 1, 7, 60, 250):
+        run = ascend(near, p, status, start, upper, steps=steps, factor=1.5, patience=6)
+        best, factor, taken = reference_ascent(near, p, status, start, upper, steps, 1.5, 6)
+        assert run.steps == taken
+        assert run.factor == factor
+        assert run.best.bound == pytest.approx(best.bound, rel=1e-11)
+        np.testing.assert_allclose(run.best.multipliers, best.multipliers, rtol=1e-11)
+        np.testing.assert_allclose(run.best.rho, best.rho, rtol=1e-11, atol=1e-9)
+        np.testing.assert_array_equal(run.best.selected, best.selected)
+        assert (run.best.qth, run.best.next) == pytest.approx((best.qth, best.next), rel=1e-11)
+
+
 @pytest.mark.parametrize(("seed", "p", "integral"), CASES)
 def test_fixing_keeps_every_optimal_plan(seed, p, integral):
     dense, _, _ = instance(seed, integral=integral)
@@ -167,3 +214,22 @@ def test_tree_keeps_its_deadline():
     assert result.value <= upper
     assert result.bound <= result.value
     assert result.proven or result.bound < result.value
+
+
+def test_tree_hands_over_when_it_will_not_finish():
+    # 1,500 clients and p = 10: the tree needs far longer than the 3 s it is given, and says
+    # so after its first seconds instead of running to the deadline.
+    rng = np.random.default_rng(5)
+    clients = rng.uniform(0, 10_000, size=(1_500, 2))
+    sites = rng.uniform(0, 10_000, size=(300, 2))
+    weights = rng.integers(1, 100, size=1_500).astype(float)
+    dense = weights[:, None] * np.linalg.norm(clients[:, None] - sites[None], axis=2)
+    plan, upper = greedy_interchange(dense, 10)
+    started = time.perf_counter()
+    result = median_branch_and_bound(dense, 10, plan, started + 30.0, hand_over=started)
+    elapsed = time.perf_counter() - started
+    assert not result.proven
+    assert elapsed < 15.0, "the tree ran on although its bound could not close the gap"
+    assert result.bound < result.value <= upper
+    full = median_branch_and_bound(dense, 10, plan, time.perf_counter() + elapsed + 2.0)
+    assert result.bound <= full.value
