@@ -297,7 +297,10 @@ def _relaxation(problem: AllocationProblem, network: FlowNetwork, *, mip_gap: fl
             answer = background.result(
                 timeout=max(lift_deadline - clock(), 0.0) + LIFT_MARGIN * time_limit)
             if answer is None:
-                notes.append("lane dual: no answer from the second process in time")
+                # The bound it shared along the way is still valid.
+                bound = max(bound, shared_bound.value)
+                notes.append(f"lane dual: no answer from the second process in time (its "
+                             f"shared bound {shared_bound.value:,.0f} kept)")
             else:
                 lifted_bound, summary = cast(tuple[float, str], answer)
                 notes.insert(2, summary)

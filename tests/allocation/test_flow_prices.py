@@ -155,3 +155,24 @@ def test_two_processes_stop_together_once_the_shared_bound_proves_the_plan(prove
     assert "in a second process" in result.report.message
     assert result.report.bound <= optimum + 1e-6 * abs(optimum)
     assert result.report.objective >= optimum - 1e-6 * abs(optimum)
+
+
+def test_a_second_process_that_does_not_answer_still_leaves_the_bound_it_shared(
+        proven_weeks, monkeypatch) -> None:
+    from optimizer.allocation import flow_prices
+
+    problem, network, optimum = proven_weeks[1]
+    flows_bound = flow_relaxation(problem, network).bound
+    shared = flows_bound + 0.5 * (optimum - flows_bound)  # a valid bound above the flows'
+
+    def hanging_lift(problem, network, relaxation, upper, *, deadline, stop=None,
+                     on_bound=None):
+        assert on_bound is not None
+        on_bound(shared)
+        time.sleep(120.0)
+
+    monkeypatch.setattr(flow_prices, "lift_bound", hanging_lift)
+    result = solve_allocation(problem, network=network, method="relaxation", time_limit=6,
+                              mip_gap=1e-9, workers=2)
+    assert "no answer from the second process" in result.report.message
+    assert result.report.bound == pytest.approx(shared)
